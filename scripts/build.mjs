@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+// Builds the standalone wasm modules: `node scripts/build.mjs [--tests]`.
+//   dist/zee_alloc.wasm         default options (validation = external)
+//   dist/zee_alloc.dev.wasm     validation = dev (internal asserts)
+//   dist/zee_alloc.unsafe.wasm  validation = unsafe (no checks)
+//   build/zee_alloc.<name>.wasm with --tests: the other option variants
+// Each is `emcc src/*.c -sMALLOC=none -sSTANDALONE_WASM` followed by
+// binaryen's wasm-opt.  Emscripten 3.1.6 needs NODE_PATH for acorn (-O1+).
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+
+export const EXPORTS = [
+  'malloc', 'free', 'calloc', 'realloc', 'aligned_alloc', 'posix_memalign',
+  'memalign', 'malloc_usable_size', 'zee_check', 'zee_heap_info', 'zee_trim',
+  '__errno_location',
+];
+
+export const VARIANTS = {
+  default: { dir: 'dist', defines: [] },
+  dev: { dir: 'dist', defines: ['ZEE_VALIDATION=2'] },
+  unsafe: { dir: 'dist', defines: ['ZEE_VALIDATION=0'] },
+  fast: { dir: 'build', defines: ['ZEE_BUDDY=0'] },
+  chunkify: { dir: 'build', defines: ['ZEE_SHRINK=1'] },
+  exact: { dir: 'build', defines: ['ZEE_JUMBO_MATCH=1'] },
+  first: { dir: 'build', defines: ['ZEE_JUMBO_MATCH=2'] },
+  'dev-fast-chunkify': { dir: 'build', defines: ['ZEE_VALIDATION=2', 'ZEE_BUDDY=0', 'ZEE_SHRINK=1'] },
+};
+
+export function wasmPath(name) {
+  const v = VARIANTS[name];
+  return join(root, v.dir, name === 'default' ? 'zee_alloc.wasm' : `zee_alloc.${name}.wasm`);
+}
+
+function wasmOpt() {
+  const bin = join(dirname(require.resolve('binaryen/package.json')), 'bin', 'wasm-opt');
+  return bin;
+}
+
+export function build(name) {
+  const v = VARIANTS[name];
+  const out = wasmPath(name);
+  mkdirSync(dirname(out), { recursive: true });
+  const sources = readdirSync(join(root, 'src')).filter((f) => f.endsWith('.c')).map((f) => join(root, 'src', f));
+  const env = { ...process.env, NODE_PATH: process.env.NODE_PATH || '/usr/share/nodejs' };
+  execFileSync('emcc', [
+    ...sources, '-O2', '-fno-builtin', '-sSTANDALONE_WASM', '--no-entry', '-sMALLOC=none',
+    '-DZEE_FAULT_IMPORT', ...v.defines.map((d) => `-D${d}`),
+    '-sERROR_ON_UNDEFINED_SYMBOLS=0', '-sALLOW_MEMORY_GROWTH=1', '-sIMPORTED_MEMORY=1',
+    '-sTOTAL_STACK=65536', '-sINITIAL_MEMORY=196608', '-sMAXIMUM_MEMORY=4GB',
+    `-sEXPORTED_FUNCTIONS=${EXPORTS.map((e) => '_' + e).join(',')}`, '-o', out,
+  ], { stdio: 'inherit', env });
+  execFileSync(process.execPath, [wasmOpt(), '-O2', out, '-o', out], { stdio: 'inherit' });
+  return { name, out, bytes: statSync(out).size };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const all = process.argv.includes('--tests');
+  for (const name of Object.keys(VARIANTS)) {
+    if (!all && VARIANTS[name].dir !== 'dist') continue;
+    const r = build(name);
+    console.log(`${r.out.slice(root.length + 1)}: ${r.bytes} bytes`);
+  }
+}
