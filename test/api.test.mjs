@@ -1,0 +1,198 @@
+// Edge cases of the C API, one per test, through the JS wrapper.
+import { fresh } from './helpers/instance.mjs';
+import { PAGE, meta, spans, state } from './helpers/layout.mjs';
+import { ENOMEM, EINVAL } from '../js/zee_alloc.mjs';
+
+let z;
+beforeEach(async () => { z = await fresh(); });
+afterEach(() => { expect(z.check()).toBe(0); });
+
+test('malloc(0) returns a unique, freeable pointer', () => {
+  const a = z.malloc(0), b = z.malloc(0);
+  expect(a).not.toBe(0);
+  expect(b).not.toBe(0);
+  expect(a).not.toBe(b);
+  expect(z.usableSize(a)).toBe(8);
+  z.free(a);
+  z.free(b);
+});
+
+test('free(NULL) does nothing', () => {
+  const before = JSON.stringify(state(z));
+  z.free(0);
+  expect(JSON.stringify(state(z))).toBe(before);
+});
+
+test('calloc overflow returns NULL with ENOMEM and changes nothing', () => {
+  z.errno = 0;
+  expect(z.calloc(0x10000, 0x10000)).toBe(0);
+  expect(z.errno).toBe(ENOMEM);
+  expect(z.calloc(0xffffffff, 2)).toBe(0);
+  expect(z.calloc(2, 0x80000000)).toBe(0);
+});
+
+test('calloc zeroes reused memory', () => {
+  const p = z.malloc(1000);
+  z.HEAPU8.fill(0xab, p, p + 1000);
+  z.free(p);
+  const q = z.calloc(10, 100);
+  expect(q).toBe(p);
+  expect(z.HEAPU8.subarray(q, q + 1000).every((b) => b === 0)).toBe(true);
+});
+
+test('realloc(NULL, n) behaves as malloc(n)', () => {
+  const p = z.realloc(0, 100);
+  expect(p).not.toBe(0);
+  expect(z.usableSize(p)).toBe(120);
+});
+
+test('realloc(p, 0) frees p and returns NULL', () => {
+  const p = z.malloc(100);
+  expect(z.realloc(p, 0)).toBe(0);
+  expect(meta(z, p).free).toBe(true);
+  expect(() => z.free(p)).toThrow(/double free/);
+});
+
+test('realloc grows a frame in place when its upper buddies are free', () => {
+  // Take one frame of each size up to 2 KiB, so that a 128 B request splits
+  // 4096@4096: it gets the lowest 128 B, with free buddies of 128..2048 B above.
+  for (let size = 16; size <= 2048; size *= 2) z.malloc(size - 8);
+  const p = z.malloc(100);
+  expect(p % 65536).toBe(4096);
+  z.HEAPU8.fill(7, p, p + 100);
+  const q = z.realloc(p, 1000);
+  expect(q).toBe(p);
+  expect(z.usableSize(q)).toBe(1016);
+  expect(z.HEAPU8.subarray(q, q + 100).every((b) => b === 7)).toBe(true);
+});
+
+test('realloc shrinks in place (defer keeps the frame)', () => {
+  const p = z.malloc(4000);
+  const q = z.realloc(p, 10);
+  expect(q).toBe(p);
+  expect(z.usableSize(q)).toBe(4096 - 8);
+});
+
+test('realloc within the usable size stays in place', () => {
+  const p = z.malloc(90); // usable 120
+  expect(z.realloc(p, 120)).toBe(p);
+  const j = z.malloc(100000); // 2 pages
+  expect(z.realloc(j, 131072)).toBe(j);
+});
+
+test('realloc grows a jumbo block in place into the free pages after it', () => {
+  const j = z.malloc(2 * PAGE);
+  z.HEAPU8.fill(9, j, j + 2 * PAGE);
+  const q = z.realloc(j, 5 * PAGE);
+  expect(q).toBe(j);
+  expect(z.usableSize(q)).toBe(5 * PAGE);
+  expect(z.HEAPU8.subarray(q, q + 2 * PAGE).every((b) => b === 9)).toBe(true);
+});
+
+test('realloc grows a jumbo block at the top of the heap by growing memory', () => {
+  const j = z.malloc(PAGE);
+  const mem = z.memoryBytes;
+  const q = z.realloc(j, 64 * PAGE);
+  expect(q).toBe(j);
+  expect(z.memoryBytes).toBeGreaterThan(mem);
+  expect(z.memoryBytes).toBeLessThanOrEqual(j + 64 * PAGE + 2 * PAGE);
+});
+
+test('realloc moves between frames and jumbo blocks keeping the contents', () => {
+  const p = z.malloc(3000);
+  for (let i = 0; i < 3000; i++) z.HEAPU8[p + i] = i & 255;
+  const j = z.realloc(p, 200000);
+  expect(j % PAGE).toBe(0);
+  for (let i = 0; i < 3000; i++) expect(z.HEAPU8[j + i]).toBe(i & 255);
+  const back = z.realloc(j, 0x100000); // jumbo growth, may move
+  expect(z.HEAPU8[back + 2999]).toBe(2999 & 255);
+});
+
+describe('aligned allocation', () => {
+  const aligns = [];
+  for (let a = 16; a <= 1 << 20; a *= 2) aligns.push(a);
+
+  test.each(aligns)('aligned_alloc(%i, n) is aligned, for small and large n', (a) => {
+    for (const n of [1, a - 8, a, 3 * a + 5]) {
+      const p = z.alignedAlloc(a, n);
+      expect(p).not.toBe(0);
+      expect(p % a).toBe(0);
+      expect(z.usableSize(p)).toBeGreaterThanOrEqual(n);
+      z.HEAPU8.fill(1, p, p + n);
+    }
+  });
+
+  test.each(aligns)('posix_memalign(%i) and memalign(%i) are aligned', (a) => {
+    const { ptr, error } = z.posixMemalign(a, 100);
+    expect(error).toBe(0);
+    expect(ptr % a).toBe(0);
+    const m = z.memalign(a, 100);
+    expect(m % a).toBe(0);
+  });
+
+  test('alignment up to 32 KiB costs no more than the frame of max(A, n + 8)', () => {
+    const p = z.alignedAlloc(4096, 100);
+    expect(meta(z, p).size).toBe(4096);
+    const q = z.alignedAlloc(32768, 1);
+    expect(meta(z, q).size).toBe(32768);
+  });
+
+  test('a non-power-of-two alignment fails with EINVAL', () => {
+    z.errno = 0;
+    expect(z.alignedAlloc(24, 100)).toBe(0);
+    expect(z.errno).toBe(EINVAL);
+    expect(z.posixMemalign(48, 100).error).toBe(EINVAL);
+    expect(z.posixMemalign(2, 100).error).toBe(EINVAL); // below sizeof(void *)
+  });
+});
+
+describe('class boundaries', () => {
+  for (let n = 4; n <= 15; n++) {
+    const size = 2 ** n;
+    test(`${size} - 8 fits a ${size} B frame; ${size} - 7 needs the next size`, () => {
+      const a = z.malloc(size - 8), b = z.malloc(size - 7);
+      expect(meta(z, a).size).toBe(size);
+      expect(meta(z, b).size).toBe(size === 32768 ? PAGE : size * 2);
+    });
+  }
+
+  test('32 KiB - 8 is a frame, 32 KiB - 7 is a one-page jumbo block', () => {
+    const a = z.malloc(32768 - 8), b = z.malloc(32768 - 7);
+    expect(a % PAGE).not.toBe(0);
+    expect(z.usableSize(a)).toBe(32760);
+    expect(b % PAGE).toBe(0);
+    expect(z.usableSize(b)).toBe(PAGE);
+  });
+
+  test('exact 2^n jumbo sizes have exactly 2^n bytes of payload', () => {
+    for (let n = 16; n <= 23; n++) {
+      const p = z.malloc(2 ** n);
+      expect(p % PAGE).toBe(0);
+      expect(z.usableSize(p)).toBe(2 ** n);
+    }
+  });
+});
+
+describe('checked builds', () => {
+  test('a bad free throws a ZeeFaultError with the pointer, and the heap stays usable', () => {
+    const p = z.malloc(64);
+    let err;
+    try { z.free(p + 16); } catch (e) { err = e; }
+    expect(err).toBeInstanceOf(Error);
+    expect(err.code).toBe('ZEE_E_HEADER');
+    expect(err.ptr).toBe(p + 16);
+    expect(err.message).toContain((p + 16).toString(16));
+    expect(z.check()).toBe(0);
+    z.free(p);
+    expect(z.malloc(64)).toBe(p);
+  });
+
+  test('malloc of sizes near SIZE_MAX returns NULL with ENOMEM', () => {
+    for (const n of [0xffffffff, 0xfffffff0, 0xffff0001, 0xfffe0000]) {
+      z.errno = 0;
+      expect(z.malloc(n)).toBe(0);
+      expect(z.errno).toBe(ENOMEM);
+    }
+    expect(spans(z).length).toBeGreaterThan(0);
+  });
+});
