@@ -1,0 +1,121 @@
+# zee_alloc as the malloc of an Emscripten app.
+#
+#   include(path/to/zee_alloc/emscripten.cmake)
+#   add_executable(app main.c)
+#   zee_alloc_link(app)                       # options from the cache (below)
+#   zee_alloc_link(app VALIDATION dev THREADS ON)   # or per target
+#
+# Configure with Emscripten's wrapper:
+#   emcmake cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+#   cmake --build build
+# (with Debian's Emscripten 3.1.6 on Node >= 18 also pass
+#  -DCMAKE_CROSSCOMPILING_EMULATOR=/usr/bin/node; see README.)
+#
+# zee_alloc_link(<target> [VALIDATION unsafe|external|dev]
+#                         [JUMBO_MATCH closest|exact|first]
+#                         [BUDDY fast|coalesce] [SHRINK defer|chunkify]
+#                         [THREADS ON|OFF] [BUILTIN_ONLY])
+#   Compiles src/*.c into <target> (with -fno-builtin, so the optimizer never
+#   turns the allocator's own loops into calls to malloc/memset) and links
+#   the target with -sMALLOC=none.  Each option defaults to the cache
+#   variable ZEE_ALLOC_<OPTION>.  The numeric values of the C macros
+#   (0, 1, 2) are accepted too.
+#   THREADS ON builds the allocator with its lock and with -pthread; the
+#   target itself must then be compiled and linked with -pthread as well
+#   (zee_alloc_link adds -pthread to the target's link options).
+#   BUILTIN_ONLY defines only emscripten_builtin_malloc/free/memalign, for
+#   -fsanitize=address builds where the sanitizer brings its own malloc; no
+#   -sMALLOC=none is added then.
+#
+# Every -s flag is written as one token ("-sMALLOC=none"): CMake de-duplicates
+# repeated bare "-s" words in option lists, which would break "-s A -s B".
+
+include_guard(GLOBAL)
+
+if(NOT EMSCRIPTEN)
+  message(FATAL_ERROR
+    "zee_alloc/emscripten.cmake needs the Emscripten toolchain: configure with "
+    "`emcmake cmake ...` (or -DCMAKE_TOOLCHAIN_FILE=<emscripten>/cmake/Modules/Platform/Emscripten.cmake).")
+endif()
+
+set(ZEE_ALLOC_ROOT "${CMAKE_CURRENT_LIST_DIR}" CACHE INTERNAL "zee_alloc source tree")
+
+set(ZEE_ALLOC_VALIDATION "external" CACHE STRING "zee_alloc validation: unsafe, external or dev")
+set_property(CACHE ZEE_ALLOC_VALIDATION PROPERTY STRINGS unsafe external dev)
+set(ZEE_ALLOC_JUMBO_MATCH "closest" CACHE STRING "zee_alloc jumbo match: closest, exact or first")
+set_property(CACHE ZEE_ALLOC_JUMBO_MATCH PROPERTY STRINGS closest exact first)
+set(ZEE_ALLOC_BUDDY "coalesce" CACHE STRING "zee_alloc buddy strategy: fast or coalesce")
+set_property(CACHE ZEE_ALLOC_BUDDY PROPERTY STRINGS fast coalesce)
+set(ZEE_ALLOC_SHRINK "defer" CACHE STRING "zee_alloc shrink strategy: defer or chunkify")
+set_property(CACHE ZEE_ALLOC_SHRINK PROPERTY STRINGS defer chunkify)
+option(ZEE_ALLOC_THREADS "zee_alloc: lock every entry point (for -pthread apps)" OFF)
+
+# Maps an option's name or number to the C macro's value; bad input stops the configure.
+function(_zee_alloc_choice out option value)
+  set(names ${ARGN})
+  list(FIND names "${value}" index)
+  if(index EQUAL -1)
+    list(LENGTH names count)
+    math(EXPR last "${count} - 1")
+    if(value MATCHES "^[0-9]+$" AND value LESS_EQUAL last)
+      set(index ${value})
+    else()
+      string(REPLACE ";" ", " choices "${names}")
+      message(FATAL_ERROR "zee_alloc_link: ${option} is '${value}'; expected one of: ${choices} (or 0..${last})")
+    endif()
+  endif()
+  set(${out} ${index} PARENT_SCOPE)
+endfunction()
+
+function(zee_alloc_link target)
+  cmake_parse_arguments(ZEE "BUILTIN_ONLY" "VALIDATION;JUMBO_MATCH;BUDDY;SHRINK;THREADS" "" ${ARGN})
+  if(ZEE_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "zee_alloc_link(${target}): unknown arguments: ${ZEE_UNPARSED_ARGUMENTS}")
+  endif()
+  if(NOT TARGET ${target})
+    message(FATAL_ERROR "zee_alloc_link: '${target}' is not a target (call it after add_executable)")
+  endif()
+  foreach(opt VALIDATION JUMBO_MATCH BUDDY SHRINK THREADS)
+    if(NOT DEFINED ZEE_${opt})
+      set(ZEE_${opt} "${ZEE_ALLOC_${opt}}")
+    endif()
+  endforeach()
+  _zee_alloc_choice(validation VALIDATION "${ZEE_VALIDATION}" unsafe external dev)
+  _zee_alloc_choice(jumbo JUMBO_MATCH "${ZEE_JUMBO_MATCH}" closest exact first)
+  _zee_alloc_choice(buddy BUDDY "${ZEE_BUDDY}" fast coalesce)
+  _zee_alloc_choice(shrink SHRINK "${ZEE_SHRINK}" defer chunkify)
+  if(ZEE_THREADS)
+    set(threads 1)
+  else()
+    set(threads 0)
+  endif()
+  if(ZEE_BUILTIN_ONLY)
+    set(builtin 1)
+  else()
+    set(builtin 0)
+  endif()
+
+  # One object library per configuration, shared by the targets that use it.
+  set(lib "zee_alloc_v${validation}j${jumbo}b${buddy}s${shrink}t${threads}o${builtin}")
+  if(NOT TARGET ${lib})
+    file(GLOB sources CONFIGURE_DEPENDS "${ZEE_ALLOC_ROOT}/src/*.c")
+    add_library(${lib} OBJECT ${sources})
+    set_target_properties(${lib} PROPERTIES LINKER_LANGUAGE C)
+    target_include_directories(${lib} PUBLIC "${ZEE_ALLOC_ROOT}/src")
+    target_compile_definitions(${lib} PRIVATE
+      ZEE_VALIDATION=${validation} ZEE_JUMBO_MATCH=${jumbo} ZEE_BUDDY=${buddy}
+      ZEE_SHRINK=${shrink} ZEE_THREADS=${threads} ZEE_BUILTIN_ONLY=${builtin})
+    target_compile_options(${lib} PRIVATE -fno-builtin)
+    if(threads)
+      target_compile_options(${lib} PRIVATE -pthread)
+    endif()
+  endif()
+
+  target_link_libraries(${target} PRIVATE ${lib})
+  if(NOT builtin)
+    target_link_options(${target} PRIVATE "-sMALLOC=none")
+  endif()
+  if(threads)
+    target_link_options(${target} PRIVATE -pthread)
+  endif()
+endfunction()
