@@ -187,6 +187,20 @@ describe('checked builds', () => {
     expect(z.malloc(64)).toBe(p);
   });
 
+  test('thousands of reported faults leave the C stack pointer and the heap as they were', () => {
+    const p = z.malloc(100);
+    const sp = z.exports.stackSave();
+    let thrown = 0;
+    for (let i = 0; i < 3000; i++) {
+      for (const bad of [() => z.free(p + 16), () => z.realloc(p + 32, 5), () => z.usableSize(7)]) {
+        try { bad(); } catch (e) { thrown++; }
+      }
+    }
+    expect(thrown).toBe(9000);
+    expect(z.exports.stackSave()).toBe(sp);
+    expect(z.usableSize(p)).toBe(120);
+  });
+
   test('malloc of sizes near SIZE_MAX returns NULL with ENOMEM', () => {
     for (const n of [0xffffffff, 0xfffffff0, 0xffff0001, 0xfffe0000]) {
       z.errno = 0;
