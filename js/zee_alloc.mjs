@@ -1,10 +1,23 @@
-// zee_alloc's JS wrapper: loads dist/zee_alloc.wasm (Node or browser) and
-// exposes the allocator with typed-array views that follow memory growth.
+// zee_alloc's JS wrapper: loads the prebuilt .wasm (Node, browsers, bundlers,
+// workers) and exposes one independent heap per ZeeAlloc instance, with
+// typed-array views that follow memory growth, byte/string helpers, stats and
+// the heap inspector (js/inspect.mjs, loaded lazily: the data flows from this
+// wrapper to the inspector, never the other way).
+//
+// js/zee_alloc.cjs is generated from this file by scripts/build-cjs.mjs:
+// edit this file and run `node scripts/build-cjs.mjs`.
 
 const PAGE = 65536;
-// The modules are linked with -sINITIAL_MEMORY=196608 (scripts/build.mjs):
-// data and a 64 KiB stack fit in 3 pages, the heap starts above them.
+// The packaged modules are linked with -sINITIAL_MEMORY=196608
+// (scripts/build.mjs): data and a 64 KiB stack fit in 3 pages.
 const MIN_PAGES = 3;
+const MAX_PAGES = 65536;
+const DEFAULT_INITIAL_PAGES = 4;
+
+/** errno values (Emscripten's musl). */
+export const ENOMEM = 48;
+export const EINVAL = 28;
+export const PAGE_SIZE = PAGE;
 
 /** Names of the faults a checked build reports (src/zee_alloc.h). */
 export const FAULTS = {
@@ -21,146 +34,405 @@ export const CHECKS = {
   23: 'ZEE_C_JUMBO', 24: 'ZEE_C_LIST', 25: 'ZEE_C_LIST_COUNT',
 };
 
+/** The validation levels shipped in the package, one .wasm build each. */
+export const VARIANTS = ['default', 'dev', 'unsafe'];
+
 /** Every error this module throws: `code` names the failure. */
 export class ZeeAllocError extends Error {
-  constructor(message, code, ptr) {
-    super(message);
+  constructor(message, code, details = {}) {
+    super(message, details.cause !== undefined ? { cause: details.cause } : undefined);
     this.name = 'ZeeAllocError';
     this.code = code;
-    if (ptr !== undefined) this.ptr = ptr;
+    if (details.ptr !== undefined) this.ptr = details.ptr;
   }
 }
 
-/** A checked build found a bad pointer or a damaged heap. */
+/** A checked build found a bad pointer or a damaged heap (code ZEE_E_*). */
 export class ZeeFaultError extends ZeeAllocError {
   constructor(fault, ptr) {
     const [code, what] = FAULTS[fault] || ['ZEE_E_UNKNOWN', `fault ${fault}`];
-    super(`zee_alloc: ${what} at 0x${ptr.toString(16)}`, code, ptr);
+    super(`zee_alloc: ${what} at 0x${ptr.toString(16)}`, code, { ptr });
     this.name = 'ZeeFaultError';
     this.fault = fault;
   }
 }
 
-const VARIANT_FILES = {
-  default: 'zee_alloc.wasm',
-  external: 'zee_alloc.wasm',
-  dev: 'zee_alloc.dev.wasm',
-  unsafe: 'zee_alloc.unsafe.wasm',
+/** A helper (allocBytes, allocString) could not get memory (code ZEE_ENOMEM). */
+export class ZeeOutOfMemoryError extends ZeeAllocError {
+  constructor(size) {
+    super(`zee_alloc: out of memory allocating ${size} bytes`, 'ZEE_ENOMEM');
+    this.name = 'ZeeOutOfMemoryError';
+    this.size = size;
+  }
+}
+
+// Literal `new URL(..., import.meta.url)` per file, so that bundlers
+// (webpack 5, Vite, Parcel, esbuild) see and copy each .wasm asset.
+const WASM_URLS = {
+  default: () => new URL('../dist/zee_alloc.wasm', import.meta.url),
+  dev: () => new URL('../dist/zee_alloc.dev.wasm', import.meta.url),
+  unsafe: () => new URL('../dist/zee_alloc.unsafe.wasm', import.meta.url),
 };
+const VARIANT_ALIASES = { external: 'default' };
 
-const isNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node);
-
-async function loadBytes(variant) {
-  const file = VARIANT_FILES[variant];
-  if (!file) throw new ZeeAllocError(`unknown variant "${variant}"`, 'ZEE_BAD_OPTION');
-  const url = new URL(`../dist/${file}`, import.meta.url);
-  if (isNode && url.protocol === 'file:') {
-    const { readFile } = await import('node:fs/promises');
-    return readFile(url);
+/** The URL of the packaged .wasm for a validation variant. */
+export function wasmURL(variant = 'default') {
+  const name = VARIANT_ALIASES[variant] ?? variant;
+  if (!Object.prototype.hasOwnProperty.call(WASM_URLS, name)) {
+    throw new ZeeAllocError(`zee_alloc: unknown variant ${JSON.stringify(variant)} (expected one of ${VARIANTS.join(', ')})`, 'ZEE_BAD_OPTION');
   }
-  return url;
+  return WASM_URLS[name]();
 }
 
-async function compile(source) {
-  if (source instanceof WebAssembly.Module) return source;
-  if (source instanceof URL || typeof source === 'string') {
-    const response = fetch(source);
-    if (WebAssembly.compileStreaming) {
-      try {
-        return await WebAssembly.compileStreaming(response);
-      } catch (e) {
-        // Served without application/wasm: fall back to bytes.
-      }
+const badOption = (message) => new ZeeAllocError(`zee_alloc: ${message}`, 'ZEE_BAD_OPTION');
+const badArgument = (message) => new ZeeAllocError(`zee_alloc: ${message}`, 'ZEE_BAD_ARGUMENT');
+
+// Why: `x >>> 0` would silently turn -1 into 4 GiB - 1 and 1.5 into 1.
+function u32(value, what) {
+  if ((value >>> 0) !== value) throw badArgument(`${what} must be an integer in [0, 2^32), got ${describe(value)}`);
+  return value;
+}
+
+// A short, safe rendering of a bad value for error messages.
+function describe(value) {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (value === null || typeof value !== 'object') return String(value);
+  return Object.prototype.toString.call(value);
+}
+
+function pagesOption(value, name, min) {
+  if (!Number.isInteger(value) || value < min || value > MAX_PAGES) {
+    throw badOption(`${name} must be an integer number of 64 KiB pages in [${min}, ${MAX_PAGES}], got ${describe(value)}`);
+  }
+  return value;
+}
+
+// Why: file: URLs cannot be fetched in Node; read them from disk instead.
+async function readFileURL(url) {
+  const { readFile } = await import('node:fs/promises');
+  try {
+    return await readFile(url);
+  } catch (cause) {
+    throw new ZeeAllocError(`zee_alloc: cannot read ${url.href}: ${cause.message}`, 'ZEE_LOAD_FAILED', { cause });
+  }
+}
+
+// Brand checks, not instanceof: sources may come from another realm (a
+// worker, an iframe, a test sandbox).
+const tag = (x) => Object.prototype.toString.call(x);
+const isModule = (x) => tag(x) === '[object WebAssembly.Module]';
+const isBytes = (x) => ArrayBuffer.isView(x) || tag(x) === '[object ArrayBuffer]' || tag(x) === '[object SharedArrayBuffer]';
+const isResponse = (x) => !!x && typeof x === 'object' && typeof x.arrayBuffer === 'function' && typeof x.ok === 'boolean';
+
+const hasScheme = (s) => /^[a-z][a-z0-9+.-]*:/i.test(s) && !/^[a-z]:[\\/]/i.test(s);
+const baseURL = () => (typeof location !== 'undefined' && location.href) || undefined;
+
+// Turns options.wasm (or the packaged URL) into bytes, a Module or a Response.
+async function resolveSource(source) {
+  if (isModule(source) || isBytes(source)) return source;
+  if (typeof source === 'string') {
+    if (!hasScheme(source) && typeof process === 'object' && process.versions?.node) {
+      const { pathToFileURL } = await import('node:url');
+      source = pathToFileURL(source);
+    } else {
+      source = new URL(source, baseURL());
     }
-    return WebAssembly.compile(await (await response).arrayBuffer());
   }
-  return WebAssembly.compile(source);
+  if (source instanceof URL || tag(source) === '[object URL]') {
+    source = new URL(source.href);
+    if (source.protocol === 'file:') return readFileURL(source);
+    try {
+      return await fetch(source);
+    } catch (cause) {
+      throw new ZeeAllocError(`zee_alloc: cannot fetch ${source.href}: ${cause.message}`, 'ZEE_LOAD_FAILED', { cause });
+    }
+  }
+  if (source && typeof source.then === 'function') return resolveSource(await source);
+  if (isResponse(source)) return source;
+  throw badOption(`wasm must be a WebAssembly.Module, an ArrayBuffer or typed array, a URL, a path, or a Response, got ${describe(source)}`);
 }
+
+// Streams the module when it is served as application/wasm; otherwise (wrong
+// MIME type, no streaming support) compiles the downloaded bytes.
+async function instantiateResponse(response, imports) {
+  if (!response.ok) {
+    throw new ZeeAllocError(`zee_alloc: fetching ${response.url || 'the wasm module'} failed: HTTP ${response.status}`, 'ZEE_LOAD_FAILED');
+  }
+  if (typeof WebAssembly.instantiateStreaming === 'function') {
+    try {
+      return await WebAssembly.instantiateStreaming(response.clone(), imports);
+    } catch (e) {
+      if (!(e instanceof TypeError)) throw e; // TypeError: not application/wasm
+    }
+  }
+  return WebAssembly.instantiate(await response.arrayBuffer(), imports);
+}
+
+// Returns { module, instance } whatever the source is.
+async function instantiateSource(source, imports) {
+  const resolved = await resolveSource(source);
+  if (isModule(resolved)) return { module: resolved, instance: await WebAssembly.instantiate(resolved, imports) };
+  if (isBytes(resolved)) return WebAssembly.instantiate(resolved, imports);
+  return instantiateResponse(resolved, imports);
+}
+
+// Compiled packaged modules, one per variant: later instances skip the fetch.
+const moduleCache = new Map();
+
+async function instantiatePackaged(variant, imports) {
+  const cached = moduleCache.get(variant);
+  if (cached) return WebAssembly.instantiate(await cached, imports);
+  const result = instantiateSource(wasmURL(variant), imports);
+  const module = result.then((r) => r.module);
+  moduleCache.set(variant, module);
+  module.catch(() => moduleCache.delete(variant)); // a failed load may be retried
+  return (await result).instance;
+}
+
+// Why: a CompileError or LinkError should say which option or file is wrong.
+function wrapLoadError(e, what) {
+  if (e instanceof ZeeAllocError) return e;
+  if (e instanceof WebAssembly.CompileError) return new ZeeAllocError(`zee_alloc: ${what} is not a valid wasm module: ${e.message}`, 'ZEE_BAD_WASM', { cause: e });
+  if (e instanceof WebAssembly.LinkError) return new ZeeAllocError(`zee_alloc: ${what} does not link (is it a zee_alloc module, and is initialPages large enough?): ${e.message}`, 'ZEE_BAD_WASM', { cause: e });
+  return new ZeeAllocError(`zee_alloc: loading ${what} failed: ${e && e.message}`, 'ZEE_LOAD_FAILED', { cause: e });
+}
+
+// The inspector, loaded on first use of create() (shared by all instances).
+let inspectorPromise = null;
+function loadInspector() {
+  inspectorPromise ??= import('./inspect.mjs').then(
+    (module) => ({ module }),
+    (error) => ({ error }),
+  );
+  return inspectorPromise;
+}
+
+// What the wrapper calls (scripts/build.mjs exports them all).
+const REQUIRED_EXPORTS = ['malloc', 'free', 'calloc', 'realloc', 'aligned_alloc', 'memalign', 'posix_memalign',
+  'malloc_usable_size', 'zee_check', 'zee_heap_info', 'zee_trim', '__errno_location'];
+
+const CONFIG_NAMES = {
+  validation: ['unsafe', 'external', 'dev'],
+  jumbo: ['closest', 'exact', 'first'],
+  buddy: ['fast', 'coalesce'],
+  shrink: ['defer', 'chunkify'],
+};
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder('utf-8');
 
 /**
- * One independent zee_alloc heap in its own wasm instance.
+ * One independent zee_alloc heap in its own wasm instance and memory.
  * Create with `await ZeeAlloc.create(options)`.
  */
 export class ZeeAlloc {
   /**
    * @param {object} [options]
-   * @param {'default'|'dev'|'unsafe'} [options.variant] validation level build
-   * @param {number} [options.initialPages] initial memory in 64 KiB pages
-   * @param {number} [options.maximumPages] memory cap in pages (OOM beyond it)
-   * @param {BufferSource|WebAssembly.Module|URL|string} [options.wasm] module
-   *        bytes, a compiled module, or a URL to fetch (default: the package's
-   *        own dist/ file)
+   * @param {'default'|'external'|'dev'|'unsafe'} [options.variant] validation
+   *        level: each is a separate .wasm build (default: 'default' =
+   *        external, checks the pointers given to free/realloc)
+   * @param {number} [options.initialPages] initial memory in 64 KiB pages (4)
+   * @param {number} [options.maximumPages] memory cap in pages; allocations
+   *        beyond it fail with NULL / ENOMEM (65536 = 4 GiB)
+   * @param {BufferSource|WebAssembly.Module|URL|string|Response|Promise<Response>} [options.wasm]
+   *        the module to run instead of the packaged one: bytes, a compiled
+   *        module (e.g. from a bundler or posted to a worker), a URL or path
    */
   static async create(options = {}) {
-    const module = await compile(options.wasm ?? (await loadBytes(options.variant ?? 'default')));
-    const initial = Math.max(options.initialPages ?? 4, MIN_PAGES);
-    const maximum = options.maximumPages ?? 65536;
-    if (!(maximum >= initial)) throw new ZeeAllocError(`maximumPages (${maximum}) is below the module's ${initial} pages`, 'ZEE_BAD_OPTION');
+    if (options === null || typeof options !== 'object') throw badOption(`create() options must be an object, got ${describe(options)}`);
+    const custom = options.wasm !== undefined;
+    const requested = options.variant ?? 'default';
+    const variant = VARIANT_ALIASES[requested] ?? requested;
+    if (!custom) wasmURL(variant); // validates the name
+    const initial = pagesOption(options.initialPages ?? DEFAULT_INITIAL_PAGES, 'initialPages', custom ? 1 : MIN_PAGES);
+    const maximum = pagesOption(options.maximumPages ?? MAX_PAGES, 'maximumPages', 1);
+    if (maximum < initial) throw badOption(`maximumPages (${maximum}) is below initialPages (${initial})`);
+
     const memory = new WebAssembly.Memory({ initial, maximum });
-    const self = new ZeeAlloc(memory);
-    const instance = await WebAssembly.instantiate(module, {
+    const imports = {
       env: {
         memory,
         zee_fault: (code, ptr) => { throw new ZeeFaultError(code, ptr >>> 0); },
         emscripten_notify_memory_growth: () => {},
       },
-    });
-    self._bind(instance.exports);
-    return self;
+    };
+    const inspector = loadInspector();
+    let instance;
+    try {
+      instance = custom
+        ? (await instantiateSource(options.wasm, imports)).instance
+        : await instantiatePackaged(variant, imports);
+    } catch (e) {
+      throw wrapLoadError(e, custom ? 'options.wasm' : `the packaged ${variant} module`);
+    }
+    const missing = REQUIRED_EXPORTS.filter((name) => typeof instance.exports[name] !== 'function');
+    if (missing.length) throw new ZeeAllocError(`zee_alloc: options.wasm is not a zee_alloc module (missing exports: ${missing.join(', ')})`, 'ZEE_BAD_WASM');
+    const z = new ZeeAlloc(memory, instance.exports, custom ? 'custom' : variant);
+    z._inspector = await inspector;
+    return z;
   }
 
-  constructor(memory) {
+  /**
+   * Compiles a packaged variant once, e.g. to post the WebAssembly.Module to
+   * workers, which then call `ZeeAlloc.create({ wasm: module })`.
+   */
+  static async compile(variant = 'default') {
+    const url = wasmURL(variant);
+    const source = await resolveSource(url);
+    try {
+      if (isResponse(source)) {
+        if (!source.ok) throw new ZeeAllocError(`zee_alloc: fetching ${url.href} failed: HTTP ${source.status}`, 'ZEE_LOAD_FAILED');
+        if (typeof WebAssembly.compileStreaming === 'function') {
+          try { return await WebAssembly.compileStreaming(source.clone()); } catch (e) { if (!(e instanceof TypeError)) throw e; }
+        }
+        return await WebAssembly.compile(await source.arrayBuffer());
+      }
+      return await WebAssembly.compile(source);
+    } catch (e) {
+      throw wrapLoadError(e, `the packaged ${variant} module`);
+    }
+  }
+
+  /** Use ZeeAlloc.create(); the constructor is internal. */
+  constructor(memory, exports, variant = 'custom') {
+    if (!(memory instanceof WebAssembly.Memory) || !exports || typeof exports.malloc !== 'function') {
+      throw badArgument('use `await ZeeAlloc.create(options)` to make a ZeeAlloc');
+    }
+    /** The instance's own WebAssembly.Memory. */
     this.memory = memory;
-    this._u8 = null;
-  }
-
-  _bind(exports) {
+    /** The raw wasm exports (malloc, free, zee_check, ...). */
     this.exports = exports;
+    /** 'default' | 'dev' | 'unsafe' | 'custom' (a caller-supplied module). */
+    this.variant = variant;
+    this._inspector = null;
     exports._initialize?.();
   }
 
-  // ---- views ----------------------------------------------------------
-  /** Bytes of the whole heap; a fresh view whenever memory has grown. */
-  get HEAPU8() {
-    if (!this._u8 || this._u8.buffer !== this.memory.buffer) this._u8 = new Uint8Array(this.memory.buffer);
-    return this._u8;
+  // ---- views: re-created whenever the memory has grown -------------------
+  _view(key, Type) {
+    const buffer = this.memory.buffer;
+    let view = this[key];
+    if (!view || view.buffer !== buffer) this[key] = view = new Type(buffer);
+    return view;
   }
-  get HEAPU32() {
-    if (!this._u32 || this._u32.buffer !== this.memory.buffer) this._u32 = new Uint32Array(this.memory.buffer);
-    return this._u32;
+  get HEAP8() { return this._view('_i8', Int8Array); }
+  get HEAPU8() { return this._view('_u8', Uint8Array); }
+  get HEAP16() { return this._view('_i16', Int16Array); }
+  get HEAPU16() { return this._view('_u16', Uint16Array); }
+  get HEAP32() { return this._view('_i32', Int32Array); }
+  get HEAPU32() { return this._view('_u32', Uint32Array); }
+  get HEAPF32() { return this._view('_f32', Float32Array); }
+  get HEAPF64() { return this._view('_f64', Float64Array); }
+  /** A DataView of the whole memory (little-endian like wasm). */
+  get dataView() { return this._view('_dv', DataView); }
+  /** A view of `length` bytes at `ptr`; take it again after any allocation. */
+  bytes(ptr, length) {
+    this._range(ptr, length, 'bytes');
+    return new Uint8Array(this.memory.buffer, ptr, length);
   }
-  get HEAP32() {
-    if (!this._i32 || this._i32.buffer !== this.memory.buffer) this._i32 = new Int32Array(this.memory.buffer);
-    return this._i32;
-  }
-  /** A view of `length` bytes at `ptr`; re-take it after any allocation. */
-  bytes(ptr, length) { return new Uint8Array(this.memory.buffer, ptr, length); }
   /** Memory size in bytes. */
   get memoryBytes() { return this.memory.buffer.byteLength; }
+  /** Memory size in 64 KiB pages. */
+  get memoryPages() { return this.memory.buffer.byteLength / PAGE; }
 
-  // ---- allocation -----------------------------------------------------
-  malloc(size) { return this.exports.malloc(size >>> 0) >>> 0; }
-  free(ptr) { this.exports.free(ptr >>> 0); }
-  calloc(count, size) { return this.exports.calloc(count >>> 0, size >>> 0) >>> 0; }
-  realloc(ptr, size) { return this.exports.realloc(ptr >>> 0, size >>> 0) >>> 0; }
+  _range(ptr, length, what) {
+    u32(ptr, `${what}: ptr`);
+    u32(length, `${what}: length`);
+    if (ptr + length > this.memory.buffer.byteLength) {
+      throw new ZeeAllocError(`zee_alloc: ${what}: [0x${ptr.toString(16)}, +${length}) is outside the ${this.memory.buffer.byteLength}-byte memory`, 'ZEE_OUT_OF_BOUNDS', { ptr });
+    }
+  }
+
+  // ---- the C allocation calls (0 = NULL, errno tells why) -------------------
+  malloc(size) { return this.exports.malloc(u32(size, 'malloc: size')) >>> 0; }
+  free(ptr) { this.exports.free(u32(ptr, 'free: ptr')); }
+  calloc(count, size) { return this.exports.calloc(u32(count, 'calloc: count'), u32(size, 'calloc: size')) >>> 0; }
+  realloc(ptr, size) { return this.exports.realloc(u32(ptr, 'realloc: ptr'), u32(size, 'realloc: size')) >>> 0; }
   /** aligned_alloc: align must be a power of two; 0 on failure. */
-  alignedAlloc(align, size) { return this.exports.aligned_alloc(align >>> 0, size >>> 0) >>> 0; }
-  memalign(align, size) { return this.exports.memalign(align >>> 0, size >>> 0) >>> 0; }
+  alignedAlloc(align, size) { return this.exports.aligned_alloc(u32(align, 'alignedAlloc: align'), u32(size, 'alignedAlloc: size')) >>> 0; }
+  memalign(align, size) { return this.exports.memalign(u32(align, 'memalign: align'), u32(size, 'memalign: size')) >>> 0; }
   /** posix_memalign: returns { ptr, error } with error 0, EINVAL (28) or ENOMEM (48). */
   posixMemalign(align, size) {
+    u32(align, 'posixMemalign: align');
+    u32(size, 'posixMemalign: size');
     const out = this.exports.malloc(4) >>> 0;
-    if (!out) return { ptr: 0, error: 48 };
+    if (!out) return { ptr: 0, error: ENOMEM };
     this.HEAPU32[out >>> 2] = 0;
-    const error = this.exports.posix_memalign(out, align >>> 0, size >>> 0);
+    const error = this.exports.posix_memalign(out, align, size);
     const ptr = this.HEAPU32[out >>> 2];
     this.exports.free(out);
     return { ptr, error };
   }
-  usableSize(ptr) { return this.exports.malloc_usable_size(ptr >>> 0) >>> 0; }
+  /** malloc_usable_size: the bytes the block really holds (0 for NULL). */
+  usableSize(ptr) { return this.exports.malloc_usable_size(u32(ptr, 'usableSize: ptr')) >>> 0; }
   /** errno as left by the last failing call (ENOMEM = 48, EINVAL = 28). */
   get errno() { return this.HEAP32[this.exports.__errno_location() >>> 2]; }
   set errno(v) { this.HEAP32[this.exports.__errno_location() >>> 2] = v; }
-  /** zee_check(): 0, or the code of the first broken rule. */
+
+  // ---- bytes and strings in and out ---------------------------------------
+  /** Copies `data` into a new block; returns its address (free it with free()). */
+  allocBytes(data) {
+    const src = toBytes(data, 'allocBytes');
+    const ptr = this.exports.malloc(src.length) >>> 0;
+    if (!ptr) throw new ZeeOutOfMemoryError(src.length);
+    this.HEAPU8.set(src, ptr);
+    return ptr;
+  }
+  /** Copies `data` to `ptr`; returns the number of bytes written. */
+  writeBytes(ptr, data) {
+    const src = toBytes(data, 'writeBytes');
+    this._range(ptr, src.length, 'writeBytes');
+    this.HEAPU8.set(src, ptr);
+    return src.length;
+  }
+  /** A copy of `length` bytes at `ptr` (stays valid after growth and free). */
+  readBytes(ptr, length) {
+    this._range(ptr, length, 'readBytes');
+    return this.HEAPU8.slice(ptr, ptr + length);
+  }
+  /** Encodes `str` as UTF-8 plus a NUL byte in a new block; returns its address. */
+  allocString(str) {
+    if (typeof str !== 'string') throw badArgument(`allocString: expected a string, got ${describe(str)}`);
+    const encoded = textEncoder.encode(str);
+    const ptr = this.exports.malloc(encoded.length + 1) >>> 0;
+    if (!ptr) throw new ZeeOutOfMemoryError(encoded.length + 1);
+    const heap = this.HEAPU8;
+    heap.set(encoded, ptr);
+    heap[ptr + encoded.length] = 0;
+    return ptr;
+  }
+  /**
+   * Writes `str` as UTF-8 plus a NUL into the `capacity` bytes at `ptr`,
+   * never splitting a character; returns the bytes written without the NUL.
+   */
+  writeString(ptr, str, capacity) {
+    if (typeof str !== 'string') throw badArgument(`writeString: expected a string, got ${describe(str)}`);
+    this._range(ptr, capacity, 'writeString');
+    if (capacity < 1) throw badArgument('writeString: capacity must leave room for the NUL byte');
+    const { written } = textEncoder.encodeInto(str, this.HEAPU8.subarray(ptr, ptr + capacity - 1));
+    this.HEAPU8[ptr + written] = 0;
+    return written;
+  }
+  /** Decodes UTF-8 at `ptr`: up to the first NUL, or exactly `byteLength` bytes. */
+  readString(ptr, byteLength) {
+    const heap = this.HEAPU8;
+    if (byteLength === undefined) {
+      u32(ptr, 'readString: ptr');
+      let end = heap.indexOf(0, ptr);
+      if (end < 0 || ptr >= heap.length) throw new ZeeAllocError(`zee_alloc: readString: no NUL byte after 0x${ptr.toString(16)}`, 'ZEE_OUT_OF_BOUNDS', { ptr });
+      return textDecoder.decode(heap.subarray(ptr, end));
+    }
+    this._range(ptr, byteLength, 'readString');
+    return textDecoder.decode(heap.subarray(ptr, ptr + byteLength));
+  }
+  /** The UTF-8 size of `str` in bytes, without a NUL. */
+  static utf8Length(str) {
+    if (typeof str !== 'string') throw badArgument(`utf8Length: expected a string, got ${describe(str)}`);
+    return textEncoder.encode(str).length;
+  }
+
+  // ---- heap checks, state and inspection ----------------------------------
+  /** zee_check(): 0, or the code of the first broken rule (CHECKS). */
   check() { return this.exports.zee_check(); }
   /** Throws a ZeeAllocError naming the broken rule unless the heap is sound. */
   assertHeap() {
@@ -169,12 +441,51 @@ export class ZeeAlloc {
   }
   /** Address of the allocator's state (zee_heap_info_t), for inspectors. */
   get stateAddress() { return this.exports.zee_heap_info() >>> 0; }
+  /** The compile-time options of the running module, read from its state. */
+  get config() {
+    const word = this.HEAPU32[(this.stateAddress >>> 2) + 2];
+    const field = (shift, names) => names[(word >>> shift) & 15] ?? `unknown(${(word >>> shift) & 15})`;
+    return {
+      validation: field(0, CONFIG_NAMES.validation),
+      jumbo: field(4, CONFIG_NAMES.jumbo),
+      buddy: field(8, CONFIG_NAMES.buddy),
+      shrink: field(12, CONFIG_NAMES.shrink),
+    };
+  }
   /** Gives the kept-back empty page to the free spans. */
   trim() { this.exports.zee_trim(); }
+
+  _inspect(what) {
+    const loaded = this._inspector;
+    if (!loaded || loaded.error || typeof loaded.module[what] !== 'function') {
+      const why = loaded?.error ? `: ${loaded.error.message}` : '';
+      throw new ZeeAllocError(`zee_alloc: the inspector (zee-alloc/inspect) is not available${why}`, 'ZEE_NO_INSPECTOR', { cause: loaded?.error });
+    }
+    return loaded.module;
+  }
+  /** A snapshot of every page, frame and free list (zee-alloc/inspect). */
+  snapshot() { return this._inspect('snapshot').snapshot(this); }
+  /** Layout problems found by the inspector; empty when the heap is sound. */
+  validate() { return this._inspect('validate').validate(this); }
+  /** A text heap map, one row per page (options: { columns, collapse }). */
+  renderText(snapshot, options) { return this._inspect('renderText').renderText(snapshot ?? this.snapshot(), options); }
+  /** A self-contained SVG heap map (options: { width, collapse, title }). */
+  renderSVG(snapshot, options) { return this._inspect('renderSVG').renderSVG(snapshot ?? this.snapshot(), options); }
+  /** Totals of a snapshot plus the memory size (see README "Stats"). */
+  stats() {
+    const snap = this.snapshot();
+    return { ...snap.totals, memoryBytes: this.memoryBytes, memoryPages: this.memoryPages };
+  }
 }
 
-export const ENOMEM = 48;
-export const EINVAL = 28;
-export const PAGE_SIZE = PAGE;
+// Why: accept every byte source a JS caller is likely to have.
+function toBytes(data, what) {
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (isBytes(data)) return new Uint8Array(data);
+  if (typeof data === 'string') return textEncoder.encode(data);
+  if (Array.isArray(data) && data.every((b) => Number.isInteger(b) && b >= 0 && b <= 255)) return Uint8Array.from(data);
+  throw badArgument(`${what}: expected a Uint8Array, typed array, ArrayBuffer, string or array of bytes, got ${describe(data)}`);
+}
 
 export default ZeeAlloc;
