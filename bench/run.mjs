@@ -1,0 +1,384 @@
+#!/usr/bin/env node
+// zee_alloc against Emscripten's dlmalloc and emmalloc: code size, speed and
+// peak memory, all built from the same sources in one run.
+//
+//   node bench/run.mjs            full run (npm run bench): writes
+//                                 bench/results/latest.json and docs/bench.svg
+//   node bench/run.mjs --quick    CI mode (npm run test:bench): builds
+//                                 everything, runs each workload once at a
+//                                 small scale, writes build/issue5/quick.*
+//   --runs N  --scale N  --out FILE.json  --svg FILE.svg   override defaults
+//
+// Fails (exit 1) when a build fails, a workload's self-check fails, or the
+// allocators disagree on a workload's checksum.  Timings are never asserted.
+import { execFile as execFileCb, execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem, release } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { renderSvg } from './svg.mjs';
+
+const execFile = promisify(execFileCb);
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const work = join(root, 'build', 'issue5');
+const env = { ...process.env, NODE_PATH: process.env.NODE_PATH || '/usr/share/nodejs' };
+const wasmOpt = join(root, 'node_modules', 'binaryen', 'bin', 'wasm-opt');
+
+// ---- Options -----------------------------------------------------------------
+function parseArgs(argv) {
+  const o = { quick: false, runs: 0, scale: 0, out: '', svg: '' };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) usage(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--quick') o.quick = true;
+    else if (a === '--runs') o.runs = positive(a, value());
+    else if (a === '--scale') o.scale = positive(a, value());
+    else if (a === '--out') o.out = value();
+    else if (a === '--svg') o.svg = value();
+    else usage(`unknown argument ${a}`);
+  }
+  o.runs ||= o.quick ? 1 : 5;
+  o.scale ||= o.quick ? 1 : 20;
+  o.out ||= o.quick ? join(work, 'quick.json') : join(root, 'bench', 'results', 'latest.json');
+  o.svg ||= o.quick ? join(work, 'quick.svg') : join(root, 'docs', 'bench.svg');
+  return o;
+}
+
+function positive(name, s) {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 1) usage(`${name} must be a positive integer, got ${s}`);
+  return n;
+}
+
+function usage(msg) {
+  console.error(`bench/run.mjs: ${msg}\nusage: node bench/run.mjs [--quick] [--runs N] [--scale N] [--out FILE] [--svg FILE]`);
+  process.exit(2);
+}
+
+// ---- What is measured ------------------------------------------------------------
+export const ALLOCATORS = ['zee_alloc', 'dlmalloc', 'emmalloc'];
+
+// zee_alloc configurations for the size table: the default, then each other
+// value of each option on its own, then the smallest combination.
+export const CONFIGS = {
+  default: [],
+  'validation=0 (unsafe)': ['ZEE_VALIDATION=0'],
+  'validation=2 (dev)': ['ZEE_VALIDATION=2'],
+  'jumbo=1 (exact)': ['ZEE_JUMBO_MATCH=1'],
+  'jumbo=2 (first)': ['ZEE_JUMBO_MATCH=2'],
+  'buddy=0 (fast)': ['ZEE_BUDDY=0'],
+  'shrink=1 (chunkify)': ['ZEE_SHRINK=1'],
+  'unsafe + fast': ['ZEE_VALIDATION=0', 'ZEE_BUDDY=0'],
+};
+
+export const API_SETS = {
+  'malloc+free': ['malloc', 'free'],
+  'full API': ['malloc', 'free', 'calloc', 'realloc', 'aligned_alloc', 'posix_memalign', 'malloc_usable_size'],
+};
+
+// Workload programs (bench/workloads/<prog>.c) and their extra arguments.
+export const WORKLOADS = [
+  { name: 'fixed-16', prog: 'fixed', args: ['16'] },
+  { name: 'fixed-64', prog: 'fixed', args: ['64'] },
+  { name: 'fixed-1024', prog: 'fixed', args: ['1024'] },
+  { name: 'small-random', prog: 'small', args: [] },
+  { name: 'realloc-growth', prog: 'realloc', args: [] },
+  { name: 'mixed-large', prog: 'mixed', args: [] },
+  { name: 'zig-batch', prog: 'batch', args: [] },
+  { name: 'queue', prog: 'queue', args: [] },
+];
+
+const SPEED_FLAGS = ['-O2'];
+// Memory grows exactly as asked (GEOMETRIC_STEP=0), from a small start, so the
+// final memory size is the peak footprint (to within one 64 KiB page).
+const LINK_FLAGS = [
+  '-sALLOW_MEMORY_GROWTH=1', '-sMEMORY_GROWTH_GEOMETRIC_STEP=0', '-sTOTAL_STACK=65536',
+  '-sINITIAL_MEMORY=262144', '-sWASM_ASYNC_COMPILATION=0', '-sENVIRONMENT=node',
+];
+
+// ---- Building -----------------------------------------------------------------------
+const zeeSources = () => readdirSync(join(root, 'src')).filter((f) => f.endsWith('.c')).map((f) => join(root, 'src', f));
+
+// Runs emcc, failing with its output (not just a status) so CI logs say why.
+async function emcc(args) {
+  try {
+    await execFile('emcc', args, { env, maxBuffer: 64 << 20 });
+  } catch (e) {
+    throw new Error(`emcc ${args.join(' ')}\n${e.stderr || e.message}`);
+  }
+}
+
+// Runs async jobs two at a time (the machine has 2 cores).
+async function pool(jobs, width = 2) {
+  const results = new Array(jobs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const i = next++;
+      results[i] = await jobs[i]();
+    }
+  };
+  await Promise.all(Array.from({ length: width }, worker));
+  return results;
+}
+
+// Compiles zee_alloc's sources to one object per source, with the given flags.
+async function zeeObjects(tag, flags, defines) {
+  const dir = join(work, 'obj', tag);
+  mkdirSync(dir, { recursive: true });
+  return pool(zeeSources().map((src) => async () => {
+    const out = join(dir, src.split('/').pop().replace(/\.c$/, '.o'));
+    await emcc([...flags, '-fno-builtin', ...defines.map((d) => `-D${d}`), '-c', src, '-o', out]);
+    return out;
+  }));
+}
+
+// The allocator part of an emcc link command.
+function allocatorLink(alloc, zeeObjs) {
+  if (alloc === 'zee_alloc') return [...zeeObjs, '-sMALLOC=none'];
+  if (alloc === 'stub') return [join(work, 'obj', 'stub.o'), '-sMALLOC=none'];
+  return [`-sMALLOC=${alloc}`];
+}
+
+// Size of a module after `wasm-opt -Oz`: raw and gzipped bytes.
+function optimizedSize(wasm) {
+  const opt = wasm.replace(/\.wasm$/, '.opt.wasm');
+  execFileSync(process.execPath, [wasmOpt, '-Oz', wasm, '-o', opt]);
+  const bytes = readFileSync(opt);
+  return { raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
+}
+
+async function measureSizes() {
+  const dir = join(work, 'size');
+  mkdirSync(join(work, 'obj'), { recursive: true });
+  mkdirSync(dir, { recursive: true });
+  const mainObj = join(work, 'obj', 'size_main.o');
+  await emcc(['-Oz', '-c', join(root, 'bench', 'size', 'main.c'), '-o', mainObj]);
+  await emcc(['-Oz', '-fno-builtin', '-c', join(root, 'bench', 'size', 'stub.c'), '-o', join(work, 'obj', 'stub.o')]);
+  const objs = {};
+  for (const [cfg, defines] of Object.entries(CONFIGS)) objs[cfg] = await zeeObjects(`size-${slug(cfg)}`, ['-Oz'], defines);
+  const builds = [];
+  for (const [set, fns] of Object.entries(API_SETS)) {
+    const exportsFlag = `-sEXPORTED_FUNCTIONS=${['main', ...fns].map((f) => '_' + f).join(',')}`;
+    const targets = [['stub', 'stub', null], ['dlmalloc', 'dlmalloc', null], ['emmalloc', 'emmalloc', null],
+      ...Object.keys(CONFIGS).map((cfg) => [`zee_alloc ${cfg}`, 'zee_alloc', objs[cfg]])];
+    for (const [label, alloc, zo] of targets) {
+      const out = join(dir, `${slug(set)}-${slug(label)}.js`);
+      builds.push({ set, label, out, job: () => emcc(['-Oz', mainObj, ...allocatorLink(alloc, zo), exportsFlag, '-o', out]) });
+    }
+  }
+  await pool(builds.map((b) => b.job));
+  const sizes = {};
+  for (const b of builds) {
+    sizes[b.set] ||= {};
+    sizes[b.set][b.label] = optimizedSize(b.out.replace(/\.js$/, '.wasm'));
+  }
+  // Allocator bytes = module - stub module (same exports, same flags).
+  const result = {};
+  for (const [set, bySet] of Object.entries(sizes)) {
+    const stub = bySet.stub;
+    result[set] = {};
+    for (const [label, s] of Object.entries(bySet)) {
+      if (label === 'stub') continue;
+      result[set][label] = { bytes: s.raw - stub.raw, gzip: s.gzip - stub.gzip, module: s.raw };
+    }
+    result[set].stub = { bytes: 0, gzip: 0, module: stub.raw };
+  }
+  return result;
+}
+
+const slug = (s) => s.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase();
+
+async function buildWorkloads() {
+  const dir = join(work, 'speed');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'package.json'), '{"type":"commonjs"}\n'); // Emscripten's glue is CommonJS
+  const zo = await zeeObjects('speed', SPEED_FLAGS, []);
+  const progs = [...new Set(WORKLOADS.map((w) => w.prog))];
+  await pool(progs.map((p) => () => emcc([...SPEED_FLAGS, '-c', join(root, 'bench', 'workloads', `${p}.c`), '-o', join(work, 'obj', `w-${p}.o`)])));
+  const jobs = [];
+  for (const p of progs)
+    for (const alloc of ALLOCATORS)
+      jobs.push(() => emcc([...SPEED_FLAGS, join(work, 'obj', `w-${p}.o`), ...allocatorLink(alloc, zo), ...LINK_FLAGS, '-o', progPath(p, alloc)]));
+  await pool(jobs);
+}
+
+const progPath = (prog, alloc) => join(work, 'speed', `${prog}.${alloc}.js`);
+
+// ---- Running ---------------------------------------------------------------------------
+// One run of one workload under one allocator: its JSON result line.
+async function runOnce(w, alloc, scale) {
+  let stdout = '';
+  let failure = '';
+  try {
+    ({ stdout } = await execFile(process.execPath, [progPath(w.prog, alloc), String(scale), ...w.args], { maxBuffer: 1 << 20 }));
+  } catch (e) {
+    stdout = e.stdout || '';
+    failure = `exit status ${e.code}: ${(e.stderr || '').trim().split('\n').slice(-3).join(' | ')}`;
+  }
+  const line = stdout.trim().split('\n').pop() || '';
+  let r;
+  try {
+    r = JSON.parse(line);
+  } catch {
+    r = { error: failure || `unreadable output: ${line.slice(0, 200)}` };
+  }
+  if (r.error || failure) throw new Error(`${w.name} under ${alloc} failed its self-check: ${r.error || failure}`);
+  return r;
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+async function measureSpeed(runs, scale) {
+  const samples = {};
+  for (let r = 0; r < runs; r++) {
+    for (const w of WORKLOADS) {
+      // Interleave: every allocator runs once per round, in a rotating order.
+      for (let k = 0; k < ALLOCATORS.length; k++) {
+        const alloc = ALLOCATORS[(k + r) % ALLOCATORS.length];
+        const res = await runOnce(w, alloc, scale);
+        ((samples[w.name] ||= {})[alloc] ||= []).push(res);
+      }
+    }
+    process.stderr.write(`  speed round ${r + 1}/${runs} done\n`);
+  }
+  const out = {};
+  for (const w of WORKLOADS) {
+    const by = samples[w.name];
+    const ref = by.dlmalloc[0];
+    out[w.name] = {};
+    for (const alloc of ALLOCATORS) {
+      for (const s of by[alloc]) {
+        if (s.checksum !== ref.checksum || s.ops !== ref.ops || s.peak_live !== ref.peak_live)
+          throw new Error(`${w.name}: ${alloc} disagrees with dlmalloc (checksum ${s.checksum} vs ${ref.checksum}, ops ${s.ops} vs ${ref.ops})`);
+      }
+      const ms = median(by[alloc].map((s) => s.ms));
+      out[w.name][alloc] = {
+        ops: ref.ops, ms_median: round(ms, 3), ms_all: by[alloc].map((s) => s.ms),
+        ops_per_sec: Math.round(ref.ops / (ms / 1000)),
+        memory: Math.max(...by[alloc].map((s) => s.mem)), peak_live: ref.peak_live,
+      };
+    }
+    for (const alloc of ALLOCATORS) {
+      const a = out[w.name][alloc], d = out[w.name].dlmalloc;
+      a.speed_vs_dlmalloc = round(a.ops_per_sec / d.ops_per_sec, 3);
+      a.memory_vs_dlmalloc = round(a.memory / d.memory, 3);
+    }
+  }
+  return out;
+}
+
+const round = (x, d) => Math.round(x * 10 ** d) / 10 ** d;
+const geomean = (xs) => Math.exp(xs.reduce((s, x) => s + Math.log(x), 0) / xs.length);
+
+// ---- Reporting ---------------------------------------------------------------------------
+function machine() {
+  const first = (cmd, args) => {
+    try {
+      return execFileSync(cmd, args, { env, encoding: 'utf8' }).split('\n')[0].trim();
+    } catch {
+      return 'unknown';
+    }
+  };
+  return {
+    cpu: cpus()[0]?.model || 'unknown', cores: cpus().length, memory_gib: round(totalmem() / 2 ** 30, 1),
+    os: release(), node: process.version, emcc: first('emcc', ['--version']),
+    wasm_opt: first(process.execPath, [wasmOpt, '--version']),
+  };
+}
+
+const fmt = (n) => n.toLocaleString('en-US');
+const pad = (s, n) => String(s).padEnd(n);
+const lpad = (s, n) => String(s).padStart(n);
+
+// Markdown tables (the README quotes them as printed).
+export function tables(res) {
+  const lines = [];
+  const sizes = res.size;
+  lines.push('| Code size (bytes, -Oz + wasm-opt -Oz) | malloc+free | gzip | full API | gzip |', '|---|--:|--:|--:|--:|');
+  const labels = Object.keys(sizes['full API']).filter((l) => l !== 'stub');
+  for (const l of labels) {
+    const a = sizes['malloc+free'][l], b = sizes['full API'][l];
+    lines.push(`| ${l} | ${fmt(a.bytes)} | ${fmt(a.gzip)} | ${fmt(b.bytes)} | ${fmt(b.gzip)} |`);
+  }
+  lines.push('');
+  lines.push('| Workload | zee_alloc ops/s | dlmalloc ops/s | emmalloc ops/s | zee/dl speed | em/dl speed | zee/dl memory | em/dl memory | zee memory | dl memory | peak live |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+  for (const [name, r] of Object.entries(res.speed)) {
+    const z = r.zee_alloc, d = r.dlmalloc, e = r.emmalloc;
+    lines.push(`| ${name} | ${fmt(z.ops_per_sec)} | ${fmt(d.ops_per_sec)} | ${fmt(e.ops_per_sec)} | ${z.speed_vs_dlmalloc.toFixed(2)}× | ${e.speed_vs_dlmalloc.toFixed(2)}× | ${z.memory_vs_dlmalloc.toFixed(2)}× | ${e.memory_vs_dlmalloc.toFixed(2)}× | ${mib(z.memory)} | ${mib(d.memory)} | ${mib(z.peak_live)} |`);
+  }
+  const s = res.summary;
+  lines.push(`| **geometric mean** | | | | **${s.speed_geomean.zee_alloc.toFixed(2)}×** | ${s.speed_geomean.emmalloc.toFixed(2)}× | ${s.memory_geomean.zee_alloc.toFixed(2)}× | ${s.memory_geomean.emmalloc.toFixed(2)}× | | | |`);
+  return lines.join('\n');
+}
+
+const mib = (b) => (b < 2 ** 20 ? `${(b / 1024).toFixed(1)} KiB` : `${(b / 2 ** 20).toFixed(2)} MiB`);
+
+function summarize(size, speed) {
+  const names = Object.keys(speed);
+  const gm = (alloc, key) => round(geomean(names.map((n) => speed[n][alloc][key])), 3);
+  const z = 'zee_alloc default';
+  const targets = {
+    'full API <= 2048 B': { value: size['full API'][z].bytes, met: size['full API'][z].bytes <= 2048 },
+    'malloc+free <= 1024 B': { value: size['malloc+free'][z].bytes, met: size['malloc+free'][z].bytes <= 1024 },
+    'speed geomean >= 1.5x dlmalloc': { value: gm('zee_alloc', 'speed_vs_dlmalloc'), met: gm('zee_alloc', 'speed_vs_dlmalloc') >= 1.5 },
+    'no workload slower than dlmalloc': {
+      value: names.filter((n) => speed[n].zee_alloc.speed_vs_dlmalloc < 1),
+      met: names.every((n) => speed[n].zee_alloc.speed_vs_dlmalloc >= 1),
+    },
+    'memory <= 1.25x dlmalloc on each workload': {
+      value: names.filter((n) => speed[n].zee_alloc.memory_vs_dlmalloc > 1.25),
+      met: names.every((n) => speed[n].zee_alloc.memory_vs_dlmalloc <= 1.25),
+    },
+  };
+  return {
+    speed_geomean: { zee_alloc: gm('zee_alloc', 'speed_vs_dlmalloc'), emmalloc: gm('emmalloc', 'speed_vs_dlmalloc') },
+    memory_geomean: { zee_alloc: gm('zee_alloc', 'memory_vs_dlmalloc'), emmalloc: gm('emmalloc', 'memory_vs_dlmalloc') },
+    targets,
+  };
+}
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  const t0 = Date.now();
+  mkdirSync(join(work, 'obj'), { recursive: true });
+  process.stderr.write(`bench: ${o.quick ? 'quick' : 'full'} run, ${o.runs} run(s) per workload, scale ${o.scale}\n`);
+  const size = await measureSizes();
+  process.stderr.write(`  code size: ${Object.keys(size['full API']).length - 1} modules per API set measured (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
+  await buildWorkloads();
+  process.stderr.write(`  workloads built (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
+  const speed = await measureSpeed(o.runs, o.scale);
+  const res = {
+    generated: new Date().toISOString(), mode: o.quick ? 'quick' : 'full', runs: o.runs, scale: o.scale,
+    command: o.quick ? 'npm run test:bench' : 'npm run bench',
+    machine: machine(), flags: { size: '-Oz, then wasm-opt -Oz', speed: [...SPEED_FLAGS, ...LINK_FLAGS].join(' ') },
+    size, speed, summary: summarize(size, speed), seconds: Math.round((Date.now() - t0) / 1000),
+  };
+  mkdirSync(dirname(o.out), { recursive: true });
+  writeFileSync(o.out, JSON.stringify(res, null, 2) + '\n');
+  mkdirSync(dirname(o.svg), { recursive: true });
+  writeFileSync(o.svg, renderSvg(res));
+  console.log(tables(res));
+  console.log('\nTargets:');
+  for (const [k, t] of Object.entries(res.summary.targets))
+    console.log(`  ${t.met ? 'met    ' : 'NOT met'}  ${k}: ${Array.isArray(t.value) ? t.value.join(', ') || 'none' : t.value}`);
+  console.log(`\n${res.machine.cpu} (${res.machine.cores} cores), node ${res.machine.node}, ${res.machine.emcc}`);
+  console.log(`wrote ${relative(root, o.out)} and ${relative(root, o.svg)} in ${res.seconds} s`);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().catch((e) => {
+    console.error(`bench failed: ${e.message}`);
+    process.exit(1);
+  });
+}
