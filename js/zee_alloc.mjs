@@ -89,7 +89,7 @@ const badArgument = (message) => new ZeeAllocError(`zee_alloc: ${message}`, 'ZEE
 
 // Why: `x >>> 0` would silently turn -1 into 4 GiB - 1 and 1.5 into 1.
 function u32(value, what) {
-  if ((value >>> 0) !== value) throw badArgument(`${what} must be an integer in [0, 2^32), got ${describe(value)}`);
+  if (typeof value !== 'number' || (value >>> 0) !== value) throw badArgument(`${what} must be an integer in [0, 2^32), got ${describe(value)}`);
   return value;
 }
 
