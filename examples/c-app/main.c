@@ -221,7 +221,8 @@ int main(int argc, char **argv) {
     printf("double-free: not detected\n");
     return 0;
   }
-  printf("c-app on zee_alloc (validation %u)\n", zee_heap_info()->config & 15);
+  /* config = validation | jumbo match << 4 | buddy << 8 | shrink << 12 (zee_alloc.h) */
+  printf("c-app on zee_alloc (config 0x%x)\n", (unsigned)zee_heap_info()->config);
   step_strings();
   step_env();
   step_qsort();
