@@ -137,11 +137,13 @@ export function outputs() {
     const file = queue.shift();
     const out = `${OUT}/${posix.basename(file).replace(/\.mjs$/, '.cjs')}`;
     if (files.has(out)) continue;
+    if (!existsSync(join(root, file))) throw new ConvertError(`${file} is missing`);
     const { code, deps } = convert(file, readFileSync(join(root, file), 'utf8'));
     files.set(out, code);
     queue.push(...deps);
   }
   for (const file of TYPES) {
+    if (!existsSync(join(root, file))) throw new ConvertError(`${file} is missing`);
     files.set(`${OUT}/${posix.basename(file).replace(/\.d\.mts$/, '.d.cts')}`, convertTypes(file, readFileSync(join(root, file), 'utf8')));
   }
   return files;
