@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = 'dist/cjs';
 const ENTRIES = ['js/zee_alloc.mjs', 'js/inspect.mjs'];
-const TYPES = ['types/zee_alloc.d.mts', 'types/inspect.d.mts'];
+const TYPES = ['types/zee_alloc.d.mts', 'types/inspect.d.mts', 'types/wasm.d.mts'];
 
 class ConvertError extends Error {}
 

@@ -5,7 +5,7 @@
 // browser page that imports the package through an import map, in headless
 // Chromium.  Each `// →` comment in a README block is a line the program must
 // print.  Needs dist/*.wasm (`npm run build`); makes dist/cjs itself.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, mkdtempSync, createReadStream, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -30,6 +30,17 @@ function run(cmd, args, cwd, timeout = 60000) {
     throw new Error(`${cmd} ${args.join(' ')} (in ${cwd}) exited with ${r.status ?? r.signal}\n${r.stdout}\n${r.stderr}`);
   }
   return r.stdout;
+}
+
+// The async form of run(), for checks that can run side by side.
+function runAsync(cmd, args, cwd) {
+  return new Promise((ok) => {
+    const child = spawn(cmd, args, { cwd, env: cleanEnv });
+    let stdout = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stdout += d; });
+    child.on('close', (status) => ok({ status, stdout }));
+  });
 }
 
 // ---- the README's code, read from between the npm markers ----------------
@@ -227,7 +238,7 @@ describe('the README Quick start, run by a consumer', () => {
     });
   });
 
-  test('TypeScript: tsc --noEmit accepts the README block and a CommonJS consumer, and rejects misuse', () => {
+  test('TypeScript: tsc --noEmit accepts the README block and a CommonJS consumer (DOM and Node-only projects), and rejects misuse', async () => {
     expect(snippets.ts.lang).toBe('ts');
     const dir = join(consumer, 'ts');
     mkdirSync(dir, { recursive: true });
@@ -274,12 +285,25 @@ describe('the README Quick start, run by a consumer', () => {
       },
       include: ['*.mts', '*.cts'],
     }, null, 2));
-    run(process.execPath, [tscBin, '--noEmit', '-p', 'tsconfig.json'], dir);
-
-    // A control: the same check must fail on a real type error.
-    writeFileSync(join(dir, 'broken.mts'), "import { ZeeAlloc } from 'zee-alloc';\nconst z = await ZeeAlloc.create();\nz.free('p');\n");
-    const broken = spawnSync(process.execPath, [tscBin, '--noEmit', '-p', 'tsconfig.json'], { cwd: dir, env: cleanEnv, encoding: 'utf8' });
-    rmSync(join(dir, 'broken.mts'));
+    // The same consumer in a Node-only project: lib es2022 + @types/node, no DOM.
+    const nodeTypes = join(root, 'node_modules', '@types');
+    if (!existsSync(join(nodeTypes, 'node'))) throw new Error('@types/node is missing from node_modules (it comes with jest)');
+    writeFileSync(join(dir, 'tsconfig.node.json'), JSON.stringify({
+      compilerOptions: {
+        module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2022'],
+        strict: true, noEmit: true, skipLibCheck: false, types: ['node'], typeRoots: [nodeTypes],
+      },
+      include: ['quickstart.mts', 'consumer.cts'],
+    }, null, 2));
+    // A control, run alongside: the same check must fail on a real type error.
+    const brokenDir = join(consumer, 'ts-broken');
+    mkdirSync(brokenDir, { recursive: true });
+    writeFileSync(join(brokenDir, 'tsconfig.json'), readFileSync(join(dir, 'tsconfig.json')));
+    writeFileSync(join(brokenDir, 'broken.mts'), "import { ZeeAlloc } from 'zee-alloc';\nconst z = await ZeeAlloc.create();\nz.free('p');\n");
+    const tsc = (config, cwd) => runAsync(process.execPath, [tscBin, '--noEmit', '-p', config], cwd);
+    const [dom, node, broken] = await Promise.all([tsc('tsconfig.json', dir), tsc('tsconfig.node.json', dir), tsc('tsconfig.json', brokenDir)]);
+    expect([dom.status, dom.stdout]).toEqual([0, '']);
+    expect([node.status, node.stdout]).toEqual([0, '']);
     expect(broken.status).not.toBe(0);
     expect(broken.stdout).toMatch(/broken\.mts\(3,8\): error TS2345/);
   });

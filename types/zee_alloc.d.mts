@@ -1,6 +1,7 @@
 // Types of zee-alloc's JS API (js/zee_alloc.mjs).  The CommonJS copy,
 // dist/cjs/zee_alloc.d.cts, is generated from this file by
 // scripts/build-cjs.mjs.
+import type { WasmModule, WasmMemory, FetchResponse, WebURL } from './wasm.mjs';
 import type { Snapshot, SnapshotTotals, ValidationResult, RenderTextOptions, RenderSVGOptions } from './inspect.mjs';
 
 /** A validation level; each is a separate .wasm build in dist/. */
@@ -8,13 +9,13 @@ export type Variant = 'default' | 'external' | 'dev' | 'unsafe';
 
 /** Where a module can come from: bytes, a compiled module, a URL, a path, a response. */
 export type WasmSource =
-  | WebAssembly.Module
+  | WasmModule
   | ArrayBuffer
   | ArrayBufferView
-  | URL
+  | WebURL
   | string
-  | Response
-  | PromiseLike<Response>;
+  | FetchResponse
+  | PromiseLike<FetchResponse>;
 
 /** Anything allocBytes()/writeBytes() copy into the heap (strings as UTF-8). */
 export type ByteSource = ArrayBuffer | ArrayBufferView | ArrayLike<number> | string;
@@ -86,7 +87,7 @@ export declare const CHECKS: Readonly<Record<number, ZeeCheckCode>>;
 export declare const VARIANTS: readonly ['default', 'dev', 'unsafe'];
 
 /** The URL of the packaged .wasm for a variant (for preloading or bundler configs). */
-export declare function wasmURL(variant?: Variant): URL;
+export declare function wasmURL(variant?: Variant): WebURL;
 
 /** Every error this package throws: `code` names the failure. */
 export declare class ZeeAllocError extends Error {
@@ -117,14 +118,14 @@ export declare class ZeeAlloc {
   /** Loads (once per variant) and instantiates a module with a fresh memory. */
   static create(options?: CreateOptions): Promise<ZeeAlloc>;
   /** Compiles a packaged variant, e.g. to post the module to workers. */
-  static compile(variant?: Variant): Promise<WebAssembly.Module>;
+  static compile(variant?: Variant): Promise<WasmModule>;
   /** The UTF-8 size of a string in bytes, without a NUL. */
   static utf8Length(str: string): number;
   /** Internal: use ZeeAlloc.create(). */
-  constructor(memory: WebAssembly.Memory, exports: ZeeExports, variant?: string);
+  constructor(memory: WasmMemory, exports: ZeeExports, variant?: string);
 
   /** The instance's own memory. */
-  readonly memory: WebAssembly.Memory;
+  readonly memory: WasmMemory;
   /** The raw wasm exports. */
   readonly exports: ZeeExports;
   /** The packaged variant running, or 'custom' for options.wasm. */
