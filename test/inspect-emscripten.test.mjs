@@ -1,0 +1,106 @@
+// The inspector on the heap of an Emscripten app linked with zee_alloc
+// (-sMALLOC=none + src/zee_alloc.c), given its Module, or its memory plus the
+// state address.  The app is built here with emcc into build/issue3/.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { snapshot, validate, renderText, CHECK_CODES } from '../js/inspect.mjs';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const dir = `${root}build/issue3/emscripten`;
+const PAGE = 65536;
+
+// The app keeps up to 256 blocks the test allocates and frees through it.
+const APP_C = `#include <stdlib.h>
+#include <string.h>
+#include <emscripten/emscripten.h>
+static void *held[256];
+EMSCRIPTEN_KEEPALIVE unsigned app_alloc(int i, unsigned n) {
+  held[i] = malloc(n);
+  if (held[i]) memset(held[i], i, n);
+  return (unsigned)(size_t)held[i];
+}
+EMSCRIPTEN_KEEPALIVE void app_free(int i) { free(held[i]); held[i] = 0; }
+int main(void) { return 0; }
+`;
+
+// Builds the app unless an up-to-date build exists (sources unchanged).
+function buildApp() {
+  mkdirSync(dir, { recursive: true });
+  const src = `${dir}/app.c`, out = `${dir}/app.js`;
+  const core = `${root}src/zee_alloc.c`;
+  const stale = !existsSync(out) || !existsSync(src) || readFileSync(src, 'utf8') !== APP_C ||
+    statSync(core).mtimeMs > statSync(out).mtimeMs || statSync(`${root}src/zee_alloc.h`).mtimeMs > statSync(out).mtimeMs;
+  if (!stale) return out;
+  writeFileSync(src, APP_C);
+  writeFileSync(`${dir}/package.json`, '{ "type": "commonjs" }\n'); // the glue is CommonJS
+  execFileSync('emcc', [
+    src, core, `-I${root}src`, '-O1', '-sMALLOC=none', '-sALLOW_MEMORY_GROWTH=1',
+    '-sMODULARIZE=1', '-sEXPORT_NAME=createApp',
+    '-sEXPORTED_FUNCTIONS=_main,_app_alloc,_app_free,_zee_heap_info,_zee_check',
+    '-sEXPORTED_RUNTIME_METHODS=HEAPU8', '-o', out,
+  ], { env: { ...process.env, NODE_PATH: process.env.NODE_PATH || '/usr/share/nodejs' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  return out;
+}
+
+let Module;
+beforeAll(async () => {
+  const glue = buildApp();
+  const createApp = createRequire(import.meta.url)(glue);
+  // wasmBinary: the 3.1.6 glue would fetch() a file path under Node 20.
+  Module = await createApp({ wasmBinary: readFileSync(glue.replace(/\.js$/, '.wasm')), print() {}, printErr() {} });
+}, 60000);
+
+test("an Emscripten app's Module: the snapshot lists the app's blocks and validate() agrees with zee_check()", () => {
+  const ptrs = [10, 100, 1000, 5000, 20000, 100000].map((n, i) => ({ n, p: Module._app_alloc(i, n) >>> 0 }));
+  Module._app_free(1);
+  const s = snapshot(Module);
+  expect(s.violations).toEqual([]);
+  expect(Module._zee_check()).toBe(0);
+  const used = new Map(s.frames.filter((f) => f.state === 'used').map((f) => [f.address, f]));
+  for (const { n, p } of ptrs) {
+    if (n === 100) {
+      expect(used.has(p)).toBe(false);
+      expect(s.frames.find((f) => f.address === p)?.state ?? 'merged').not.toBe('used');
+    } else if (n < 32768) {
+      expect(used.get(p).payload).toBeGreaterThanOrEqual(n);
+    } else {
+      expect(s.jumbos).toContainEqual(expect.objectContaining({ address: p, pages: 2, bytes: 2 * PAGE }));
+    }
+  }
+  expect(s.heapStart).toBeGreaterThan(0);
+  expect(s.heapEnd).toBeLessThanOrEqual(Module.HEAPU8.length);
+  expect(renderText(s)).toMatch(/^0x[0-9a-f]{8} anchor \|/m);
+});
+
+test('its memory plus the state address give the same snapshot as the Module', () => {
+  const stateAddress = Module._zee_heap_info() >>> 0;
+  expect(snapshot({ buffer: Module.HEAPU8.buffer, stateAddress })).toEqual(snapshot(Module));
+  expect(snapshot({ HEAPU8: Module.HEAPU8, stateAddress })).toEqual(snapshot(Module));
+});
+
+test('the app grows its memory: the inspector follows the new buffer', () => {
+  const before = Module.HEAPU8.length;
+  const p = Module._app_alloc(50, 24 << 20) >>> 0;
+  expect(p).not.toBe(0);
+  expect(Module.HEAPU8.length).toBeGreaterThan(before);
+  const s = snapshot(Module);
+  expect(s.jumbos).toContainEqual(expect.objectContaining({ address: p, pages: 384 }));
+  expect(s.memoryBytes).toBe(Module.HEAPU8.length);
+  expect(validate(Module).ok).toBe(true);
+});
+
+test("a smashed header in the app's heap: validate() and the app's zee_check() name ZEE_C_FRAME", () => {
+  const p = Module._app_alloc(60, 200) >>> 0;
+  const u32 = new Uint32Array(Module.HEAPU8.buffer);
+  const saved = u32[(p - 8) >>> 2];
+  u32[(p - 8) >>> 2] = 0x41414141; // an overflow from the block before
+  const v = validate(Module);
+  expect(v.ok).toBe(false);
+  expect(v.violations[0]).toMatchObject({ rule: 'ZEE_C_FRAME', address: p });
+  expect(CHECK_CODES[Module._zee_check()]).toBe('ZEE_C_FRAME');
+  u32[(p - 8) >>> 2] = saved;
+  expect(validate(Module).ok).toBe(true);
+  expect(Module._zee_check()).toBe(0);
+});
