@@ -386,7 +386,7 @@ describe('the browser (headless Chromium, import map, no bundler)', () => {
     expect(http.log).toContain('GET /node_modules/zee-alloc/dist/zee_alloc.wasm');
   });
 
-  test('bytes fetched by the page, a wrong MIME type, a shared Module, and two independent heaps', async () => {
+  test('a wrong MIME type, a fetch() promise, a 404, bytes, a shared Module, two independent heaps, growth', async () => {
     const importMap = /<script type="importmap">[\s\S]*?<\/script>/.exec(snippets.browser.code)[0];
     writeFileSync(join(consumer, 'more.html'), `<!doctype html><meta charset="utf-8">${importMap}
 <script type="module">
@@ -395,6 +395,8 @@ describe('the browser (headless Chromium, import map, no bundler)', () => {
   // served as application/octet-stream: instantiateStreaming fails, the fallback compiles the bytes
   const wrongMime = await ZeeAlloc.create({ wasm: new URL('/octet/node_modules/zee-alloc/dist/zee_alloc.dev.wasm', location.href) });
   out.wrongMime = wrongMime.config.validation;
+  out.response = (await ZeeAlloc.create({ wasm: fetch('/node_modules/zee-alloc/dist/zee_alloc.unsafe.wasm') })).config.validation;
+  try { await ZeeAlloc.create({ wasm: new URL('/missing.wasm', location.href) }); } catch (e) { out.missing = e.code; }
   const bytes = await (await fetch('/node_modules/zee-alloc/dist/zee_alloc.unsafe.wasm')).arrayBuffer();
   out.bytes = (await ZeeAlloc.create({ wasm: bytes })).config.validation;
   const module = await ZeeAlloc.compile('default');
@@ -412,10 +414,12 @@ describe('the browser (headless Chromium, import map, no bundler)', () => {
   console.log(JSON.stringify(out));
 </script>`);
     const { lines, errors } = await consoleOf('/more.html', 1);
-    expect(errors).toEqual([]);
+    // The only console error is the 404 of /missing.wasm, asked for on purpose.
+    expect(errors).toEqual(['Failed to load resource: the server responded with a status of 404 (Not Found)']);
+    expect(http.log).toContain('GET /missing.wasm');
     expect(lines.length).toBe(1);
     expect(JSON.parse(lines[0])).toEqual({
-      wrongMime: 'dev', bytes: 'unsafe', sameAddress: true, strings: ['heap a', 'heap b'],
+      wrongMime: 'dev', response: 'unsafe', missing: 'ZEE_LOAD_FAILED', bytes: 'unsafe', sameAddress: true, strings: ['heap a', 'heap b'],
       used: [0, 1], fault: [true, 'ZEE_E_DOUBLE_FREE'], grown: [true, true, 7],
     });
     expect(http.log).toContain('GET /octet/node_modules/zee-alloc/dist/zee_alloc.dev.wasm');
