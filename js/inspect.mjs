@@ -11,7 +11,7 @@
 // `source` is a ZeeAlloc instance, `{ memory | buffer, stateAddress }`, or an
 // Emscripten `Module` (HEAPU8 or wasmMemory, plus `_zee_heap_info` exported).
 
-export { renderText, renderSVG } from './render.mjs';
+export { renderText, renderSVG, formatBytes } from './render.mjs';
 
 /** The layout constants of src/zee_alloc.h (layout version 1). */
 export const LAYOUT = Object.freeze({
