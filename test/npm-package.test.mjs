@@ -199,6 +199,41 @@ describe('the tarball and the installed package', () => {
   });
 });
 
+// The field names of `export interface name { ... }` in a declaration file.
+function interfaceFields(file, name) {
+  const text = readFileSync(join(installed, file), 'utf8');
+  const m = new RegExp(`^export interface ${name}\\b[^{]*\\{([\\s\\S]*?)^\\}`, 'm').exec(text);
+  if (!m) throw new Error(`${file} has no interface ${name}`);
+  return [...m[1].matchAll(/^  (?:readonly )?(\w+)\??:/gm)].map((f) => f[1]).sort();
+}
+
+test('the declared snapshot, totals, page, frame and stats fields match what the inspector returns', () => {
+  const script = `
+    import { ZeeAlloc } from 'zee-alloc';
+    const z = await ZeeAlloc.create();
+    const p = z.malloc(100), j = z.malloc(200000);
+    const snap = z.snapshot();
+    const keys = (o) => Object.keys(o).sort();
+    console.log(JSON.stringify({
+      snapshot: keys(snap), totals: keys(snap.totals), config: keys(snap.config),
+      small: keys(snap.pages.find((pg) => pg.kind === 'small' || pg.kind === 'anchor')),
+      frame: keys(snap.frames[0]), jumbo: keys(snap.jumbos[0]), list: keys(snap.freeLists[0]),
+      stats: keys(z.stats()), validate: keys(z.validate()),
+    }));`;
+  writeFileSync(join(consumer, 'fields.mjs'), script);
+  const got = JSON.parse(run(process.execPath, ['fields.mjs'], consumer));
+  const t = 'types/inspect.d.mts';
+  expect(got.snapshot).toEqual(interfaceFields(t, 'Snapshot'));
+  expect(got.totals).toEqual(interfaceFields(t, 'SnapshotTotals'));
+  expect(got.config).toEqual(interfaceFields(t, 'SnapshotConfig'));
+  expect(got.small).toEqual(interfaceFields(t, 'SmallPageInfo'));
+  expect(got.frame).toEqual(interfaceFields(t, 'FrameInfo'));
+  expect(interfaceFields(t, 'JumboInfo')).toEqual(expect.arrayContaining(got.jumbo));
+  expect(got.list).toEqual(interfaceFields(t, 'FreeListInfo'));
+  expect(got.validate).toEqual(interfaceFields(t, 'ValidationResult'));
+  expect(got.stats).toEqual([...interfaceFields(t, 'SnapshotTotals'), ...interfaceFields('types/zee_alloc.d.mts', 'ZeeStats')].sort());
+});
+
 describe('the README Quick start, run by a consumer', () => {
   test('Node ESM: the README block prints what its comments say', () => {
     expect(snippets.esm.lang).toBe('js');

@@ -191,3 +191,5 @@ export declare function validate(source: InspectSource): ValidationResult;
 export declare function assertValid(source: InspectSource): ValidationResult;
 export declare function renderText(snapshot: Snapshot, options?: RenderTextOptions): string;
 export declare function renderSVG(snapshot: Snapshot, options?: RenderSVGOptions): string;
+/** A byte count as "512 B", "1.5 KiB", "64 KiB", "1.1 MiB" (as the maps print them). */
+export declare function formatBytes(bytes: number): string;
