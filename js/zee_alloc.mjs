@@ -208,6 +208,9 @@ function loadInspector() {
   return inspectorPromise;
 }
 
+// Why: a misspelt option (initialPage) must not be silently ignored.
+const CREATE_OPTIONS = ['variant', 'initialPages', 'maximumPages', 'wasm'];
+
 // What the wrapper calls (scripts/build.mjs exports them all).
 const REQUIRED_EXPORTS = ['malloc', 'free', 'calloc', 'realloc', 'aligned_alloc', 'memalign', 'posix_memalign',
   'malloc_usable_size', 'zee_check', 'zee_heap_info', 'zee_trim', '__errno_location'];
@@ -240,6 +243,8 @@ export class ZeeAlloc {
    */
   static async create(options = {}) {
     if (options === null || typeof options !== 'object') throw badOption(`create() options must be an object, got ${describe(options)}`);
+    const unknown = Object.keys(options).filter((k) => !CREATE_OPTIONS.includes(k));
+    if (unknown.length) throw badOption(`unknown create() option ${unknown.map((k) => JSON.stringify(k)).join(', ')} (expected ${CREATE_OPTIONS.join(', ')})`);
     const custom = options.wasm !== undefined;
     const requested = options.variant ?? 'default';
     const variant = VARIANT_ALIASES[requested] ?? requested;

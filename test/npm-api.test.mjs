@@ -206,6 +206,8 @@ describe('errors are ZeeAllocError with a code', () => {
     await expectCode(() => ZeeAlloc.create({ initialPages: 8, maximumPages: 5 }), 'ZEE_BAD_OPTION');
     await expectCode(() => ZeeAlloc.create({ wasm: 42 }), 'ZEE_BAD_OPTION');
     await expectCode(() => ZeeAlloc.create('dev'), 'ZEE_BAD_OPTION');
+    const typo = await expectCode(() => ZeeAlloc.create({ initialPage: 8 }), 'ZEE_BAD_OPTION');
+    expect(typo.message).toMatch(/unknown create\(\) option "initialPage"/);
   });
 
   test('a missing, invalid or foreign module', async () => {
