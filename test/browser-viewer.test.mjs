@@ -112,6 +112,13 @@ test('allocate, select in the map, free, random workload: the map and the stats 
   expect(s.pages).toBeGreaterThan(2);
   expect(await page.textContent('#message')).toMatch(/random workload \(seed 5\): \d+ allocations, \d+ frees/);
 
+  // zoom widens the map's page bar (16 x 1024 px) so small frames get room
+  const fitWidth = Number(await page.getAttribute('#map svg', 'width'));
+  await page.selectOption('#zoom', '16');
+  expect(Number(await page.getAttribute('#map svg', 'width'))).toBe(fitWidth + 15 * 1024);
+  await page.selectOption('#zoom', '1');
+  expect(Number(await page.getAttribute('#map svg', 'width'))).toBe(fitWidth);
+
   mkdirSync(out, { recursive: true });
   await page.screenshot({ path: `${out}heap-viewer.png` });
   expect(statSync(`${out}heap-viewer.png`).size).toBeGreaterThan(20000);

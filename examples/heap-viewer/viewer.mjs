@@ -80,7 +80,10 @@ function draw() {
   const s = snapshot(z);
   const t = s.totals;
   const map = $('map');
-  map.innerHTML = renderSVG(s, { title: 'zee_alloc heap' });
+  const zoom = Number($('zoom').value);
+  map.innerHTML = renderSVG(s, { title: 'zee_alloc heap', width: 1024 * zoom });
+  // fit: scale to the panel; zoomed: natural size, the panel scrolls
+  if (zoom > 1) map.querySelector('svg').style.width = `${map.querySelector('svg').getAttribute('width')}px`;
   if (selected) map.querySelector(`[data-addr="${selected}"]`)?.classList.add('selected');
   const v = (raw, text = String(raw)) => ({ raw, text });
   const b = (n) => v(n, formatBytes(n));
@@ -181,6 +184,7 @@ $('blocks').addEventListener('click', (e) => {
   const row = e.target.closest('[data-ptr]');
   if (row) select(Number(row.dataset.ptr));
 });
+$('zoom').addEventListener('change', () => draw());
 $('size').addEventListener('keydown', (e) => { if (e.key === 'Enter') $('alloc').click(); });
 
 if (params.get('variant')) $('variant').value = params.get('variant');
