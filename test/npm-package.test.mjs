@@ -397,14 +397,14 @@ describe('the browser (headless Chromium, import map, no bundler)', () => {
   // Opens a page and collects its console lines until `count` or an error.
   async function consoleOf(path, count) {
     const page = await context.newPage();
-    const lines = [], errors = [];
+    const lines = [], errors = [], thrown = [];
     page.on('console', (m) => (m.type() === 'log' ? lines : errors).push(m.text()));
-    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('pageerror', (e) => thrown.push(e.message));
     await page.goto(http.origin + path);
-    for (let waited = 0; lines.length < count && !errors.length && waited < 20000; waited += 50) await page.waitForTimeout(50);
+    for (let waited = 0; lines.length < count && !thrown.length && waited < 20000; waited += 50) await page.waitForTimeout(50);
     const html = await page.content();
     await page.close();
-    return { lines, errors, html };
+    return { lines, errors: [...thrown, ...errors], html };
   }
 
   test('the README page runs and prints what its comments say', async () => {
@@ -421,7 +421,7 @@ describe('the browser (headless Chromium, import map, no bundler)', () => {
     expect(http.log).toContain('GET /node_modules/zee-alloc/dist/zee_alloc.wasm');
   });
 
-  test('a wrong MIME type, a fetch() promise, a 404, bytes, a shared Module, two independent heaps, growth', async () => {
+  test('a wrong MIME type, a fetch() promise, a 404, bytes, a shared Module, two independent heaps, a worker, growth', async () => {
     const importMap = /<script type="importmap">[\s\S]*?<\/script>/.exec(snippets.browser.code)[0];
     writeFileSync(join(consumer, 'more.html'), `<!doctype html><meta charset="utf-8">${importMap}
 <script type="module">
@@ -442,12 +442,27 @@ describe('the browser (headless Chromium, import map, no bundler)', () => {
   a.free(pa);
   out.used = [a.stats().usedBlocks, b.stats().usedBlocks];
   try { a.free(pa); } catch (e) { out.fault = [e instanceof ZeeFaultError, e.code]; }
+  // a module worker gets the compiled Module by postMessage and runs its own heap
+  const worker = new Worker('/worker.mjs', { type: 'module' });
+  out.worker = await new Promise((ok, fail) => {
+    worker.onmessage = (e) => ok(e.data);
+    worker.onerror = (e) => fail(new Error('worker: ' + e.message));
+    worker.postMessage(module);
+  });
+  worker.terminate();
   const g = await ZeeAlloc.create({ initialPages: 4 });
   const big = g.malloc(4 << 20);
   g.HEAPU8[big + (4 << 20) - 1] = 7;
   out.grown = [g.memoryBytes > (4 << 20), g.HEAPU8.length === g.memoryBytes, g.HEAPU8[big + (4 << 20) - 1]];
   console.log(JSON.stringify(out));
 </script>`);
+    writeFileSync(join(consumer, 'worker.mjs'), `
+      import { ZeeAlloc } from '/node_modules/zee-alloc/js/zee_alloc.mjs';
+      onmessage = async (e) => {
+        const z = await ZeeAlloc.create({ wasm: e.data });
+        const p = z.allocString('in a worker');
+        postMessage({ text: z.readString(p), variant: z.variant, used: z.stats().usedBlocks });
+      };`);
     const { lines, errors } = await consoleOf('/more.html', 1);
     // The only console error is the 404 of /missing.wasm, asked for on purpose.
     expect(errors).toEqual(['Failed to load resource: the server responded with a status of 404 (Not Found)']);
@@ -456,6 +471,7 @@ describe('the browser (headless Chromium, import map, no bundler)', () => {
     expect(JSON.parse(lines[0])).toEqual({
       wrongMime: 'dev', response: 'unsafe', missing: 'ZEE_LOAD_FAILED', bytes: 'unsafe', sameAddress: true, strings: ['heap a', 'heap b'],
       used: [0, 1], fault: [true, 'ZEE_E_DOUBLE_FREE'], grown: [true, true, 7],
+      worker: { text: 'in a worker', variant: 'custom', used: 1 },
     });
     expect(http.log).toContain('GET /octet/node_modules/zee-alloc/dist/zee_alloc.dev.wasm');
   });
