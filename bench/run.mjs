@@ -64,16 +64,20 @@ function usage(msg) {
 export const ALLOCATORS = ['zee_alloc', 'dlmalloc', 'emmalloc'];
 
 // zee_alloc configurations for the size table: the default, then each other
-// value of each option on its own, then the smallest combination.
+// value of each option on its own, then the smallest combination.  ZEE_THREADS
+// needs -pthread, so it is measured against a stub and a default built with
+// -pthread too (the "(-pthread)" rows).
 export const CONFIGS = {
-  default: [],
-  'validation=0 (unsafe)': ['ZEE_VALIDATION=0'],
-  'validation=2 (dev)': ['ZEE_VALIDATION=2'],
-  'jumbo=1 (exact)': ['ZEE_JUMBO_MATCH=1'],
-  'jumbo=2 (first)': ['ZEE_JUMBO_MATCH=2'],
-  'buddy=0 (fast)': ['ZEE_BUDDY=0'],
-  'shrink=1 (chunkify)': ['ZEE_SHRINK=1'],
-  'unsafe + fast': ['ZEE_VALIDATION=0', 'ZEE_BUDDY=0'],
+  default: { defines: [] },
+  'validation=0 (unsafe)': { defines: ['ZEE_VALIDATION=0'] },
+  'validation=2 (dev)': { defines: ['ZEE_VALIDATION=2'] },
+  'jumbo=1 (exact)': { defines: ['ZEE_JUMBO_MATCH=1'] },
+  'jumbo=2 (first)': { defines: ['ZEE_JUMBO_MATCH=2'] },
+  'buddy=0 (fast)': { defines: ['ZEE_BUDDY=0'] },
+  'shrink=1 (chunkify)': { defines: ['ZEE_SHRINK=1'] },
+  'unsafe + fast': { defines: ['ZEE_VALIDATION=0', 'ZEE_BUDDY=0'] },
+  'default (-pthread)': { defines: [], flags: ['-pthread'] },
+  'threads=1 (-pthread)': { defines: ['ZEE_THREADS=1'], flags: ['-pthread'] },
 };
 
 export const API_SETS = {
@@ -135,59 +139,63 @@ async function zeeObjects(tag, flags, defines) {
     const out = join(dir, src.split('/').pop().replace(/\.c$/, '.o'));
     await emcc([...flags, '-fno-builtin', ...defines.map((d) => `-D${d}`), '-c', src, '-o', out]);
     return out;
-  }));
+  }), 1);
 }
 
 // The allocator part of an emcc link command.
 function allocatorLink(alloc, zeeObjs) {
-  if (alloc === 'zee_alloc') return [...zeeObjs, '-sMALLOC=none'];
-  if (alloc === 'stub') return [join(work, 'obj', 'stub.o'), '-sMALLOC=none'];
-  return [`-sMALLOC=${alloc}`];
+  return alloc === 'zee_alloc' ? [...zeeObjs, '-sMALLOC=none'] : [`-sMALLOC=${alloc}`];
 }
 
 // Size of a module after `wasm-opt -Oz`: raw and gzipped bytes.
-function optimizedSize(wasm) {
+function optimizedSize(wasm, flags) {
   const opt = wasm.replace(/\.wasm$/, '.opt.wasm');
-  execFileSync(process.execPath, [wasmOpt, '-Oz', wasm, '-o', opt]);
+  const features = flags.includes('-pthread') ? ['--enable-threads', '--enable-bulk-memory'] : [];
+  execFileSync(process.execPath, [wasmOpt, '-Oz', ...features, wasm, '-o', opt]);
   const bytes = readFileSync(opt);
   return { raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
 }
 
-async function measureSizes() {
+async function measureSizes(sets) {
   const dir = join(work, 'size');
-  mkdirSync(join(work, 'obj'), { recursive: true });
   mkdirSync(dir, { recursive: true });
-  const mainObj = join(work, 'obj', 'size_main.o');
-  await emcc(['-Oz', '-c', join(root, 'bench', 'size', 'main.c'), '-o', mainObj]);
-  await emcc(['-Oz', '-fno-builtin', '-c', join(root, 'bench', 'size', 'stub.c'), '-o', join(work, 'obj', 'stub.o')]);
+  // One stub and one main object per flag set (plain, -pthread).
+  const flagSets = [...new Set(Object.values(CONFIGS).map((c) => (c.flags || []).join(' ')))];
+  const base = {};
+  await pool(flagSets.map((fs) => async () => {
+    const flags = fs ? fs.split(' ') : [];
+    const tag = slug(fs || 'plain');
+    base[fs] = { flags, main: join(work, 'obj', `size-main-${tag}.o`), stub: join(work, 'obj', `size-stub-${tag}.o`) };
+    await emcc(['-Oz', ...flags, '-c', join(root, 'bench', 'size', 'main.c'), '-o', base[fs].main]);
+    await emcc(['-Oz', ...flags, '-fno-builtin', '-c', join(root, 'bench', 'size', 'stub.c'), '-o', base[fs].stub]);
+  }));
   const objs = {};
-  for (const [cfg, defines] of Object.entries(CONFIGS)) objs[cfg] = await zeeObjects(`size-${slug(cfg)}`, ['-Oz'], defines);
+  await pool(Object.entries(CONFIGS).map(([cfg, c]) => async () => {
+    objs[cfg] = await zeeObjects(`size-${slug(cfg)}`, ['-Oz', ...(c.flags || [])], c.defines);
+  }));
   const builds = [];
-  for (const [set, fns] of Object.entries(API_SETS)) {
+  for (const set of sets) {
+    const fns = API_SETS[set];
     const exportsFlag = `-sEXPORTED_FUNCTIONS=${['main', ...fns].map((f) => '_' + f).join(',')}`;
-    const targets = [['stub', 'stub', null], ['dlmalloc', 'dlmalloc', null], ['emmalloc', 'emmalloc', null],
-      ...Object.keys(CONFIGS).map((cfg) => [`zee_alloc ${cfg}`, 'zee_alloc', objs[cfg]])];
-    for (const [label, alloc, zo] of targets) {
-      const out = join(dir, `${slug(set)}-${slug(label)}.js`);
-      builds.push({ set, label, out, job: () => emcc(['-Oz', mainObj, ...allocatorLink(alloc, zo), exportsFlag, '-o', out]) });
+    const targets = [
+      ...flagSets.map((fs) => ({ label: `stub ${fs}`.trim(), fs, link: [base[fs].stub, '-sMALLOC=none'] })),
+      { label: 'dlmalloc', fs: '', link: ['-sMALLOC=dlmalloc'] },
+      { label: 'emmalloc', fs: '', link: ['-sMALLOC=emmalloc'] },
+      ...Object.entries(CONFIGS).map(([cfg, c]) => ({ label: `zee_alloc ${cfg}`, fs: (c.flags || []).join(' '), link: [...objs[cfg], '-sMALLOC=none'] })),
+    ];
+    for (const t of targets) {
+      const out = join(dir, `${slug(set)}-${slug(t.label)}.js`);
+      builds.push({ set, ...t, out, job: () => emcc(['-Oz', ...base[t.fs].flags, base[t.fs].main, ...t.link, exportsFlag, '-o', out]) });
     }
   }
   await pool(builds.map((b) => b.job));
-  const sizes = {};
-  for (const b of builds) {
-    sizes[b.set] ||= {};
-    sizes[b.set][b.label] = optimizedSize(b.out.replace(/\.js$/, '.wasm'));
-  }
   // Allocator bytes = module - stub module (same exports, same flags).
   const result = {};
-  for (const [set, bySet] of Object.entries(sizes)) {
-    const stub = bySet.stub;
-    result[set] = {};
-    for (const [label, s] of Object.entries(bySet)) {
-      if (label === 'stub') continue;
-      result[set][label] = { bytes: s.raw - stub.raw, gzip: s.gzip - stub.gzip, module: s.raw };
-    }
-    result[set].stub = { bytes: 0, gzip: 0, module: stub.raw };
+  for (const b of builds) b.size = optimizedSize(b.out.replace(/\.js$/, '.wasm'), base[b.fs].flags);
+  for (const b of builds) {
+    if (b.label.startsWith('stub')) continue;
+    const stub = builds.find((x) => x.set === b.set && x.label === `stub ${b.fs}`.trim()).size;
+    (result[b.set] ||= {})[b.label] = { bytes: b.size.raw - stub.raw, gzip: b.size.gzip - stub.gzip, module: b.size.raw, stub_module: stub.raw };
   }
   return result;
 }
@@ -296,7 +304,7 @@ function machine() {
   };
 }
 
-const fmt = (n) => n.toLocaleString('en-US');
+const fmt = (n) => (typeof n === 'number' ? n.toLocaleString('en-US') : n);
 const pad = (s, n) => String(s).padEnd(n);
 const lpad = (s, n) => String(s).padStart(n);
 
@@ -305,9 +313,9 @@ export function tables(res) {
   const lines = [];
   const sizes = res.size;
   lines.push('| Code size (bytes, -Oz + wasm-opt -Oz) | malloc+free | gzip | full API | gzip |', '|---|--:|--:|--:|--:|');
-  const labels = Object.keys(sizes['full API']).filter((l) => l !== 'stub');
+  const labels = Object.keys(sizes['full API']);
   for (const l of labels) {
-    const a = sizes['malloc+free'][l], b = sizes['full API'][l];
+    const a = sizes['malloc+free']?.[l] || { bytes: '-', gzip: '-' }, b = sizes['full API'][l];
     lines.push(`| ${l} | ${fmt(a.bytes)} | ${fmt(a.gzip)} | ${fmt(b.bytes)} | ${fmt(b.gzip)} |`);
   }
   lines.push('');
@@ -330,7 +338,9 @@ function summarize(size, speed) {
   const z = 'zee_alloc default';
   const targets = {
     'full API <= 2048 B': { value: size['full API'][z].bytes, met: size['full API'][z].bytes <= 2048 },
-    'malloc+free <= 1024 B': { value: size['malloc+free'][z].bytes, met: size['malloc+free'][z].bytes <= 1024 },
+    'malloc+free <= 1024 B': size['malloc+free']
+      ? { value: size['malloc+free'][z].bytes, met: size['malloc+free'][z].bytes <= 1024 }
+      : { value: 'not measured in quick mode', met: false },
     'speed geomean >= 1.5x dlmalloc': { value: gm('zee_alloc', 'speed_vs_dlmalloc'), met: gm('zee_alloc', 'speed_vs_dlmalloc') >= 1.5 },
     'no workload slower than dlmalloc': {
       value: names.filter((n) => speed[n].zee_alloc.speed_vs_dlmalloc < 1),
@@ -353,8 +363,10 @@ async function main() {
   const t0 = Date.now();
   mkdirSync(join(work, 'obj'), { recursive: true });
   process.stderr.write(`bench: ${o.quick ? 'quick' : 'full'} run, ${o.runs} run(s) per workload, scale ${o.scale}\n`);
-  const size = await measureSizes();
-  process.stderr.write(`  code size: ${Object.keys(size['full API']).length - 1} modules per API set measured (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
+  // Quick mode links only the full-API modules: they contain malloc and free
+  // too, so every configuration is still compiled, linked and measured.
+  const size = await measureSizes(o.quick ? ['full API'] : Object.keys(API_SETS));
+  process.stderr.write(`  code size: ${Object.keys(size['full API']).length} modules per API set measured (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
   await buildWorkloads();
   process.stderr.write(`  workloads built (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
   const speed = await measureSpeed(o.runs, o.scale);
