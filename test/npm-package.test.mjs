@@ -7,7 +7,7 @@
 // print.  Needs dist/*.wasm (`npm run build`); makes dist/cjs itself.
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, mkdtempSync, createReadStream, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdtempSync, createReadStream, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, extname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,7 @@ const tscBin = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 // Why: `npm test` passes npm_config_* variables to its scripts; a nested npm
 // would take them as its own configuration (prefix, cache, ...).
 const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && k !== 'NODE_OPTIONS'));
+cleanEnv.NODE_PATH ??= '/usr/share/nodejs'; // emcc 3.1.6 needs acorn from here
 
 // Runs a command; returns stdout, or throws with everything it printed.
 function run(cmd, args, cwd, timeout = 60000) {
@@ -352,6 +353,33 @@ describe('the README Quick start, run by a consumer', () => {
     expect(expected.length).toBeGreaterThanOrEqual(2);
     expect(out.trimEnd().split('\n')).toEqual(expected);
   });
+});
+
+test('Emscripten users: the shipped src/ builds into an app with plain emcc -sMALLOC=none', () => {
+  const dir = join(consumer, 'emcc');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'app.c'), [
+    '#include <stdio.h>',
+    '#include <stdlib.h>',
+    '#include <string.h>',
+    '#include <malloc.h>',
+    '#include "zee_alloc.h"',
+    'int main(void) {',
+    '  char *s = strdup("from the tarball");',
+    '  void *big = malloc(200000);',
+    '  memset(big, 7, 200000);',
+    '  printf("%s %d %zu %d\\n", s, ((unsigned char *)big)[199999], malloc_usable_size(s), zee_check());',
+    '  free(big);',
+    '  free(s);',
+    '  printf("%d\\n", zee_check());',
+    '  return 0;',
+    '}',
+  ].join('\n'));
+  const src = join(installed, 'src');
+  const sources = readdirSync(src).filter((f) => f.endsWith('.c')).map((f) => join(src, f));
+  run('emcc', ['-O2', ...sources, 'app.c', `-I${src}`, '-sMALLOC=none', '-o', 'app.js'], dir, 120000);
+  // Emscripten 3.1.6's glue needs fetch off under Node 20 (ENVIRONMENT.md).
+  expect(run(process.execPath, ['--no-experimental-fetch', 'app.js'], dir)).toBe('from the tarball 7 24 0\n0\n');
 });
 
 // ---- the browser ---------------------------------------------------------
