@@ -267,6 +267,21 @@ describe('corruption: validate() and zee_check() name the same broken rule', () 
     expect(expectRule(z, 'ZEE_C_SPAN')[0].address).toBe(span);
   });
 
+  test('a free span split in two touching spans: ZEE_C_SPAN_MERGE at the second', async () => {
+    const z = await fresh('default', { initialPages: 8 });
+    z.malloc(8);
+    const { address: s, pages: k } = snapshot(z).spans[0];
+    expect(k).toBeGreaterThanOrEqual(2);
+    const u32 = z.HEAPU32, t = s + PAGE;
+    u32[(s + 4) >>> 2] = 1; // first span: one page, next = t
+    u32[(s + 8) >>> 2] = t;
+    u32[t >>> 2] = LAYOUT.SPAN_TAG; // second span: the rest, back link = s
+    u32[(t + 4) >>> 2] = k - 1;
+    u32[(t + 8) >>> 2] = 0;
+    u32[(t + 12) >>> 2] = s;
+    expect(expectRule(z, 'ZEE_C_SPAN_MERGE')[0].address).toBe(t);
+  });
+
   test('a small page whose tag is gone: ZEE_C_PAGE', async () => {
     const z = await fresh();
     const a = z.malloc(8);
