@@ -1,0 +1,285 @@
+// zee_alloc as the malloc of real Emscripten apps (issue 4).
+//
+// Every example under examples/ is configured with `emcmake cmake` through
+// emscripten.cmake, built under build/emscripten/<example>, run under Node,
+// and its printed output is checked line by line: each program prints
+// "<step>: ok ..." or "<step>: FAIL ...", and the numbers it prints are
+// recomputed or bounded here.  One plain `emcc` build checks the no-CMake
+// recipe of the README.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const buildRoot = join(root, 'build', 'emscripten');
+// The environment of emcc and of the programs:
+//  - Emscripten 3.1.6 (Debian) needs acorn from /usr/share/nodejs at -O1 and up;
+//  - npm puts node_modules/.bin first in PATH, and Debian's emcc runs the
+//    `wasm-opt` it finds there (the binaryen npm package, a much newer one),
+//    whose --minify-imports-and-exports output it can't read: the glue then
+//    doesn't match the wasm ("Import #0 module="a" ... requires a callable");
+//  - Jest's NODE_OPTIONS is not for the programs.
+const env = {
+  ...process.env,
+  NODE_PATH: process.env.NODE_PATH || '/usr/share/nodejs',
+  PATH: process.env.PATH.split(':').filter((d) => !d.endsWith('node_modules/.bin')).join(':'),
+};
+delete env.NODE_OPTIONS;
+const PAGE = 65536;
+const MiB = 1 << 20;
+
+// Runs a command; on failure the error carries its whole output.
+function sh(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { cwd: root, env, encoding: 'utf8', maxBuffer: 64 * MiB, ...opts });
+  if (r.error) throw r.error;
+  if (r.status !== 0) {
+    throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status}:\n${r.stdout}\n${r.stderr}`.slice(-6000));
+  }
+  return r;
+}
+
+// Configures an example with emcmake (passing the emulator ourselves: the one
+// emcmake picks adds a flag Node 20 rejects) and builds it.
+function buildExample(name, defines = [], dir = name) {
+  const out = join(buildRoot, dir);
+  sh('emcmake', ['cmake', '-S', join(root, 'examples', name), '-B', out,
+    '-DCMAKE_BUILD_TYPE=Release', `-DCMAKE_CROSSCOMPILING_EMULATOR=${process.execPath}`,
+    ...defines.map((d) => `-D${d}`)]);
+  sh('cmake', ['--build', out, '-j2']);
+  return out;
+}
+
+// Runs a built program under Node; returns { status, stdout, stderr }.
+function run(file, args = [], timeout = 120000) {
+  const r = spawnSync(process.execPath, [file, ...args], {
+    cwd: dirname(file), env, encoding: 'utf8', timeout, maxBuffer: 64 * MiB,
+  });
+  if (r.error && r.error.code !== 'ETIMEDOUT') throw r.error;
+  return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+// Parses "<step>: ok|FAIL <detail>" lines into a Map step -> { ok, detail }.
+function steps(stdout) {
+  const m = new Map();
+  for (const line of stdout.split('\n')) {
+    const hit = /^([\w-]+): (ok|FAIL) ?(.*)$/.exec(line);
+    if (hit) m.set(hit[1], { ok: hit[2] === 'ok', detail: hit[3] });
+  }
+  return m;
+}
+
+// Expects exactly these steps, each ok, and the program's "0 failures" line.
+function expectAllOk(r, program, names) {
+  const s = steps(r.stdout);
+  const failed = [...s].filter(([, v]) => !v.ok).map(([k, v]) => `${k}: ${v.detail}`);
+  expect(failed).toEqual([]);
+  expect([...s.keys()].sort()).toEqual([...names].sort());
+  expect(r.stdout).toContain(`${program}: 0 failures`);
+  expect(r.status).toBe(0);
+  return s;
+}
+
+// The C app's generator, to recompute the numbers its qsort step prints.
+function cAppQsortNumbers(n) {
+  let state = 12345;
+  const a = new Uint32Array(n);
+  let sum = 0n;
+  for (let i = 0; i < n; i++) {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    a[i] = (state >>> 1) % 1000000;
+    sum += BigInt(a[i]);
+  }
+  a.sort();
+  return { min: a[0], median: a[n >> 1], max: a[n - 1], sum };
+}
+
+const C_STEPS = ['strdup', 'realloc-string', 'getenv', 'qsort', 'mmap', 'malloc0', 'calloc-overflow',
+  'calloc', 'aligned', 'posix_memalign-einval', 'usable_size', 'mallinfo', 'zee_check'];
+
+const built = {};
+beforeAll(() => {
+  mkdirSync(buildRoot, { recursive: true });
+  for (const name of ['c-app', 'cpp-app', 'memory', 'heap-map-app', 'threads']) built[name] = buildExample(name);
+}, 600000);
+
+describe('emscripten.cmake', () => {
+  test('a C app: stdio, strdup, getenv, qsort on heap data, mmap/munmap, the malloc API', () => {
+    const r = run(join(built['c-app'], 'c-app.js'));
+    const s = expectAllOk(r, 'c-app', C_STEPS);
+    expect(r.stdout).toMatch(/^c-app on zee_alloc \(config 0x101\)$/m); // external, closest, coalesce, defer
+    const q = cAppQsortNumbers(100000);
+    expect(s.get('qsort').detail).toBe(
+      `100000 ints sorted, min=${q.min} median=${q.median} max=${q.max} sum=${q.sum}`);
+    expect(s.get('mallinfo').detail).toMatch(/^in-use \+120000 bytes for 1000 x malloc\(100\)/);
+    expect(s.get('getenv').detail).toContain('PATH=/');
+  });
+
+  test('a double free in a checked build prints the fault and aborts the app', () => {
+    const r = run(join(built['c-app'], 'c-app.js'), ['double-free']);
+    const addr = /freeing (0x[0-9a-f]+) twice/.exec(r.stdout)?.[1];
+    expect(addr).toBeDefined();
+    expect(r.stderr).toContain(`zee_alloc: double free at ${addr}`);
+    expect(r.stderr).toContain('Aborted(zee_alloc fault 3)');
+    expect(r.stdout).not.toContain('not detected');
+    expect(r.status).not.toBe(0);
+  });
+
+  test('the options reach the allocator: dev validation, first match, fast buddies, chunkify', () => {
+    const out = buildExample('c-app', ['ZEE_ALLOC_VALIDATION=dev', 'ZEE_ALLOC_JUMBO_MATCH=first',
+      'ZEE_ALLOC_BUDDY=fast', 'ZEE_ALLOC_SHRINK=chunkify'], 'c-app-options');
+    const r = run(join(out, 'c-app.js'));
+    expectAllOk(r, 'c-app', C_STEPS);
+    expect(r.stdout).toContain('c-app on zee_alloc (config 0x1022)'); // 2 | 2 << 4 | 0 << 8 | 1 << 12
+  });
+
+  test('a bad option value stops the configure with a clear message', () => {
+    const out = join(buildRoot, 'bad-option');
+    rmSync(out, { recursive: true, force: true });
+    const r = spawnSync('emcmake', ['cmake', '-S', join(root, 'examples', 'c-app'), '-B', out,
+      `-DCMAKE_CROSSCOMPILING_EMULATOR=${process.execPath}`, '-DZEE_ALLOC_VALIDATION=paranoid'],
+    { env, encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.replace(/\s+/g, ' ')).toContain("zee_alloc_link: VALIDATION is 'paranoid'; expected one of: unsafe, external, dev (or 0..2)");
+  });
+
+  test('without the Emscripten toolchain the configure says how to run it', () => {
+    const out = join(buildRoot, 'no-toolchain');
+    rmSync(out, { recursive: true, force: true });
+    // A host compiler gets the configure past project() to the include.
+    const r = spawnSync('cmake', ['-S', join(root, 'examples', 'c-app'), '-B', out, '-DCMAKE_C_COMPILER=clang'],
+      { env, encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.replace(/\s+/g, ' ')).toContain('zee_alloc/emscripten.cmake needs the Emscripten toolchain');
+  });
+
+  test('a C++ app: vector, string, map, new/delete, aligned new, exceptions', () => {
+    const r = run(join(built['cpp-app'], 'cpp-app.js'));
+    const s = expectAllOk(r, 'cpp-app', ['vector', 'string-map', 'new-delete', 'aligned-new', 'exceptions', 'zee_check']);
+    let sum = 0n;
+    for (let i = 0n; i < 200000n; i++) sum += i * i;
+    expect(s.get('vector').detail).toMatch(new RegExp(`^200000 elements, sum=${sum}, capacity=`));
+    expect(s.get('string-map').detail).toBe("1000 keys x 50, longest 'buddy-100'");
+    expect(s.get('new-delete').detail).toMatch(/^in use (\d+) -> \d+ -> \1 bytes$/);
+    expect(s.get('exceptions').detail).toMatch(/^100\/100 caught, 0 live, bad_alloc thrown, nothrow new null/);
+  });
+});
+
+describe('plain emcc, no CMake', () => {
+  test('emcc src/*.c app.c -fno-builtin -sMALLOC=none builds the same C app', () => {
+    const out = join(buildRoot, 'plain-emcc');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n');
+    const sources = readdirSync(join(root, 'src')).filter((f) => f.endsWith('.c')).map((f) => join('src', f));
+    sh('emcc', ['-O2', '-fno-builtin', '-Isrc', ...sources, 'examples/c-app/main.c', '-sMALLOC=none',
+      '-sWASM_ASYNC_COMPILATION=0', '-sEXIT_RUNTIME=1', '-o', join(out, 'c-app.js')]);
+    const r = run(join(out, 'c-app.js'));
+    expectAllOk(r, 'c-app', C_STEPS);
+    // Same lines as the CMake build (the arena size depends on where the heap starts).
+    const strip = (out) => out.replace(/, arena \d+/, '');
+    expect(strip(r.stdout)).toBe(strip(run(join(built['c-app'], 'c-app.js')).stdout));
+  });
+});
+
+describe('memory', () => {
+  // Lines "oom: memory A -> B bytes" and "heap starts at H".
+  const numbers = (stdout) => ({
+    heapStart: Number(/heap starts at (\d+)/.exec(stdout)[1]),
+    final: Number(/^oom: memory \d+ -> (\d+) bytes$/m.exec(stdout)[1]),
+    big: Number(/^big-blocks: ok (\d+) x 1 MiB/m.exec(stdout)?.[1]),
+  });
+  // A 1 MiB jumbo block takes 16 pages plus at most one anchor page.
+  const expectBigBlocksFill = (n, heapStart, memory) => {
+    expect(n).toBeGreaterThanOrEqual(Math.floor((memory - heapStart) / (17 * PAGE)) - 1);
+    expect(n).toBeLessThanOrEqual(Math.floor((memory - heapStart) / (16 * PAGE)));
+  };
+  const OOM_STEPS = ['big-blocks', 'smaller-blocks', 'failed-calls', 'recovered', 'zee_check'];
+
+  test('ALLOW_MEMORY_GROWTH: far past INITIAL_MEMORY, JS views stay valid, freed memory is reused', () => {
+    const r = run(join(built.memory, 'mem-grow.js'));
+    const s = expectAllOk(r, 'grow', ['round-1', 'round-2', 'reuse', 'realloc-top', 'zee_check']);
+    const [, initial, grown, again] = /^memory (\d+) -> (\d+) bytes in round 1, (\d+) after round 2$/
+      .exec(s.get('reuse').detail).map(Number);
+    expect(initial).toBe(16 * MiB);
+    expect(grown).toBeGreaterThan(192 * MiB);
+    expect(again).toBe(grown);
+    expect(s.get('realloc-top').detail).toMatch(/^8 MiB -> 64 MiB in place, contents kept/);
+  });
+
+  test('MAXIMUM_MEMORY reached: NULL with ENOMEM, smaller blocks still fit, nothing aborts', () => {
+    const r = run(join(built.memory, 'mem-cap.js'));
+    const s = expectAllOk(r, 'oom', OOM_STEPS);
+    const n = numbers(r.stdout);
+    expect(n.final).toBe(64 * MiB); // grown exactly to the cap, not past it
+    expectBigBlocksFill(n.big, n.heapStart, 64 * MiB);
+    const [, k64, k4, b256, b16] = /^then (\d+) x 64 KiB, (\d+) x 4 KiB, (\d+) x 256 B, (\d+) x 16 B/
+      .exec(s.get('smaller-blocks').detail).map(Number);
+    expect(k4 + b256 + b16).toBeGreaterThan(0);
+    expect(k64).toBeLessThan(17); // less than one more 1 MiB block's worth of pages
+    expect(s.get('recovered').detail).toContain(`${Math.ceil(n.big / 2)} x 1 MiB fit again`);
+    expect(r.stderr).not.toContain('Aborted');
+  });
+
+  test('no growth with ABORTING_MALLOC=0: NULL, not an abort', () => {
+    const r = run(join(built.memory, 'mem-nogrow.js'));
+    expectAllOk(r, 'oom', OOM_STEPS);
+    const n = numbers(r.stdout);
+    expect(n.final).toBe(16 * MiB);
+    expectBigBlocksFill(n.big, n.heapStart, 16 * MiB);
+    expect(r.stderr).not.toContain('Aborted');
+  });
+
+  test("no growth with Emscripten's default ABORTING_MALLOC=1: the runtime aborts in emscripten_resize_heap", () => {
+    const r = run(join(built.memory, 'mem-nogrow-aborting.js'));
+    expect(r.stdout).toMatch(/^oom: memory 16777216 bytes/m);
+    expect(r.stdout).not.toContain('big-blocks:');
+    expect(r.stderr).toContain('Aborted(OOM)');
+    expect(r.status).not.toBe(0);
+  });
+
+  test('pages taken by JS (wasmMemory.grow) and by app code (memory.grow) are skipped', () => {
+    const r = run(join(built.memory, 'mem-foreign.js'));
+    const s = expectAllOk(r, 'foreign', ['regions', 'blocks', 'heap', 'after-free', 'zee_check']);
+    const above = Number(/(\d+) above them/.exec(s.get('blocks').detail)[1]);
+    expect(above).toBeGreaterThan(0); // the heap grew past the foreign pages
+  });
+});
+
+describe('heap map', () => {
+  test("the app's JS side prints its heap map; the inspector agrees with the allocator", () => {
+    const r = run(join(root, 'examples', 'heap-map-app', 'run.mjs'), [built['heap-map-app']]);
+    const names = [];
+    for (let i = 1; i <= 4; i++) names.push(`step ${i} validate`, `step ${i} in-use`, `step ${i} blocks`, `step ${i} foreign`);
+    const lines = r.stdout.split('\n');
+    for (const n of names) expect(lines.find((l) => l.startsWith(`${n}: `))).toMatch(new RegExp(`^${n}: ok `));
+    expect(r.stdout).toContain('heap-map-app: 0 failures');
+    expect(r.status).toBe(0);
+    // Step 3: the 2 pages app code took show up inside the heap as foreign.
+    const step3 = r.stdout.slice(r.stdout.indexOf('step 3:'), r.stdout.indexOf('step 4:'));
+    expect(step3.match(/^0x[0-9a-f]{8} other /gm)).toHaveLength(2);
+    expect(step3).toMatch(/^0x[0-9a-f]{8} jumbo .*\| 192p 12 MiB$/m);
+    expect(r.stdout).toContain('step 4 foreign: ok inspector 2 foreign pages, app took 2');
+  });
+});
+
+describe('threads', () => {
+  test('4 pthreads x 100,000 random malloc/free/realloc ops, each checking its own data', () => {
+    const r = run(join(built.threads, 'threads.js'), ['4', '100000', '1']);
+    expect(r.stderr).toBe('');
+    for (let t = 1; t <= 4; t++) {
+      expect(r.stdout).toMatch(new RegExp(`^thread ${t}: 100000 ops \\(\\d+ malloc, \\d+ realloc, \\d+ free\\), \\d+ bytes checked, peak \\d+ live bytes, 0 errors$`, 'm'));
+    }
+    const [, before, after] = /^threads: 400000 ops, 0 errors, zee_check 0, memory (\d+) -> (\d+) bytes$/m
+      .exec(r.stdout).map(Number);
+    expect(after).toBeGreaterThan(before); // workers grew the shared memory
+    expect(r.status).toBe(0);
+  });
+
+  test('negative control: the same program on an unlocked zee_alloc is caught', () => {
+    const r = run(join(built.threads, 'threads-nolock.js'), ['4', '20000', '1'], 60000);
+    expect(r.stdout).not.toMatch(/^threads: 80000 ops, 0 errors, zee_check 0/m);
+    const caught = /corrupted bytes|not zeroed|lost data|misaligned|zee_alloc: |RuntimeError/.test(r.stdout + r.stderr) ||
+      r.signal === 'SIGTERM';
+    expect(caught).toBe(true);
+  });
+});
