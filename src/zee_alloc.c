@@ -165,7 +165,7 @@ __attribute__((import_module("env"), import_name("zee_fault"))) void
 zee_fault(unsigned code, void *ptr);
 #elif defined(__EMSCRIPTEN__)
 EM_JS(void, zee_fault, (unsigned code, void *ptr), {
-  var what = ['', 'pointer not from this heap (misaligned or out of bounds)',
+  var what = ["", 'pointer not from this heap (misaligned or out of bounds)',
               'invalid header at ptr-8 (not allocated here, interior pointer, or overwritten)',
               'double free', 'internal invariant broken'];
   err('zee_alloc: ' + (what[code] || 'fault ' + code) + ' at 0x' + (ptr >>> 0).toString(16));
@@ -691,7 +691,9 @@ void zee_trim(void) {
 }
 
 const zee_heap_info_t *zee_heap_info(void) {
+  lock(); /* the first call may race with a malloc in another thread */
   if (!H.heap_start) init();
+  unlock();
   return &H;
 }
 
@@ -721,6 +723,7 @@ static int walk(walk_stats *st) {
   addr prev = 0;
   uint32_t guard = 0;
   for (addr s = H.spans; s; prev = s, s = AT(s)[2]) {
+    if (s >= H.heap_end) return ZEE_C_SPAN; /* before any read: s may be wild */
     uint32_t k = AT(s)[1];
     if (++guard > MAX_PAGES || (s & OFFSET_MASK) || s < H.heap_start || s <= prev ||
         (AT(s)[0] & ~1u) != ZEE_SPAN_TAG || !k || k > (H.heap_end - s) >> PAGE_LOG2 ||

@@ -328,6 +328,20 @@ describe('corruption: validate() and zee_check() name the same broken rule', () 
     expect(snapshot(z).pages).toEqual([]);
   });
 
+  test('a span link past the heap end, then outside memory: ZEE_C_SPAN from both (zee_check() must not trap)', async () => {
+    const z = await fresh();
+    z.malloc(8);
+    const st = z.stateAddress >>> 2;
+    const end = z.HEAPU32[st + 4];
+    z.memory.grow(2); // pages above the heap that are not zee_alloc's
+    const u32 = z.HEAPU32, s = end + PAGE;
+    u32.set([LAYOUT.SPAN_TAG, 1, 0, 0], s >>> 2); // a well-formed span, in the wrong place
+    u32[st + 5] = s;
+    expect(expectRule(z, 'ZEE_C_SPAN')[0].address).toBe(s);
+    u32[st + 5] = 0x7fff0000;
+    expect(expectRule(z, 'ZEE_C_SPAN')[0].address).toBe(0x7fff0000);
+  });
+
   test('links pointing outside memory never throw or hang', async () => {
     const z = await fresh();
     const a = z.malloc(8);
