@@ -128,5 +128,17 @@ test('allocate, select in the map, free, random workload: the map and the stats 
   s = await stats();
   expect(s['used-blocks']).toBe(0);
   expect(await page.locator('#map svg .zee-frame.zee-used').count()).toBe(0);
+
+  // a new heap from the dev build: fresh stats, the build's options in the label
+  await page.selectOption('#variant', 'dev');
+  await page.click('#reset');
+  await page.waitForFunction(() => document.getElementById('variant-label').textContent === '(dev build)');
+  await page.waitForFunction(() => document.body.dataset.ops === '0');
+  s = await stats();
+  expect(s.ops).toBe(0);
+  expect(s['used-blocks']).toBe(0);
+  await page.fill('#size', '40');
+  await act('#alloc');
+  expect((await stats())['used-bytes']).toBe(64 - 8);
   expect(errors).toEqual([]);
 }, 90000);
