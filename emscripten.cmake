@@ -23,9 +23,11 @@
 #   THREADS ON builds the allocator with its lock and with -pthread; the
 #   target itself must then be compiled and linked with -pthread as well
 #   (zee_alloc_link adds -pthread to the target's link options).
-#   BUILTIN_ONLY defines only emscripten_builtin_malloc/free/memalign, for
-#   -fsanitize=address builds where the sanitizer brings its own malloc; no
-#   -sMALLOC=none is added then.
+#   BUILTIN_ONLY is for -fsanitize=address builds: ASan brings its own malloc
+#   (and mallinfo, memalign, ...), so zee_alloc defines only the names ASan
+#   lacks, emscripten_builtin_malloc/free/memalign and __libc_*; ASan's
+#   allocator then takes its memory from zee_alloc.  -sMALLOC=none is still
+#   added: it keeps Emscripten's dlmalloc (which defines the same names) out.
 #
 # Every -s flag is written as one token ("-sMALLOC=none"): CMake de-duplicates
 # repeated bare "-s" words in option lists, which would break "-s A -s B".
@@ -112,9 +114,7 @@ function(zee_alloc_link target)
   endif()
 
   target_link_libraries(${target} PRIVATE ${lib})
-  if(NOT builtin)
-    target_link_options(${target} PRIVATE "-sMALLOC=none")
-  endif()
+  target_link_options(${target} PRIVATE "-sMALLOC=none")
   if(threads)
     target_link_options(${target} PRIVATE -pthread)
   endif()

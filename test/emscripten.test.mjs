@@ -125,6 +125,17 @@ describe('emscripten.cmake', () => {
     expect(r.status).not.toBe(0);
   });
 
+  test('under AddressSanitizer: ASan owns malloc, zee_alloc serves its memory (BUILTIN_ONLY)', () => {
+    const app = join(built['c-app'], 'c-app-asan.js');
+    const r = run(app);
+    expectAllOk(r, 'c-app', C_STEPS.filter((s) => s !== 'mallinfo')); // ASan's mallinfo is a stub
+    const o = run(app, ['heap-overflow']);
+    const at = BigInt(/of a 40-byte block at (0x[0-9a-f]+)/.exec(o.stdout)[1]);
+    expect(o.stderr).toContain(`AddressSanitizer: heap-buffer-overflow on address 0x${(at + 40n).toString(16)}`);
+    expect(o.stdout).not.toContain('not detected');
+    expect(o.status).not.toBe(0);
+  });
+
   test('the options reach the allocator: dev validation, first match, fast buddies, chunkify', () => {
     const out = buildExample('c-app', ['ZEE_ALLOC_VALIDATION=dev', 'ZEE_ALLOC_JUMBO_MATCH=first',
       'ZEE_ALLOC_BUDDY=fast', 'ZEE_ALLOC_SHRINK=chunkify'], 'c-app-options');

@@ -8,6 +8,9 @@
  *   node c-app.js              run every step
  *   node c-app.js double-free  free a block twice: the checked build prints
  *                              "zee_alloc: double free at 0x..." and aborts
+ *   node c-app-asan.js heap-overflow
+ *                              write past a block: ASan (whose memory comes
+ *                              from zee_alloc) reports a heap-buffer-overflow
  */
 #include <errno.h>
 #include <malloc.h>
@@ -20,6 +23,15 @@
 #include "zee_alloc.h"
 
 static int failures;
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ZEE_ASAN 1
+#endif
+#endif
+#ifndef ZEE_ASAN
+#define ZEE_ASAN 0
+#endif
 
 /* Calls through this pointer can't be elided: LLVM may delete a calloc whose
  * result is only compared with NULL and assume it succeeded. */
@@ -170,7 +182,7 @@ static void step_api(void) {
   int aligned = 1;
   size_t aligns[] = {16, 64, 256, 4096, 32768, 65536, 262144};
   for (unsigned i = 0; i < sizeof aligns / sizeof *aligns; i++) {
-    void *p = aligned_alloc(aligns[i], 100);
+    void *p = aligned_alloc(aligns[i], aligns[i] * 2); /* C11: size a multiple of the alignment */
     void *q = memalign(aligns[i], 70000);
     void *r = NULL;
     int e = posix_memalign(&r, aligns[i], 24);
@@ -212,6 +224,16 @@ static void step_mallinfo(void) {
 }
 
 int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "heap-overflow") == 0) {
+    /* c-app-asan: ASan reports this write one byte past the block. */
+    char *volatile p = malloc(40);
+    printf("heap-overflow: writing p[40] of a 40-byte block at %p\n", (void *)p);
+    fflush(stdout);
+    p[40] = 'x';
+    printf("heap-overflow: not detected\n");
+    free(p);
+    return 0;
+  }
   if (argc > 1 && strcmp(argv[1], "double-free") == 0) {
     char *p = malloc(40);
     printf("double-free: freeing %p twice\n", (void *)p);
@@ -228,7 +250,9 @@ int main(int argc, char **argv) {
   step_qsort();
   step_mmap();
   step_api();
+#if !ZEE_ASAN /* ASan's mallinfo() is a stub that returns zeros */
   step_mallinfo();
+#endif
   int check = zee_check();
   CHECK("zee_check", check == 0, "%d", check);
   printf("c-app: %d failures\n", failures);
