@@ -171,7 +171,7 @@ describe.each(LEVELS)('bad sizes and alignments, %s build', (variant) => {
     sh.verifyAll();
   });
 
-  test.each(HUGE)('calloc(1, 0x%s) and calloc(0x%s, 1) return NULL with ENOMEM', async (hex, n) => {
+  test.each(HUGE)('calloc(1, 0x%s) and calloc(that, 1) return NULL with ENOMEM', async (hex, n) => {
     const { z, sh } = await setup(variant);
     for (const [a, b] of [[1, n], [n, 1]]) {
       z.errno = 0;
