@@ -34,9 +34,9 @@
  *     memalign, malloc_usable_size, mallinfo, the __libc_* names and the
  *     emscripten_builtin_* names Emscripten links against under
  *     -sMALLOC=none, plus zee_* names (zee_alloc.h).
- *   - ZEE_BUILTIN_ONLY=1 defines only the emscripten_builtin_* names (for
- *     ASan builds, where the sanitizer owns malloc).  Host builds define only
- *     the zee_* names.
+ *   - ZEE_BUILTIN_ONLY=1 defines only the emscripten_builtin_* and __libc_*
+ *     names (for ASan builds, where the sanitizer owns malloc and mallinfo).
+ *     Host builds define only the zee_* names.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -807,7 +807,7 @@ int zee_check(void) {
   return r;
 }
 
-#if defined(__EMSCRIPTEN__) && !defined(ZEE_NO_MALLOC_NAMES)
+#if defined(__EMSCRIPTEN__) && !defined(ZEE_NO_MALLOC_NAMES) && !ZEE_BUILTIN_ONLY
 #include <malloc.h>
 
 /* dlmalloc's meanings: arena = bytes owned, ordblks = free frames and spans,
@@ -844,6 +844,14 @@ ZEE_ALIAS(emscripten_builtin_malloc, zee_malloc);
 ZEE_ALIAS(emscripten_builtin_free, zee_free);
 ZEE_ALIAS(emscripten_builtin_memalign, zee_memalign);
 
+#if !defined(ZEE_NO_MALLOC_NAMES)
+/* musl's own allocations (atexit, gettext); ASan's runtime lacks these too. */
+ZEE_ALIAS(__libc_malloc, zee_malloc);
+ZEE_ALIAS(__libc_free, zee_free);
+ZEE_ALIAS(__libc_calloc, zee_calloc);
+ZEE_ALIAS(__libc_realloc, zee_realloc);
+#endif
+
 #if !ZEE_BUILTIN_ONLY && !defined(ZEE_NO_MALLOC_NAMES)
 ZEE_ALIAS(malloc, zee_malloc);
 ZEE_ALIAS(free, zee_free);
@@ -853,9 +861,5 @@ ZEE_ALIAS(memalign, zee_memalign);
 ZEE_ALIAS(aligned_alloc, zee_memalign);
 ZEE_ALIAS(posix_memalign, zee_posix_memalign);
 ZEE_ALIAS(malloc_usable_size, zee_usable_size);
-ZEE_ALIAS(__libc_malloc, zee_malloc);
-ZEE_ALIAS(__libc_free, zee_free);
-ZEE_ALIAS(__libc_calloc, zee_calloc);
-ZEE_ALIAS(__libc_realloc, zee_realloc);
 #endif
 #endif
