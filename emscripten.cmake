@@ -20,9 +20,12 @@
 #   the target with -sMALLOC=none.  Each option defaults to the cache
 #   variable ZEE_ALLOC_<OPTION>.  The numeric values of the C macros
 #   (0, 1, 2) are accepted too.
-#   THREADS ON builds the allocator with its lock and with -pthread; the
-#   target itself must then be compiled and linked with -pthread as well
-#   (zee_alloc_link adds -pthread to the target's link options).
+#   THREADS ON builds the allocator with its lock and with -pthread, and adds
+#   -pthread to the target's compile and link options (other libraries the
+#   target links need -pthread too).  The reverse mistake, a target built
+#   with -pthread and THREADS OFF, would link and race: at the end of the
+#   directory (CMake >= 3.19) zee_alloc_link checks the target's options and
+#   CMAKE_<LANG>_FLAGS for -pthread and stops the configure.
 #   BUILTIN_ONLY is for -fsanitize=address builds: ASan brings its own malloc
 #   (and mallinfo, memalign, ...), so zee_alloc defines only the names ASan
 #   lacks, emscripten_builtin_malloc/free/memalign and __libc_*; ASan's
@@ -67,6 +70,20 @@ function(_zee_alloc_choice out option value)
     endif()
   endif()
   set(${out} ${index} PARENT_SCOPE)
+endfunction()
+
+# Stops the configure if `target` ended up built with -pthread but zee_alloc without its lock.
+function(_zee_alloc_check_threads target threads)
+  get_target_property(compile ${target} COMPILE_OPTIONS)
+  get_target_property(link ${target} LINK_OPTIONS)
+  set(flags "${compile};${link};${CMAKE_C_FLAGS};${CMAKE_CXX_FLAGS};${CMAKE_EXE_LINKER_FLAGS}")
+  string(REPLACE " " ";" flags "${flags}")
+  foreach(flag IN LISTS flags)
+    if(flag MATCHES "^(-pthread|-sUSE_PTHREADS(=1)?|-sSHARED_MEMORY(=1)?)$" AND NOT threads)
+      message(FATAL_ERROR "zee_alloc_link(${target}): the target is built with ${flag} but "
+        "zee_alloc without its lock; pass THREADS ON (or -DZEE_ALLOC_THREADS=ON)")
+    endif()
+  endforeach()
 endfunction()
 
 function(zee_alloc_link target)
@@ -116,6 +133,10 @@ function(zee_alloc_link target)
   target_link_libraries(${target} PRIVATE ${lib})
   target_link_options(${target} PRIVATE "-sMALLOC=none")
   if(threads)
+    target_compile_options(${target} PRIVATE -pthread)
     target_link_options(${target} PRIVATE -pthread)
+  elseif(NOT CMAKE_VERSION VERSION_LESS 3.19)
+    # (EVAL bakes the values in: a deferred call's arguments are expanded late.)
+    cmake_language(EVAL CODE "cmake_language(DEFER CALL _zee_alloc_check_threads [[${target}]] ${threads})")
   endif()
 endfunction()

@@ -164,6 +164,23 @@ describe('emscripten.cmake', () => {
     expect(r.stderr.replace(/\s+/g, ' ')).toContain('zee_alloc/emscripten.cmake needs the Emscripten toolchain');
   });
 
+  test('a -pthread target without THREADS ON stops the configure (it would link unlocked and race)', () => {
+    const src = join(buildRoot, 'pthread-check-src');
+    mkdirSync(src, { recursive: true });
+    writeFileSync(join(src, 'CMakeLists.txt'), [
+      'cmake_minimum_required(VERSION 3.13)', 'project(pthread_check C)',
+      `include(${join(root, 'emscripten.cmake')})`,
+      `add_executable(app ${join(root, 'examples', 'threads', 'main.c')})`,
+      'zee_alloc_link(app)', 'target_link_options(app PRIVATE -pthread)', ''].join('\n'));
+    const out = join(buildRoot, 'pthread-check');
+    rmSync(out, { recursive: true, force: true });
+    const r = spawnSync('emcmake', ['cmake', '-S', src, '-B', out, `-DCMAKE_CROSSCOMPILING_EMULATOR=${process.execPath}`],
+      { env, encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.replace(/\s+/g, ' ')).toContain(
+      'zee_alloc_link(app): the target is built with -pthread but zee_alloc without its lock; pass THREADS ON');
+  });
+
   test('a C++ app: vector, string, map, new/delete, aligned new, exceptions', () => {
     const r = run(join(built['cpp-app'], 'cpp-app.js'));
     const s = expectAllOk(r, 'cpp-app', ['vector', 'string-map', 'new-delete', 'aligned-new', 'exceptions', 'zee_check']);
