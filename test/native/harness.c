@@ -194,7 +194,8 @@ static void accept_block(slot *s, unsigned char *p, size_t n, size_t align, int 
 /* A NULL is fine only with the right errno and a reason. */
 static void accept_null(size_t n, size_t align, uint32_t denied_before, const char *what) {
   if (errno != ENOMEM) fail("%s(%zu, align %zu) = NULL with errno %d, not ENOMEM", what, n, align, errno);
-  uint64_t need = (uint64_t)n + (align > PAGE ? align : 0);
+  uint64_t need; /* n plus the alignment slack; a sum past 2^64 never fits */
+  if (__builtin_add_overflow((uint64_t)n, (uint64_t)(align > PAGE ? align : 0), &need)) need = UINT64_MAX;
   if (src_stat.denied == denied_before && need <= src_cap())
     fail("%s(%zu, align %zu) = NULL, but no growth was refused and it fits the %u-byte cap",
          what, n, align, src_cap());
