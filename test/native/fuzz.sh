@@ -5,8 +5,9 @@
 #                                keeping new inputs in build/issue6/fuzz-corpus
 #   npm run test:fuzz            (--ci) exactly 60 s from the committed corpus;
 #                                fails on any finding
-#   bash test/native/fuzz.sh --merge   minimizes build/issue6/fuzz-corpus into
-#                                test/native/corpus (libFuzzer -merge=1)
+#   bash test/native/fuzz.sh --merge   adds to test/native/corpus the inputs of
+#                                build/issue6/fuzz-corpus that reach new edges
+#                                (libFuzzer -merge=1)
 # Findings (crash-*, leak-*, timeout-*, oom-*) land in build/issue6/findings/:
 # copy them into test/native/corpus/ as regression cases once fixed.
 set -euo pipefail
@@ -40,7 +41,8 @@ mkdir -p "$findings"
 opts=(-timeout=20 -rss_limit_mb=2560 -max_len=4096 -print_final_stats=1 -artifact_prefix="$findings/")
 
 if [ "$mode" = merge ]; then
-  exec "$bin" -merge=1 "${opts[@]}" test/native/corpus build/issue6/fuzz-corpus
+  # Edges only (no hit counters): keeps the committed corpus small.
+  exec "$bin" -merge=1 -use_counters=0 -use_value_profile=0 "${opts[@]}" test/native/corpus build/issue6/fuzz-corpus
 fi
 
 if [ "$mode" = ci ]; then
