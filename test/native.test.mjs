@@ -28,12 +28,24 @@ test('every corpus input passes under every build of the core (ASan + UBSan)', (
   const files = readdirSync(corpus).filter((f) => !f.startsWith('.'));
   expect(files.length).toBeGreaterThanOrEqual(30);
   const out = run(['--all-configs', corpus]);
-  const m = out.match(/regress: (\d+) inputs, (\d+) runs, (\d+) calls, no finding/);
+  const m = out.match(/regress: (\d+) inputs, (\d+) runs, (\d+) calls, .*no finding/);
   expect(m).not.toBeNull();
   expect(Number(m[1])).toBe(files.length);
   expect(Number(m[2])).toBe(files.length * builds);
   expect(Number(m[3])).toBeGreaterThan(10000);
 }, 90000);
+
+const SEED = Number(process.env.ZEE_SEED ?? 20261125) >>> 0;
+test(`fault injection natively: 200 random inputs, growth refused at random points, every build (seed ${SEED})`, () => {
+  const out = run(['--random', '200', String(SEED)]);
+  const m = out.match(/regress: 200 inputs, (\d+) runs, (\d+) calls, (\d+) NULLs accounted, (\d+) growths refused, no finding/);
+  expect(m).not.toBeNull();
+  expect(Number(m[1])).toBe(200 * builds);
+  const [calls, nulls, refused] = [m[2], m[3], m[4]].map(Number);
+  expect(refused).toBeGreaterThan(1000);
+  expect(nulls).toBeGreaterThan(1000);
+  expect(calls - nulls).toBeGreaterThan(nulls); // the heap keeps serving after failures
+}, 60000);
 
 test('the bad-input table natively: faults before any change, sizes and alignments (ASan + UBSan)', () => {
   const out = run(['--bad-input']);

@@ -59,7 +59,7 @@ ZEE_NATIVE_CONFIGS(DECLARE)
 const zee_api zee_apis[] = {ZEE_NATIVE_CONFIGS(ENTRY)};
 const unsigned zee_api_count = sizeof zee_apis / sizeof zee_apis[0];
 
-uint64_t harness_ops;
+uint64_t harness_ops, harness_nulls, harness_refused;
 int harness_expect_fault;
 jmp_buf harness_fault_jmp;
 void *harness_fault_ptr;
@@ -199,6 +199,7 @@ static void accept_null(size_t n, size_t align, uint32_t denied_before, const ch
   if (src_stat.denied == denied_before && need <= src_cap())
     fail("%s(%zu, align %zu) = NULL, but no growth was refused and it fits the %u-byte cap",
          what, n, align, src_cap());
+  harness_nulls++;
 }
 
 /* In checked builds, a pointer just freed must be rejected when passed again. */
@@ -392,6 +393,7 @@ void harness_run(const uint8_t *data, size_t size, int config_override) {
   verify_all(1);
   src_fail_next(0);
   drain();
+  harness_refused += src_stat.denied;
   A = 0;
 }
 

@@ -30,8 +30,9 @@ void harness_run(const uint8_t *data, size_t size, int config_override);
 /* Gives `api` a fresh arena and a fresh allocator state. */
 struct src_options;
 void harness_fresh(const zee_api *api, const struct src_options *o);
-/* Operations executed so far (all inputs). */
-extern uint64_t harness_ops;
+/* Operations executed, NULLs accepted (with their cause) and growth
+ * requests refused so far (all inputs). */
+extern uint64_t harness_ops, harness_nulls, harness_refused;
 
 /* While non-zero, zee_fault() longjmps to harness_fault_jmp instead of aborting. */
 #include <setjmp.h>

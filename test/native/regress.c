@@ -5,6 +5,8 @@
  *        or directories); --all-configs runs each under every build of the
  *        core instead of the one its first byte names.
  *   regress --bad-input               runs the bad-input table natively.
+ *   regress --random N SEED           runs N random inputs (fault injection:
+ *        every one refuses growth at random points) under every build.
  * Exit status 0 means every input passed; a failure aborts with a report.
  */
 #include <dirent.h>
@@ -186,19 +188,43 @@ static void bad_input(void) {
   printf("bad-input: %u cases passed over %u builds\n", cases, zee_api_count);
 }
 
+/* Random inputs whose header always asks the page source to refuse some
+ * growth (1/8 .. 1/2 of the requests) under a small cap: native fault
+ * injection without libFuzzer, replayable from SEED. */
+static void random_inputs(unsigned n, uint32_t seed) {
+  static uint8_t buf[2048];
+  uint32_t x = seed | 1;
+  for (unsigned k = 0; k < n; k++) {
+    size_t len = 64 + k % (sizeof buf - 64);
+    for (size_t i = 0; i < len; i++) x ^= x << 13, x ^= x >> 17, x ^= x << 5, buf[i] = (uint8_t)(x >> 7);
+    buf[1] %= 32;                                        /* cap: up to 64 pages above the start */
+    buf[3] = (uint8_t)((buf[3] & ~0x38u) | (5 + k % 3) << 3); /* refuse 1/8, 1/4 or 1/2 */
+    for (unsigned c = 0; c < zee_api_count; c++, runs++) harness_run(buf, len, (int)c);
+    files++;
+  }
+}
+
 int main(int argc, char **argv) {
   int any = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--all-configs")) all_configs = 1;
     else if (!strcmp(argv[i], "--bad-input")) bad_input(), any = 1;
+    else if (!strcmp(argv[i], "--random") && i + 2 < argc) {
+      char *e1, *e2;
+      unsigned long n = strtoul(argv[i + 1], &e1, 10), seed = strtoul(argv[i + 2], &e2, 0);
+      if (*e1 || *e2 || !n) { fprintf(stderr, "regress: --random needs a count and a seed\n"); return 2; }
+      random_inputs((unsigned)n, (uint32_t)seed);
+      i += 2, any = 1;
+    }
     else run_path(argv[i]), any = 1;
   }
   if (!any) {
-    fprintf(stderr, "usage: regress [--all-configs] PATH... | regress --bad-input\n");
+    fprintf(stderr, "usage: regress [--all-configs] PATH... | --bad-input | --random N SEED\n");
     return 2;
   }
   if (files)
-    printf("regress: %u inputs, %u runs, %llu calls, no finding\n", files, runs,
-           (unsigned long long)harness_ops);
+    printf("regress: %u inputs, %u runs, %llu calls, %llu NULLs accounted, %llu growths refused, no finding\n",
+           files, runs, (unsigned long long)harness_ops, (unsigned long long)harness_nulls,
+           (unsigned long long)harness_refused);
   return 0;
 }
