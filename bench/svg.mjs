@@ -56,7 +56,7 @@ export function renderSvg(res) {
 <rect width="100%" height="100%" fill="#fff"/>
 ${legend}
 ${parts.join('\n')}
-<text x="10" y="${H - 10}" class="f">${esc(`${res.command} (${res.mode}, median of ${res.runs} interleaved runs) · ${m.emcc.replace(/\s*\(.*$/, '')} · node ${m.node} · ${m.cpu} · ${res.generated.slice(0, 10)}`)}</text>
+<text x="10" y="${H - 10}" class="f">${esc(`${res.command} (${res.mode}, median of ${res.runs} interleaved runs) · emcc ${(m.emcc.match(/\d+\.\d+\.\d+/) || ['?'])[0]} · node ${m.node} · ${m.cpu} · ${res.generated.slice(0, 10)}`)}</text>
 </svg>
 `;
 }
