@@ -220,7 +220,21 @@ async function buildWorkloads() {
   for (const p of progs)
     for (const alloc of ALLOCATORS)
       jobs.push(() => emcc([...SPEED_FLAGS, join(work, 'obj', `w-${p}.o`), ...allocatorLink(alloc, zo), ...LINK_FLAGS, '-o', progPath(p, alloc)]));
+  jobs.push(() => emcc([...SPEED_FLAGS, '-fno-builtin', join(work, 'obj', 'w-fixed.o'), join(root, 'bench', 'control', 'overlap.c'),
+    '-sMALLOC=none', ...LINK_FLAGS, '-o', progPath('fixed', 'overlap')]));
   await pool(jobs);
+}
+
+// The negative control: a workload must fail its self-check when the
+// allocator hands out overlapping blocks (bench/control/overlap.c).
+async function checkControl() {
+  try {
+    await runOnce({ name: 'fixed-64', prog: 'fixed', args: ['64'] }, 'overlap', 1);
+  } catch (e) {
+    if (/block contents changed/.test(e.message)) return;
+    throw new Error(`negative control failed for the wrong reason: ${e.message}`);
+  }
+  throw new Error('negative control: a workload passed its self-check on an allocator that overlaps blocks');
 }
 
 const progPath = (prog, alloc) => join(work, 'speed', `${prog}.${alloc}.js`);
@@ -382,6 +396,8 @@ async function main() {
   process.stderr.write(`  code size: ${Object.keys(size['full API']).length} modules per API set measured (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
   await buildWorkloads();
   process.stderr.write(`  workloads built (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
+  await checkControl();
+  process.stderr.write('  negative control: the self-check catches overlapping blocks\n');
   const speed = await measureSpeed(o.runs, o.scale);
   const res = {
     generated: new Date().toISOString(), mode: o.quick ? 'quick' : 'full', runs: o.runs, scale: o.scale,
