@@ -7,7 +7,7 @@
 // recomputed or bounded here.  One plain `emcc` build checks the no-CMake
 // recipe of the README.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -39,6 +39,28 @@ function sh(cmd, args, opts = {}) {
   return r;
 }
 
+// Checks that each glue file matches its wasm: the import names the glue
+// provides are the ones the wasm asks for.  A mismatch means emcc ran a
+// foreign wasm-opt (see `env` above); say so instead of failing later with
+// a LinkError.
+function checkGlue(dir) {
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.wasm'))) {
+    const js = join(dir, f.replace(/\.wasm$/, '.js'));
+    const glue = readFileSync(js, 'utf8');
+    const table = /(?:asmLibraryArg|wasmImports)\s*=\s*\{([^}]*)\}/.exec(glue);
+    if (!table) continue;
+    const provided = new Set([...table[1].matchAll(/"?([\w$]+)"?\s*:/g)].map((m) => m[1]));
+    const wanted = WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(join(dir, f))))
+      .filter((i) => i.kind === 'function').map((i) => i.name);
+    const missing = wanted.filter((n) => !provided.has(n));
+    if (missing.length) {
+      const which = spawnSync('sh', ['-c', 'command -v wasm-opt; wasm-opt --version'], { env, encoding: 'utf8' });
+      throw new Error(`${js} does not match ${f}: the wasm imports ${missing.join(', ')}, which the glue ` +
+        `doesn't provide (glue: ${[...provided].slice(0, 8).join(', ')}). wasm-opt on PATH: ${which.stdout}${which.stderr}`);
+    }
+  }
+}
+
 // Configures an example with emcmake (passing the emulator ourselves: the one
 // emcmake picks adds a flag Node 20 rejects) and builds it.
 function buildExample(name, defines = [], dir = name) {
@@ -47,6 +69,7 @@ function buildExample(name, defines = [], dir = name) {
     '-DCMAKE_BUILD_TYPE=Release', `-DCMAKE_CROSSCOMPILING_EMULATOR=${process.execPath}`,
     ...defines.map((d) => `-D${d}`)]);
   sh('cmake', ['--build', out, '-j2']);
+  checkGlue(out);
   return out;
 }
 
