@@ -843,6 +843,7 @@ int zee_posix_memalign(void **out, size_t align, size_t n) {
 ZEE_ALIAS(emscripten_builtin_malloc, zee_malloc);
 ZEE_ALIAS(emscripten_builtin_free, zee_free);
 ZEE_ALIAS(emscripten_builtin_memalign, zee_memalign);
+ZEE_ALIAS(emscripten_builtin_calloc, zee_calloc); /* used by emsdk since late 2024 */
 
 #if !defined(ZEE_NO_MALLOC_NAMES)
 /* musl's own allocations (atexit, gettext); ASan's runtime lacks these too. */
