@@ -327,10 +327,17 @@ describe('threads', () => {
   });
 
   test('negative control: the same program on an unlocked zee_alloc is caught', () => {
-    const r = run(join(built.threads, 'threads-nolock.js'), ['4', '20000', '1'], 60000);
-    expect(r.stdout).not.toMatch(/^threads: 80000 ops, 0 errors, zee_check 0/m);
-    const caught = /corrupted bytes|not zeroed|lost data|misaligned|zee_alloc: |RuntimeError/.test(r.stdout + r.stderr) ||
-      r.signal === 'SIGTERM';
-    expect(caught).toBe(true);
+    // A race needs two threads inside the allocator at once; on a busy
+    // machine give it up to three seeds (each run here was caught at once).
+    const attempts = [];
+    for (const seed of ['1', '2', '3']) {
+      const r = run(join(built.threads, 'threads-nolock.js'), ['4', '20000', seed], 60000);
+      const clean = /^threads: 80000 ops, 0 errors, zee_check 0/m.test(r.stdout) && r.status === 0;
+      const caught = /corrupted bytes|not zeroed|lost data|misaligned|zee_alloc: |RuntimeError/.test(r.stdout + r.stderr) ||
+        r.signal === 'SIGTERM';
+      attempts.push({ seed, status: r.status, clean, caught });
+      if (caught && !clean) break;
+    }
+    expect(attempts.at(-1)).toMatchObject({ clean: false, caught: true });
   });
 });
