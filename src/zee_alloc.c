@@ -284,25 +284,26 @@ static void unlink_span(addr s) {
   if (next) AT(next)[3] = prev;
 }
 
+/* Merges span b into span a when b starts where a ends. */
+static void absorb(addr a, addr b) {
+  if (a && b && a + (AT(a)[1] << PAGE_LOG2) == b) {
+    AT(a)[1] += AT(b)[1]; /* the lower span keeps its anchored bit */
+    unlink_span(b);
+  }
+}
+
 /* Gives n pages at s to the free spans, merging with touching spans. */
 static void free_pages(addr s, uint32_t n, uint32_t anchored) {
   addr prev = 0, next = H.spans;
   while (next && next < s) prev = next, next = AT(next)[2];
-  if (prev && prev + (AT(prev)[1] << PAGE_LOG2) == s) {
-    AT(prev)[1] += n; /* the lower span keeps its anchored bit */
-    s = prev;
-  } else {
-    AT(s)[0] = ZEE_SPAN_TAG | anchored;
-    AT(s)[1] = n;
-    AT(s)[2] = next;
-    AT(s)[3] = prev;
-    if (prev) AT(prev)[2] = s; else H.spans = s;
-    if (next) AT(next)[3] = s;
-  }
-  if (next && s + (AT(s)[1] << PAGE_LOG2) == next) {
-    AT(s)[1] += AT(next)[1];
-    unlink_span(next);
-  }
+  AT(s)[0] = ZEE_SPAN_TAG | anchored;
+  AT(s)[1] = n;
+  AT(s)[2] = next;
+  AT(s)[3] = prev;
+  if (prev) AT(prev)[2] = s; else H.spans = s;
+  if (next) AT(next)[3] = s;
+  absorb(s, next);
+  absorb(prev, s);
 }
 
 /* Takes memory from the source: `n` more pages, added to the free spans. */
