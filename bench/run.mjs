@@ -19,18 +19,13 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { renderSvg } from './svg.mjs';
+import { EMCC_ENV } from '../scripts/build.mjs';
 
 const execFile = promisify(execFileCb);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const work = join(root, 'build', 'issue5');
-// emcc runs the wasm-opt it finds on PATH, and `npm run` puts node_modules/.bin
-// (a newer binaryen) first: drop it, so `npm run bench` and `node bench/run.mjs`
-// link with the same toolchain and measure the same bytes.
-const env = {
-  ...process.env,
-  NODE_PATH: process.env.NODE_PATH || '/usr/share/nodejs',
-  PATH: (process.env.PATH || '').split(':').filter((d) => !d.endsWith('node_modules/.bin')).join(':'),
-};
+// emcc's environment is the one the wasm build uses (see scripts/build.mjs).
+const env = EMCC_ENV;
 const wasmOpt = join(root, 'node_modules', 'binaryen', 'bin', 'wasm-opt');
 
 // ---- Options -----------------------------------------------------------------

@@ -21,6 +21,16 @@ export const EXPORTS = [
   '__errno_location',
 ];
 
+// The environment emcc runs in.  Emscripten 3.1.6 needs acorn from NODE_PATH
+// (-O1 and up).  emcc runs the wasm-opt it finds on PATH, and `npm run` puts
+// node_modules/.bin (a newer binaryen) first: drop it, so that builds through
+// npm and through node are the same bytes.
+export const EMCC_ENV = {
+  ...process.env,
+  NODE_PATH: process.env.NODE_PATH || '/usr/share/nodejs',
+  PATH: (process.env.PATH || '').split(':').filter((d) => !d.endsWith('node_modules/.bin')).join(':'),
+};
+
 export const VARIANTS = {
   default: { dir: 'dist', defines: [] },
   dev: { dir: 'dist', defines: ['ZEE_VALIDATION=2'] },
@@ -47,14 +57,13 @@ export function build(name) {
   const out = wasmPath(name);
   mkdirSync(dirname(out), { recursive: true });
   const sources = readdirSync(join(root, 'src')).filter((f) => f.endsWith('.c')).map((f) => join(root, 'src', f));
-  const env = { ...process.env, NODE_PATH: process.env.NODE_PATH || '/usr/share/nodejs' };
   execFileSync('emcc', [
     ...sources, '-O2', '-fno-builtin', '-sSTANDALONE_WASM', '--no-entry', '-sMALLOC=none',
     '-DZEE_FAULT_IMPORT', ...v.defines.map((d) => `-D${d}`),
     '-sERROR_ON_UNDEFINED_SYMBOLS=0', '-sALLOW_MEMORY_GROWTH=1', '-sIMPORTED_MEMORY=1',
     '-sTOTAL_STACK=65536', '-sINITIAL_MEMORY=196608', '-sMAXIMUM_MEMORY=4GB',
     `-sEXPORTED_FUNCTIONS=${EXPORTS.map((e) => '_' + e).join(',')}`, '-o', out,
-  ], { stdio: 'inherit', env });
+  ], { stdio: 'inherit', env: EMCC_ENV });
   execFileSync(process.execPath, [wasmOpt(), '-O2', out, '-o', out], { stdio: 'inherit' });
   return { name, out, bytes: statSync(out).size };
 }

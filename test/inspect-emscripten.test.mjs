@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync, statSync } from 'no
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { snapshot, validate, renderText, CHECK_CODES } from '../js/inspect.mjs';
+import { EMCC_ENV } from '../scripts/build.mjs';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const dir = `${root}build/issue3/emscripten`;
@@ -40,7 +41,7 @@ function buildApp() {
     '-sMODULARIZE=1', '-sEXPORT_NAME=createApp',
     '-sEXPORTED_FUNCTIONS=_main,_app_alloc,_app_free,_zee_heap_info,_zee_check',
     '-sEXPORTED_RUNTIME_METHODS=HEAPU8', '-o', out,
-  ], { env: { ...process.env, NODE_PATH: process.env.NODE_PATH || '/usr/share/nodejs' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  ], { env: EMCC_ENV, stdio: ['ignore', 'ignore', 'pipe'] });
   return out;
 }
 
