@@ -120,11 +120,56 @@ function cAppQsortNumbers(n) {
 const C_STEPS = ['strdup', 'realloc-string', 'getenv', 'qsort', 'mmap', 'malloc0', 'calloc-overflow',
   'calloc', 'aligned', 'posix_memalign-einval', 'usable_size', 'mallinfo', 'zee_check'];
 
+// True if process `pid` exists.
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === 'EPERM';
+  }
+}
+
+// build/emscripten is shared by every `npm run test:jest` on this checkout:
+// two runs linking the same program at once leave a glue file that doesn't
+// match its wasm.  This run holds a lock (a directory with the owner's pid)
+// from the first build to the last test; a lock whose owner died is broken.
+const lockDir = join(buildRoot, '.lock');
+function acquireLock(timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      mkdirSync(lockDir);
+      writeFileSync(join(lockDir, 'pid'), String(process.pid));
+      return;
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+    }
+    let owner = 0;
+    try {
+      owner = Number(readFileSync(join(lockDir, 'pid'), 'utf8'));
+    } catch {}
+    if (owner && !alive(owner)) {
+      rmSync(lockDir, { recursive: true, force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`${buildRoot} is in use by process ${owner || '?'} (another test run); waited ${timeoutMs / 1000} s`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+  }
+}
+
 const built = {};
 beforeAll(() => {
   mkdirSync(buildRoot, { recursive: true });
+  acquireLock(400000);
   for (const name of ['c-app', 'cpp-app', 'memory', 'heap-map-app', 'threads']) built[name] = buildExample(name);
 }, 600000);
+
+afterAll(() => {
+  try {
+    if (Number(readFileSync(join(lockDir, 'pid'), 'utf8')) === process.pid) rmSync(lockDir, { recursive: true, force: true });
+  } catch {}
+});
 
 describe('emscripten.cmake', () => {
   test('a C app: stdio, strdup, getenv, qsort on heap data, mmap/munmap, the malloc API', () => {
