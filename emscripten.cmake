@@ -28,7 +28,7 @@
 #   CMAKE_<LANG>_FLAGS for -pthread and stops the configure.
 #   BUILTIN_ONLY is for -fsanitize=address builds: ASan brings its own malloc
 #   (and mallinfo, memalign, ...), so zee_alloc defines only the names ASan
-#   lacks, emscripten_builtin_malloc/free/memalign and __libc_*; ASan's
+#   lacks, emscripten_builtin_* and __libc_*; ASan's
 #   allocator then takes its memory from zee_alloc.  -sMALLOC=none is still
 #   added: it keeps Emscripten's dlmalloc (which defines the same names) out.
 #
