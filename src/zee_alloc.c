@@ -564,9 +564,9 @@ static void *allocate(size_t n, size_t align) {
   if (!H.heap_start) init();
   addr p;
   if (n <= MAX_SMALL && align <= MAX_FRAME) {
-    uint32_t size = n + META_SIZE <= MIN_FRAME ? MIN_FRAME : 2u << (31 - __builtin_clz(n + META_SIZE - 1));
-    if (size < align) size = align;
-    p = alloc_frame(class_of(size));
+    /* The frame: the power of two >= max(n + 8, align); align >= 16. */
+    uint32_t need = n + META_SIZE < align ? align : n + META_SIZE;
+    p = alloc_frame(32 - MIN_LOG2 - __builtin_clz(need - 1));
   } else {
     p = align > MAX_JUMBO ? 0 : alloc_jumbo(n ? n : 1, align < PAGE_SIZE ? PAGE_SIZE : align);
   }
