@@ -33,6 +33,18 @@ static inline uint32_t rnd(void) {
 static inline uint32_t rnd_range(uint32_t lo, uint32_t hi) { return lo + rnd() % (hi - lo + 1); }
 
 /* Prints why the run failed and stops with a non-zero status. */
+/* Sizes of a small-object heap (as in typical C/C++ programs): 90% 8-128 B,
+ * skewed small; 9% up to 1 KiB; 1% up to 4 KiB. */
+static inline size_t small_size(void) {
+  uint32_t r = rnd() % 1000;
+  if (r < 900) {
+    uint32_t a = rnd() % 121, b = rnd() % 121;
+    return 8 + a * b / 120;
+  }
+  if (r < 990) return rnd_range(129, 1024);
+  return rnd_range(1025, 4096);
+}
+
 static void fail(const char *what, uint32_t id) {
   printf("{\"error\":\"%s (block %u)\"}\n", what, id);
   fflush(stdout);

@@ -8,12 +8,7 @@
 static size_t mixed_size(void) {
   uint32_t r = rnd() % 1000;
   if (r < 50) return rnd_range(32 << 10, 1 << 20);
-  if (r < 900) {
-    uint32_t a = rnd() % 121, b = rnd() % 121;
-    return 8 + a * b / 120;
-  }
-  if (r < 990) return rnd_range(129, 1024);
-  return rnd_range(1025, 4096);
+  return small_size();
 }
 
 static void *ptr[LIVE];

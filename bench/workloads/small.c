@@ -6,17 +6,6 @@
 
 #define LIVE 10000
 
-/* Most objects are small, with a long tail (as in typical C/C++ heaps). */
-static size_t small_size(void) {
-  uint32_t r = rnd() % 1000;
-  if (r < 900) {
-    uint32_t a = rnd() % 121, b = rnd() % 121;
-    return 8 + a * b / 120;
-  }
-  if (r < 990) return rnd_range(129, 1024);
-  return rnd_range(1025, 4096);
-}
-
 static void *ptr[LIVE];
 static size_t len[LIVE];
 static uint32_t ids[LIVE];
