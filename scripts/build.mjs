@@ -7,7 +7,7 @@
 // Each is `emcc src/*.c -sMALLOC=none -sSTANDALONE_WASM` followed by
 // binaryen's wasm-opt.  Emscripten 3.1.6 needs NODE_PATH for acorn (-O1+).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -30,6 +30,10 @@ export const EMCC_ENV = {
   NODE_PATH: process.env.NODE_PATH || '/usr/share/nodejs',
   PATH: (process.env.PATH || '').split(':').filter((d) => !d.endsWith('node_modules/.bin')).join(':'),
 };
+
+// What the JS wrapper provides (the unsafe build needs no zee_fault); any
+// other import is an unresolved symbol.
+const IMPORTS = ['env.emscripten_notify_memory_growth', 'env.memory', 'env.zee_fault'];
 
 export const VARIANTS = {
   default: { dir: 'dist', defines: [] },
@@ -60,11 +64,15 @@ export function build(name) {
   execFileSync('emcc', [
     ...sources, '-O2', '-fno-builtin', '-sSTANDALONE_WASM', '--no-entry', '-sMALLOC=none',
     '-DZEE_FAULT_IMPORT', ...v.defines.map((d) => `-D${d}`),
-    '-sERROR_ON_UNDEFINED_SYMBOLS=0', '-sALLOW_MEMORY_GROWTH=1', '-sIMPORTED_MEMORY=1',
+    // zee_fault is imported from JS on purpose; the imports are checked below.
+    '-sERROR_ON_UNDEFINED_SYMBOLS=0', '-sWARN_ON_UNDEFINED_SYMBOLS=0', '-sALLOW_MEMORY_GROWTH=1', '-sIMPORTED_MEMORY=1',
     '-sTOTAL_STACK=65536', '-sINITIAL_MEMORY=196608', '-sMAXIMUM_MEMORY=4GB',
     `-sEXPORTED_FUNCTIONS=${EXPORTS.map((e) => '_' + e).join(',')}`, '-o', out,
   ], { stdio: 'inherit', env: EMCC_ENV });
   execFileSync(process.execPath, [wasmOpt(), '-O2', out, '-o', out], { stdio: 'inherit' });
+  const imports = WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(out))).map((i) => `${i.module}.${i.name}`);
+  const unknown = imports.filter((i) => !IMPORTS.includes(i));
+  if (unknown.length) throw new Error(`${out} imports ${unknown.join(', ')}: unresolved (the wrapper provides ${IMPORTS.join(', ')})`);
   return { name, out, bytes: statSync(out).size };
 }
 
