@@ -455,16 +455,18 @@ static addr alloc_frame(unsigned c) {
 
 /* Frees frame f of size s, merging it with free buddies under coalesce. */
 static void free_frame(addr f, uint32_t s) {
-  set_meta(f, s | ZEE_TAG_FREE); /* a later free(f) is a double free */
 #if ZEE_BUDDY
   for (addr b; (b = f ^ s) & OFFSET_MASK; s <<= 1) {
     /* The buddy at page offset 0 never exists: that is the page head. */
     if (AT(b - META_SIZE)[0] != (s | ZEE_TAG_FREE)) break;
     unlink_frame(class_of(s), b);
+    /* The upper half's header ends up inside the merged frame: mark it
+     * free, so that a later free() of it is reported as a double free. */
+    set_meta(f | s, s | ZEE_TAG_FREE);
     f &= ~s;
   }
-  set_meta(f, s | ZEE_TAG_FREE);
 #endif
+  set_meta(f, s | ZEE_TAG_FREE); /* a later free(f) is a double free */
   push(class_of(s), f);
 #if ZEE_BUDDY
   addr page = f & ~OFFSET_MASK;

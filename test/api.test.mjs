@@ -187,6 +187,16 @@ describe('checked builds', () => {
     expect(z.malloc(64)).toBe(p);
   });
 
+  test('a double free is reported even after the block merged with its buddy', () => {
+    const a = z.malloc(8), b = z.malloc(8), c = z.malloc(8); // 16@16, 16@32, 16@48
+    z.free(b);
+    z.free(c); // c is the upper half: it merges into 32@32 and its header ends up inside
+    expect(() => z.free(c)).toThrow(expect.objectContaining({ code: 'ZEE_E_DOUBLE_FREE', ptr: c }));
+    expect(() => z.free(b)).toThrow(expect.objectContaining({ code: 'ZEE_E_DOUBLE_FREE', ptr: b }));
+    expect(z.check()).toBe(0);
+    expect(a).toBeGreaterThan(0);
+  });
+
   test('thousands of reported faults leave the C stack pointer and the heap as they were', () => {
     const p = z.malloc(100);
     const sp = z.exports.stackSave();
