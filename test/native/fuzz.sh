@@ -8,9 +8,13 @@
 #   bash test/native/fuzz.sh --merge   adds to test/native/corpus the inputs of
 #                                build/issue6/fuzz-corpus that reach new edges
 #                                (libFuzzer -merge=1)
-# Findings (crash-*, leak-*, timeout-*, oom-*) land in build/issue6/findings/:
+# Findings (crash-*, leak-*, timeout-*, oom-*) land in build/issue6/findings/
+# (build/issue6/ci-findings/ for --ci):
 # copy them into test/native/corpus/ as regression cases once fixed.
 set -euo pipefail
+# Everything runs inside main, parsed whole before it starts, so editing this
+# file during a long run can't make bash execute half a line afterwards.
+main() {
 cd "$(dirname "$0")/../.."
 mode=run duration=5m
 case "${1:-}" in
@@ -37,6 +41,7 @@ secs=$(seconds "$duration")
 
 bin=$(bash test/native/build.sh fuzz)
 findings=build/issue6/findings
+[ "$mode" = ci ] && findings=build/issue6/ci-findings
 mkdir -p "$findings"
 opts=(-timeout=20 -rss_limit_mb=2560 -max_len=4096 -print_final_stats=1 -artifact_prefix="$findings/")
 
@@ -66,3 +71,6 @@ if [ "$status" -ne 0 ] || [ "$found" -ne 0 ]; then
 fi
 last=$(grep -E '^#[0-9]+ +DONE' "$log" | tail -1)
 echo "fuzz.sh: no finding in ${secs}s: ${last}"
+}
+
+main "$@"
