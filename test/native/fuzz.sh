@@ -61,7 +61,7 @@ log="build/issue6/fuzz-$mode.log"
 echo "fuzz.sh: $bin for ${secs}s (log: $log)"
 set +e
 "$bin" -max_total_time="$secs" "${opts[@]}" "$work" test/native/corpus 2>&1 | tee "$log" \
-  | grep -E --line-buffered '^#[0-9]+ +(INITED|DONE|pulse)|ERROR|SUMMARY|zee harness|page_source|stat::'
+  | grep -E --line-buffered '^#[0-9]+[[:space:]]+(INITED|DONE)|ERROR|SUMMARY|zee harness|page_source|stat::'
 status=${PIPESTATUS[0]}
 set -e
 found=$(find "$findings" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
@@ -69,7 +69,7 @@ if [ "$status" -ne 0 ] || [ "$found" -ne 0 ]; then
   echo "fuzz.sh: FINDING (exit $status, $found file(s) in $findings); see $log" >&2
   exit 1
 fi
-last=$(grep -E '^#[0-9]+ +DONE' "$log" | tail -1)
+last=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1 || true)
 echo "fuzz.sh: no finding in ${secs}s: ${last}"
 }
 
