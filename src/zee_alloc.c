@@ -181,7 +181,7 @@ __attribute__((weak)) void zee_fault(unsigned code, void *ptr) {
 #endif
 
 /* Why: every fault funnels here so that it never returns into the caller. */
-__attribute__((noinline, cold)) static void fault(unsigned code, addr p) {
+__attribute__((noinline, cold, unused)) static void fault(unsigned code, addr p) {
   zee_fault(code, to_ptr(p));
   __builtin_trap();
 }
@@ -206,8 +206,9 @@ static void unlock(void) { __atomic_store_n(&lock_word, 0, __ATOMIC_RELEASE); }
 #endif
 
 static zee_heap_info_t H = {
-    ZEE_INFO_MAGIC, ZEE_LAYOUT_VERSION,
-    ZEE_VALIDATION | ZEE_JUMBO_MATCH << 4 | ZEE_BUDDY << 8 | ZEE_SHRINK << 12};
+    .magic = ZEE_INFO_MAGIC,
+    .layout = ZEE_LAYOUT_VERSION,
+    .config = ZEE_VALIDATION | ZEE_JUMBO_MATCH << 4 | ZEE_BUDDY << 8 | ZEE_SHRINK << 12};
 
 /* ---- The layout -----------------------------------------------------------
  *
@@ -384,7 +385,9 @@ static addr align_up(addr a, uint32_t align) { return (a + align - 1) & ~(align 
 static addr take_pages(uint32_t n, uint32_t align, int jumbo) {
   for (int tries = 0;; tries++) {
     addr best = 0, best_at = 0, last = 0;
+#if ZEE_JUMBO_MATCH == 0
     uint32_t best_pages = ~0u;
+#endif
     for (addr s = H.spans; s; s = AT(s)[2]) {
       uint32_t k = AT(s)[1];
       addr end = s + (k << PAGE_LOG2), at = s;

@@ -36,7 +36,7 @@ objs=()
 # Lines "X(name, validation, jumbo, buddy, shrink)" of configs.h.
 while read -r name v j b s; do
   o="$out/core_$name.o"
-  "$CC" "${cflags[@]}" -Wno-extra -Wno-unused -I src -c "$core" -o "$o" \
+  "$CC" "${cflags[@]}" -Werror -I src -c "$core" -o "$o" \
     -DZEE_VALIDATION="$v" -DZEE_JUMBO_MATCH="$j" -DZEE_BUDDY="$b" -DZEE_SHRINK="$s"
   renames=()
   for n in "${names[@]}"; do renames+=(--redefine-sym "$n=${name}_$n"); done
