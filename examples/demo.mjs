@@ -8,27 +8,19 @@ const hex = (n) => '0x' + n.toString(16).padStart(6, '0');
 const kib = (n) => (n >= 1024 ? `${+(n / 1024).toFixed(1)} KiB` : `${n} B`);
 
 const z = await ZeeAlloc.create();
-const u32 = () => z.HEAPU32;
-const info = (p) => u32()[(p - 8) >>> 2];
 const describe = (p) => {
-  const size = (info(p) & ~15) >>> 0;
+  const size = (z.HEAPU32[(p - 8) >>> 2] & ~15) >>> 0; // the metadata at p - 8
   return size >= PAGE ? `jumbo ${size / PAGE} page(s), 64 KiB-aligned` : `frame ${kib(size)} in page ${hex(p & ~(PAGE - 1))}`;
 };
 
-/** Pages the allocator owns, by kind, read from its state block. */
+/** Pages the allocator owns, by kind, from the heap inspector. */
 function pages() {
-  const s = z.stateAddress >>> 2, w = u32();
-  let small = 0, free = 0, jumbo = 0;
-  for (let p = w[s + 6]; p; p = (w[(p + 4) >>> 2] << 16) >>> 0) {
-    small++;
-    const tail = w[(p + PAGE - 8) >>> 2];
-    if ((tail & 15) === 7) jumbo += (tail >>> 16);
-  }
-  for (let sp = w[s + 5]; sp; sp = w[(sp + 8) >>> 2]) free += w[(sp + 4) >>> 2];
-  return `small pages ${small}, jumbo pages ${jumbo}, free pages ${free}, memory ${kib(z.memoryBytes)}`;
+  const t = z.stats(), k = t.pagesByKind;
+  return `small pages ${k.small + k.anchor} (${k.anchor} anchoring a jumbo block), jumbo pages ${k['jumbo-start'] + k['jumbo-body']}, ` +
+    `free pages ${k['free-span']}, memory ${kib(t.memoryBytes)}`;
 }
 
-console.log(`zee_alloc demo — heap starts at ${hex(u32()[(z.stateAddress >>> 2) + 3])}\n`);
+console.log(`zee_alloc demo — heap starts at ${hex(z.snapshot().heapStart)}\n`);
 const live = [];
 const step = (label, p, n) => {
   console.log(`${label.padEnd(26)} -> ${hex(p)}  ${describe(p)}${n !== undefined ? `, usable ${kib(z.usableSize(p))}` : ''}`);
@@ -40,6 +32,7 @@ for (const n of [0, 8, 9, 24, 100, 1000, 4000, 32760, 32761, 65536, 200000, 1 <<
   step(`malloc(${n})`, p, n);
 }
 console.log(`\n${pages()}\n`);
+console.log(z.renderText());
 
 const a = z.alignedAlloc(4096, 100);
 step('aligned_alloc(4096, 100)', a, 100);
