@@ -22,10 +22,4 @@ void *memalign(size_t a, size_t n) { return a <= 16 ? malloc(n) : 0; }
 void *aligned_alloc(size_t a, size_t n) { return memalign(a, n); }
 int posix_memalign(void **out, size_t a, size_t n) { return (*out = memalign(a, n)) ? 0 : 12; }
 size_t malloc_usable_size(void *p) { return p ? 16 : 0; }
-void *__libc_malloc(size_t n) { return malloc(n); }
-void __libc_free(void *p) { free(p); }
-void *__libc_calloc(size_t c, size_t n) { return calloc(c, n); }
-void *__libc_realloc(void *p, size_t n) { return realloc(p, n); }
-void *emscripten_builtin_malloc(size_t n) { return malloc(n); }
-void emscripten_builtin_free(void *p) { free(p); }
-void *emscripten_builtin_memalign(size_t a, size_t n) { return memalign(a, n); }
+#include "../libc_names.h"

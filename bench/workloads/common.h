@@ -106,6 +106,27 @@ static void report(const char *name, double ms) {
          (unsigned long)__builtin_wasm_memory_size(0) * 65536ul);
 }
 
+/* The random-replacement shape of small.c and mixed.c: `live` blocks with
+ * sizes from size_fn, then `steps` steps that each free a random block and
+ * allocate its replacement, then everything freed.  Timed and reported. */
+#define REPLACE_MAX_LIVE 10000
+static void replace_random(const char *name, int live, long steps, size_t (*size_fn)(void)) {
+  static void *ptr[REPLACE_MAX_LIVE];
+  static size_t len[REPLACE_MAX_LIVE];
+  static uint32_t ids[REPLACE_MAX_LIVE];
+  uint32_t next_id = 0;
+  if (live > REPLACE_MAX_LIVE) fail("live set too large", (uint32_t)live);
+  double t0 = emscripten_get_now();
+  for (int i = 0; i < live; i++) ptr[i] = take(len[i] = size_fn(), ids[i] = next_id++);
+  for (long step = 0; step < steps; step++) {
+    uint32_t i = rnd() % live;
+    give(ptr[i], len[i], ids[i]);
+    ptr[i] = take(len[i] = size_fn(), ids[i] = next_id++);
+  }
+  for (int i = 0; i < live; i++) give(ptr[i], len[i], ids[i]);
+  report(name, emscripten_get_now() - t0);
+}
+
 /* The scale argument (argv[1]) multiplies the iteration count; --quick uses 1. */
 static long scale_arg(int argc, char **argv, long dflt) {
   long s = argc > 1 ? strtol(argv[1], 0, 10) : dflt;
