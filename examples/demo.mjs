@@ -23,7 +23,7 @@ function pages() {
 console.log(`zee_alloc demo — heap starts at ${hex(z.snapshot().heapStart)}\n`);
 const live = [];
 const step = (label, p, n) => {
-  console.log(`${label.padEnd(26)} -> ${hex(p)}  ${describe(p)}${n !== undefined ? `, usable ${kib(z.usableSize(p))}` : ''}`);
+  console.log(`${label.padEnd(33)} -> ${hex(p)}  ${describe(p)}${n !== undefined ? `, usable ${kib(z.usableSize(p))}` : ''}`);
 };
 for (const n of [0, 8, 9, 24, 100, 1000, 4000, 32760, 32761, 65536, 200000, 1 << 20]) {
   const p = z.malloc(n);
@@ -45,10 +45,13 @@ const r = z.malloc(100);
 step('malloc(100)', r, 100);
 const r2 = z.realloc(r, 1000);
 step('realloc(.., 1000)', r2, 1000);
-console.log(`  ${r2 === r ? 'grew in place: its upper buddies were free' : 'moved'}`);
+console.log(`  ${r2 === r ? 'grew in place: its upper buddies were free' : 'moved: the frame above it is not a free buddy'}`);
+const b2 = z.realloc(b, 500000);
+step('realloc(256 KiB-aligned, 500000)', b2, 500000);
+console.log(`  ${b2 === b ? 'grew in place: it ends at the top of memory, which grew under it' : 'moved'}`);
 
 console.log('\nfree everything');
-for (const p of [...live, a, b, c, r2]) z.free(p);
+for (const p of [...live, a, b2, c, r2]) z.free(p);
 console.log(`${pages()}`);
 z.trim();
 console.log(`after zee_trim(): ${pages()}`);
