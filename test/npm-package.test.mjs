@@ -47,8 +47,8 @@ function runAsync(cmd, args, cwd) {
 // ---- the README's code, read from between the npm markers ----------------
 function readmeSection() {
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  const m = /<!-- BEGIN npm \(issue 7\) -->([\s\S]*?)<!-- END npm -->/.exec(readme);
-  if (!m) throw new Error('README.md has no npm (issue 7) section');
+  const m = /<!-- BEGIN npm[^>]*-->([\s\S]*?)<!-- END npm -->/.exec(readme);
+  if (!m) throw new Error('README.md has no npm section (<!-- BEGIN npm ... --> ... <!-- END npm -->)');
   return m[1];
 }
 
