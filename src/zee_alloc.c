@@ -27,7 +27,7 @@
  * Debugging
  *   - ZEE_VALIDATION=2 ("dev") adds internal asserts; zee_check() walks the
  *     whole heap and names the first broken rule (zee_alloc.h).
- *   - js/inspect.js reads the same structures from JS without calling in.
+ *   - js/inspect.mjs reads the same structures from JS without calling in.
  *
  * Exporting
  *   - Defines malloc, free, calloc, realloc, aligned_alloc, posix_memalign,

@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-/* ---- Layout constants (also read by js/inspect.js) ------------------- */
+/* ---- Layout constants (also read by js/inspect.mjs) ------------------- */
 #define ZEE_PAGE_SIZE 65536u   /* wasm page; small pages and jumbo blocks */
 #define ZEE_META_SIZE 8u       /* metadata before every payload */
 #define ZEE_MIN_FRAME 16u      /* smallest frame */
@@ -58,7 +58,7 @@ enum zee_check_code {
 };
 
 /*
- * Where the allocator keeps its state, for inspectors (js/inspect.js).
+ * Where the allocator keeps its state, for inspectors (js/inspect.mjs).
  * All addresses are byte offsets into the wasm memory (0 = none).
  */
 typedef struct zee_heap_info {
