@@ -20,9 +20,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "../common/check.h"
 #include "zee_alloc.h"
-
-static int failures;
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -36,19 +35,6 @@ static int failures;
 /* Calls through this pointer can't be elided: LLVM may delete a calloc whose
  * result is only compared with NULL and assume it succeeded. */
 static void *(*volatile calloc_fn)(size_t, size_t) = calloc;
-
-/* Prints one result line; a failed check counts towards the exit status. */
-#define CHECK(step, cond, ...)                                  \
-  do {                                                          \
-    if (cond) {                                                 \
-      printf("%s: ok ", step);                                  \
-    } else {                                                    \
-      failures++;                                               \
-      printf("%s: FAIL (%s) ", step, #cond);                    \
-    }                                                           \
-    printf(__VA_ARGS__);                                        \
-    printf("\n");                                               \
-  } while (0)
 
 /* True if [p, p+n) lies in memory that zee_alloc owns. */
 static int in_zee_heap(const void *p, size_t n) {

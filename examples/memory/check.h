@@ -1,25 +1,12 @@
-/* Shared by the memory examples: one result line per check. */
+/* Shared by the memory examples: CHECK lines (../common/check.h), stamps
+ * and the final zee_check(). */
 #ifndef ZEE_EXAMPLE_CHECK_H
 #define ZEE_EXAMPLE_CHECK_H
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../common/check.h"
 #include "zee_alloc.h"
-
-static int failures;
-
-/* Prints "<step>: ok ..." or "<step>: FAIL (cond) ..."; failures set the exit status. */
-#define CHECK(step, cond, ...)                                  \
-  do {                                                          \
-    if (cond) {                                                 \
-      printf("%s: ok ", step);                                  \
-    } else {                                                    \
-      failures++;                                               \
-      printf("%s: FAIL (%s) ", step, #cond);                    \
-    }                                                           \
-    printf(__VA_ARGS__);                                        \
-    printf("\n");                                               \
-  } while (0)
 
 /* Calls through these pointers can't be elided by the optimizer, which may
  * otherwise assume that an allocation whose result is unused succeeded. */
