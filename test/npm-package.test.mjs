@@ -236,22 +236,19 @@ test('the declared snapshot, totals, page, frame and stats fields match what the
 });
 
 describe('the README Quick start, run by a consumer', () => {
-  test('Node ESM: the README block prints what its comments say', () => {
-    expect(snippets.esm.lang).toBe('js');
-    writeFileSync(join(consumer, 'quickstart.mjs'), snippets.esm.code);
-    const out = run(process.execPath, ['quickstart.mjs'], consumer);
-    const expected = expectedLines(snippets.esm.code);
-    expect(expected.length).toBeGreaterThanOrEqual(6);
-    expect(out.trimEnd().split('\n')).toEqual(expected);
-  });
-
-  test('Node CommonJS: the README block prints what its comments say', () => {
-    expect(snippets.cjs.lang).toBe('js');
-    expect(snippets.cjs.code).toMatch(/require\('zee-alloc'\)/);
-    writeFileSync(join(consumer, 'quickstart.cjs'), snippets.cjs.code);
-    const out = run(process.execPath, ['quickstart.cjs'], consumer);
-    const expected = expectedLines(snippets.cjs.code);
-    expect(expected.length).toBeGreaterThanOrEqual(4);
+  // The ESM and CommonJS blocks, each run as the consumer would: file name,
+  // the minimum number of checked lines, and what the block must contain.
+  test.each([
+    ['esm', 'Node ESM', 'quickstart.mjs', 6, /import \{ ZeeAlloc \} from 'zee-alloc'/],
+    ['cjs', 'Node CommonJS', 'quickstart.cjs', 4, /require\('zee-alloc'\)/],
+  ])('%s (%s): the README block prints what its comments say', (key, _name, file, minLines, shape) => {
+    const snippet = snippets[key];
+    expect(snippet.lang).toBe('js');
+    expect(snippet.code).toMatch(shape);
+    writeFileSync(join(consumer, file), snippet.code);
+    const out = run(process.execPath, [file], consumer);
+    const expected = expectedLines(snippet.code);
+    expect(expected.length).toBeGreaterThanOrEqual(minLines);
     expect(out.trimEnd().split('\n')).toEqual(expected);
   });
 
