@@ -263,12 +263,14 @@ static void push(unsigned c, addr f) {
   H.lists[c] = f;
 }
 
+#if ZEE_BUDDY
 /* O(1) removal, needed when a buddy is merged or a page is released. */
 static void unlink_frame(unsigned c, addr f) {
   addr next = AT(f)[0], prev = AT(f)[1];
   if (prev) AT(prev)[0] = next; else H.lists[c] = next;
   if (next) AT(next)[1] = prev;
 }
+#endif
 
 /* Writes the 8 bytes before a payload; the check word ties them to it. */
 static void set_meta(addr p, uint32_t info) {
@@ -383,6 +385,7 @@ static addr align_up(addr a, uint32_t align) { return (a + align - 1) & ~(align 
  * before an anchored span, or a new one carved from the span.
  */
 static addr take_pages(uint32_t n, uint32_t align, int jumbo) {
+  if (!H.heap_start) init(); /* here, not in malloc: the first call always lands here */
   for (int tries = 0;; tries++) {
     addr best = 0, best_at = 0, last = 0;
 #if ZEE_JUMBO_MATCH == 0
@@ -400,6 +403,7 @@ static addr take_pages(uint32_t n, uint32_t align, int jumbo) {
 #endif
 #if ZEE_JUMBO_MATCH == 0
       if (k < best_pages) best = s, best_at = at, best_pages = k;
+      if (k == n) break; /* nothing fits closer */
 #else
       best = s, best_at = at;
       break;
@@ -441,9 +445,10 @@ static addr alloc_frame(unsigned c) {
     make_small_page(p);
     k = c;
   }
-  addr f = H.lists[k];
+  addr f = H.lists[k], next = AT(f)[0];
   ASSERT(AT(f - META_SIZE)[0] == ((MIN_FRAME << k) | ZEE_TAG_FREE), f);
-  unlink_frame(k, f);
+  H.lists[k] = next; /* pop the head: it has no prev */
+  if (next) AT(next)[1] = 0;
   while (k > c) { /* keep the lower half, free the upper half */
     uint32_t half = MIN_FRAME << --k;
     set_meta(f + half, half | ZEE_TAG_FREE);
@@ -458,18 +463,19 @@ static addr alloc_frame(unsigned c) {
 
 /* Frees frame f of size s, merging it with free buddies under coalesce. */
 static void free_frame(addr f, uint32_t s) {
+  /* Marked free first: if f is an upper half, its header ends up inside the
+   * merged frame, and a later free(f) must still read as a double free. */
+  set_meta(f, s | ZEE_TAG_FREE);
 #if ZEE_BUDDY
+  uint32_t s0 = s;
   for (addr b; (b = f ^ s) & OFFSET_MASK; s <<= 1) {
     /* The buddy at page offset 0 never exists: that is the page head. */
     if (AT(b - META_SIZE)[0] != (s | ZEE_TAG_FREE)) break;
     unlink_frame(class_of(s), b);
-    /* The upper half's header ends up inside the merged frame: mark it
-     * free, so that a later free() of it is reported as a double free. */
-    set_meta(f | s, s | ZEE_TAG_FREE);
     f &= ~s;
   }
+  if (s != s0) set_meta(f, s | ZEE_TAG_FREE); /* the merged frame */
 #endif
-  set_meta(f, s | ZEE_TAG_FREE); /* a later free(f) is a double free */
   push(class_of(s), f);
 #if ZEE_BUDDY
   addr page = f & ~OFFSET_MASK;
@@ -566,7 +572,6 @@ static void *out_of_memory(void) {
 
 /* Serves n bytes aligned to `align` (a power of two, at least 16). */
 static void *allocate(size_t n, size_t align) {
-  if (!H.heap_start) init();
   addr p;
   if (n <= MAX_SMALL && align <= MAX_FRAME) {
     /* The frame: the power of two >= max(n + 8, align); align >= 16. */
