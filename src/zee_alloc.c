@@ -66,7 +66,8 @@
 #endif
 
 /* ZEE_JUMBO_MATCH: which free span serves a jumbo block.
- * 0 = closest (the smallest span that fits; the default),
+ * 0 = closest (the smallest span that fits, and one that already has an
+ *     anchor before any that needs one carved; the default),
  * 1 = exact (only a span that fits with no pages left over, or the span at
  *     the top of the heap; never splits other spans; -37 B),
  * 2 = first (the lowest-addressed span that fits; -62 B). */
@@ -402,8 +403,11 @@ static addr take_pages(uint32_t n, uint32_t align, int jumbo) {
       if (jumbo && end - at != n << PAGE_LOG2 && end != H.heap_end) continue;
 #endif
 #if ZEE_JUMBO_MATCH == 0
-      if (k < best_pages) best = s, best_at = at, best_pages = k;
-      if (k == n) break; /* nothing fits closer */
+      /* A span that needs a new anchor carved ranks after every span that
+       * has one: the anchor costs a page, and small frames in it pin it. */
+      uint32_t score = k | (uint32_t)(at != s) << 16;
+      if (score < best_pages) best = s, best_at = at, best_pages = score;
+      if (score == n) break; /* nothing fits closer */
 #else
       best = s, best_at = at;
       break;

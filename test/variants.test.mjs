@@ -75,6 +75,20 @@ test('closest: a jumbo request takes the smallest span that fits', async () => {
   expect([g1, g2].every(Boolean)).toBe(true);
 });
 
+test('closest: a span that has an anchor wins over a smaller one that needs an anchor carved', async () => {
+  const z = await fresh();
+  // x's anchor keeps a small block (sx), so freeing x leaves an anchored span;
+  // y's anchor empties with it, so y leaves a span that starts with no anchor.
+  const x = z.malloc(5 * PAGE), sx = z.malloc(16), g1 = z.malloc(PAGE), y = z.malloc(2 * PAGE), g2 = z.malloc(PAGE);
+  z.free(x);
+  z.free(y);
+  expect(spans(z).map(({ start, pages, anchored }) => ({ start, pages, anchored }))).toEqual([
+    { start: x, pages: 5, anchored: true }, { start: y - PAGE, pages: 3, anchored: false }]);
+  expect(z.malloc(2 * PAGE)).toBe(x);
+  expect([sx, g1, g2].every(Boolean)).toBe(true);
+  expect(z.check()).toBe(0);
+});
+
 test('first: a jumbo request takes the lowest span that fits', async () => {
   const z = await fresh('first');
   const a = z.malloc(6 * PAGE), g1 = z.malloc(PAGE), b = z.malloc(3 * PAGE), g2 = z.malloc(PAGE);
