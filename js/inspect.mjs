@@ -13,9 +13,9 @@
 
 export { renderText, renderSVG, formatBytes } from './render.mjs';
 
-/** The layout constants of src/zee_alloc.h (layout version 1). */
+/** The layout constants of src/zee_alloc.h (layout version 2). */
 export const LAYOUT = Object.freeze({
-  VERSION: 1,
+  VERSION: 2,
   PAGE_SIZE: 65536,
   META_SIZE: 8,
   MIN_FRAME: 16,
@@ -23,6 +23,7 @@ export const LAYOUT = Object.freeze({
   CLASSES: 12,
   TAG_FREE: 6,
   TAG_USED: 7,
+  TAG_CACHED: 4,
   SALT: 0x5eea110c,
   PAGE_TAG: 0x5a450000,
   SPAN_TAG: 0x5a530000,
@@ -34,7 +35,7 @@ const META = LAYOUT.META_SIZE;
 const MIN = LAYOUT.MIN_FRAME;
 const MAX = LAYOUT.MAX_FRAME;
 const CLASSES = LAYOUT.CLASSES;
-const STATE_WORDS = 9 + CLASSES; // zee_heap_info_t
+const STATE_WORDS = 9 + 3 * CLASSES; // zee_heap_info_t
 
 /**
  * The rules validate() reports.  The ZEE_C_* names match zee_check()'s codes
@@ -52,6 +53,7 @@ export const RULES = Object.freeze({
   ZEE_C_JUMBO: "jumbo metadata in an anchor's tail slot: check word, page-multiple size, inside the heap",
   ZEE_C_LIST: 'free list: member is not a free frame of its class, broken back link, or a cycle',
   ZEE_C_LIST_COUNT: 'a free frame is on no free list',
+  ZEE_C_CACHE: 'cache: member is not a cached frame of its class, a cycle, a count that disagrees or exceeds the build\'s cache size, or a cached frame on no cache',
   ZEE_C_TOTALS: 'the byte totals of the walk do not add up to the heap size',
 });
 
@@ -59,7 +61,7 @@ export const RULES = Object.freeze({
 export const CHECK_CODES = Object.freeze({
   0: 'ZEE_C_OK', 16: 'ZEE_C_SPAN', 17: 'ZEE_C_SPAN_MERGE', 18: 'ZEE_C_PAGE',
   19: 'ZEE_C_OVERLAP', 20: 'ZEE_C_FRAME', 21: 'ZEE_C_COUNT', 22: 'ZEE_C_BUDDY',
-  23: 'ZEE_C_JUMBO', 24: 'ZEE_C_LIST', 25: 'ZEE_C_LIST_COUNT',
+  23: 'ZEE_C_JUMBO', 24: 'ZEE_C_LIST', 25: 'ZEE_C_LIST_COUNT', 26: 'ZEE_C_CACHE',
 });
 
 const VALIDATION = ['unsafe', 'external', 'dev'];
@@ -148,12 +150,15 @@ function walk(source) {
   const names = ['magic', 'layout', 'config', 'heapStart', 'heapEnd', 'spans', 'pages', 'endSmall', 'spare'];
   names.forEach((n, i) => { st[n] = u32[stateAddress / 4 + i]; });
   st.lists = Array.from({ length: CLASSES }, (_, c) => u32[stateAddress / 4 + 9 + c]);
+  st.cache = Array.from({ length: CLASSES }, (_, c) => u32[stateAddress / 4 + 9 + CLASSES + c]);
+  st.cached = Array.from({ length: CLASSES }, (_, c) => u32[stateAddress / 4 + 9 + 2 * CLASSES + c]);
   const config = {
     raw: st.config,
     validation: VALIDATION[st.config & 15] ?? `unknown(${st.config & 15})`,
     jumboMatch: JUMBO_MATCH[(st.config >>> 4) & 15] ?? `unknown(${(st.config >>> 4) & 15})`,
     buddy: BUDDY[(st.config >>> 8) & 15] ?? `unknown(${(st.config >>> 8) & 15})`,
     shrink: SHRINK[(st.config >>> 12) & 15] ?? `unknown(${(st.config >>> 12) & 15})`,
+    cache: (st.config >>> 16) & 255,
   };
   const coalesce = config.buddy === 'coalesce';
 
@@ -171,6 +176,7 @@ function walk(source) {
     jumbos: [],
     spans: [],
     freeLists: [],
+    caches: [],
     totals: null,
     violations,
   };
@@ -268,11 +274,12 @@ function walk(source) {
   const frameAt = new Map(); // frame address -> frame record
   const corruptFrom = new Map(); // page -> first frame the walk could not read
   const freeByPage = []; // for the buddy check
+  const cachedFrames = []; // every frame tagged cached, to find those on no cache
   for (const p of small) {
     const i = pageIndex(p);
     const page = {
-      address: p, kind: 'small', inUseCount: rd(p) & 0xffff, usedFrames: 0, freeFrames: 0,
-      usedBytes: 0, freeBytes: 0, jumbo: 0, spare: p === st.spare, corrupt: false, frames: [],
+      address: p, kind: 'small', inUseCount: rd(p) & 0xffff, usedFrames: 0, freeFrames: 0, cachedFrames: 0,
+      usedBytes: 0, freeBytes: 0, cachedBytes: 0, jumbo: 0, spare: p === st.spare, corrupt: false, frames: [],
     };
     if (claims[i]) { claim(i, { kind: 'small page', page }, p); continue; }
     claims[i] = { kind: 'small', page };
@@ -281,7 +288,8 @@ function walk(source) {
     for (let f = p + MIN; f < p + PAGE; ) {
       const info = rd(f - 8), check = rd(f - 4), size = (info & ~15) >>> 0;
       let why = null;
-      if ((info & 14) !== LAYOUT.TAG_FREE) why = `tag ${info & 15} is neither free (6) nor in use (7)`;
+      const tag = info & 15;
+      if (tag !== LAYOUT.TAG_FREE && tag !== LAYOUT.TAG_USED && tag !== LAYOUT.TAG_CACHED) why = `tag ${tag} is none of in use (7), free (6), cached (4)`;
       else if (check !== ((info ^ f ^ LAYOUT.SALT) >>> 0)) why = `check word ${hex(check)} should be ${hex(info ^ f ^ LAYOUT.SALT)}`;
       else if (size < MIN || size > MAX || (size & (size - 1))) why = `size ${size} is not a power of two in 16..32768`;
       else if (f % size) why = `frame of ${size} B is not aligned to its size`;
@@ -294,13 +302,15 @@ function walk(source) {
         snap.frames.push(rec);
         break;
       }
-      const used = (info & 1) === 1;
-      const rec = { address: f, page: p, size, payload: size - META, state: used ? 'used' : 'free', class: Math.log2(size) - 4 };
+      const state = tag === LAYOUT.TAG_USED ? 'used' : tag === LAYOUT.TAG_FREE ? 'free' : 'cached';
+      const rec = { address: f, page: p, size, payload: size - META, state, class: Math.log2(size) - 4 };
       page.frames.push(rec);
       snap.frames.push(rec);
       frameAt.set(f, rec);
-      if (used) { page.usedFrames++; page.usedBytes += size - META; } else { page.freeFrames++; page.freeBytes += size - META; free.push(rec); }
-      if (!used && coalesce) {
+      if (state === 'used') { page.usedFrames++; page.usedBytes += size - META; }
+      else if (state === 'cached') { page.cachedFrames++; page.cachedBytes += size - META; cachedFrames.push(rec); }
+      else { page.freeFrames++; page.freeBytes += size - META; free.push(rec); }
+      if (state === 'free' && coalesce) {
         const b = f ^ size;
         if (b % PAGE && b > f && rd(b - 8) === (size | LAYOUT.TAG_FREE))
           report('ZEE_C_BUDDY', f, `free frames ${hex(f)} and ${hex(b)} of ${size} B are buddies but were not merged`);
@@ -337,7 +347,7 @@ function walk(source) {
       report('ZEE_C_JUMBO', j, `tail slot ${hex(j - 8)} of page ${hex(p)} holds ${hex(tinfo)} ${hex(tcheck)}: neither 0 nor jumbo metadata`);
     }
     if (coalesce && !page.corrupt) {
-      const want = page.usedFrames + (page.jumbo ? 1 : 0);
+      const want = page.usedFrames + page.cachedFrames + (page.jumbo ? 1 : 0); // a cached frame still counts
       if (page.inUseCount !== want)
         report('ZEE_C_COUNT', p, `page ${hex(p)} counts ${page.inUseCount} blocks in use, its frames say ${want}`);
     }
@@ -349,7 +359,7 @@ function walk(source) {
   if (coalesce) {
     for (const p of small) {
       const page = claims[pageIndex(p)]?.page;
-      if (page && page.address === p && !page.corrupt && page.inUseCount === 0 && !page.usedFrames && !page.jumbo && p !== st.spare)
+      if (page && page.address === p && !page.corrupt && page.inUseCount === 0 && !page.usedFrames && !page.cachedFrames && !page.jumbo && p !== st.spare)
         report('ZEE_C_PAGE', p, `small page ${hex(p)} is empty but is not the spare: it should have gone back to the free spans`);
     }
   }
@@ -395,6 +405,33 @@ function walk(source) {
     for (const rec of free)
       if (!onList.has(rec.address)) report('ZEE_C_LIST_COUNT', rec.address, `free frame ${hex(rec.address)} of ${rec.size} B is on no free list`);
 
+  // ---- caches: frames free() holds back, one-way LIFO lists (ZEE_CACHE) ----------
+  const inCache = new Set();
+  for (let c = 0; c < CLASSES; c++) {
+    const size = MIN << c;
+    const cache = { class: c, size, count: st.cached[c], members: [] };
+    snap.caches.push(cache);
+    let prev = 0;
+    for (let f = st.cache[c]; f; ) {
+      if (f % size || !inHeap(f) || !(f % PAGE)) {
+        report('ZEE_C_CACHE', f, `cache ${size}: link ${hex(f)} (from ${prev ? hex(prev) : 'the head'}) is not a ${size}-aligned frame address inside the heap`);
+        break;
+      }
+      if (inCache.has(f)) { report('ZEE_C_CACHE', f, `cache ${size} loops back to ${hex(f)} (or shares it with another cache)`); break; }
+      inCache.add(f);
+      cache.members.push(f);
+      const rec = frameAt.get(f);
+      if (!rec) report('ZEE_C_CACHE', f, `cache ${size}: ${hex(f)} is not a frame start of a small page`);
+      else if (rec.state !== 'cached' || rec.size !== size) report('ZEE_C_CACHE', f, `cache ${size}: ${hex(f)} is a ${rec.state} frame of ${rec.size} B`);
+      prev = f;
+      f = rd(f);
+    }
+    if (cache.members.length !== st.cached[c] || st.cached[c] > config.cache)
+      report('ZEE_C_CACHE', stateAddress, `cache ${size} holds ${cache.members.length} frames; its count says ${st.cached[c]} (at most ${config.cache})`);
+  }
+  for (const rec of cachedFrames)
+    if (!inCache.has(rec.address)) report('ZEE_C_CACHE', rec.address, `cached frame ${hex(rec.address)} of ${rec.size} B is on no cache`);
+
   if (st.endSmall > 1) report('ZEE_C_STATE', stateAddress + 28, `end_small is ${st.endSmall}, expected 0 or 1`);
   else if (st.endSmall && npages) {
     const top = claims[npages - 1];
@@ -422,6 +459,7 @@ function walk(source) {
       for (const f of page.frames) {
         if (f.state === 'used') { t.usedBytes += f.payload; t.usedFrames++; }
         else if (f.state === 'free') { t.freeFrameBytes += f.payload; t.freeFrames++; if (f.payload > t.largestFreeBlock) t.largestFreeBlock = f.payload; }
+        else if (f.state === 'cached') { t.cachedBytes += f.payload; t.cachedFrames++; if (f.payload > t.largestFreeBlock) t.largestFreeBlock = f.payload; }
         else t.corruptBytes += f.size - 8; // metadata slot already counted
       }
     } else if (page.kind === 'foreign') t.foreignBytes += PAGE;
@@ -430,7 +468,7 @@ function walk(source) {
   for (const s of snap.spans) { t.freeSpanBytes += s.bytes; if (s.bytes > t.largestFreeBlock) t.largestFreeBlock = s.bytes; }
   t.freeSpans = snap.spans.length;
   t.usedBlocks = t.usedFrames + t.usedJumbos;
-  t.freeBytes = t.freeFrameBytes + t.freeSpanBytes;
+  t.freeBytes = t.freeFrameBytes + t.cachedBytes + t.freeSpanBytes;
   t.fragmentation = t.freeBytes ? 1 - t.largestFreeBlock / t.freeBytes : 0;
   t.freeListBytes = snap.freeLists.reduce((a, l) => a + l.members.length * (l.size - META), 0);
   t.freeListMembers = snap.freeLists.reduce((a, l) => a + l.members.length, 0);
@@ -449,7 +487,7 @@ function emptyTotals() {
     heapBytes: 0, pages: 0,
     pagesByKind: { small: 0, anchor: 0, 'jumbo-start': 0, 'jumbo-body': 0, 'free-span': 0, foreign: 0 },
     usedBytes: 0, usedBlocks: 0, usedFrames: 0, usedJumbos: 0,
-    freeBytes: 0, freeFrameBytes: 0, freeFrames: 0, freeSpanBytes: 0, freeSpans: 0,
+    freeBytes: 0, freeFrameBytes: 0, freeFrames: 0, cachedBytes: 0, cachedFrames: 0, freeSpanBytes: 0, freeSpans: 0,
     freeListBytes: 0, freeListMembers: 0,
     metadataBytes: 0, reservedBytes: 0, foreignBytes: 0, corruptBytes: 0,
     largestFreeBlock: 0, fragmentation: 0,

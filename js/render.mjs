@@ -55,7 +55,7 @@ function cellChars(page, cells) {
       const lo = Math.max(a, c * w), hi = Math.min(b, (c + 1) * w);
       if (hi <= lo) continue;
       if (f.state === 'used') used[c] += hi - lo;
-      else if (f.state === 'free') free[c] += hi - lo;
+      else if (f.state === 'free' || f.state === 'cached') free[c] += hi - lo;
       else bad[c] = 1;
     }
   }
@@ -76,7 +76,7 @@ const KIND_LABEL = {
 
 function pageNote(snap, p) {
   if (p.kind === 'small' || p.kind === 'anchor') {
-    const n = `${p.usedFrames}u ${p.freeFrames}f${p.spare ? ' spare' : ''}`;
+    const n = `${p.usedFrames}u ${p.freeFrames}f${p.cachedFrames ? ` ${p.cachedFrames}c` : ''}${p.spare ? ' spare' : ''}`;
     return p.corrupt ? `${n} CORRUPT` : n;
   }
   if (p.kind === 'jumbo-start') {
@@ -124,16 +124,16 @@ export function renderText(snap, { columns = 80, collapse = true } = {}) {
     out.push(fit(`${hex(p.address)} ${label} |${bar}| ${pageNote(snap, p)}`.trimEnd()));
   }
   const legend = [
-    `legend: # in use  . free frame  % mostly in use  : mostly free  ! corrupt`,
+    `legend: # in use  . free/cached frame  % mostly in use  : mostly free  ! corrupt`,
     `        = jumbo block  - free span  ~ not zee_alloc's; a cell = ${formatBytes(Math.round(PAGE / cells))}`,
-    `        anchor: small page holding a jumbo block's metadata; u/f: frames`,
+    `        anchor: holds a jumbo block's metadata; u/f/c: frames used/free/cached`,
   ];
   for (const l of legend) out.push(fit(l));
   return out.join('\n') + '\n';
 }
 
 const COLORS = {
-  used: '#e4572e', free: '#76b041', jumbo: '#b8336a', span: '#c5e8b0', meta: '#3d3d3d',
+  used: '#e4572e', free: '#76b041', cached: '#b5d99c', jumbo: '#b8336a', span: '#c5e8b0', meta: '#3d3d3d',
   reserved: '#9e9e9e', foreign: '#e0e0e0', corrupt: '#ff00ff', text: '#222', grid: '#ffffff',
 };
 
@@ -166,7 +166,7 @@ export function renderSVG(snap, { width = 1024, collapse = true, title = 'zee_al
     const v = snap.violations[0];
     o.push(`<text x="8" y="49" fill="#c00" font-weight="bold" class="zee-invalid">INVALID: ${snap.violations.length} violation(s); first ${esc(v.rule)} at ${hex(v.address)}: ${esc(v.message)}</text>`);
   }
-  const legend = [['used', 'in use'], ['free', 'free frame'], ['jumbo', 'jumbo block'], ['span', 'free span'], ['meta', 'metadata'], ['reserved', 'reserved'], ['foreign', 'not zee_alloc\'s'], ['corrupt', 'corrupt']];
+  const legend = [['used', 'in use'], ['free', 'free frame'], ['cached', 'cached frame'], ['jumbo', 'jumbo block'], ['span', 'free span'], ['meta', 'metadata'], ['reserved', 'reserved'], ['foreign', 'not zee_alloc\'s'], ['corrupt', 'corrupt']];
   let lx = 8;
   for (const [k, label] of legend) {
     o.push(`<rect x="${lx}" y="58" width="11" height="11" fill="${k === 'foreign' ? 'url(#zee-hatch)' : COLORS[k]}" stroke="#888" stroke-width="0.5"/><text x="${lx + 15}" y="67" fill="${COLORS.text}">${esc(label)}</text>`);
@@ -192,7 +192,7 @@ export function renderSVG(snap, { width = 1024, collapse = true, title = 'zee_al
           continue;
         }
         const last = off + f.size === PAGE;
-        const tip = `${hex(f.address)}: ${f.state === 'used' ? 'in use' : 'free'}, frame ${formatBytes(f.size)}, payload ${f.payload} B (page ${hex(p.address)})`;
+        const tip = `${hex(f.address)}: ${f.state === 'used' ? 'in use' : f.state === 'cached' ? 'cached (freed, held for the next malloc of its class)' : 'free'}, frame ${formatBytes(f.size)}, payload ${f.payload} B (page ${hex(p.address)})`;
         o.push(box(off, f.size - 8, y, COLORS[f.state], tip, ` class="zee-frame zee-${f.state}" data-addr="${f.address}" data-state="${f.state}" data-size="${f.size}"`));
         if (last) {
           const tail = p.jumbo

@@ -31,7 +31,7 @@ export const FAULTS = {
 export const CHECKS = {
   0: 'ZEE_C_OK', 16: 'ZEE_C_SPAN', 17: 'ZEE_C_SPAN_MERGE', 18: 'ZEE_C_PAGE',
   19: 'ZEE_C_OVERLAP', 20: 'ZEE_C_FRAME', 21: 'ZEE_C_COUNT', 22: 'ZEE_C_BUDDY',
-  23: 'ZEE_C_JUMBO', 24: 'ZEE_C_LIST', 25: 'ZEE_C_LIST_COUNT',
+  23: 'ZEE_C_JUMBO', 24: 'ZEE_C_LIST', 25: 'ZEE_C_LIST_COUNT', 26: 'ZEE_C_CACHE',
 };
 
 /** The validation levels shipped in the package, one .wasm build each. */
@@ -455,9 +455,10 @@ export class ZeeAlloc {
       jumbo: field(4, CONFIG_NAMES.jumbo),
       buddy: field(8, CONFIG_NAMES.buddy),
       shrink: field(12, CONFIG_NAMES.shrink),
+      cache: (word >>> 16) & 255,
     };
   }
-  /** Gives the kept-back empty page to the free spans. */
+  /** Merges the frames the caches hold back and gives the kept-back empty page to the free spans. */
   trim() { this.exports.zee_trim(); }
 
   _inspect(what) {

@@ -44,6 +44,7 @@ export const VARIANTS = {
   exact: { dir: 'build', defines: ['ZEE_JUMBO_MATCH=1'] },
   first: { dir: 'build', defines: ['ZEE_JUMBO_MATCH=2'] },
   'dev-fast-chunkify': { dir: 'build', defines: ['ZEE_VALIDATION=2', 'ZEE_BUDDY=0', 'ZEE_SHRINK=1'] },
+  cache: { dir: 'build', defines: ['ZEE_CACHE=32'] },
 };
 
 export function wasmPath(name) {

@@ -90,6 +90,24 @@
 #define ZEE_SHRINK 0
 #endif
 
+/* ZEE_CACHE: how many freed frames of each size class free() holds back
+ *     un-merged for the next malloc of that class (like a thread cache):
+ *     0 = none (the default), 1..255 (+341 B at 32).  It skips the split and
+ *     merge work when one size is freed and allocated again, and the frees
+ *     that fill it are not coalesced until the frames are merged: before a
+ *     new small page is carved, before memory grows, and in zee_trim().  So
+ *     it never makes the heap grow, but it can make the pages it pins serve
+ *     other requests.  Coalesce only: under fast, free lists already work
+ *     this way. */
+#ifndef ZEE_CACHE
+#define ZEE_CACHE 0
+#endif
+#if !ZEE_BUDDY
+#undef ZEE_CACHE
+#define ZEE_CACHE 0
+#endif
+_Static_assert(ZEE_CACHE >= 0 && ZEE_CACHE <= 255, "ZEE_CACHE fits its 8 bits of config");
+
 /* ZEE_THREADS: 1 = a spinlock around every entry point (for -pthread;
  *     +67 B against the default built with -pthread), 0 = none (the default). */
 #ifndef ZEE_THREADS
@@ -209,7 +227,8 @@ static void unlock(void) { __atomic_store_n(&lock_word, 0, __ATOMIC_RELEASE); }
 static zee_heap_info_t H = {
     .magic = ZEE_INFO_MAGIC,
     .layout = ZEE_LAYOUT_VERSION,
-    .config = ZEE_VALIDATION | ZEE_JUMBO_MATCH << 4 | ZEE_BUDDY << 8 | ZEE_SHRINK << 12};
+    .config = ZEE_VALIDATION | ZEE_JUMBO_MATCH << 4 | ZEE_BUDDY << 8 | ZEE_SHRINK << 12 |
+              ZEE_CACHE << 16};
 
 /* ---- The layout -----------------------------------------------------------
  *
@@ -229,7 +248,8 @@ static zee_heap_info_t H = {
  *   ... -----+------+------+----------------------------+-------------+-----
  *
  *   info  = size | tag   (size: 16 .. 32768 for frames, n * 65536 for jumbo;
- *                         tag: 7 = in use, 6 = free)
+ *                         tag: 7 = in use, 6 = free, 4 = cached: freed but
+ *                         held back un-merged, see ZEE_CACHE)
  *   check = info ^ payload address ^ ZEE_SALT
  *
  * Page header, [P, P+8):
@@ -238,6 +258,9 @@ static zee_heap_info_t H = {
  *            (pages are 64 KiB-aligned, so 16 bits each name a page)
  *
  * A free frame's first 8 bytes are its links: word 0 = next, word 1 = prev.
+ * A cached frame's first word links the cache of its class (LIFO, one way):
+ *
+ *   H.cache[c] --> f1 [next] --> f2 [next] --> 0      (H.cached[c] = 2)
  *
  * A jumbo block of n pages, anchored by the small page A before it:
  *
@@ -374,6 +397,12 @@ static void page_emptied(addr p) {
 }
 #endif
 
+#if ZEE_CACHE
+static int flush(void);
+#else
+#define flush() 0
+#endif
+
 /* ---- Finding pages ------------------------------------------------------------ */
 
 /* Round up to a power of two `align`. */
@@ -427,6 +456,10 @@ static addr take_pages(uint32_t n, uint32_t align, int jumbo) {
       return best_at;
     }
     if (tries) return 0;
+    if (flush()) { /* merging held-back frames may have freed whole pages */
+      tries = -1;
+      continue;
+    }
     /* Grow just enough: the top span (if it touches the new memory) counts. */
     uint32_t have = 0, anchored = H.end_small;
     if (source_size() != H.heap_end) anchored = 0;
@@ -443,6 +476,8 @@ static addr take_pages(uint32_t n, uint32_t align, int jumbo) {
 static addr alloc_frame(unsigned c) {
   unsigned k = c;
   while (k < CLASSES && !H.lists[k]) k++;
+  if (k == CLASSES && flush()) /* merged frames may serve it without a new page */
+    for (k = c; k < CLASSES && !H.lists[k]; k++) {}
   if (k == CLASSES) {
     addr p = take_pages(1, PAGE_SIZE, 0);
     if (!p) return 0;
@@ -541,14 +576,18 @@ static int extend_jumbo(addr j, uint32_t size, uint32_t want) {
 
 /* ---- Checked entry ------------------------------------------------------------------ */
 
+/* Tags 7 (in use), 6 (free) and 4 (cached) are the only valid ones. */
+static int bad_tag(uint32_t info) {
+  return !((1u << ZEE_TAG_USED | 1u << ZEE_TAG_FREE | 1u << ZEE_TAG_CACHED) >> (info & 15) & 1);
+}
+
 /* The info word of the block at p, after the checks of the validation level. */
 static uint32_t block_info(addr p) {
 #if ZEE_VALIDATION >= 1
   if ((p & (MIN_FRAME - 1)) || p < H.heap_start + MIN_FRAME || p >= H.heap_end)
     fault(ZEE_E_POINTER, p);
   uint32_t info = AT(p - META_SIZE)[0];
-  if ((info & 14) != ZEE_TAG_FREE || AT(p - META_SIZE)[1] != (info ^ p ^ ZEE_SALT))
-    fault(ZEE_E_HEADER, p);
+  if (bad_tag(info) || AT(p - META_SIZE)[1] != (info ^ p ^ ZEE_SALT)) fault(ZEE_E_HEADER, p);
   if (!(info & 1)) fault(ZEE_E_DOUBLE_FREE, p);
 #else
   uint32_t info = AT(p - META_SIZE)[0];
@@ -569,6 +608,37 @@ static void release(addr p, uint32_t size) {
   else free_jumbo(p, size);
 }
 
+#if ZEE_CACHE
+/* Holds a freed frame back un-merged while its class's cache has room: the
+ * next malloc of that class takes it without a split, and this free skips
+ * the merge.  The page keeps counting it as in use. */
+static int hold(addr f, uint32_t size) {
+  if (size >= PAGE_SIZE) return 0;
+  unsigned c = class_of(size);
+  if (H.cached[c] >= ZEE_CACHE) return 0;
+  set_meta(f, size | ZEE_TAG_CACHED); /* a later free(f) is a double free */
+  AT(f)[0] = H.cache[c];
+  H.cache[c] = f;
+  H.cached[c]++;
+  return 1;
+}
+
+/* Merges every held-back frame, so that the cache never costs a page. */
+static int flush(void) {
+  int any = 0;
+  for (unsigned c = 0; c < CLASSES; c++) {
+    for (addr f; (f = H.cache[c]); any = 1) {
+      H.cache[c] = AT(f)[0];
+      free_frame(f, MIN_FRAME << c);
+    }
+    H.cached[c] = 0;
+  }
+  return any;
+}
+#else
+#define hold(f, size) 0
+#endif
+
 static void *out_of_memory(void) {
   errno = ENOMEM;
   return 0;
@@ -580,7 +650,16 @@ static void *allocate(size_t n, size_t align) {
   if (n <= MAX_SMALL && align <= MAX_FRAME) {
     /* The frame: the power of two >= max(n + 8, align); align >= 16. */
     uint32_t need = n + META_SIZE < align ? align : n + META_SIZE;
-    p = alloc_frame(32 - MIN_LOG2 - __builtin_clz(need - 1));
+    unsigned c = 32 - MIN_LOG2 - __builtin_clz(need - 1);
+#if ZEE_CACHE
+    if ((p = H.cache[c])) { /* the frame of this class freed last */
+      H.cache[c] = AT(p)[0];
+      H.cached[c]--;
+      set_meta(p, (MIN_FRAME << c) | ZEE_TAG_USED);
+      return to_ptr(p);
+    }
+#endif
+    p = alloc_frame(c);
   } else {
     p = align > MAX_JUMBO ? 0 : alloc_jumbo(n ? n : 1, align < PAGE_SIZE ? PAGE_SIZE : align);
   }
@@ -600,7 +679,8 @@ void zee_free(void *ptr) {
   if (!ptr) return;
   lock();
   addr p = to_addr(ptr);
-  release(p, block_info(p));
+  uint32_t size = block_info(p);
+  if (!hold(p, size)) release(p, size);
   unlock();
 }
 
@@ -699,6 +779,7 @@ done:
 void zee_trim(void) {
 #if ZEE_BUDDY
   lock();
+  flush();
   if (H.spare && !(AT(H.spare)[0] & 0xffff)) drop_small_page(H.spare, 1);
   H.spare = 0;
   unlock();
@@ -716,6 +797,7 @@ const zee_heap_info_t *zee_heap_info(void) {
 
 typedef struct walk_stats {
   uint32_t pages, used_bytes, used_blocks, free_bytes, free_frames, span_pages;
+  uint32_t cached_bytes, cached_frames;
 } walk_stats;
 
 /* Is page p inside a free span?  (Used to find pages claimed twice.) */
@@ -728,7 +810,7 @@ static int in_span(addr p) {
 /* Frame or jumbo metadata at p: 0 if tag and check word are sound. */
 static int bad_meta(addr p) {
   uint32_t info = AT(p - META_SIZE)[0];
-  return (info & 14) != ZEE_TAG_FREE || AT(p - META_SIZE)[1] != (info ^ p ^ ZEE_SALT);
+  return bad_tag(info) || AT(p - META_SIZE)[1] != (info ^ p ^ ZEE_SALT);
 }
 
 /* Checks every rule of the layout, filling in totals on the way. */
@@ -766,6 +848,10 @@ static int walk(walk_stats *st) {
       if (info & 1) {
         used++;
         st->used_bytes += size - META_SIZE;
+      } else if ((info & 15) == ZEE_TAG_CACHED) {
+        used++; /* the page counts it until the cache lets it go */
+        st->cached_frames++;
+        st->cached_bytes += size - META_SIZE;
       } else {
         st->free_frames++;
         st->free_bytes += size - META_SIZE;
@@ -811,6 +897,20 @@ static int walk(walk_stats *st) {
     }
   }
   if (listed != st->free_frames) return ZEE_C_LIST_COUNT;
+  uint32_t held = 0;
+  for (unsigned c = 0; c < CLASSES; c++) {
+    uint32_t size = MIN_FRAME << c, n = 0;
+    for (addr f = H.cache[c]; f; f = AT(f)[0]) {
+      addr page = f & ~OFFSET_MASK;
+      if (++held > st->cached_frames || ++n > ZEE_CACHE || f < H.heap_start ||
+          f >= H.heap_end || (f & (size - 1)) || !(f & OFFSET_MASK) ||
+          (AT(page)[0] & ~0xffffu) != ZEE_PAGE_TAG || in_span(page) || bad_meta(f) ||
+          AT(f - META_SIZE)[0] != (size | ZEE_TAG_CACHED))
+        return ZEE_C_CACHE;
+    }
+    if (n != H.cached[c]) return ZEE_C_CACHE;
+  }
+  if (held != st->cached_frames) return ZEE_C_CACHE;
   return 0;
 }
 
@@ -825,7 +925,7 @@ int zee_check(void) {
 #if defined(__EMSCRIPTEN__) && !defined(ZEE_NO_MALLOC_NAMES) && !ZEE_BUILTIN_ONLY
 #include <malloc.h>
 
-/* dlmalloc's meanings: arena = bytes owned, ordblks = free frames and spans,
+/* dlmalloc's meanings: arena = bytes owned, ordblks = free and cached frames,
  * uordblks = bytes in use (payloads), fordblks = bytes free (payloads and
  * spans); keepcost = free span bytes. */
 struct mallinfo mallinfo(void) {
@@ -834,10 +934,10 @@ struct mallinfo mallinfo(void) {
   lock();
   walk(&st);
   mi.arena = (int)((st.pages + st.span_pages) << PAGE_LOG2);
-  mi.ordblks = (int)st.free_frames;
+  mi.ordblks = (int)(st.free_frames + st.cached_frames);
   mi.uordblks = (int)st.used_bytes;
   mi.keepcost = (int)(st.span_pages << PAGE_LOG2);
-  mi.fordblks = (int)(st.free_bytes + mi.keepcost);
+  mi.fordblks = (int)(st.free_bytes + st.cached_bytes + mi.keepcost);
   unlock();
   return mi;
 }

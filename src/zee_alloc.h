@@ -22,10 +22,11 @@ extern "C" {
 #define ZEE_MIN_FRAME 16u      /* smallest frame */
 #define ZEE_MAX_FRAME 32768u   /* largest frame; larger requests are jumbo */
 #define ZEE_CLASSES 12u        /* frame sizes 16, 32, ... 32768 */
-#define ZEE_LAYOUT_VERSION 1u
+#define ZEE_LAYOUT_VERSION 2u
 
 #define ZEE_TAG_FREE 6u        /* low 4 bits of a free block's info word */
 #define ZEE_TAG_USED 7u        /* low 4 bits of an in-use block's info word */
+#define ZEE_TAG_CACHED 4u      /* low 4 bits of a freed frame held in a cache */
 #define ZEE_SALT 0x5eea110cu   /* check word = info ^ payload ^ ZEE_SALT */
 #define ZEE_PAGE_TAG 0x5a450000u /* small page header: tag | frames in use */
 #define ZEE_SPAN_TAG 0x5a530000u /* free span header: tag | anchored bit */
@@ -54,7 +55,10 @@ enum zee_check_code {
   ZEE_C_JUMBO = 23,      /* jumbo metadata in an anchor slot is invalid */
   ZEE_C_LIST = 24,       /* free list: member not a free frame of its class,
                             broken back link, or cycle */
-  ZEE_C_LIST_COUNT = 25  /* a free frame is on no list (or on two) */
+  ZEE_C_LIST_COUNT = 25, /* a free frame is on no list (or on two) */
+  ZEE_C_CACHE = 26       /* cache: member not a cached frame of its class,
+                            a cycle, a count that disagrees, or a cached
+                            frame on no cache */
 };
 
 /*
@@ -64,7 +68,8 @@ enum zee_check_code {
 typedef struct zee_heap_info {
   uint32_t magic;      /* ZEE_INFO_MAGIC */
   uint32_t layout;     /* ZEE_LAYOUT_VERSION */
-  uint32_t config;     /* validation | jumbo << 4 | buddy << 8 | shrink << 12 */
+  uint32_t config;     /* validation | jumbo << 4 | buddy << 8 | shrink << 12
+                          | cache << 16 */
   uint32_t heap_start; /* first page zee_alloc may own (64 KiB-aligned) */
   uint32_t heap_end;   /* end of the last region it owns */
   uint32_t spans;      /* first free span, in address order */
@@ -72,6 +77,8 @@ typedef struct zee_heap_info {
   uint32_t end_small;  /* 1 if the page below heap_end is a small page */
   uint32_t spare;      /* an empty small page kept back from release */
   uint32_t lists[ZEE_CLASSES]; /* free-list heads, 16 B .. 32 KiB */
+  uint32_t cache[ZEE_CLASSES];  /* heads of the frames free() holds back */
+  uint32_t cached[ZEE_CLASSES]; /* how many each cache holds */
 } zee_heap_info_t;
 
 /* The allocator's state, for inspection. */
@@ -80,7 +87,8 @@ const zee_heap_info_t *zee_heap_info(void);
 /* Whole-heap consistency check: 0, or a zee_check_code. */
 int zee_check(void);
 
-/* Gives the kept-back empty small page (if any) to the free spans. */
+/* Merges the frames held in the caches and gives the kept-back empty small
+ * page (if any) to the free spans. */
 void zee_trim(void);
 
 /* The project's names for the standard calls (same functions). */

@@ -13,7 +13,7 @@ import { workload } from './soak.mjs';
 import { ENOMEM } from '../js/zee_alloc.mjs';
 
 const PAGE = 65536;
-const VARIANTS = ['default', 'dev', 'unsafe', 'fast', 'chunkify', 'exact', 'first', 'dev-fast-chunkify'];
+const VARIANTS = ['default', 'dev', 'unsafe', 'fast', 'chunkify', 'exact', 'first', 'dev-fast-chunkify', 'cache'];
 
 describe.each(VARIANTS)('%s build', (variant) => {
   test.each([[12, 1], [24, 2], [48, 3]])(

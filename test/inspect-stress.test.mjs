@@ -15,7 +15,7 @@ test.each(VARIANT_NAMES)('%s build: validate() passes after every operation of t
   const ops = Math.round(OPS * (share[variant] ?? 1 / 4));
   console.log(`inspect stress ${variant}: seed ${seed}, ${ops} ops (replay with ZEE_SEED=${seed})`);
   const z = await fresh(variant);
-  let checked = 0, maxFrames = 0, sawJumbo = false, sawSpan = false;
+  let checked = 0, maxFrames = 0, maxCached = 0, sawJumbo = false, sawSpan = false;
   const t0 = Date.now();
   const res = runRandom(z, {
     seed, ops, maxSize: 1 << 19, maxLive: 300,
@@ -29,6 +29,7 @@ test.each(VARIANT_NAMES)('%s build: validate() passes after every operation of t
       if (s.frames.length > maxFrames) maxFrames = s.frames.length;
       if (s.jumbos.length) sawJumbo = true;
       if (s.spans.length) sawSpan = true;
+      if (s.totals.cachedFrames > maxCached) maxCached = s.totals.cachedFrames;
       // the walk's totals agree with its own lists
       if (s.totals.freeListBytes !== s.totals.freeFrameBytes) throw new Error(`op ${i}: free lists and pages disagree`);
     },
@@ -37,6 +38,9 @@ test.each(VARIANT_NAMES)('%s build: validate() passes after every operation of t
   expect(res.counts.free).toBeGreaterThan(ops / 4);
   expect(sawJumbo && sawSpan).toBe(true);
   expect(maxFrames).toBeGreaterThan(50);
+  // only the cache build holds frames back, and there the walk sees it fill up
+  if (z.config.cache) expect(maxCached).toBeGreaterThan(z.config.cache);
+  else expect(maxCached).toBe(0);
   // everything was freed: no block in use, the heap still valid and drawable
   const end = snapshot(z);
   expect(validate(z)).toEqual({ ok: true, violations: [] });

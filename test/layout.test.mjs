@@ -11,8 +11,9 @@ describe('state block', () => {
     const z = await fresh();
     const s = state(z);
     expect(s.magic).toBe(INFO_MAGIC);
-    expect(s.layout).toBe(1);
-    expect(s.config).toBe(0x101); // external validation, closest, coalesce, defer
+    expect(s.layout).toBe(2);
+    expect(s.config).toBe(0x101); // external validation, closest, coalesce, defer, no cache
+    expect([...s.cache, ...s.cached].every((w) => w === 0)).toBe(true);
     expect(s.heapStart % PAGE).toBe(0);
     expect(s.heapEnd).toBe(z.memoryBytes);
   });

@@ -41,7 +41,7 @@ describe('loading', () => {
     for (const wasm of [buffer, new Uint8Array(buffer), arrayBuffer, module, url, url.href, fileURLToPath(url)]) {
       const z = await ZeeAlloc.create({ wasm });
       expect(z.variant).toBe('custom');
-      expect(z.config).toEqual({ validation: 'dev', jumbo: 'closest', buddy: 'coalesce', shrink: 'defer' });
+      expect(z.config).toEqual({ validation: 'dev', jumbo: 'closest', buddy: 'coalesce', shrink: 'defer', cache: 0 });
       const p = z.malloc(100);
       expect(p % 16).toBe(0);
       z.free(p);

@@ -9,7 +9,7 @@ console.log(`variants seed ${seed} (replay with ZEE_SEED=${seed})`);
 
 const CONFIG = {
   default: 0x101, dev: 0x102, unsafe: 0x100, fast: 0x001, chunkify: 0x1101,
-  exact: 0x111, first: 0x121, 'dev-fast-chunkify': 0x1002,
+  exact: 0x111, first: 0x121, 'dev-fast-chunkify': 0x1002, cache: 0x200101,
 };
 
 describe.each(Object.keys(CONFIG))('variant %s', (variant) => {

@@ -19,7 +19,7 @@ export type InspectSource =
 /** The rules validate() reports; the ZEE_C_* names match zee_check()'s. */
 export type Rule =
   | 'ZEE_C_STATE' | 'ZEE_C_SPAN' | 'ZEE_C_SPAN_MERGE' | 'ZEE_C_PAGE' | 'ZEE_C_OVERLAP' | 'ZEE_C_FRAME'
-  | 'ZEE_C_COUNT' | 'ZEE_C_BUDDY' | 'ZEE_C_JUMBO' | 'ZEE_C_LIST' | 'ZEE_C_LIST_COUNT' | 'ZEE_C_TOTALS';
+  | 'ZEE_C_COUNT' | 'ZEE_C_BUDDY' | 'ZEE_C_JUMBO' | 'ZEE_C_LIST' | 'ZEE_C_LIST_COUNT' | 'ZEE_C_CACHE' | 'ZEE_C_TOTALS';
 
 export interface Violation {
   rule: Rule;
@@ -43,7 +43,8 @@ export interface FrameInfo {
   size: number;
   /** Usable bytes: size - 8 (0 for a corrupt frame). */
   payload: number;
-  state: 'used' | 'free' | 'corrupt';
+  /** 'cached': freed, held back un-merged for the next malloc of its class (ZEE_CACHE). */
+  state: 'used' | 'free' | 'cached' | 'corrupt';
   /** Size class: log2(size) - 4, or -1 for a corrupt frame. */
   class: number;
 }
@@ -52,12 +53,14 @@ export interface SmallPageInfo {
   address: number;
   index: number;
   kind: 'small' | 'anchor';
-  /** The in-use count from the page header. */
+  /** The in-use count from the page header (cached frames still count). */
   inUseCount: number;
   usedFrames: number;
   freeFrames: number;
+  cachedFrames: number;
   usedBytes: number;
   freeBytes: number;
+  cachedBytes: number;
   /** The jumbo block this page anchors (0 if none). */
   jumbo: number;
   /** Whether this is the empty page kept back until trim(). */
@@ -103,6 +106,16 @@ export interface FreeListInfo {
   members: number[];
 }
 
+export interface CacheInfo {
+  class: number;
+  /** Frame size of the cache. */
+  size: number;
+  /** The count the allocator keeps (zee_heap_info_t.cached). */
+  count: number;
+  /** Frame addresses, most recently freed first. */
+  members: number[];
+}
+
 export interface SnapshotTotals {
   heapBytes: number;
   pages: number;
@@ -111,9 +124,12 @@ export interface SnapshotTotals {
   usedBlocks: number;
   usedFrames: number;
   usedJumbos: number;
+  /** Free frames, cached frames and free spans. */
   freeBytes: number;
   freeFrameBytes: number;
   freeFrames: number;
+  cachedBytes: number;
+  cachedFrames: number;
   freeSpanBytes: number;
   freeSpans: number;
   freeListBytes: number;
@@ -133,6 +149,8 @@ export interface SnapshotConfig {
   jumboMatch: string;
   buddy: string;
   shrink: string;
+  /** Frames each class's cache may hold (ZEE_CACHE; 0 = none). */
+  cache: number;
 }
 
 /** A JSON-safe picture of the heap. */
@@ -150,6 +168,7 @@ export interface Snapshot {
   jumbos: JumboInfo[];
   spans: SpanInfo[];
   freeLists: FreeListInfo[];
+  caches: CacheInfo[];
   totals: SnapshotTotals;
   violations: Violation[];
 }

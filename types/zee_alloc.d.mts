@@ -37,6 +37,8 @@ export interface ZeeConfig {
   jumbo: 'closest' | 'exact' | 'first' | `unknown(${number})`;
   buddy: 'fast' | 'coalesce' | `unknown(${number})`;
   shrink: 'defer' | 'chunkify' | `unknown(${number})`;
+  /** Frames each size class's cache may hold (0 = none). */
+  cache: number;
 }
 
 /** Totals of a heap snapshot, plus the memory size. */
@@ -74,7 +76,7 @@ export type ZeeFaultCode = 'ZEE_E_POINTER' | 'ZEE_E_HEADER' | 'ZEE_E_DOUBLE_FREE
 /** Names of zee_check() results. */
 export type ZeeCheckCode =
   | 'ZEE_C_OK' | 'ZEE_C_SPAN' | 'ZEE_C_SPAN_MERGE' | 'ZEE_C_PAGE' | 'ZEE_C_OVERLAP' | 'ZEE_C_FRAME'
-  | 'ZEE_C_COUNT' | 'ZEE_C_BUDDY' | 'ZEE_C_JUMBO' | 'ZEE_C_LIST' | 'ZEE_C_LIST_COUNT';
+  | 'ZEE_C_COUNT' | 'ZEE_C_BUDDY' | 'ZEE_C_JUMBO' | 'ZEE_C_LIST' | 'ZEE_C_LIST_COUNT' | 'ZEE_C_CACHE';
 
 export declare const ENOMEM: 48;
 export declare const EINVAL: 28;
@@ -187,7 +189,7 @@ export declare class ZeeAlloc {
   assertHeap(): void;
   /** The address of the allocator's state block (for inspectors). */
   readonly stateAddress: number;
-  /** Gives the kept-back empty page to the free spans. */
+  /** Merges the frames the caches hold back and gives the kept-back empty page to the free spans. */
   trim(): void;
 
   /** Every page, frame, jumbo block, free span and free list (zee-alloc/inspect). */

@@ -2,6 +2,7 @@
 export const PAGE = 65536;
 export const TAG_FREE = 6;
 export const TAG_USED = 7;
+export const TAG_CACHED = 4;
 export const SALT = 0x5eea110c;
 export const PAGE_TAG = 0x5a450000;
 export const SPAN_TAG = 0x5a530000;
@@ -13,18 +14,34 @@ export function meta(z, p) {
   const info = u32[(p - 8) >>> 2], check = u32[(p - 4) >>> 2];
   return {
     info, check, size: (info & ~15) >>> 0, used: (info & 15) === TAG_USED,
-    free: (info & 15) === TAG_FREE, checkOk: check === ((info ^ p ^ SALT) >>> 0),
+    free: (info & 15) === TAG_FREE, cached: (info & 15) === TAG_CACHED,
+    released: (info & 15) === TAG_FREE || (info & 15) === TAG_CACHED, // freed, merged or not
+    checkOk: check === ((info ^ p ^ SALT) >>> 0),
   };
 }
 
 /** zee_heap_info_t, as JS numbers. */
 export function state(z) {
   const u32 = z.HEAPU32, at = z.stateAddress >>> 2;
-  const f = [...u32.subarray(at, at + 9 + 12)];
+  const f = [...u32.subarray(at, at + 9 + 3 * 12)];
   return {
     magic: f[0], layout: f[1], config: f[2], heapStart: f[3], heapEnd: f[4],
-    spans: f[5], pages: f[6], endSmall: f[7], spare: f[8], lists: f.slice(9),
+    spans: f[5], pages: f[6], endSmall: f[7], spare: f[8], lists: f.slice(9, 21),
+    cache: f.slice(21, 33), cached: f.slice(33, 45),
   };
+}
+
+/** Members of the cache of class c (most recently freed first). */
+export function cacheMembers(z, c) {
+  const out = [];
+  for (let f = state(z).cache[c]; f && out.length < 1000; f = z.HEAPU32[f >>> 2]) out.push(f);
+  return out;
+}
+
+/** Fills the cache of the class serving `size`-byte frames, so that the next free of that class merges at once. */
+export function fillCache(z, size, n = z.config.cache) {
+  const ps = Array.from({ length: n }, () => z.malloc(size - 8));
+  for (const p of ps) z.free(p);
 }
 
 /** Members of free list of class c (size 16 << c), following next links. */

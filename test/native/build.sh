@@ -33,16 +33,16 @@ fi
 cflags=(-g -O1 -fno-omit-frame-pointer $san -fno-sanitize-recover=all -std=gnu11 -Wall -Wextra)
 names=(zee_malloc zee_free zee_calloc zee_realloc zee_memalign zee_usable_size zee_check zee_heap_info zee_trim)
 objs=()
-# Lines "X(name, validation, jumbo, buddy, shrink)" of configs.h.
-while read -r name v j b s; do
+# Lines "X(name, validation, jumbo, buddy, shrink, cache)" of configs.h.
+while read -r name v j b s c; do
   o="$out/core_$name.o"
   "$CC" "${cflags[@]}" -Werror -I src -c "$core" -o "$o" \
-    -DZEE_VALIDATION="$v" -DZEE_JUMBO_MATCH="$j" -DZEE_BUDDY="$b" -DZEE_SHRINK="$s"
+    -DZEE_VALIDATION="$v" -DZEE_JUMBO_MATCH="$j" -DZEE_BUDDY="$b" -DZEE_SHRINK="$s" -DZEE_CACHE="$c"
   renames=()
   for n in "${names[@]}"; do renames+=(--redefine-sym "$n=${name}_$n"); done
   "$OBJCOPY" "${renames[@]}" "$o"
   objs+=("$o")
-done < <(sed -n 's/^ *X(\([a-z_]*\), *\([0-9]\), *\([0-9]\), *\([0-9]\), *\([0-9]\)).*/\1 \2 \3 \4 \5/p' test/native/configs.h)
+done < <(sed -n 's/^ *X(\([a-z_0-9]*\), *\([0-9]\), *\([0-9]\), *\([0-9]\), *\([0-9]\), *\([0-9]*\)).*/\1 \2 \3 \4 \5 \6/p' test/native/configs.h)
 [ ${#objs[@]} -gt 0 ] || { echo "build.sh: no configs found in test/native/configs.h" >&2; exit 1; }
 
 "$CC" "${cflags[@]}" $link -o "$bin.tmp" test/native/harness.c test/native/page_source.c $main "${objs[@]}"

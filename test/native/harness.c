@@ -41,7 +41,7 @@
 #define SLOTS 48
 
 /* ---- The builds of the core, one per line of configs.h ---------------------- */
-#define DECLARE(n, v, j, b, s)                                  \
+#define DECLARE(n, v, j, b, s, c)                               \
   void *n##_zee_malloc(size_t);                                 \
   void n##_zee_free(void *);                                    \
   void *n##_zee_calloc(size_t, size_t);                         \
@@ -52,8 +52,8 @@
   const zee_heap_info_t *n##_zee_heap_info(void);               \
   void n##_zee_trim(void);
 ZEE_NATIVE_CONFIGS(DECLARE)
-#define ENTRY(n, v, j, b, s)                                                        \
-  {#n, v | j << 4 | b << 8 | s << 12, v, n##_zee_malloc, n##_zee_free,              \
+#define ENTRY(n, v, j, b, s, c)                                                     \
+  {#n, v | j << 4 | b << 8 | s << 12 | c << 16, v, n##_zee_malloc, n##_zee_free,              \
    n##_zee_calloc, n##_zee_realloc, n##_zee_memalign, n##_zee_usable_size,         \
    n##_zee_check, n##_zee_heap_info, n##_zee_trim},
 const zee_api zee_apis[] = {ZEE_NATIVE_CONFIGS(ENTRY)};

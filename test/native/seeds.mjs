@@ -2,12 +2,12 @@
 // Writes the hand-made seeds of the fuzz corpus (test/native/corpus/seed-*).
 // Input format (harness.c): 4 header bytes [config, cap, base/initial, flags],
 // then per call: opcode, slot, arguments.  `node test/native/seeds.mjs`
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'corpus');
-const CONFIGS = 10; // lines of configs.h
+const CONFIGS = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'configs.h'), 'utf8').match(/^\s*X\(/gm).length;
 
 // Size encodings of harness.c take_size(): [a, b].
 const pow2 = (k, delta = 0) => [k & 15, delta + 9];           // 2^k + delta, |delta| <= 9
