@@ -63,7 +63,9 @@ function usage(msg) {
 }
 
 // ---- What is measured ------------------------------------------------------------
-export const ALLOCATORS = ['zee_alloc', 'dlmalloc', 'emmalloc'];
+// zee_cache is zee_alloc built with ZEE_CACHE=32 (an option, not the default).
+export const ALLOCATORS = ['zee_alloc', 'zee_cache', 'dlmalloc', 'emmalloc'];
+const CACHE_DEFINES = ['ZEE_CACHE=32'];
 
 // zee_alloc configurations for the size table: the default, then each other
 // value of each option on its own, then the smallest combination.  ZEE_THREADS
@@ -78,6 +80,7 @@ export const CONFIGS = {
   'buddy=0 (fast)': { defines: ['ZEE_BUDDY=0'] },
   'shrink=1 (chunkify)': { defines: ['ZEE_SHRINK=1'] },
   'unsafe + fast': { defines: ['ZEE_VALIDATION=0', 'ZEE_BUDDY=0'] },
+  'cache=32': { defines: CACHE_DEFINES },
   'default (-pthread)': { defines: [], flags: ['-pthread'] },
   'threads=1 (-pthread)': { defines: ['ZEE_THREADS=1'], flags: ['-pthread'] },
 };
@@ -144,9 +147,9 @@ async function zeeObjects(tag, flags, defines) {
   }), 1);
 }
 
-// The allocator part of an emcc link command.
-function allocatorLink(alloc, zeeObjs) {
-  return alloc === 'zee_alloc' ? [...zeeObjs, '-sMALLOC=none'] : [`-sMALLOC=${alloc}`];
+// The allocator part of an emcc link command (zee: { zee_alloc: objects, zee_cache: objects }).
+function allocatorLink(alloc, zee) {
+  return zee[alloc] ? [...zee[alloc], '-sMALLOC=none'] : [`-sMALLOC=${alloc}`];
 }
 
 // Size of a module after `wasm-opt -Oz`: raw and gzipped bytes.
@@ -208,7 +211,7 @@ async function buildWorkloads() {
   const dir = join(work, 'speed');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'package.json'), '{"type":"commonjs"}\n'); // Emscripten's glue is CommonJS
-  const zo = await zeeObjects('speed', SPEED_FLAGS, []);
+  const zo = { zee_alloc: await zeeObjects('speed', SPEED_FLAGS, []), zee_cache: await zeeObjects('speed-cache', SPEED_FLAGS, CACHE_DEFINES) };
   const progs = [...new Set(WORKLOADS.map((w) => w.prog))];
   await pool(progs.map((p) => () => emcc([...SPEED_FLAGS, '-c', join(root, 'bench', 'workloads', `${p}.c`), '-o', join(work, 'obj', `w-${p}.o`)])));
   const jobs = [];
@@ -338,16 +341,17 @@ export function tables(res) {
     lines.push(`| ${l} | ${fmt(a.bytes)} | ${fmt(a.gzip)} | ${fmt(b.bytes)} | ${fmt(b.gzip)} |`);
   }
   lines.push('');
-  lines.push('| Workload | zee_alloc ops/s | dlmalloc ops/s | emmalloc ops/s | zee/dl speed | em/dl speed | zee/dl memory | em/dl memory | zee memory | dl memory | peak live |',
-    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+  lines.push('| Workload | zee_alloc ops/s | dlmalloc ops/s | emmalloc ops/s | zee/dl speed | zee cache=32/dl speed | em/dl speed | zee/dl memory | zee cache=32/dl memory | em/dl memory | zee memory | dl memory | peak live |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+  const x = (v) => `${v.toFixed(2)}×`;
   for (const [name, r] of Object.entries(res.speed)) {
-    const z = r.zee_alloc, d = r.dlmalloc, e = r.emmalloc;
-    lines.push(`| ${name} | ${fmt(z.ops_per_sec)} | ${fmt(d.ops_per_sec)} | ${fmt(e.ops_per_sec)} | ${z.speed_vs_dlmalloc.toFixed(2)}× | ${e.speed_vs_dlmalloc.toFixed(2)}× | ${z.memory_vs_dlmalloc.toFixed(2)}× | ${e.memory_vs_dlmalloc.toFixed(2)}× | ${mib(z.memory)} | ${mib(d.memory)} | ${mib(z.peak_live)} |`);
+    const z = r.zee_alloc, c = r.zee_cache, d = r.dlmalloc, e = r.emmalloc;
+    lines.push(`| ${name} | ${fmt(z.ops_per_sec)} | ${fmt(d.ops_per_sec)} | ${fmt(e.ops_per_sec)} | ${x(z.speed_vs_dlmalloc)} | ${x(c.speed_vs_dlmalloc)} | ${x(e.speed_vs_dlmalloc)} | ${x(z.memory_vs_dlmalloc)} | ${x(c.memory_vs_dlmalloc)} | ${x(e.memory_vs_dlmalloc)} | ${mib(z.memory)} | ${mib(d.memory)} | ${mib(z.peak_live)} |`);
   }
-  const s = res.summary;
-  lines.push(`| **geometric mean** | | | | **${s.speed_geomean.zee_alloc.toFixed(2)}×** | ${s.speed_geomean.emmalloc.toFixed(2)}× | ${s.memory_geomean.zee_alloc.toFixed(2)}× | ${s.memory_geomean.emmalloc.toFixed(2)}× | | | |`);
+  const s = res.summary, g = s.speed_geomean, m = s.memory_geomean;
+  lines.push(`| **geometric mean** | | | | **${x(g.zee_alloc)}** | ${x(g.zee_cache)} | ${x(g.emmalloc)} | ${x(m.zee_alloc)} | ${x(m.zee_cache)} | ${x(m.emmalloc)} | | | |`);
   lines.push('', `Speed is the median of ${res.runs} interleaved runs at scale ${res.scale}; from the fastest run of each instead, ` +
-    `the geometric means are zee_alloc ${s.speed_geomean_best.zee_alloc.toFixed(2)}×, emmalloc ${s.speed_geomean_best.emmalloc.toFixed(2)}× dlmalloc.`);
+    `the geometric means are zee_alloc ${x(s.speed_geomean_best.zee_alloc)}, zee cache=32 ${x(s.speed_geomean_best.zee_cache)}, emmalloc ${x(s.speed_geomean_best.emmalloc)} dlmalloc.`);
   return lines.join('\n');
 }
 
@@ -372,10 +376,11 @@ function summarize(size, speed) {
       met: names.every((n) => speed[n].zee_alloc.memory_vs_dlmalloc <= 1.25),
     },
   };
+  const each = (key) => Object.fromEntries(['zee_alloc', 'zee_cache', 'emmalloc'].map((a) => [a, gm(a, key)]));
   return {
-    speed_geomean: { zee_alloc: gm('zee_alloc', 'speed_vs_dlmalloc'), emmalloc: gm('emmalloc', 'speed_vs_dlmalloc') },
-    speed_geomean_best: { zee_alloc: gm('zee_alloc', 'speed_vs_dlmalloc_best'), emmalloc: gm('emmalloc', 'speed_vs_dlmalloc_best') },
-    memory_geomean: { zee_alloc: gm('zee_alloc', 'memory_vs_dlmalloc'), emmalloc: gm('emmalloc', 'memory_vs_dlmalloc') },
+    speed_geomean: each('speed_vs_dlmalloc'),
+    speed_geomean_best: each('speed_vs_dlmalloc_best'),
+    memory_geomean: each('memory_vs_dlmalloc'),
     targets,
   };
 }

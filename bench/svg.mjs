@@ -1,6 +1,7 @@
 // Renders bench results (the object bench/run.mjs writes as JSON) as one SVG:
 // code size, speed relative to dlmalloc, and memory relative to dlmalloc.
-const COLORS = { zee_alloc: '#2b7bb9', dlmalloc: '#9a9a9a', emmalloc: '#e08a2c' };
+const COLORS = { zee_alloc: '#2b7bb9', zee_cache: '#7fb3dc', dlmalloc: '#9a9a9a', emmalloc: '#e08a2c' };
+const LABELS = { zee_cache: 'zee_alloc cache=32' };
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 
 // One horizontal bar chart: rows of grouped bars, a labelled axis, a 1x line.
@@ -32,24 +33,26 @@ export function renderSvg(res) {
   const z = 'zee_alloc default';
   const sizeRows = Object.keys(res.size).map((set) => ({
     label: set,
-    values: { zee_alloc: res.size[set][z].bytes, emmalloc: res.size[set].emmalloc.bytes, dlmalloc: res.size[set].dlmalloc.bytes },
+    values: { zee_alloc: res.size[set][z].bytes, zee_cache: res.size[set]['zee_alloc cache=32'].bytes, emmalloc: res.size[set].emmalloc.bytes, dlmalloc: res.size[set].dlmalloc.bytes },
   }));
   const maxSize = Math.max(...sizeRows.flatMap((r) => Object.values(r.values)));
   let p = panel('Code size added to a module (bytes, -Oz + wasm-opt -Oz; smaller is better)', sizeRows,
-    ['zee_alloc', 'emmalloc', 'dlmalloc'], { x: 10, y: 48, width: W, max: maxSize, unit: (v) => `${v.toLocaleString('en-US')} B` });
+    ['zee_alloc', 'zee_cache', 'emmalloc', 'dlmalloc'], { x: 10, y: 48, width: W, max: maxSize, unit: (v) => `${v.toLocaleString('en-US')} B` });
   parts.push(p.svg);
-  const speedRows = names.map((n) => ({ label: n, values: { zee_alloc: res.speed[n].zee_alloc.speed_vs_dlmalloc, emmalloc: res.speed[n].emmalloc.speed_vs_dlmalloc } }));
+  const series = ['zee_alloc', 'zee_cache', 'emmalloc'];
+  const rel = (n, key) => Object.fromEntries(series.map((a) => [a, res.speed[n][a][key]]));
+  const speedRows = names.map((n) => ({ label: n, values: rel(n, 'speed_vs_dlmalloc') }));
   speedRows.push({ label: 'geometric mean', values: res.summary.speed_geomean });
   p = panel('Speed: ops/s relative to dlmalloc (dashed line = dlmalloc; larger is better)', speedRows,
-    ['zee_alloc', 'emmalloc'], { x: 10, y: p.bottom + 24, width: W, max: 3, unit: (v) => `${v.toFixed(2)}×`, refLine: 1 });
+    series, { x: 10, y: p.bottom + 24, width: W, max: 3, unit: (v) => `${v.toFixed(2)}×`, refLine: 1 });
   parts.push(p.svg);
-  const memRows = names.map((n) => ({ label: n, values: { zee_alloc: res.speed[n].zee_alloc.memory_vs_dlmalloc, emmalloc: res.speed[n].emmalloc.memory_vs_dlmalloc } }));
+  const memRows = names.map((n) => ({ label: n, values: rel(n, 'memory_vs_dlmalloc') }));
   p = panel('Peak memory relative to dlmalloc (final wasm memory size; dashed line = dlmalloc; smaller is better)', memRows,
-    ['zee_alloc', 'emmalloc'], { x: 10, y: p.bottom + 24, width: W, max: 4, unit: (v) => `${v.toFixed(2)}×`, refLine: 1 });
+    series, { x: 10, y: p.bottom + 24, width: W, max: 4, unit: (v) => `${v.toFixed(2)}×`, refLine: 1 });
   parts.push(p.svg);
   const H = p.bottom + 30;
   const legend = Object.entries(COLORS).map(([k, c], i) =>
-    `<rect x="${10 + i * 110}" y="18" width="10" height="10" fill="${c}"/><text x="${24 + i * 110}" y="27" class="l">${k}</text>`).join('\n');
+    `<rect x="${10 + i * 140}" y="18" width="10" height="10" fill="${c}"/><text x="${24 + i * 140}" y="27" class="l">${LABELS[k] || k}</text>`).join('\n');
   const m = res.machine;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">
 <style>.t{font-size:12px;font-weight:bold}.l{font-size:11px}.v{font-size:9px;fill:#333}.f{font-size:9px;fill:#666}</style>

@@ -289,7 +289,8 @@ function walk(source) {
       const info = rd(f - 8), check = rd(f - 4), size = (info & ~15) >>> 0;
       let why = null;
       const tag = info & 15;
-      if (tag !== LAYOUT.TAG_FREE && tag !== LAYOUT.TAG_USED && tag !== LAYOUT.TAG_CACHED) why = `tag ${tag} is none of in use (7), free (6), cached (4)`;
+      if (tag !== LAYOUT.TAG_FREE && tag !== LAYOUT.TAG_USED && (tag !== LAYOUT.TAG_CACHED || !config.cache))
+        why = config.cache ? `tag ${tag} is none of in use (7), free (6), cached (4)` : `tag ${tag} is neither free (6) nor in use (7) (this build has no cache)`;
       else if (check !== ((info ^ f ^ LAYOUT.SALT) >>> 0)) why = `check word ${hex(check)} should be ${hex(info ^ f ^ LAYOUT.SALT)}`;
       else if (size < MIN || size > MAX || (size & (size - 1))) why = `size ${size} is not a power of two in 16..32768`;
       else if (f % size) why = `frame of ${size} B is not aligned to its size`;

@@ -99,6 +99,19 @@ describe('the cache', () => {
   });
 });
 
+test('a build without a cache takes tag 4 for a damaged header: free() reports it, zee_check() and validate() say ZEE_C_FRAME', async () => {
+  const z = await fresh();
+  const keep = z.malloc(24), p = z.malloc(24);
+  const info = (32 | 4) >>> 0;
+  z.HEAPU32[(p - 8) >>> 2] = info;
+  z.HEAPU32[(p - 4) >>> 2] = (info ^ p ^ 0x5eea110c) >>> 0; // a consistent check word
+  expect(() => z.free(p)).toThrow(/invalid header/);
+  expect(CHECKS[z.check()]).toBe('ZEE_C_FRAME');
+  const v = validate(z);
+  expect(v.violations[0]).toMatchObject({ rule: 'ZEE_C_FRAME', address: p, message: expect.stringMatching(/no cache/) });
+  expect(keep).toBeGreaterThan(0);
+});
+
 describe('the inspector on a cache build', () => {
   test('cached frames: their state, the cache lists, page counts and totals', async () => {
     const z = await cache();
