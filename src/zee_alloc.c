@@ -18,10 +18,13 @@
  *     small-page list), a free span page (on the span list), or a jumbo page
  *     (reachable from the tail slot of its anchor, the small page before it).
  *   - A frame of size 2^n starts at a page offset that is a non-zero multiple
- *     of 2^n.  A free frame is on exactly one free list, that of its size.
- *   - coalesce: no two free buddies of one size exist; a small page whose
- *     frames are all free (and that anchors no jumbo block) is released,
- *     except one kept back as the "spare" until zee_trim() or another page
+ *     of 2^n.  A free frame is on exactly one free list, that of its size;
+ *     a cached frame (ZEE_CACHE) on exactly one cache, that of its size,
+ *     and its page still counts it as in use.
+ *   - coalesce: no two free buddies of one size exist (cached frames are
+ *     merged only when the caches are flushed); a small page whose frames
+ *     are all free (and that anchors no jumbo block) is released, except
+ *     one kept back as the "spare" until zee_trim() or another page
  *     empties.  Free spans never touch: adjacent spans are merged.
  *
  * Debugging
@@ -52,8 +55,8 @@
 
 /* ---- Compile-time options ---------------------------------------------
  * Each comment gives the option's cost in wasm bytes (-Oz, wasm-opt -Oz,
- * full API) against the default build, which adds 2,933 B to a module
- * (malloc+free alone: 2,103 B).  `npm run bench` reproduces these numbers
+ * full API) against the default build, which adds 2,977 B to a module
+ * (malloc+free alone: 2,141 B).  `npm run bench` reproduces these numbers
  * (emcc 3.1.6; bench/results/latest.json). */
 
 /* ZEE_VALIDATION: 0 = unsafe (trust every pointer; -124 B),
@@ -69,14 +72,14 @@
  * 0 = closest (the smallest span that fits, and one that already has an
  *     anchor before any that needs one carved; the default),
  * 1 = exact (only a span that fits with no pages left over, or the span at
- *     the top of the heap; never splits other spans; -37 B),
- * 2 = first (the lowest-addressed span that fits; -62 B). */
+ *     the top of the heap; never splits other spans; -60 B),
+ * 2 = first (the lowest-addressed span that fits; -85 B). */
 #ifndef ZEE_JUMBO_MATCH
 #define ZEE_JUMBO_MATCH 0
 #endif
 
 /* ZEE_BUDDY: 0 = fast (never merge frames, never release small pages;
- *     -549 B), 1 = coalesce (merge free buddies, give empty pages back to
+ *     -580 B), 1 = coalesce (merge free buddies, give empty pages back to
  *     the free spans, grow frames in place on realloc; the default). */
 #ifndef ZEE_BUDDY
 #define ZEE_BUDDY 1
@@ -92,7 +95,7 @@
 
 /* ZEE_CACHE: how many freed frames of each size class free() holds back
  *     un-merged for the next malloc of that class (like a thread cache):
- *     0 = none (the default), 1..255 (+341 B at 32).  It skips the split and
+ *     0 = none (the default), 1..255 (+348 B at 32).  It skips the split and
  *     merge work when one size is freed and allocated again, and the frees
  *     that fill it are not coalesced until the frames are merged: before a
  *     new small page is carved, before memory grows, and in zee_trim().  So
