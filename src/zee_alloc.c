@@ -336,27 +336,27 @@ static void free_pages(addr s, uint32_t n, uint32_t anchored) {
   absorb(prev, s);
 }
 
+/* Owns [from, end): the pages become a free span at the top of the heap. */
+static void adopt(addr from, addr end, uint32_t anchored) {
+  if (end <= from) return;
+  free_pages(from, (end - from) >> PAGE_LOG2, anchored);
+  H.heap_end = end;
+}
+
 /* Takes memory from the source: `n` more pages, added to the free spans. */
 static int grow(uint32_t n) {
-  addr cur = source_size(), from = cur < H.heap_end ? H.heap_end : cur;
+  addr cur = source_size(), from = cur < H.heap_end ? H.heap_end : cur, end = H.heap_end;
   if (!n || n > (MAX_JUMBO - from) >> PAGE_LOG2) return 0;
   if (!source_grow(from + (n << PAGE_LOG2))) return 0;
-  addr end = source_size();
-  if (end <= from) return 0;
   /* Pages between heap_end and `cur` were grown by someone else: skip them. */
-  free_pages(from, (end - from) >> PAGE_LOG2, from == H.heap_end && H.end_small);
-  H.heap_end = end;
-  return 1;
+  adopt(from, source_size(), from == H.heap_end && H.end_small);
+  return H.heap_end != end;
 }
 
 /* First call: the memory above __heap_base is ours. */
 static void init(void) {
-  addr start = (source_base() + OFFSET_MASK) & ~OFFSET_MASK, end = source_size();
-  H.heap_start = H.heap_end = start;
-  if (end > start) {
-    free_pages(start, (end - start) >> PAGE_LOG2, 0);
-    H.heap_end = end;
-  }
+  H.heap_start = H.heap_end = (source_base() + OFFSET_MASK) & ~OFFSET_MASK;
+  adopt(H.heap_start, source_size(), 0);
 }
 
 /* ---- Small pages ------------------------------------------------------------ */
@@ -746,8 +746,7 @@ void *zee_realloc(void *ptr, size_t n) {
     if (n <= MAX_SMALL) {
       /* Grow in place if every upper buddy up to the needed size is free. */
       uint32_t want = 2u << (31 - __builtin_clz(n + META_SIZE - 1)), s = size;
-      while (s < want && (p ^ s) > p && (p ^ s) & OFFSET_MASK &&
-             AT(p + s - META_SIZE)[0] == (s | ZEE_TAG_FREE))
+      while (s < want && !(p & s) && AT(p + s - META_SIZE)[0] == (s | ZEE_TAG_FREE))
         s <<= 1;
       if (s == want) {
         for (s = size; s < want; s <<= 1) unlink_frame(class_of(s), p + s);

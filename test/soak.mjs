@@ -4,11 +4,11 @@
 // periodic whole-heap validation (zee_check() and js/inspect.mjs) and a
 // report of ops/s and peak memory.
 //
-//   npm run soak [-- --ops N] [-- --variant dev] [-- --seed S]
+//   npm run soak [-- --ops N] [-- --variant dev|cache|...] [-- --seed S]
 //        10,000,000 calls by default; prints progress every 1,000,000
 //   npm run test:soak   (--ci) the short run: 1,000,000 calls on the
-//        default build and 200,000 on dev, cut short at 35 s + 12 s on a slow
-//        machine; fails on any finding
+//        default build and 200,000 each on dev and cache, cut short at
+//        35 s + 12 s + 12 s on a slow machine; fails on any finding
 //
 // The workload (also used by test/fault-injection.test.mjs) mixes malloc,
 // calloc, realloc, aligned_alloc, posix_memalign, free, malloc_usable_size
@@ -214,6 +214,7 @@ async function main(argv) {
     // bounded by time too, so a slow machine still finishes within ~50 s
     await soak('default', 1000000, seed, log, 35);
     await soak('dev', 200000, seed + 1, log, 12);
+    await soak('cache', 200000, seed + 2, log, 12);
     return;
   }
   const ops = Number(arg('--ops', 10000000));
