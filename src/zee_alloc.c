@@ -55,8 +55,8 @@
 
 /* ---- Compile-time options ---------------------------------------------
  * Each comment gives the option's cost in wasm bytes (-Oz, wasm-opt -Oz,
- * full API) against the default build, which adds 2,977 B to a module
- * (malloc+free alone: 2,141 B).  `npm run bench` reproduces these numbers
+ * full API) against the default build, which adds 2,948 B to a module
+ * (malloc+free alone: 2,127 B).  `npm run bench` reproduces these numbers
  * (emcc 3.1.6; bench/results/latest.json). */
 
 /* ZEE_VALIDATION: 0 = unsafe (trust every pointer; -124 B),
@@ -79,7 +79,7 @@
 #endif
 
 /* ZEE_BUDDY: 0 = fast (never merge frames, never release small pages;
- *     -580 B), 1 = coalesce (merge free buddies, give empty pages back to
+ *     -565 B), 1 = coalesce (merge free buddies, give empty pages back to
  *     the free spans, grow frames in place on realloc; the default). */
 #ifndef ZEE_BUDDY
 #define ZEE_BUDDY 1
