@@ -15,7 +15,6 @@ export function meta(z, p) {
   return {
     info, check, size: (info & ~15) >>> 0, used: (info & 15) === TAG_USED,
     free: (info & 15) === TAG_FREE, cached: (info & 15) === TAG_CACHED,
-    released: (info & 15) === TAG_FREE || (info & 15) === TAG_CACHED, // freed, merged or not
     checkOk: check === ((info ^ p ^ SALT) >>> 0),
   };
 }
@@ -36,12 +35,6 @@ export function cacheMembers(z, c) {
   const out = [];
   for (let f = state(z).cache[c]; f && out.length < 1000; f = z.HEAPU32[f >>> 2]) out.push(f);
   return out;
-}
-
-/** Fills the cache of the class serving `size`-byte frames, so that the next free of that class merges at once. */
-export function fillCache(z, size, n = z.config.cache) {
-  const ps = Array.from({ length: n }, () => z.malloc(size - 8));
-  for (const p of ps) z.free(p);
 }
 
 /** Members of free list of class c (size 16 << c), following next links. */
