@@ -4,7 +4,9 @@
  * The standard names (malloc, free, calloc, realloc, aligned_alloc,
  * posix_memalign, memalign, malloc_usable_size, mallinfo) are defined by
  * src/zee_alloc.c; this header adds the project's own calls and the layout
- * constants that heap inspectors rely on.  See README.md, "Layout".
+ * constants that heap inspectors rely on (js/layout.mjs mirrors them, and a
+ * test compares the two).  The layout is drawn in src/zee_alloc.c and
+ * described in docs/layout.md.
  */
 #ifndef ZEE_ALLOC_H
 #define ZEE_ALLOC_H
@@ -16,21 +18,32 @@
 extern "C" {
 #endif
 
-/* ---- Layout constants (also read by js/inspect.mjs) ------------------- */
-#define ZEE_PAGE_SIZE 65536u   /* wasm page; small pages and jumbo blocks */
-#define ZEE_META_SIZE 8u       /* metadata before every payload */
-#define ZEE_MIN_FRAME 16u      /* smallest frame */
-#define ZEE_MAX_FRAME 32768u   /* largest frame; larger requests are jumbo */
-#define ZEE_CLASSES 12u        /* frame sizes 16, 32, ... 32768 */
-#define ZEE_LAYOUT_VERSION 2u
+/* ---- Layout constants (layout version 3: exact-size blocks) ----------- */
+#define ZEE_LAYOUT_VERSION 3u
+#define ZEE_PAGE_SIZE 65536u   /* wasm page: small pages and large blocks */
+#define ZEE_META_SIZE 8u       /* the header before every payload */
+#define ZEE_GRANULE 16u        /* block sizes and addresses are multiples */
+#define ZEE_MIN_FRAME 16u      /* smallest buddy frame */
+#define ZEE_MAX_FRAME 32768u   /* largest buddy frame inside a small page */
+#define ZEE_CLASSES 12u        /* free lists of frames 16, 32, ... 32768 */
+#define ZEE_MAX_SMALL 32760u   /* largest request served by a small block */
 
-#define ZEE_TAG_FREE 6u        /* low 4 bits of a free block's info word */
-#define ZEE_TAG_USED 7u        /* low 4 bits of an in-use block's info word */
-#define ZEE_TAG_CACHED 4u      /* low 4 bits of a freed frame held in a cache */
-#define ZEE_SALT 0x5eea110cu   /* check word = info ^ payload ^ ZEE_SALT */
-#define ZEE_PAGE_TAG 0x5a450000u /* small page header: tag | frames in use */
-#define ZEE_SPAN_TAG 0x5a530000u /* free span header: tag | anchored bit */
-#define ZEE_INFO_MAGIC 0x3145455au /* "ZEE1" */
+/* Low 4 bits of a header's info word (the rest is the block's size). */
+#define ZEE_TAG_MASK 15u
+#define ZEE_TAG_SMALL 7u       /* in use: a small block, usable size - 8 */
+#define ZEE_TAG_LARGE 5u       /* in use: a large block, usable size = size */
+#define ZEE_TAG_FREE 6u        /* a free frame, on the free list of its size */
+#define ZEE_TAG_MERGED 4u      /* a header left inside a merged free frame */
+#define ZEE_SALT 0x5eea110cu   /* check word = info ^ payload address ^ SALT */
+#define ZEE_PAGE_TAG 0x5a450000u  /* small page word 0: tag | blocks */
+#define ZEE_COUNT_MASK 0xffffu    /* ... the count of blocks in that word */
+#define ZEE_INFO_MAGIC 0x3345455au /* "ZEE3" */
+
+/* One byte per wasm page in the page map (zee_heap_info_t.page_map). */
+#define ZEE_MAP_NONE 0u  /* not the allocator's (below the heap, or foreign) */
+#define ZEE_MAP_FREE 1u  /* first or last page of a free span */
+#define ZEE_MAP_SMALL 2u /* a small page */
+#define ZEE_MAP_LARGE 3u /* the last page of a large block */
 
 /* ---- Faults reported by checked builds (argument of the fault hook) --- */
 enum zee_fault_code {
@@ -44,51 +57,51 @@ enum zee_fault_code {
 /* ---- Results of zee_check() (0 means the heap is consistent) --------- */
 enum zee_check_code {
   ZEE_C_OK = 0,
-  ZEE_C_SPAN = 16,       /* free span: bad tag, bounds, order or links */
+  ZEE_C_SPAN = 16,       /* free span: bounds, map marks, links or length */
   ZEE_C_SPAN_MERGE = 17, /* two free spans touch but were not merged */
-  ZEE_C_PAGE = 18,       /* small page: bad tag, bounds or list links */
-  ZEE_C_OVERLAP = 19,    /* a page is claimed twice (page/span/jumbo) */
-  ZEE_C_FRAME = 20,      /* frame metadata: bad tag, check word, size or
-                            alignment */
-  ZEE_C_COUNT = 21,      /* a page's in-use count disagrees with its frames */
-  ZEE_C_BUDDY = 22,      /* two free buddies were not merged (coalesce) */
-  ZEE_C_JUMBO = 23,      /* jumbo metadata in an anchor slot is invalid */
+  ZEE_C_PAGE = 18,       /* small page: tag, map mark or large-block field */
+  ZEE_C_OVERLAP = 19,    /* blocks of a page don't tile it exactly */
+  ZEE_C_FRAME = 20,      /* a header: tag, check word, size or alignment */
+  ZEE_C_COUNT = 21,      /* a page's block count disagrees with its blocks */
+  ZEE_C_BUDDY = 22,      /* two free buddies were not merged */
+  ZEE_C_LARGE = 23,      /* a large block: size, placement, map mark */
   ZEE_C_LIST = 24,       /* free list: member not a free frame of its class,
                             broken back link, or cycle */
   ZEE_C_LIST_COUNT = 25, /* a free frame is on no list (or on two) */
-  ZEE_C_CACHE = 26       /* cache: member not a cached frame of its class,
-                            a cycle, a count that disagrees, or a cached
-                            frame on no cache */
+  ZEE_C_TOTALS = 26      /* a running total disagrees with the walk */
 };
 
 /*
  * Where the allocator keeps its state, for inspectors (js/inspect.mjs).
- * All addresses are byte offsets into the wasm memory (0 = none).
+ * All addresses are byte offsets into the wasm memory (0 = none).  The
+ * totals are kept up to date by every call, so reading them costs O(1).
  */
 typedef struct zee_heap_info {
   uint32_t magic;      /* ZEE_INFO_MAGIC */
   uint32_t layout;     /* ZEE_LAYOUT_VERSION */
-  uint32_t config;     /* validation | jumbo << 4 | buddy << 8 | shrink << 12
-                          | cache << 16 */
-  uint32_t heap_start; /* first page zee_alloc may own (64 KiB-aligned) */
-  uint32_t heap_end;   /* end of the last region it owns */
-  uint32_t spans;      /* first free span, in address order */
-  uint32_t pages;      /* first small page (list linked through headers) */
-  uint32_t end_small;  /* 1 if the page below heap_end is a small page */
+  uint32_t config;     /* ZEE_VALIDATION | ZEE_THREADS << 4 */
+  uint32_t heap_start; /* first page zee_alloc may own (0 until first use) */
+  uint32_t heap_end;   /* end of the last page it owns */
+  uint32_t page_map;   /* address of the page map: a byte per page, ZEE_MAP_* */
+  uint32_t spans;      /* first free span (unordered, doubly linked) */
   uint32_t spare;      /* an empty small page kept back from release */
   uint32_t lists[ZEE_CLASSES]; /* free-list heads, 16 B .. 32 KiB */
-  uint32_t cache[ZEE_CLASSES];  /* heads of the frames free() holds back */
-  uint32_t cached[ZEE_CLASSES]; /* how many each cache holds */
+  /* Running totals */
+  uint32_t used_bytes;  /* sum of malloc_usable_size() over live blocks */
+  uint32_t used_blocks; /* live blocks */
+  uint32_t peak_bytes;  /* highest used_bytes so far */
+  uint32_t small_pages; /* pages that are small pages */
+  uint32_t large_pages; /* whole pages inside large blocks */
+  uint32_t free_pages;  /* pages in free spans */
 } zee_heap_info_t;
 
-/* The allocator's state, for inspection. */
+/* The allocator's state, for inspection.  Never changes the heap. */
 const zee_heap_info_t *zee_heap_info(void);
 
 /* Whole-heap consistency check: 0, or a zee_check_code. */
 int zee_check(void);
 
-/* Merges the frames held in the caches and gives the kept-back empty small
- * page (if any) to the free spans. */
+/* Gives the kept-back empty small page (if any) to the free spans. */
 void zee_trim(void);
 
 /* The project's names for the standard calls (same functions). */

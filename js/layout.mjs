@@ -1,0 +1,84 @@
+// The layout constants and code tables of src/zee_alloc.h, in one place for
+// the JS side: the wrapper (js/zee_alloc.mjs), the inspector (js/inspect.mjs)
+// and the tests import them from here.  test/layout-constants.test.mjs
+// checks every value against the C header, so the two cannot drift.
+
+/** Layout constants (src/zee_alloc.h, layout version 3: exact-size blocks). */
+export const LAYOUT = Object.freeze({
+  VERSION: 3,
+  PAGE_SIZE: 65536,
+  META_SIZE: 8,
+  GRANULE: 16,
+  MIN_FRAME: 16,
+  MAX_FRAME: 32768,
+  CLASSES: 12,
+  MAX_SMALL: 32760,
+  TAG_MASK: 15,
+  TAG_SMALL: 7,
+  TAG_LARGE: 5,
+  TAG_FREE: 6,
+  TAG_MERGED: 4,
+  SALT: 0x5eea110c,
+  PAGE_TAG: 0x5a450000,
+  COUNT_MASK: 0xffff,
+  INFO_MAGIC: 0x3345455a,
+  MAP_NONE: 0,
+  MAP_FREE: 1,
+  MAP_SMALL: 2,
+  MAP_LARGE: 3,
+});
+
+/**
+ * zee_heap_info_t as word offsets (src/zee_alloc.h).  `lists` is the first of
+ * CLASSES words; STATE_WORDS is the size of the whole struct in words.
+ */
+export const STATE = Object.freeze({
+  magic: 0,
+  layout: 1,
+  config: 2,
+  heapStart: 3,
+  heapEnd: 4,
+  pageMap: 5,
+  spans: 6,
+  spare: 7,
+  lists: 8,
+  usedBytes: 20,
+  usedBlocks: 21,
+  peakBytes: 22,
+  smallPages: 23,
+  largePages: 24,
+  freePages: 25,
+});
+export const STATE_WORDS = 26;
+
+/** Faults a checked build reports: code -> [name, message] (enum zee_fault_code). */
+export const FAULTS = Object.freeze({
+  1: Object.freeze(['ZEE_E_POINTER', 'pointer not from this heap (misaligned or out of bounds)']),
+  2: Object.freeze(['ZEE_E_HEADER', 'invalid header at ptr-8 (never allocated, interior pointer, or header overwritten)']),
+  3: Object.freeze(['ZEE_E_DOUBLE_FREE', 'double free']),
+  4: Object.freeze(['ZEE_E_INTERNAL', 'internal invariant broken']),
+});
+
+/** zee_check() results: code -> name (enum zee_check_code). */
+export const CHECK_CODES = Object.freeze({
+  0: 'ZEE_C_OK',
+  16: 'ZEE_C_SPAN',
+  17: 'ZEE_C_SPAN_MERGE',
+  18: 'ZEE_C_PAGE',
+  19: 'ZEE_C_OVERLAP',
+  20: 'ZEE_C_FRAME',
+  21: 'ZEE_C_COUNT',
+  22: 'ZEE_C_BUDDY',
+  23: 'ZEE_C_LARGE',
+  24: 'ZEE_C_LIST',
+  25: 'ZEE_C_LIST_COUNT',
+  26: 'ZEE_C_TOTALS',
+});
+
+/** The validation levels by the value of ZEE_VALIDATION (config & 15). */
+export const VALIDATION = Object.freeze(['unsafe', 'external', 'dev']);
+
+/** The config word as names: { validation, threads }. */
+export function decodeConfig(config) {
+  return { validation: VALIDATION[config & 15] ?? `unknown(${config & 15})`, threads: !!((config >>> 4) & 1) };
+}
