@@ -1,4 +1,4 @@
-// The npm package from a consumer's side (issue 7): `npm pack` the project,
+// The npm package from a consumer's side: `npm pack` the project,
 // install the tarball into a fresh project under test-output/npm/, and run the
 // README's "Install" and "Quick start" code exactly as written: a Node ESM
 // script, a Node CommonJS script, a TypeScript check (`tsc --noEmit`) and a
@@ -85,7 +85,7 @@ beforeAll(() => {
   }
   // What prepack does after the Emscripten build; the build itself is not
   // re-run here, since other test files read dist/*.wasm in parallel.
-  run(process.execPath, [join(root, 'scripts', 'build-cjs.mjs')], root);
+  run(process.execPath, [join(root, 'scripts', 'build-commonjs.mjs')], root);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(join(work, 'pack'), { recursive: true });
   packed = JSON.parse(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', join(work, 'pack')], root))[0];
@@ -103,14 +103,14 @@ describe('the tarball and the installed package', () => {
   test('the tarball holds what users need and nothing else', () => {
     const files = packed.files.map((f) => f.path).sort();
     const required = [
-      'package.json', 'README.md', 'dist/zee_alloc.wasm', 'dist/zee_alloc.dev.wasm', 'dist/zee_alloc.unsafe.wasm',
+      'package.json', 'README.md', 'LICENSE', 'dist/zee_alloc.wasm', 'dist/zee_alloc.dev.wasm', 'dist/zee_alloc.unsafe.wasm',
       'dist/cjs/zee_alloc.cjs', 'dist/cjs/inspect.cjs', 'dist/cjs/zee_alloc.d.cts', 'dist/cjs/inspect.d.cts',
       'js/zee_alloc.mjs', 'js/inspect.mjs', 'types/zee_alloc.d.mts', 'types/inspect.d.mts',
       'src/zee_alloc.c', 'src/zee_alloc.h',
     ];
     if (existsSync(join(root, 'emscripten.cmake'))) required.push('emscripten.cmake');
     for (const f of required) expect(files).toContain(f);
-    const allowed = /^(package\.json|README\.md|LICENSE(\.\w+)?|emscripten\.cmake|dist\/[\w.-]+\.wasm|dist\/cjs\/[\w.-]+\.(cjs|d\.cts)|js\/[\w.-]+\.mjs|types\/[\w.-]+\.d\.mts|src\/[\w./-]+\.(c|h))$/;
+    const allowed = /^(package\.json|README\.md|LICENSE|emscripten\.cmake|docs\/[\w.-]+\.(md|png|svg)|dist\/[\w.-]+\.wasm|dist\/cjs\/[\w.-]+\.(cjs|d\.cts)|js\/[\w.-]+\.mjs|types\/[\w.-]+\.d\.mts|src\/[\w./-]+\.(c|h))$/;
     expect(files.filter((f) => !allowed.test(f))).toEqual([]);
     expect(packed.entryCount).toBe(files.length);
   });
@@ -122,7 +122,7 @@ describe('the tarball and the installed package', () => {
     expect(pkg.engines.node).toMatch(/^>=\s*18/);
     expect(pkg.dependencies ?? {}).toEqual({});
     expect(pkg.scripts.prepack).toMatch(/scripts\/build\.mjs/);
-    expect(pkg.scripts.prepack).toMatch(/scripts\/build-cjs\.mjs/);
+    expect(pkg.scripts.prepack).toMatch(/scripts\/build-commonjs\.mjs/);
     expect(Object.keys(pkg.exports).sort()).toEqual(['.', './inspect', './package.json', './zee_alloc.dev.wasm', './zee_alloc.unsafe.wasm', './zee_alloc.wasm']);
     // Every condition object lists `types` first, and every target exists.
     const targets = [];
