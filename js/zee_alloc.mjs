@@ -1,13 +1,15 @@
 // zee_alloc's JS wrapper: loads the prebuilt .wasm (Node, browsers, bundlers,
 // workers) and exposes one independent heap per ZeeAlloc instance, with
-// typed-array views that follow memory growth, byte/string helpers, stats and
-// the heap inspector (js/inspect.mjs, loaded lazily: the data flows from this
-// wrapper to the inspector, never the other way).
+// typed-array views that follow memory growth, byte/string helpers, O(1)
+// stats read from the allocator's running totals, and the heap inspector
+// (js/inspect.mjs, loaded by create(): the data flows from this wrapper to the
+// inspector, never the other way).  docs/js-api.md is the reference.
 //
-// js/zee_alloc.cjs is generated from this file by scripts/build-cjs.mjs:
+// dist/cjs/zee_alloc.cjs is generated from this file by scripts/build-cjs.mjs:
 // edit this file and run `node scripts/build-cjs.mjs`.
+import { LAYOUT, STATE, FAULTS, CHECK_CODES, decodeConfig } from './layout.mjs';
 
-const PAGE = 65536;
+const PAGE = LAYOUT.PAGE_SIZE;
 // The packaged modules are linked with -sINITIAL_MEMORY=196608
 // (scripts/build.mjs): data and a 64 KiB stack fit in 3 pages.
 const MIN_PAGES = 3;
@@ -19,23 +21,14 @@ export const ENOMEM = 48;
 export const EINVAL = 28;
 export const PAGE_SIZE = PAGE;
 
-/** Names of the faults a checked build reports (src/zee_alloc.h). */
-export const FAULTS = {
-  1: ['ZEE_E_POINTER', 'pointer not from this heap (misaligned or out of bounds)'],
-  2: ['ZEE_E_HEADER', 'invalid header at ptr-8 (never allocated, interior pointer, or header overwritten)'],
-  3: ['ZEE_E_DOUBLE_FREE', 'double free'],
-  4: ['ZEE_E_INTERNAL', 'internal invariant broken'],
-};
+/** Faults a checked build reports: number -> [code, description] (js/layout.mjs). */
+export { FAULTS };
 
-/** Names of zee_check() results (src/zee_alloc.h). */
-export const CHECKS = {
-  0: 'ZEE_C_OK', 16: 'ZEE_C_SPAN', 17: 'ZEE_C_SPAN_MERGE', 18: 'ZEE_C_PAGE',
-  19: 'ZEE_C_OVERLAP', 20: 'ZEE_C_FRAME', 21: 'ZEE_C_COUNT', 22: 'ZEE_C_BUDDY',
-  23: 'ZEE_C_JUMBO', 24: 'ZEE_C_LIST', 25: 'ZEE_C_LIST_COUNT', 26: 'ZEE_C_CACHE',
-};
+/** zee_check() results: number -> name (js/layout.mjs CHECK_CODES). */
+export const CHECKS = CHECK_CODES;
 
 /** The validation levels shipped in the package, one .wasm build each. */
-export const VARIANTS = ['default', 'dev', 'unsafe'];
+export const VARIANTS = Object.freeze(['default', 'dev', 'unsafe']);
 
 /** Every error this module throws: `code` names the failure. */
 export class ZeeAllocError extends Error {
@@ -180,14 +173,18 @@ async function instantiateSource(source, imports) {
 // Compiled packaged modules, one per variant: later instances skip the fetch.
 const moduleCache = new Map();
 
+// Returns { module, instance } for a packaged variant.
 async function instantiatePackaged(variant, imports) {
   const cached = moduleCache.get(variant);
-  if (cached) return WebAssembly.instantiate(await cached, imports);
+  if (cached) {
+    const module = await cached;
+    return { module, instance: await WebAssembly.instantiate(module, imports) };
+  }
   const result = instantiateSource(wasmURL(variant), imports);
   const module = result.then((r) => r.module);
   moduleCache.set(variant, module);
   module.catch(() => moduleCache.delete(variant)); // a failed load may be retried
-  return (await result).instance;
+  return result;
 }
 
 // Why: a CompileError or LinkError should say which option or file is wrong.
@@ -198,7 +195,9 @@ function wrapLoadError(e, what) {
   return new ZeeAllocError(`zee_alloc: loading ${what} failed: ${e && e.message}`, 'ZEE_LOAD_FAILED', { cause: e });
 }
 
-// The inspector, loaded on first use of create() (shared by all instances).
+// The inspector, loaded by the first create() (shared by all instances) so
+// that snapshot() and validate() can stay synchronous.  Nothing else in this
+// file needs it: stats() reads the allocator's own totals.
 let inspectorPromise = null;
 function loadInspector() {
   inspectorPromise ??= import('./inspect.mjs').then(
@@ -215,25 +214,26 @@ const CREATE_OPTIONS = ['variant', 'initialPages', 'maximumPages', 'wasm'];
 const REQUIRED_EXPORTS = ['malloc', 'free', 'calloc', 'realloc', 'aligned_alloc', 'memalign', 'posix_memalign',
   'malloc_usable_size', 'zee_check', 'zee_heap_info', 'zee_trim', '__errno_location'];
 
-const CONFIG_NAMES = {
-  validation: ['unsafe', 'external', 'dev'],
-  jumbo: ['closest', 'exact', 'first'],
-  buddy: ['fast', 'coalesce'],
-  shrink: ['defer', 'chunkify'],
-};
+// Does the module report faults through the wrapper's env.zee_fault (which
+// throws a ZeeFaultError and leaves the heap as it was)?  A module built
+// without it traps or aborts on a bad pointer instead.
+const importsFaultHook = (module) => WebAssembly.Module.imports(module).some((i) => i.module === 'env' && i.name === 'zee_fault');
+
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8');
+const hex = (n) => `0x${n.toString(16)}`;
 
 /**
  * One independent zee_alloc heap in its own wasm instance and memory.
- * Create with `await ZeeAlloc.create(options)`.
+ * Create with `await ZeeAlloc.create(options)`.  Every public method is bound
+ * to its instance, so `const { malloc, free } = z` works.
  */
 export class ZeeAlloc {
   /**
    * @param {object} [options]
    * @param {'default'|'external'|'dev'|'unsafe'} [options.variant] validation
    *        level: each is a separate .wasm build (default: 'default' =
-   *        external, checks the pointers given to free/realloc)
+   *        external, checks the pointers given to free/realloc/usableSize)
    * @param {number} [options.initialPages] initial memory in 64 KiB pages (4)
    * @param {number} [options.maximumPages] memory cap in pages; allocations
    *        beyond it fail with NULL / ENOMEM (65536 = 4 GiB)
@@ -262,17 +262,17 @@ export class ZeeAlloc {
       },
     };
     const inspector = loadInspector();
-    let instance;
+    let loaded;
     try {
-      instance = custom
-        ? (await instantiateSource(options.wasm, imports)).instance
-        : await instantiatePackaged(variant, imports);
+      loaded = custom ? await instantiateSource(options.wasm, imports) : await instantiatePackaged(variant, imports);
     } catch (e) {
       throw wrapLoadError(e, custom ? 'options.wasm' : `the packaged ${variant} module`);
     }
+    const { module, instance } = loaded;
     const missing = REQUIRED_EXPORTS.filter((name) => typeof instance.exports[name] !== 'function');
     if (missing.length) throw new ZeeAllocError(`zee_alloc: options.wasm is not a zee_alloc module (missing exports: ${missing.join(', ')})`, 'ZEE_BAD_WASM');
     const z = new ZeeAlloc(memory, instance.exports, custom ? 'custom' : variant);
+    z._faultHook = importsFaultHook(module);
     z._inspector = await inspector;
     return z;
   }
@@ -310,6 +310,15 @@ export class ZeeAlloc {
     /** 'default' | 'dev' | 'unsafe' | 'custom' (a caller-supplied module). */
     this.variant = variant;
     this._inspector = null;
+    // Set by create() from the module's imports; a hand-made instance is
+    // assumed to trap on bad pointers, so the write checks stay off.
+    this._faultHook = false;
+    this._state = 0; // address of zee_heap_info_t, read once
+    // Why: `const { malloc, free } = z` must keep working, as it does for
+    // Emscripten's Module functions.
+    for (const name of BOUND_METHODS) {
+      Object.defineProperty(this, name, { value: this[name].bind(this), writable: true, configurable: true, enumerable: false });
+    }
     exports._initialize?.();
   }
 
@@ -344,8 +353,39 @@ export class ZeeAlloc {
     u32(ptr, `${what}: ptr`);
     u32(length, `${what}: length`);
     if (ptr + length > this.memory.buffer.byteLength) {
-      throw new ZeeAllocError(`zee_alloc: ${what}: [0x${ptr.toString(16)}, +${length}) is outside the ${this.memory.buffer.byteLength}-byte memory`, 'ZEE_OUT_OF_BOUNDS', { ptr });
+      throw new ZeeAllocError(`zee_alloc: ${what}: [${hex(ptr)}, +${length}) is outside the ${this.memory.buffer.byteLength}-byte memory`, 'ZEE_OUT_OF_BOUNDS', { ptr });
     }
+  }
+
+  // The usable size of the block that starts at `ptr`, when the module can
+  // tell: a checked build (it answers malloc_usable_size for a live block's
+  // start and faults for anything else) that reports faults through the
+  // wrapper.  undefined for 0, for an unsafe build, and for any address that
+  // is not a live block's start (an interior pointer, static data, the
+  // stack): those writes are checked against the memory's bounds only.
+  _blockSize(ptr) {
+    if (!ptr || !this._faultHook || !this._checked()) return undefined;
+    try {
+      return this.exports.malloc_usable_size(ptr) >>> 0;
+    } catch (e) {
+      // Not a live block's start (malloc_usable_size only reads: the heap is
+      // as it was).  ZEE_E_INTERNAL, a broken heap in a dev build, is raised.
+      if (e instanceof ZeeFaultError && NOT_A_BLOCK.has(e.code)) return undefined;
+      throw e;
+    }
+  }
+  // Refuses to write `length` bytes at `ptr` past the end of its block.
+  _fits(ptr, length, what, name) {
+    const usable = this._blockSize(ptr);
+    if (usable !== undefined && length > usable) {
+      throw new ZeeAllocError(`zee_alloc: ${what}: ${name} ${length} exceeds the ${usable} usable bytes of the block at ${hex(ptr)}`, 'ZEE_BAD_ARGUMENT', { ptr });
+    }
+  }
+  _checked() {
+    const base = this._stateBase();
+    const heap = this.HEAPU32;
+    if (heap[base + STATE.magic] !== LAYOUT.INFO_MAGIC || heap[base + STATE.layout] !== LAYOUT.VERSION) return false;
+    return decodeConfig(heap[base + STATE.config]).validation !== 'unsafe';
   }
 
   // ---- the C allocation calls (0 = NULL, errno tells why) -------------------
@@ -360,13 +400,17 @@ export class ZeeAlloc {
   posixMemalign(align, size) {
     u32(align, 'posixMemalign: align');
     u32(size, 'posixMemalign: size');
+    // The C call writes its result through a pointer: a 4-byte scratch block,
+    // freed however the call ends.
     const out = this.exports.malloc(4) >>> 0;
     if (!out) return { ptr: 0, error: ENOMEM };
-    this.HEAPU32[out >>> 2] = 0;
-    const error = this.exports.posix_memalign(out, align, size);
-    const ptr = this.HEAPU32[out >>> 2];
-    this.exports.free(out);
-    return { ptr, error };
+    try {
+      this.HEAPU32[out >>> 2] = 0;
+      const error = this.exports.posix_memalign(out, align, size);
+      return { ptr: error ? 0 : this.HEAPU32[out >>> 2], error };
+    } finally {
+      this.exports.free(out);
+    }
   }
   /** malloc_usable_size: the bytes the block really holds (0 for NULL). */
   usableSize(ptr) { return this.exports.malloc_usable_size(u32(ptr, 'usableSize: ptr')) >>> 0; }
@@ -377,16 +421,32 @@ export class ZeeAlloc {
   // ---- bytes and strings in and out ---------------------------------------
   /** Copies `data` into a new block; returns its address (free it with free()). */
   allocBytes(data) {
-    const src = toBytes(data, 'allocBytes');
-    const ptr = this.exports.malloc(src.length) >>> 0;
-    if (!ptr) throw new ZeeOutOfMemoryError(src.length);
-    this.HEAPU8.set(src, ptr);
+    let src = toBytes(data, 'allocBytes');
+    const { length } = src;
+    // malloc may grow the memory, which detaches every view of it: a source
+    // that is a view of this heap is taken again after the call.
+    const own = src.buffer === this.memory.buffer;
+    const offset = src.byteOffset;
+    const ptr = this.exports.malloc(length) >>> 0;
+    if (!ptr) throw new ZeeOutOfMemoryError(length);
+    try {
+      if (own) src = new Uint8Array(this.memory.buffer, offset, length);
+      this.HEAPU8.set(src, ptr);
+    } catch (e) {
+      this.exports.free(ptr);
+      throw e;
+    }
     return ptr;
   }
-  /** Copies `data` to `ptr`; returns the number of bytes written. */
+  /**
+   * Copies `data` to `ptr`; returns the number of bytes written.  Refuses to
+   * write past the end of the block when `ptr` is a live block's start in a
+   * checked build.
+   */
   writeBytes(ptr, data) {
     const src = toBytes(data, 'writeBytes');
     this._range(ptr, src.length, 'writeBytes');
+    this._fits(ptr, src.length, 'writeBytes', 'data length');
     this.HEAPU8.set(src, ptr);
     return src.length;
   }
@@ -401,19 +461,27 @@ export class ZeeAlloc {
     const encoded = textEncoder.encode(str);
     const ptr = this.exports.malloc(encoded.length + 1) >>> 0;
     if (!ptr) throw new ZeeOutOfMemoryError(encoded.length + 1);
-    const heap = this.HEAPU8;
-    heap.set(encoded, ptr);
-    heap[ptr + encoded.length] = 0;
+    try {
+      const heap = this.HEAPU8;
+      heap.set(encoded, ptr);
+      heap[ptr + encoded.length] = 0;
+    } catch (e) {
+      this.exports.free(ptr);
+      throw e;
+    }
     return ptr;
   }
   /**
    * Writes `str` as UTF-8 plus a NUL into the `capacity` bytes at `ptr`,
    * never splitting a character; returns the bytes written without the NUL.
+   * Refuses a capacity past the end of the block when `ptr` is a live
+   * block's start in a checked build.
    */
   writeString(ptr, str, capacity) {
     if (typeof str !== 'string') throw badArgument(`writeString: expected a string, got ${describe(str)}`);
     this._range(ptr, capacity, 'writeString');
     if (capacity < 1) throw badArgument('writeString: capacity must leave room for the NUL byte');
+    this._fits(ptr, capacity, 'writeString', 'capacity');
     const { written } = textEncoder.encodeInto(str, this.HEAPU8.subarray(ptr, ptr + capacity - 1));
     this.HEAPU8[ptr + written] = 0;
     return written;
@@ -423,8 +491,8 @@ export class ZeeAlloc {
     const heap = this.HEAPU8;
     if (byteLength === undefined) {
       u32(ptr, 'readString: ptr');
-      let end = heap.indexOf(0, ptr);
-      if (end < 0 || ptr >= heap.length) throw new ZeeAllocError(`zee_alloc: readString: no NUL byte after 0x${ptr.toString(16)}`, 'ZEE_OUT_OF_BOUNDS', { ptr });
+      const end = ptr < heap.length ? heap.indexOf(0, ptr) : -1;
+      if (end < 0) throw new ZeeAllocError(`zee_alloc: readString: no NUL byte after ${hex(ptr)}`, 'ZEE_OUT_OF_BOUNDS', { ptr });
       return textDecoder.decode(heap.subarray(ptr, end));
     }
     this._range(ptr, byteLength, 'readString');
@@ -437,29 +505,63 @@ export class ZeeAlloc {
   }
 
   // ---- heap checks, state and inspection ----------------------------------
-  /** zee_check(): 0, or the code of the first broken rule (CHECKS). */
+  /** zee_check(): 0, or the code of the first broken rule (CHECKS). O(heap). */
   check() { return this.exports.zee_check(); }
   /** Throws a ZeeAllocError naming the broken rule unless the heap is sound. */
   assertHeap() {
     const r = this.check();
-    if (r) throw new ZeeAllocError(`zee_alloc: heap check failed: ${CHECKS[r] || r}`, CHECKS[r] || 'ZEE_C_UNKNOWN');
+    if (r) throw new ZeeAllocError(`zee_alloc: heap check failed: ${CHECK_CODES[r] || r}`, CHECK_CODES[r] || 'ZEE_C_UNKNOWN');
   }
   /** Address of the allocator's state (zee_heap_info_t), for inspectors. */
-  get stateAddress() { return this.exports.zee_heap_info() >>> 0; }
-  /** The compile-time options of the running module, read from its state. */
-  get config() {
-    const word = this.HEAPU32[(this.stateAddress >>> 2) + 2];
-    const field = (shift, names) => names[(word >>> shift) & 15] ?? `unknown(${(word >>> shift) & 15})`;
+  get stateAddress() {
+    if (!this._state) this._state = this.exports.zee_heap_info() >>> 0; // a static block: it never moves
+    return this._state;
+  }
+  // The state block's index in HEAPU32, once its magic and layout version
+  // are the ones js/layout.mjs describes.
+  _stateBase() { return this.stateAddress >>> 2; }
+  _stateWords(what) {
+    const base = this._stateBase();
+    const heap = this.HEAPU32;
+    const magic = heap[base + STATE.magic], layout = heap[base + STATE.layout];
+    if (magic !== LAYOUT.INFO_MAGIC || layout !== LAYOUT.VERSION) {
+      throw new ZeeAllocError(magic !== LAYOUT.INFO_MAGIC
+        ? `zee_alloc: ${what}: no zee_heap_info_t at ${hex(this.stateAddress)} (magic ${hex(magic)}, expected ${hex(LAYOUT.INFO_MAGIC)})`
+        : `zee_alloc: ${what}: the module keeps layout version ${layout}, this wrapper reads version ${LAYOUT.VERSION}`, 'ZEE_BAD_WASM');
+    }
+    return heap.subarray(base, base + STATE_WORDS_USED);
+  }
+  /** The compile-time options of the running module: { validation, threads }. */
+  get config() { return decodeConfig(this._stateWords('config')[STATE.config]); }
+  /** Gives the kept-back empty small page (if any) to the free spans. */
+  trim() { this.exports.zee_trim(); }
+
+  /**
+   * The allocator's running totals and the memory size.  O(1): a few words
+   * of the state block, which every allocation call keeps up to date; it
+   * never walks the heap (snapshot() does) and works without the inspector.
+   */
+  stats() {
+    const s = this._stateWords('stats');
+    const heapStart = s[STATE.heapStart], heapEnd = s[STATE.heapEnd];
+    const heapBytes = heapEnd - heapStart;
+    const memoryBytes = this.memory.buffer.byteLength;
     return {
-      validation: field(0, CONFIG_NAMES.validation),
-      jumbo: field(4, CONFIG_NAMES.jumbo),
-      buddy: field(8, CONFIG_NAMES.buddy),
-      shrink: field(12, CONFIG_NAMES.shrink),
-      cache: (word >>> 16) & 255,
+      heapStart,
+      heapEnd,
+      heapBytes,
+      pages: heapBytes / PAGE,
+      usedBytes: s[STATE.usedBytes],
+      usedBlocks: s[STATE.usedBlocks],
+      peakBytes: s[STATE.peakBytes],
+      smallPages: s[STATE.smallPages],
+      largePages: s[STATE.largePages],
+      freePages: s[STATE.freePages],
+      freeSpanBytes: s[STATE.freePages] * PAGE,
+      memoryBytes,
+      memoryPages: memoryBytes / PAGE,
     };
   }
-  /** Merges the frames the caches hold back and gives the kept-back empty page to the free spans. */
-  trim() { this.exports.zee_trim(); }
 
   _inspect(what) {
     const loaded = this._inspector;
@@ -469,29 +571,69 @@ export class ZeeAlloc {
     }
     return loaded.module;
   }
-  /** A snapshot of every page, frame and free list (zee-alloc/inspect). */
+  /** A snapshot of every page, block, free span and free list (zee-alloc/inspect). O(heap). */
   snapshot() { return this._inspect('snapshot').snapshot(this); }
-  /** Layout problems found by the inspector; empty when the heap is sound. */
+  /** Layout problems found by the inspector; empty when the heap is sound. O(heap). */
   validate() { return this._inspect('validate').validate(this); }
   /** A text heap map, one row per page (options: { columns, collapse }). */
   renderText(snapshot, options) { return this._inspect('renderText').renderText(snapshot ?? this.snapshot(), options); }
   /** A self-contained SVG heap map (options: { width, collapse, title }). */
   renderSVG(snapshot, options) { return this._inspect('renderSVG').renderSVG(snapshot ?? this.snapshot(), options); }
-  /** Totals of a snapshot plus the memory size (see README "Stats"). */
-  stats() {
-    const snap = this.snapshot();
-    return { ...snap.totals, memoryBytes: this.memoryBytes, memoryPages: this.memoryPages };
+}
+
+// The faults malloc_usable_size raises for an address that is not a live
+// block's start: outside the heap or misaligned, no valid header, a free block
+// (a stale header left inside a live block looks like one).
+const NOT_A_BLOCK = new Set(['ZEE_E_POINTER', 'ZEE_E_HEADER', 'ZEE_E_DOUBLE_FREE']);
+
+// The words of zee_heap_info_t that stats() and config read (through freePages).
+const STATE_WORDS_USED = STATE.freePages + 1;
+
+// Every public method, bound to its instance by the constructor.
+const BOUND_METHODS = Object.getOwnPropertyNames(ZeeAlloc.prototype).filter((name) => {
+  const d = Object.getOwnPropertyDescriptor(ZeeAlloc.prototype, name);
+  return name !== 'constructor' && !name.startsWith('_') && typeof d.value === 'function';
+});
+
+// Why: a view whose memory grew (or was transferred) has no bytes left, and
+// copying it would silently copy nothing.
+function isDetached(buffer) {
+  if (buffer.byteLength !== 0) return false;
+  if (typeof buffer.detached === 'boolean') return buffer.detached;
+  try {
+    new Uint8Array(buffer);
+    return false;
+  } catch {
+    return true;
   }
 }
 
-// Why: accept every byte source a JS caller is likely to have.
+// Why: accept every byte source a JS caller is likely to have, and name the
+// first element that is not a byte.
 function toBytes(data, what) {
-  if (data instanceof Uint8Array) return data;
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  if (isBytes(data)) return new Uint8Array(data);
   if (typeof data === 'string') return textEncoder.encode(data);
-  if (Array.isArray(data) && data.every((b) => Number.isInteger(b) && b >= 0 && b <= 255)) return Uint8Array.from(data);
-  throw badArgument(`${what}: expected a Uint8Array, typed array, ArrayBuffer, string or array of bytes, got ${describe(data)}`);
+  if (ArrayBuffer.isView(data) || isBytes(data)) {
+    const buffer = ArrayBuffer.isView(data) ? data.buffer : data;
+    if (isDetached(buffer)) {
+      throw badArgument(`${what}: the data is a view of a detached ArrayBuffer (a heap view detaches when the memory grows: take the view again after allocating)`);
+    }
+    if (!ArrayBuffer.isView(data)) return new Uint8Array(data);
+    return tag(data) === '[object Uint8Array]' ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
+  if (data !== null && typeof data === 'object' && 'length' in data) {
+    const { length } = data;
+    if (typeof length !== 'number' || (length >>> 0) !== length) {
+      throw badArgument(`${what}: an array-like's length must be an integer in [0, 2^32), got ${describe(length)}`);
+    }
+    for (let i = 0; i < length; i++) { // all checked before anything is allocated
+      const b = data[i];
+      if (typeof b !== 'number' || (b & 255) !== b) throw badArgument(`${what}: data[${i}] is ${describe(b)}, expected an integer byte in [0, 255]`);
+    }
+    const bytes = new Uint8Array(length);
+    for (let i = 0; i < length; i++) bytes[i] = data[i];
+    return bytes;
+  }
+  throw badArgument(`${what}: expected a Uint8Array, typed array, DataView, ArrayBuffer, string or array-like of bytes, got ${describe(data)}`);
 }
 
 export default ZeeAlloc;

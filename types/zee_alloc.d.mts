@@ -2,7 +2,7 @@
 // dist/cjs/zee_alloc.d.cts, is generated from this file by
 // scripts/build-cjs.mjs.
 import type { WasmModule, WasmMemory, FetchResponse, WebURL } from './wasm.mjs';
-import type { Snapshot, SnapshotTotals, ValidationResult, RenderTextOptions, RenderSVGOptions } from './inspect.mjs';
+import type { Snapshot, ValidationResult, RenderTextOptions, RenderSVGOptions } from './inspect.mjs';
 
 /** A validation level; each is a separate .wasm build in dist/. */
 export type Variant = 'default' | 'external' | 'dev' | 'unsafe';
@@ -17,8 +17,12 @@ export type WasmSource =
   | FetchResponse
   | PromiseLike<FetchResponse>;
 
-/** Anything allocBytes()/writeBytes() copy into the heap (strings as UTF-8). */
-export type ByteSource = ArrayBuffer | ArrayBufferView | ArrayLike<number> | string;
+/**
+ * Anything allocBytes()/writeBytes() copy into the heap: the bytes of a
+ * typed array, DataView or (Shared)ArrayBuffer; a string as UTF-8; or an
+ * array-like of integers 0..255 (anything else throws ZEE_BAD_ARGUMENT).
+ */
+export type ByteSource = ArrayBuffer | SharedArrayBuffer | ArrayBufferView | ArrayLike<number> | string;
 
 export interface CreateOptions {
   /** Validation level (a separate build): 'default' (= 'external'), 'dev' or 'unsafe'. */
@@ -31,18 +35,42 @@ export interface CreateOptions {
   wasm?: WasmSource;
 }
 
-/** The compile-time options of the running module. */
+/** The compile-time options of the running module (js/layout.mjs decodeConfig). */
 export interface ZeeConfig {
+  /** ZEE_VALIDATION: which pointers the module checks. */
   validation: 'unsafe' | 'external' | 'dev' | `unknown(${number})`;
-  jumbo: 'closest' | 'exact' | 'first' | `unknown(${number})`;
-  buddy: 'fast' | 'coalesce' | `unknown(${number})`;
-  shrink: 'defer' | 'chunkify' | `unknown(${number})`;
-  /** Frames each size class's cache may hold (0 = none). */
-  cache: number;
+  /** ZEE_THREADS: a lock around every call. */
+  threads: boolean;
 }
 
-/** Totals of a heap snapshot, plus the memory size. */
-export interface ZeeStats extends SnapshotTotals {
+/**
+ * The allocator's running totals and the memory size, read in O(1) from its
+ * state block (docs/js-api.md "stats()").  The heap fields are 0 until the
+ * first allocation.
+ */
+export interface ZeeStats {
+  /** Address of the first page the allocator owns (0 until the first allocation). */
+  heapStart: number;
+  /** End of the last page it owns. */
+  heapEnd: number;
+  /** heapEnd - heapStart (includes pages others grew in between, if any). */
+  heapBytes: number;
+  /** heapBytes in 64 KiB pages. */
+  pages: number;
+  /** Sum of usableSize() over the live blocks. */
+  usedBytes: number;
+  /** Live blocks. */
+  usedBlocks: number;
+  /** The highest usedBytes so far. */
+  peakBytes: number;
+  /** Pages that are small pages (blocks up to 32760 bytes, and large blocks' first bytes). */
+  smallPages: number;
+  /** Whole pages inside large blocks. */
+  largePages: number;
+  /** Pages in free spans. */
+  freePages: number;
+  /** freePages in bytes. */
+  freeSpanBytes: number;
   /** Size of the whole wasm memory in bytes (data, stack and heap). */
   memoryBytes: number;
   /** Size of the whole wasm memory in 64 KiB pages. */
@@ -73,19 +101,19 @@ export type ZeeErrorCode =
   | ZeeFaultCode | ZeeCheckCode | 'ZEE_C_UNKNOWN';
 /** Faults a checked build reports when free/realloc/usableSize get a bad pointer. */
 export type ZeeFaultCode = 'ZEE_E_POINTER' | 'ZEE_E_HEADER' | 'ZEE_E_DOUBLE_FREE' | 'ZEE_E_INTERNAL' | 'ZEE_E_UNKNOWN';
-/** Names of zee_check() results. */
+/** Names of zee_check() results (js/layout.mjs CHECK_CODES). */
 export type ZeeCheckCode =
   | 'ZEE_C_OK' | 'ZEE_C_SPAN' | 'ZEE_C_SPAN_MERGE' | 'ZEE_C_PAGE' | 'ZEE_C_OVERLAP' | 'ZEE_C_FRAME'
-  | 'ZEE_C_COUNT' | 'ZEE_C_BUDDY' | 'ZEE_C_JUMBO' | 'ZEE_C_LIST' | 'ZEE_C_LIST_COUNT' | 'ZEE_C_CACHE';
+  | 'ZEE_C_COUNT' | 'ZEE_C_BUDDY' | 'ZEE_C_LARGE' | 'ZEE_C_LIST' | 'ZEE_C_LIST_COUNT' | 'ZEE_C_TOTALS';
 
 export declare const ENOMEM: 48;
 export declare const EINVAL: 28;
 export declare const PAGE_SIZE: 65536;
-/** Fault number -> [code, description]. */
-export declare const FAULTS: Readonly<Record<number, readonly [ZeeFaultCode, string]>>;
-/** zee_check() result -> name. */
+/** Fault number -> [code, description] (frozen). */
+export declare const FAULTS: Readonly<Record<number, readonly [Exclude<ZeeFaultCode, 'ZEE_E_UNKNOWN'>, string]>>;
+/** zee_check() result -> name (frozen; the same object as js/layout.mjs CHECK_CODES). */
 export declare const CHECKS: Readonly<Record<number, ZeeCheckCode>>;
-/** The validation levels shipped in the package. */
+/** The validation levels shipped in the package (frozen). */
 export declare const VARIANTS: readonly ['default', 'dev', 'unsafe'];
 
 /** The URL of the packaged .wasm for a variant (for preloading or bundler configs). */
@@ -115,7 +143,10 @@ export declare class ZeeOutOfMemoryError extends ZeeAllocError {
   readonly size: number;
 }
 
-/** One independent zee_alloc heap in its own wasm instance and memory. */
+/**
+ * One independent zee_alloc heap in its own wasm instance and memory.  Every
+ * method is bound to its instance: `const { malloc, free } = z` works.
+ */
 export declare class ZeeAlloc {
   /** Loads (once per variant) and instantiates a module with a fresh memory. */
   static create(options?: CreateOptions): Promise<ZeeAlloc>;
@@ -170,37 +201,45 @@ export declare class ZeeAlloc {
   /** errno as left by the last failing call. */
   errno: number;
 
-  /** Copies data into a new block; throws ZeeOutOfMemoryError when memory runs out. */
+  /** Copies data (even a view of this heap) into a new block; throws ZeeOutOfMemoryError when memory runs out. */
   allocBytes(data: ByteSource): number;
-  /** Copies data to ptr; returns the number of bytes written. */
+  /**
+   * Copies data to ptr; returns the number of bytes written.  Checked builds
+   * refuse (ZEE_BAD_ARGUMENT) more bytes than the block at ptr holds when ptr
+   * is a live block's start.
+   */
   writeBytes(ptr: number, data: ByteSource): number;
   /** A copy of `length` bytes at `ptr`. */
   readBytes(ptr: number, length: number): Uint8Array;
   /** The string as UTF-8 plus a NUL byte, in a new block. */
   allocString(str: string): number;
-  /** Writes UTF-8 plus a NUL into `capacity` bytes; returns the bytes written without the NUL. */
+  /**
+   * Writes UTF-8 plus a NUL into `capacity` bytes; returns the bytes written
+   * without the NUL.  Checked builds refuse (ZEE_BAD_ARGUMENT) a capacity
+   * beyond the block when ptr is a live block's start.
+   */
   writeString(ptr: number, str: string, capacity: number): number;
   /** Decodes UTF-8 up to the first NUL, or exactly `byteLength` bytes. */
   readString(ptr: number, byteLength?: number): string;
 
-  /** zee_check(): 0, or the number of the first broken rule (see CHECKS). */
+  /** zee_check(): 0, or the number of the first broken rule (see CHECKS).  Walks the heap. */
   check(): number;
   /** Throws a ZeeAllocError naming the broken rule unless zee_check() passes. */
   assertHeap(): void;
   /** The address of the allocator's state block (for inspectors). */
   readonly stateAddress: number;
-  /** Merges the frames the caches hold back and gives the kept-back empty page to the free spans. */
+  /** Gives the kept-back empty small page (if any) to the free spans. */
   trim(): void;
 
-  /** Every page, frame, jumbo block, free span and free list (zee-alloc/inspect). */
+  /** Every page, block, free span and free list (zee-alloc/inspect).  Walks the heap. */
   snapshot(): Snapshot;
-  /** Checks every layout rule from JS. */
+  /** Checks every layout rule from JS.  Walks the heap. */
   validate(): ValidationResult;
   /** A text heap map, one row per page. */
   renderText(snapshot?: Snapshot, options?: RenderTextOptions): string;
   /** A self-contained SVG heap map. */
   renderSVG(snapshot?: Snapshot, options?: RenderSVGOptions): string;
-  /** The snapshot's totals plus the memory size. */
+  /** The allocator's running totals plus the memory size: O(1), never walks the heap. */
   stats(): ZeeStats;
 }
 
