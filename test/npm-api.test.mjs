@@ -41,7 +41,7 @@ describe('loading', () => {
     for (const wasm of [buffer, new Uint8Array(buffer), arrayBuffer, module, url, url.href, fileURLToPath(url)]) {
       const z = await ZeeAlloc.create({ wasm });
       expect(z.variant).toBe('custom');
-      expect(z.config).toEqual({ validation: 'dev', jumbo: 'closest', buddy: 'coalesce', shrink: 'defer', cache: 0 });
+      expect(z.config).toEqual({ validation: 'dev', threads: false });
       const p = z.malloc(100);
       expect(p % 16).toBe(0);
       z.free(p);
@@ -168,11 +168,15 @@ describe('views after growth', () => {
 describe('stats and the inspector', () => {
   test('stats() counts blocks and bytes in use and agrees with snapshot() and validate()', async () => {
     const z = await ZeeAlloc.create();
-    const small = z.malloc(100); // a 128 B frame: 120 usable
-    const jumbo = z.malloc(100000); // 2 pages
+    const small = z.malloc(100); // exact-size blocks: 100..115 usable bytes
+    const large = z.malloc(100000);
+    expect(z.usableSize(small)).toBeGreaterThanOrEqual(100);
+    expect(z.usableSize(small)).toBeLessThanOrEqual(115);
+    expect(z.usableSize(large)).toBeGreaterThanOrEqual(100000);
+    expect(z.usableSize(large)).toBeLessThanOrEqual(100015);
     let s = z.stats();
     expect(s.usedBlocks).toBe(2);
-    expect(s.usedBytes).toBe(120 + 2 * PAGE_SIZE);
+    expect(s.usedBytes).toBe(z.usableSize(small) + z.usableSize(large));
     expect(s.memoryBytes).toBe(z.memoryBytes);
     expect(s.memoryPages).toBe(z.memoryPages);
     expect(z.snapshot().totals.usedBytes).toBe(s.usedBytes);
@@ -180,7 +184,7 @@ describe('stats and the inspector', () => {
     expect(z.renderText()).toMatch(/^zee_alloc heap /);
     expect(z.renderSVG()).toMatch(/^<svg[\s>]/);
     z.free(small);
-    z.free(jumbo);
+    z.free(large);
     s = z.stats();
     expect(s.usedBlocks).toBe(0);
     expect(s.usedBytes).toBe(0);
