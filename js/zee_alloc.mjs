@@ -557,6 +557,9 @@ export class ZeeAlloc {
       smallPages: s[STATE.smallPages],
       largePages: s[STATE.largePages],
       freePages: s[STATE.freePages],
+      // Pages between heapStart and heapEnd that someone else grew (memory.grow
+      // from JS, or C code): the allocator skips them.
+      foreignPages: heapBytes / PAGE - s[STATE.smallPages] - s[STATE.largePages] - s[STATE.freePages],
       freeSpanBytes: s[STATE.freePages] * PAGE,
       memoryBytes,
       memoryPages: memoryBytes / PAGE,

@@ -69,6 +69,8 @@ export interface ZeeStats {
   largePages: number;
   /** Pages in free spans. */
   freePages: number;
+  /** Pages between heapStart and heapEnd that someone else grew (memory.grow from JS or C); the allocator skips them. */
+  foreignPages: number;
   /** freePages in bytes. */
   freeSpanBytes: number;
   /** Size of the whole wasm memory in bytes (data, stack and heap). */
