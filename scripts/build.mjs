@@ -3,7 +3,6 @@
 //   dist/zee_alloc.wasm         default options (validation = external)
 //   dist/zee_alloc.dev.wasm     validation = dev (internal asserts)
 //   dist/zee_alloc.unsafe.wasm  validation = unsafe (no checks)
-//   build/zee_alloc.<name>.wasm with --tests: the other option variants
 // Each is `emcc src/*.c -sMALLOC=none -sSTANDALONE_WASM` followed by
 // binaryen's wasm-opt.  Emscripten 3.1.6 needs NODE_PATH for acorn (-O1+).
 import { execFileSync } from 'node:child_process';
@@ -39,12 +38,6 @@ export const VARIANTS = {
   default: { dir: 'dist', defines: [] },
   dev: { dir: 'dist', defines: ['ZEE_VALIDATION=2'] },
   unsafe: { dir: 'dist', defines: ['ZEE_VALIDATION=0'] },
-  fast: { dir: 'build', defines: ['ZEE_BUDDY=0'] },
-  chunkify: { dir: 'build', defines: ['ZEE_SHRINK=1'] },
-  exact: { dir: 'build', defines: ['ZEE_JUMBO_MATCH=1'] },
-  first: { dir: 'build', defines: ['ZEE_JUMBO_MATCH=2'] },
-  'dev-fast-chunkify': { dir: 'build', defines: ['ZEE_VALIDATION=2', 'ZEE_BUDDY=0', 'ZEE_SHRINK=1'] },
-  cache: { dir: 'build', defines: ['ZEE_CACHE=32'] },
 };
 
 export function wasmPath(name) {

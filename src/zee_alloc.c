@@ -1,42 +1,50 @@
 /*
- * zee_alloc: a tiny buddy allocator for WebAssembly.
+ * zee_alloc: a tiny buddy allocator for WebAssembly, with exact-size blocks.
  *
  * Assumptions
  *   - wasm32 memory: pages of 64 KiB, addresses below 4 GiB.  Memory above
- *     __heap_base belongs to the allocator at start-up; more is obtained with
- *     emscripten_resize_heap(), and pages someone else grew in between are
- *     skipped, so the heap may be non-contiguous.
+ *     __heap_base belongs to the allocator from the first allocation on;
+ *     more is obtained with emscripten_resize_heap(), and pages someone else
+ *     grew in between are skipped, so the heap may be non-contiguous.
  *   - Host builds (sanitizers, fuzzing) supply the page source functions
  *     declared under "Memory source"; all internal addresses are 32-bit
  *     offsets from zee_native_base, so the encoding is the same as in wasm.
  *   - Single-threaded unless ZEE_THREADS=1.
  *
  * Invariants
- *   - The metadata of every block sits in the 8 bytes right before its
+ *   - The header of every block sits in the 8 bytes right before its
  *     payload: free(p) reads p - 8 and nothing else to find the block.
- *   - Every page the allocator owns is exactly one of: a small page (on the
- *     small-page list), a free span page (on the span list), or a jumbo page
- *     (reachable from the tail slot of its anchor, the small page before it).
- *   - A frame of size 2^n starts at a page offset that is a non-zero multiple
- *     of 2^n.  A free frame is on exactly one free list, that of its size;
- *     a cached frame (ZEE_CACHE) on exactly one cache, that of its size,
- *     and its page still counts it as in use.
- *   - coalesce: no two free buddies of one size exist (cached frames are
- *     merged only when the caches are flushed); a small page whose frames
- *     are all free (and that anchors no jumbo block) is released, except
- *     one kept back as the "spare" until zee_trim() or another page
- *     empties.  Free spans never touch: adjacent spans are merged.
+ *   - A request of n <= MAX_SMALL bytes is a small block: an extent of
+ *     roundup(n + 8, 16) bytes inside one small page, whose last 8 bytes are
+ *     the header slot of what follows.  A larger request is a large block of
+ *     m = roundup(n, 16) bytes that ends on a page boundary: m % 64 KiB bytes
+ *     in the top of a small page (its anchor), then m / 64 KiB whole pages.
+ *     So n <= malloc_usable_size(malloc(n)) <= n + 15.
+ *   - Every page the allocator owns is a small page, a page of a free span,
+ *     or a page of a large block.  The page map says which, at the pages
+ *     where anyone looks (ZEE_MAP_* in zee_alloc.h).
+ *   - In a small page, blocks tile [P + 16, end): free frames (a power of
+ *     two, aligned to it, on the free list of its size) and small blocks
+ *     (any 16-aligned range).  Two free buddies never coexist.  Touching
+ *     free spans never coexist.  At most one small page (the spare) is empty.
+ *   - A valid free header (tag and check word) at b - 8 means that a free
+ *     frame starts at b.  Merging, absorbing, carving and dropping pages turn
+ *     the headers they bury into ZEE_TAG_MERGED, so a stale one never
+ *     survives inside a block; only user data that forges the address-bound
+ *     check word could fake one.
+ *   - The running totals in H match the heap at every return.
  *
  * Debugging
  *   - ZEE_VALIDATION=2 ("dev") adds internal asserts; zee_check() walks the
  *     whole heap and names the first broken rule (zee_alloc.h).
  *   - js/inspect.mjs reads the same structures from JS without calling in.
+ *   - docs/layout.md describes the layout for readers of the heap.
  *
  * Exporting
  *   - Defines malloc, free, calloc, realloc, aligned_alloc, posix_memalign,
  *     memalign, malloc_usable_size, mallinfo, the __libc_* names and the
  *     emscripten_builtin_* names Emscripten links against under
- *     -sMALLOC=none, plus zee_* names (zee_alloc.h).
+ *     -sMALLOC=none, plus the zee_* names (zee_alloc.h).
  *   - ZEE_BUILTIN_ONLY=1 defines only the emscripten_builtin_* and __libc_*
  *     names (for ASan builds, where the sanitizer owns malloc and mallinfo).
  *     Host builds define only the zee_* names.
@@ -54,89 +62,51 @@
 #endif
 
 /* ---- Compile-time options ---------------------------------------------
- * Each comment gives the option's cost in wasm bytes (-Oz, wasm-opt -Oz,
- * full API) against the default build, which adds 2,948 B to a module
- * (malloc+free alone: 2,127 B).  `npm run bench` reproduces these numbers
- * (emcc 3.1.6; bench/results/latest.json). */
+ * Each comment gives the option's cost in wasm bytes (-Oz, wasm-opt -Oz)
+ * against the default build; `npm run bench` measures them (docs/options.md). */
 
-/* ZEE_VALIDATION: 0 = unsafe (trust every pointer; -124 B),
- * 1 = external (check the argument of free/realloc/malloc_usable_size:
- *     alignment, heap bounds, header tag and check word, double free;
- *     the default),
- * 2 = dev (also internal asserts: +179 B). */
+/* ZEE_VALIDATION: 0 = unsafe (trust every pointer: a bad one is undefined
+ *     behaviour; -67 B), 1 = external (check the argument of free, realloc and
+ *     malloc_usable_size: alignment, heap bounds, header tag and check word,
+ *     double free; the default), 2 = dev (also internal asserts: +170 B). */
 #ifndef ZEE_VALIDATION
 #define ZEE_VALIDATION 1
 #endif
 
-/* ZEE_JUMBO_MATCH: which free span serves a jumbo block.
- * 0 = closest (the smallest span that fits, and one that already has an
- *     anchor before any that needs one carved; the default),
- * 1 = exact (only a span that fits with no pages left over, or the span at
- *     the top of the heap; never splits other spans; -60 B),
- * 2 = first (the lowest-addressed span that fits; -85 B). */
-#ifndef ZEE_JUMBO_MATCH
-#define ZEE_JUMBO_MATCH 0
-#endif
-
-/* ZEE_BUDDY: 0 = fast (never merge frames, never release small pages;
- *     -565 B), 1 = coalesce (merge free buddies, give empty pages back to
- *     the free spans, grow frames in place on realloc; the default). */
-#ifndef ZEE_BUDDY
-#define ZEE_BUDDY 1
-#endif
-
-/* ZEE_SHRINK: 0 = defer (a shrinking realloc keeps the block as is; the
- *     default), 1 = chunkify (split the unused tail off: halves of a frame
- *     go back to the free lists, whole pages of a jumbo block to the free
- *     spans; +106 B). */
-#ifndef ZEE_SHRINK
-#define ZEE_SHRINK 0
-#endif
-
-/* ZEE_CACHE: how many freed frames of each size class free() holds back
- *     un-merged for the next malloc of that class (like a thread cache):
- *     0 = none (the default), 1..255 (+348 B at 32).  It skips the split and
- *     merge work when one size is freed and allocated again, and the frees
- *     that fill it are not coalesced until the frames are merged: before a
- *     new small page is carved, before memory grows, and in zee_trim().  So
- *     it never makes the heap grow, but it can make the pages it pins serve
- *     other requests.  Coalesce only: under fast, free lists already work
- *     this way. */
-#ifndef ZEE_CACHE
-#define ZEE_CACHE 0
-#endif
-#if !ZEE_BUDDY
-#undef ZEE_CACHE
-#define ZEE_CACHE 0
-#endif
-_Static_assert(ZEE_CACHE >= 0 && ZEE_CACHE <= 255, "ZEE_CACHE fits its 8 bits of config");
-
 /* ZEE_THREADS: 1 = a spinlock around every entry point (for -pthread;
- *     +67 B against the default built with -pthread), 0 = none (the default). */
+ *     +70 B), 0 = none (the default). */
 #ifndef ZEE_THREADS
 #define ZEE_THREADS 0
 #endif
 
-/* ---- Units ------------------------------------------------------------- */
+/* ---- Units -------------------------------------------------------------- */
 #define PAGE_LOG2 16
 #define PAGE_SIZE ZEE_PAGE_SIZE
+#define OFFSET_MASK (PAGE_SIZE - 1)
 #define MIN_LOG2 4
 #define MIN_FRAME ZEE_MIN_FRAME
-#define MAX_LOG2 15
 #define MAX_FRAME ZEE_MAX_FRAME
 #define META_SIZE ZEE_META_SIZE
 #define CLASSES ZEE_CLASSES
-#define MAX_SMALL (MAX_FRAME - META_SIZE) /* largest request a frame serves */
-#define MAX_PAGES 65535u                  /* pages below 4 GiB */
-#define MAX_JUMBO (MAX_PAGES << PAGE_LOG2)
-#define OFFSET_MASK (PAGE_SIZE - 1)
+#define MAX_SMALL ZEE_MAX_SMALL
+#define MAX_PAGES 65535u                  /* pages below 4 GiB, less one */
+#define MAX_HEAP (MAX_PAGES << PAGE_LOG2) /* so that sizes fit in 32 bits */
+#define TAG_MASK ZEE_TAG_MASK
 
 _Static_assert(PAGE_SIZE == 1u << PAGE_LOG2, "PAGE_SIZE / PAGE_LOG2");
 _Static_assert(MIN_FRAME == 1u << MIN_LOG2, "MIN_FRAME / MIN_LOG2");
-_Static_assert(MAX_FRAME == 1u << MAX_LOG2, "MAX_FRAME / MAX_LOG2");
 _Static_assert(MAX_FRAME * 2 == PAGE_SIZE, "a page holds one frame of each size");
 _Static_assert(MIN_FRAME == 2 * META_SIZE, "a free 16 B frame holds two links");
-_Static_assert(CLASSES == MAX_LOG2 - MIN_LOG2 + 1, "CLASSES");
+_Static_assert(CLASSES == PAGE_LOG2 - MIN_LOG2, "CLASSES");
+_Static_assert(MAX_SMALL + META_SIZE == MAX_FRAME, "a small block fits the largest frame");
+_Static_assert(ZEE_GRANULE == MIN_FRAME, "blocks are made of frames");
+_Static_assert((ZEE_TAG_SMALL & ZEE_TAG_LARGE & 1) && !(ZEE_TAG_FREE & 1) &&
+                   !(ZEE_TAG_MERGED & 1),
+               "bit 0 of the tag: in use");
+_Static_assert(((ZEE_TAG_SMALL | ZEE_TAG_LARGE | ZEE_TAG_FREE | ZEE_TAG_MERGED) & 12) == 4 &&
+                   ((ZEE_TAG_SMALL & ZEE_TAG_LARGE & ZEE_TAG_FREE & ZEE_TAG_MERGED) & 12) == 4,
+               "valid tags are exactly 4..7: one compare checks them");
+_Static_assert((ZEE_TAG_SMALL & 2) && !(ZEE_TAG_LARGE & 2), "bit 1: the 8-byte tail slot");
 
 typedef uint32_t addr; /* an offset into the heap's memory; 0 = none */
 
@@ -227,77 +197,72 @@ static void unlock(void) { __atomic_store_n(&lock_word, 0, __ATOMIC_RELEASE); }
 #define unlock() ((void)0)
 #endif
 
-static zee_heap_info_t H = {
-    .magic = ZEE_INFO_MAGIC,
-    .layout = ZEE_LAYOUT_VERSION,
-    .config = ZEE_VALIDATION | ZEE_JUMBO_MATCH << 4 | ZEE_BUDDY << 8 | ZEE_SHRINK << 12 |
-              ZEE_CACHE << 16};
+static zee_heap_info_t H = {.magic = ZEE_INFO_MAGIC,
+                            .layout = ZEE_LAYOUT_VERSION,
+                            .config = ZEE_VALIDATION | ZEE_THREADS << 4};
 
-/* ---- The layout -----------------------------------------------------------
+/* The page map: one byte per page, indexed by address >> 16 (ZEE_MAP_*). */
+static uint8_t page_map[MAX_PAGES + 1];
+#define MAP(a) page_map[(addr)(a) >> PAGE_LOG2]
+
+/* ---- The layout -------------------------------------------------------------
  *
- * A small page P (64 KiB), freshly carved:
+ * A small page P (64 KiB), freshly carved into one free frame of each size:
  *
  *   P+0      P+8      P+16   P+32       P+64            P+32K           P+64K
  *   +--------+--------+------+-----------+---- ... -------+------- ... ----+
- *   | header | meta16 | 16 B |   32 B    |   64 B ...      |    32 KiB      |
+ *   | page   | header | 16 B |   32 B    |   64 B ...      |    32 KiB      |
  *   +--------+--------+------+-----------+---- ... -------+------- ... ----+
  *
- * A frame f of size 2^n spans [f, f + 2^n): its payload is [f, f + 2^n - 8)
- * and its last 8 bytes are the metadata slot of whatever starts at f + 2^n.
+ *   page word 0 = ZEE_PAGE_TAG | blocks whose header lies in P
+ *   page word 1 = payload of the large block P anchors (0 = none)
  *
- *            f - 8          f                          f + 2^n - 8   f + 2^n
+ * Every block [b, e) has its header at b - 8, in the last 8 bytes of the
+ * block before it (or of the page word at P+8 for b = P+16):
+ *
+ *            b - 8          b                          e - 8         e
  *   ... -----+------+------+--------- payload ---------+-------------+-----
- *            | info | check|                            | next's meta |
+ *            | info | check|                            | next header |
  *   ... -----+------+------+----------------------------+-------------+-----
  *
- *   info  = size | tag   (size: 16 .. 32768 for frames, n * 65536 for jumbo;
- *                         tag: 7 = in use, 6 = free, 4 = cached: freed but
- *                         held back un-merged, see ZEE_CACHE)
- *   check = info ^ payload address ^ ZEE_SALT
+ *   info  = size | tag   (tag 7: small block, usable size - 8;
+ *                         5: large block, usable size; 6: free frame;
+ *                         4: a header buried inside a merged free frame)
+ *   check = info ^ b ^ ZEE_SALT
  *
- * Page header, [P, P+8):
- *   word 0 = ZEE_PAGE_TAG | frames in use (+1 while a jumbo block follows)
- *   word 1 = (previous small page) | (next small page >> 16)
- *            (pages are 64 KiB-aligned, so 16 bits each name a page)
+ * A small block of m bytes is served from the smallest free frame of
+ * 2^k >= m, at its bottom; the rest goes back as the frames that tile it,
+ * like Linux's alloc_pages_exact().  m = 4320 in a 8 KiB frame at f:
  *
- * A free frame's first 8 bytes are its links: word 0 = next, word 1 = prev.
- * A cached frame's first word links the cache of its class (LIFO, one way):
+ *   f           f+4096  +128 +64 +32  f+4320                          f+8K
+ *   +---------------------+----+---+---+--------+------+-----------------+
+ *   |     small block: 4096 + 128 + 64 + 32     | 32 @ | 64 @ |  3 KiB...  (free
+ *   +---------------------+----+---+---+--------+------+-----------------+ frames)
  *
- *   H.cache[c] --> f1 [next] --> f2 [next] --> 0      (H.cached[c] = 2)
+ * A free frame's first 8 bytes are its free-list links: next, prev.
  *
- * A jumbo block of n pages, anchored by the small page A before it:
+ * A large block of m bytes, r = m % 64 KiB, j = m / 64 KiB, in anchor A:
  *
- *   A                                  A+64K-8  J = A+64K          J + n*64K
- *   +--------+------- frames ... -------+------+------- payload ... --------+
- *   | header |                          | meta |   exactly n * 64 KiB      |
- *   +--------+------- frames ... -------+------+----------------------------+
+ *   A                         A+64K-r   A+64K                    A+64K(1+j)
+ *   +------+---- frames ---+--+---------+------- j pages ... ------------+
+ *   | page |  small blocks |hd|  payload: exactly m bytes, to the page end |
+ *   +------+---- frames ---+--+---------+-------------------------------+
  *
- * A free span of k pages S (bookkeeping lives in its first 16 bytes):
- *   word 0 = ZEE_SPAN_TAG | anchored   (anchored: the page before S is a
- *            small page, so a jumbo block may start at S itself)
- *   word 1 = k,  word 2 = next span,  word 3 = previous span  (address order)
+ * With r = 0 the payload is page-aligned and its header is the anchor's
+ * last 8 bytes: the tail slot of the anchor's top block, always vacant.
+ *
+ * A free span of k pages at S: word 0 = k, word 1 = next span, word 2 =
+ * previous span; the last page keeps S at its word 3, so that a span
+ * freed right after it finds it (the page map says the page is free).
  */
+#define SPAN_PAGES 0
+#define SPAN_NEXT 1
+#define SPAN_PREV 2
+#define SPAN_START 3
+#define PAGE_WORD 0  /* ZEE_PAGE_TAG | count */
+#define PAGE_LARGE 1 /* the anchored large block's payload */
 
-/* Class index of a power-of-two size. */
-static unsigned class_of(uint32_t size) { return __builtin_ctz(size) - MIN_LOG2; }
-
-/* The first 8 bytes of a free frame hold its free-list links. */
-static void push(unsigned c, addr f) {
-  addr head = H.lists[c];
-  AT(f)[0] = head;
-  AT(f)[1] = 0;
-  if (head) AT(head)[1] = f;
-  H.lists[c] = f;
-}
-
-#if ZEE_BUDDY
-/* O(1) removal, needed when a buddy is merged or a page is released. */
-static void unlink_frame(unsigned c, addr f) {
-  addr next = AT(f)[0], prev = AT(f)[1];
-  if (prev) AT(prev)[0] = next; else H.lists[c] = next;
-  if (next) AT(next)[1] = prev;
-}
-#endif
+/* ---- Headers -------------------------------------------------------------- */
 
 /* Writes the 8 bytes before a payload; the check word ties them to it. */
 static void set_meta(addr p, uint32_t info) {
@@ -305,346 +270,384 @@ static void set_meta(addr p, uint32_t info) {
   AT(p - META_SIZE)[1] = info ^ p ^ ZEE_SALT;
 }
 
-/* ---- Free spans ----------------------------------------------------------- */
+/* Why both words: the slot may be user data, which the check word rules out. */
+static int has_meta(addr p, uint32_t info) {
+  return AT(p - META_SIZE)[0] == info && AT(p - META_SIZE)[1] == (info ^ p ^ ZEE_SALT);
+}
 
-/* Address order lets neighbours merge without reading pages we don't own. */
+/* What malloc_usable_size reports for a header: small blocks keep their tail. */
+static uint32_t usable(uint32_t info) { return (info & ~TAG_MASK) - (info & 2) * 4; }
+
+/* Keeps the running totals of zee_heap_info_t in step with every call. */
+static void account(int32_t bytes, int32_t blocks) {
+  H.used_bytes += bytes;
+  H.used_blocks += blocks;
+  if (H.used_bytes > H.peak_bytes) H.peak_bytes = H.used_bytes;
+}
+
+/* ---- Free frames ------------------------------------------------------------ */
+
+static unsigned class_of(uint32_t size) { return __builtin_ctz(size) - MIN_LOG2; }
+
+/* Marks frame f free and puts it at the head of its list. */
+static void push(addr f, uint32_t size) {
+  unsigned c = class_of(size);
+  addr head = H.lists[c];
+  set_meta(f, size | ZEE_TAG_FREE);
+  AT(f)[0] = head;
+  AT(f)[1] = 0;
+  if (head) AT(head)[1] = f;
+  H.lists[c] = f;
+}
+
+/* O(1) removal, needed when a buddy merges or a range is carved out. */
+static void unlink_frame(addr f, uint32_t size) {
+  addr next = AT(f)[0], prev = AT(f)[1];
+  if (prev) AT(prev)[0] = next;
+  else H.lists[class_of(size)] = next;
+  if (next) AT(next)[1] = prev;
+}
+
+/* Frees frame f, merging it with its free buddies. */
+static void free_frame(addr f, uint32_t size) {
+  /* The buddy at page offset 0 never exists: that is the page word. */
+  for (addr b; ((b = f ^ size) & OFFSET_MASK) && has_meta(b, size | ZEE_TAG_FREE); size <<= 1) {
+    unlink_frame(b, size);
+    set_meta(f | size, size | ZEE_TAG_MERGED); /* the upper half's header is buried */
+    f &= ~size;
+  }
+  push(f, size);
+}
+
+/* Frees [x, y) inside one page as the aligned frames that tile it. */
+static void release_range(addr x, addr y) {
+  while (x < y) {
+    uint32_t size = x & -x;
+    while (size > y - x) size >>= 1;
+    free_frame(x, size);
+    x += size;
+  }
+}
+
+/* Takes the free frame at f out of its list; its header will be buried. */
+static void bury(addr f, uint32_t size) {
+  unlink_frame(f, size);
+  set_meta(f, size | ZEE_TAG_MERGED);
+}
+
+/* ---- Free spans ------------------------------------------------------------- */
+
 static void unlink_span(addr s) {
-  addr next = AT(s)[2], prev = AT(s)[3];
-  if (prev) AT(prev)[2] = next; else H.spans = next;
-  if (next) AT(next)[3] = prev;
+  addr next = AT(s)[SPAN_NEXT], prev = AT(s)[SPAN_PREV];
+  if (prev) AT(prev)[SPAN_NEXT] = next;
+  else H.spans = next;
+  if (next) AT(next)[SPAN_PREV] = prev;
+  H.free_pages -= AT(s)[SPAN_PAGES];
 }
 
-/* Merges span b into span a when b starts where a ends. */
-static void absorb(addr a, addr b) {
-  if (a && b && a + (AT(a)[1] << PAGE_LOG2) == b) {
-    AT(a)[1] += AT(b)[1]; /* the lower span keeps its anchored bit */
-    unlink_span(b);
+/* Gives n pages at s to the free spans, merging with the spans they touch:
+ * the page map finds both neighbours in O(1). */
+static void free_pages(addr s, uint32_t n) {
+  if (MAP(s - PAGE_SIZE) == ZEE_MAP_FREE) {
+    addr t = AT(s - PAGE_SIZE)[SPAN_START];
+    unlink_span(t);
+    n += (s - t) >> PAGE_LOG2;
+    s = t;
   }
+  addr end = s + (n << PAGE_LOG2);
+  if (MAP(end) == ZEE_MAP_FREE) {
+    n += AT(end)[SPAN_PAGES];
+    unlink_span(end);
+  }
+  addr last = s + ((n - 1) << PAGE_LOG2);
+  AT(s)[SPAN_PAGES] = n;
+  AT(s)[SPAN_NEXT] = H.spans;
+  AT(s)[SPAN_PREV] = 0;
+  if (H.spans) AT(H.spans)[SPAN_PREV] = s;
+  H.spans = s;
+  AT(last)[SPAN_START] = s;
+  MAP(s) = MAP(last) = ZEE_MAP_FREE;
+  H.free_pages += n;
 }
 
-/* Gives n pages at s to the free spans, merging with touching spans. */
-static void free_pages(addr s, uint32_t n, uint32_t anchored) {
-  addr prev = 0, next = H.spans;
-  while (next && next < s) prev = next, next = AT(next)[2];
-  AT(s)[0] = ZEE_SPAN_TAG | anchored;
-  AT(s)[1] = n;
-  AT(s)[2] = next;
-  AT(s)[3] = prev;
-  if (prev) AT(prev)[2] = s; else H.spans = s;
-  if (next) AT(next)[3] = s;
-  absorb(s, next);
-  absorb(prev, s);
+/* Takes the n pages at `at` out of span s; the pages around them stay free.
+ * The first and last taken pages are marked first, so that the leftovers
+ * never merge back into them. */
+static void take_pages(addr s, addr at, uint32_t n, uint8_t first) {
+  addr end = s + (AT(s)[SPAN_PAGES] << PAGE_LOG2), tail = at + (n << PAGE_LOG2);
+  unlink_span(s);
+  MAP(tail - PAGE_SIZE) = ZEE_MAP_LARGE;
+  MAP(at) = first;
+  if (at != s) free_pages(s, (at - s) >> PAGE_LOG2);
+  if (tail != end) free_pages(tail, (end - tail) >> PAGE_LOG2);
 }
 
-/* Owns [from, end): the pages become a free span at the top of the heap. */
-static void adopt(addr from, addr end, uint32_t anchored) {
-  if (end <= from) return;
-  free_pages(from, (end - from) >> PAGE_LOG2, anchored);
-  H.heap_end = end;
-}
-
-/* Takes memory from the source: `n` more pages, added to the free spans. */
+/* Takes n more pages from the source; they join the span at the top. */
 static int grow(uint32_t n) {
-  addr cur = source_size(), from = cur < H.heap_end ? H.heap_end : cur, end = H.heap_end;
-  if (!n || n > (MAX_JUMBO - from) >> PAGE_LOG2) return 0;
-  if (!source_grow(from + (n << PAGE_LOG2))) return 0;
-  /* Pages between heap_end and `cur` were grown by someone else: skip them. */
-  adopt(from, source_size(), from == H.heap_end && H.end_small);
-  return H.heap_end != end;
+  addr cur = source_size(), from = cur < H.heap_end ? H.heap_end : cur;
+  if (n > (MAX_HEAP - from) >> PAGE_LOG2 || !source_grow(from + (n << PAGE_LOG2))) return 0;
+  addr end = source_size();
+  if (end <= from) return 0;
+  /* Pages between heap_end and `from` were grown by someone else: MAP 0. */
+  free_pages(from, (end - from) >> PAGE_LOG2);
+  H.heap_end = end;
+  return 1;
 }
 
-/* First call: the memory above __heap_base is ours. */
+/* First allocation: the memory above __heap_base is ours. */
 static void init(void) {
+#ifdef __wasm__
+  H.page_map = to_addr(page_map);
+#else
+  memset(page_map, 0, sizeof page_map); /* the native harness restarts heaps */
+#endif
   H.heap_start = H.heap_end = (source_base() + OFFSET_MASK) & ~OFFSET_MASK;
-  adopt(H.heap_start, source_size(), 0);
+  addr end = source_size();
+  if (end > H.heap_start) {
+    free_pages(H.heap_start, (end - H.heap_start) >> PAGE_LOG2);
+    H.heap_end = end;
+  }
 }
 
-/* ---- Small pages ------------------------------------------------------------ */
+/* ---- Small pages and anchors ------------------------------------------------ */
 
-/* Carves a fresh page into one free frame of each size, 16@16 .. 32K@32K. */
-static void make_small_page(addr p) {
-  addr head = H.pages;
-  AT(p)[0] = ZEE_PAGE_TAG;
-  AT(p)[1] = head >> PAGE_LOG2;
-  if (head) AT(head)[1] = p | (AT(head)[1] & OFFSET_MASK);
-  H.pages = p;
-  AT(p + PAGE_SIZE - META_SIZE)[0] = 0; /* no jumbo block follows yet */
-  for (uint32_t size = MIN_FRAME; size <= MAX_FRAME; size <<= 1) {
-    set_meta(p + size, size | ZEE_TAG_FREE);
-    push(class_of(size), p + size);
-  }
-  if (p + PAGE_SIZE == H.heap_end) H.end_small = 1;
+/* Makes a fresh page a small page whose frames tile [P+16, top). */
+static void make_small_page(addr p, addr top) {
+  AT(p)[PAGE_WORD] = ZEE_PAGE_TAG;
+  AT(p)[PAGE_LARGE] = 0;
+  H.small_pages++;
+  release_range(p + MIN_FRAME, top);
 }
 
-#if ZEE_BUDDY
-/* Unlinks an empty small page's frames and the page, and frees the page. */
-static void drop_small_page(addr p, uint32_t pages) {
+/* Gives an empty small page back to the free spans. */
+static void drop_page(addr p) {
   for (uint32_t size = MIN_FRAME; size <= MAX_FRAME; size <<= 1) {
-    ASSERT(AT(p + size - META_SIZE)[0] == (size | ZEE_TAG_FREE), p + size);
-    unlink_frame(class_of(size), p + size);
+    ASSERT(has_meta(p + size, size | ZEE_TAG_FREE), p + size);
+    bury(p + size, size);
   }
-  uint32_t w = AT(p)[1];
-  addr prev = w & ~OFFSET_MASK, next = w << PAGE_LOG2;
-  if (prev) AT(prev)[1] = (AT(prev)[1] & ~OFFSET_MASK) | (next >> PAGE_LOG2);
-  else H.pages = next;
-  if (next) AT(next)[1] = prev | (AT(next)[1] & OFFSET_MASK);
   if (H.spare == p) H.spare = 0;
-  free_pages(p, pages, 0);
+  H.small_pages--;
+  free_pages(p, 1);
 }
 
 /* Keeps one empty page back, so a malloc/free loop doesn't re-carve a page. */
 static void page_emptied(addr p) {
   addr spare = H.spare;
   H.spare = p;
-  if (spare && spare != p && !(AT(spare)[0] & 0xffff)) drop_small_page(spare, 1);
+  if (spare && spare != p && !(AT(spare)[PAGE_WORD] & ZEE_COUNT_MASK)) drop_page(spare);
 }
-#endif
 
-#if ZEE_CACHE
-static int flush(void);
-#else
-#define flush() 0
-#endif
+/* One block fewer in page p; an empty page is released. */
+static void page_put(addr p) {
+  ASSERT(AT(p)[PAGE_WORD] & ZEE_COUNT_MASK, p);
+  if (!(--AT(p)[PAGE_WORD] & ZEE_COUNT_MASK)) page_emptied(p);
+}
 
-/* ---- Finding pages ------------------------------------------------------------ */
+/* Can small page a hold r bytes of a large block in its top?  Only if it
+ * anchors none yet and the top-level frames covering them are all free. */
+static int fits_top(addr a, uint32_t r) {
+  if (AT(a)[PAGE_LARGE]) return 0;
+  uint32_t size = MAX_FRAME;
+  while (2 * size > PAGE_SIZE - r && has_meta(a + size, size | ZEE_TAG_FREE)) size >>= 1;
+  return 2 * size <= PAGE_SIZE - r; /* r = 0 needs nothing but the vacant tail slot */
+}
 
-/* Round up to a power of two `align`. */
+/* Takes [start, A+64K) out of a page's free top-level frames. */
+static void carve_top(addr a, addr start) {
+  addr low = a + PAGE_SIZE;
+  for (uint32_t size = MAX_FRAME; low > start; size >>= 1) bury(low = a + size, size);
+  release_range(low, start);
+}
+
 static addr align_up(addr a, uint32_t align) { return (a + align - 1) & ~(align - 1); }
 
+/* How many pages to grow by so that the search for an anchor of a large
+ * block (r, j) succeeds: the span at the top, and the page under it, count. */
+static uint32_t pages_short(uint32_t r, uint32_t j, uint32_t align) {
+  addr top = H.heap_end, t = top;
+  uint32_t have = 0, anchored = 0;
+  if (source_size() == top) {
+    if (MAP(top - PAGE_SIZE) == ZEE_MAP_FREE) {
+      t = AT(top - PAGE_SIZE)[SPAN_START];
+      have = AT(t)[SPAN_PAGES];
+    }
+    anchored = j && MAP(t - PAGE_SIZE) == ZEE_MAP_SMALL && fits_top(t - PAGE_SIZE, r) &&
+               !(t & (align - 1));
+  }
+  uint32_t need = j + !anchored + (align > PAGE_SIZE ? align >> PAGE_LOG2 : 0);
+  return need > have ? need - have : 1;
+}
+
 /*
- * Returns n pages at an `align`-aligned address, taken from the free spans
- * (growing memory if none fits), or 0.  With `jumbo`, the page before the
- * result is a small page with a vacant tail slot: either the one already
- * before an anchored span, or a new one carved from the span.
+ * Returns a small page A whose top r bytes are free and carved out, with the
+ * j pages after it taken (A + 64K aligned to `align`), or 0.  A is the page
+ * before a free span if that fits, else a fresh page carved from a span;
+ * closest fit over the spans, growing memory if none fits.  With r = j = 0
+ * this is how small pages are made.
  */
-static addr take_pages(uint32_t n, uint32_t align, int jumbo) {
+static addr take_anchor(uint32_t r, uint32_t j, uint32_t align) {
   if (!H.heap_start) init(); /* here, not in malloc: the first call always lands here */
   for (int tries = 0;; tries++) {
-    addr best = 0, best_at = 0, last = 0;
-#if ZEE_JUMBO_MATCH == 0
-    uint32_t best_pages = ~0u;
-#endif
-    for (addr s = H.spans; s; s = AT(s)[2]) {
-      uint32_t k = AT(s)[1];
-      addr end = s + (k << PAGE_LOG2), at = s;
-      last = s;
-      if (jumbo && !((AT(s)[0] & 1) && !(s & (align - 1))))
-        at = align_up(s + PAGE_SIZE, align);
-      if (at < s || at >= end || (end - at) >> PAGE_LOG2 < n) continue;
-#if ZEE_JUMBO_MATCH == 1
-      if (jumbo && end - at != n << PAGE_LOG2 && end != H.heap_end) continue;
-#endif
-#if ZEE_JUMBO_MATCH == 0
-      /* A span that needs a new anchor carved ranks after every span that
-       * has one: the anchor costs a page, and small frames in it pin it. */
-      uint32_t score = k | (uint32_t)(at != s) << 16;
-      if (score < best_pages) best = s, best_at = at, best_pages = score;
-      if (score == n) break; /* nothing fits closer */
-#else
-      best = s, best_at = at;
-      break;
-#endif
+    addr best = 0, best_at = 0;
+    uint32_t best_score = ~0u;
+    for (addr s = H.spans; s; s = AT(s)[SPAN_NEXT]) {
+      addr end = s + (AT(s)[SPAN_PAGES] << PAGE_LOG2), at = s;
+      if (!j || MAP(s - PAGE_SIZE) != ZEE_MAP_SMALL || !fits_top(s - PAGE_SIZE, r) ||
+          (s & (align - 1)))
+        at = align_up(s + PAGE_SIZE, align); /* needs a fresh anchor at at - 64K */
+      if (at < s || at > end || (end - at) >> PAGE_LOG2 < j) continue; /* at < s: wrapped */
+      /* A fresh anchor ranks after every page that is one already. */
+      uint32_t score = ((end - at) >> PAGE_LOG2) - j + ((uint32_t)(at != s) << 16);
+      if (score < best_score) best = s, best_at = at, best_score = score;
+      if (score == (uint32_t)!j << 16) break; /* nothing fits closer */
     }
     if (best) {
-      uint32_t k = AT(best)[1], anchored = AT(best)[0] & 1;
-      addr end = best + (k << PAGE_LOG2), tail = best_at + (n << PAGE_LOG2);
-      unlink_span(best);
-      if (best_at != best) {
-        /* Only jumbo blocks move off the span start: carve their anchor. */
-        addr anchor = best_at - PAGE_SIZE;
-        if (anchor != best) free_pages(best, (anchor - best) >> PAGE_LOG2, anchored);
-        make_small_page(anchor);
+      addr a = best_at - PAGE_SIZE;
+      if (best_at == best) {
+        take_pages(best, best_at, j, ZEE_MAP_LARGE);
+        carve_top(a, a + PAGE_SIZE - r);
+      } else {
+        take_pages(best, a, j + 1, ZEE_MAP_SMALL);
+        make_small_page(a, a + PAGE_SIZE - r);
       }
-      if (tail != end) free_pages(tail, (end - tail) >> PAGE_LOG2, !jumbo);
-      return best_at;
+      return a;
     }
-    if (tries) return 0;
-    if (flush()) { /* merging held-back frames may have freed whole pages */
-      tries = -1;
-      continue;
-    }
-    /* Grow just enough: the top span (if it touches the new memory) counts. */
-    uint32_t have = 0, anchored = H.end_small;
-    if (source_size() != H.heap_end) anchored = 0;
-    else if (last && last + (AT(last)[1] << PAGE_LOG2) == H.heap_end)
-      have = AT(last)[1], anchored = AT(last)[0] & 1;
-    uint32_t need = n + (jumbo ? (align > PAGE_SIZE ? align >> PAGE_LOG2 : !anchored) : 0);
-    if (!grow(need > have ? need - have : 1)) return 0;
+    if (tries || !grow(pages_short(r, j, align))) return 0;
   }
 }
 
-/* ---- Frames ---------------------------------------------------------------------- */
+/* ---- Blocks ----------------------------------------------------------------- */
 
-/* Pops a frame of class c, splitting a larger one or carving a new page. */
-static addr alloc_frame(unsigned c) {
-  unsigned k = c;
+/* A small block of `size` bytes (a multiple of 16) aligned to `align`. */
+static addr alloc_small(uint32_t size, uint32_t align) {
+  uint32_t need = size < align ? align : size;
+  unsigned c = 32 - MIN_LOG2 - __builtin_clz(need - 1), k = c;
   while (k < CLASSES && !H.lists[k]) k++;
-  if (k == CLASSES && flush()) /* merged frames may serve it without a new page */
-    for (k = c; k < CLASSES && !H.lists[k]; k++) {}
   if (k == CLASSES) {
-    addr p = take_pages(1, PAGE_SIZE, 0);
-    if (!p) return 0;
-    make_small_page(p);
-    k = c;
+    if (!take_anchor(0, 0, MIN_FRAME)) return 0;
+    k = c; /* a fresh page has a frame of every size */
   }
-  addr f = H.lists[k], next = AT(f)[0];
-  ASSERT(AT(f - META_SIZE)[0] == ((MIN_FRAME << k) | ZEE_TAG_FREE), f);
-  H.lists[k] = next; /* pop the head (it has no prev): 20 B for ~6% on fixed-size loops */
-  if (next) AT(next)[1] = 0;
-  while (k > c) { /* keep the lower half, free the upper half */
-    uint32_t half = MIN_FRAME << --k;
-    set_meta(f + half, half | ZEE_TAG_FREE);
-    push(k, f + half);
-  }
-  set_meta(f, (MIN_FRAME << c) | ZEE_TAG_USED);
-#if ZEE_BUDDY
-  AT(f & ~OFFSET_MASK)[0]++;
-#endif
+  addr f = H.lists[k];
+  ASSERT(has_meta(f, (MIN_FRAME << k) | ZEE_TAG_FREE), f);
+  unlink_frame(f, MIN_FRAME << k);
+  release_range(f + size, f + (MIN_FRAME << k)); /* the rest of the frame */
+  set_meta(f, size | ZEE_TAG_SMALL);
+  AT(f & ~OFFSET_MASK)[PAGE_WORD]++;
   return f;
 }
 
-/* Frees frame f of size s, merging it with free buddies under coalesce. */
-static void free_frame(addr f, uint32_t s) {
-  /* Marked free first: if f is an upper half, its header ends up inside the
-   * merged frame, and a later free(f) must still read as a double free. */
-  set_meta(f, s | ZEE_TAG_FREE);
-#if ZEE_BUDDY
-  uint32_t s0 = s;
-  for (addr b; (b = f ^ s) & OFFSET_MASK; s <<= 1) {
-    /* The buddy at page offset 0 never exists: that is the page head. */
-    if (AT(b - META_SIZE)[0] != (s | ZEE_TAG_FREE)) break;
-    unlink_frame(class_of(s), b);
-    f &= ~s;
+/* A large block of m bytes (m % align == 0, or m % 64K == 0 if align > 64K). */
+static addr alloc_large(uint32_t m, uint32_t align) {
+  uint32_t r = m & OFFSET_MASK, j = m >> PAGE_LOG2;
+  addr a = 0;
+  if (!j) /* it fits the top of one page: try pages whose top half is free */
+    for (addr f = H.lists[CLASSES - 1]; f && !a; f = AT(f)[0])
+      if (fits_top(f - MAX_FRAME, r)) carve_top(a = f - MAX_FRAME, f + MAX_FRAME - r);
+  if (!a && !(a = take_anchor(r, j, align))) return 0;
+  addr p = a + PAGE_SIZE - r;
+  set_meta(p, m | ZEE_TAG_LARGE);
+  AT(a)[PAGE_WORD]++;
+  AT(a)[PAGE_LARGE] = p;
+  H.large_pages += j;
+  return p;
+}
+
+/* Frees a block: its frames merge back, its whole pages join the spans. */
+static void release(addr p, uint32_t info) {
+  uint32_t size = info & ~TAG_MASK;
+  addr page = (p - META_SIZE) & ~OFFSET_MASK;
+  account(-(int32_t)usable(info), -1);
+  set_meta(p, info ^ 1); /* tag 6 or 4: a second free() is a double free */
+  if (info & 2) {
+    release_range(p, p + size);
+  } else {
+    uint32_t j = size >> PAGE_LOG2;
+    AT(page)[PAGE_LARGE] = 0;
+    H.large_pages -= j;
+    if (j) free_pages(page + PAGE_SIZE, j);
+    release_range(p, page + PAGE_SIZE);
   }
-  if (s != s0) set_meta(f, s | ZEE_TAG_FREE); /* the merged frame */
-#endif
-  push(class_of(s), f);
-#if ZEE_BUDDY
-  addr page = f & ~OFFSET_MASK;
-  ASSERT(AT(page)[0] & 0xffff, page);
-  if (!(--AT(page)[0] & 0xffff)) page_emptied(page);
-#endif
+  page_put(page);
 }
 
-/* ---- Jumbo blocks ------------------------------------------------------------------ */
-
-/* n bytes as whole pages at an `align`-aligned address (align >= 64 KiB). */
-static addr alloc_jumbo(size_t n, uint32_t align) {
-  if (n > MAX_JUMBO) return 0;
-  uint32_t pages = ((addr)n + OFFSET_MASK) >> PAGE_LOG2;
-  addr j = take_pages(pages, align, 1);
-  if (!j) return 0;
-  set_meta(j, pages << PAGE_LOG2 | ZEE_TAG_USED);
-#if ZEE_BUDDY
-  AT(j - PAGE_SIZE)[0]++; /* the anchor stays while the jumbo block lives */
-#endif
-  if (j + (pages << PAGE_LOG2) == H.heap_end) H.end_small = 0;
-  return j;
-}
-
-/* Returns a jumbo block's pages (and its anchor, if now empty) to the spans. */
-static void free_jumbo(addr j, uint32_t size) {
-  set_meta(j, size | ZEE_TAG_FREE);
-#if ZEE_BUDDY
-  addr anchor = j - PAGE_SIZE;
-  if (!(--AT(anchor)[0] & 0xffff)) {
-    drop_small_page(anchor, (size >> PAGE_LOG2) + 1);
-    return;
-  }
-#endif
-  free_pages(j, size >> PAGE_LOG2, 1);
-}
-
-/* Grows a jumbo block in place from the span right after it, if any. */
-static int extend_jumbo(addr j, uint32_t size, uint32_t want) {
-  addr end = j + size;
-  for (int tries = 0;; tries++) {
-    addr s = H.spans;
-    while (s && s < end) s = AT(s)[2];
-    uint32_t have = s == end ? AT(s)[1] << PAGE_LOG2 : 0;
-    if (have >= want - size) {
-      uint32_t k = AT(s)[1];
-      unlink_span(s);
-      if (have != want - size) free_pages(j + want, k - ((want - size) >> PAGE_LOG2), 0);
-      set_meta(j, want | ZEE_TAG_USED);
-      if (j + want == H.heap_end) H.end_small = 0;
-      return 1;
+/* Resizes a small block in place: shrinks by freeing the tail, grows over
+ * the free frames right after it.  Returns 0 if it can't. */
+static int resize_small(addr p, uint32_t size, uint32_t want) {
+  addr end = p + want, x = p + size;
+  if (want <= size) {
+    release_range(end, x);
+  } else {
+    if (end > ((p - META_SIZE) & ~OFFSET_MASK) + PAGE_SIZE) return 0;
+    while (x < end) { /* every block after the extent must be a free frame */
+      uint32_t info = AT(x - META_SIZE)[0];
+      if (info < MIN_FRAME || (info & TAG_MASK) != ZEE_TAG_FREE || !has_meta(x, info)) return 0;
+      x += info & ~TAG_MASK;
     }
-    /* At the top of the heap, growing memory extends the block. */
-    if (tries || end + have != H.heap_end || source_size() != H.heap_end ||
-        !grow((want - size - have) >> PAGE_LOG2))
-      return 0;
+    for (x = p + size; x < end;) {
+      uint32_t s = AT(x - META_SIZE)[0] & ~TAG_MASK;
+      bury(x, s);
+      x += s;
+    }
+    release_range(end, x); /* what the last frame had beyond the new end */
   }
+  set_meta(p, want | ZEE_TAG_SMALL);
+  return 1;
 }
 
-/* ---- Checked entry ------------------------------------------------------------------ */
-
-/* Tags 7 (in use), 6 (free) and, with a cache, 4 (cached) are the only valid ones. */
-static int bad_tag(uint32_t info) {
-#if ZEE_CACHE
-  return !((1u << ZEE_TAG_USED | 1u << ZEE_TAG_FREE | 1u << ZEE_TAG_CACHED) >> (info & 15) & 1);
-#else
-  return (info & 14) != ZEE_TAG_FREE;
-#endif
+/* Resizes a large block in place to r + j' whole pages >= want: shrinks by
+ * freeing whole pages, grows over the span after it or at the heap's top. */
+static int resize_large(addr p, uint32_t size, uint32_t want) {
+  addr a = (p - META_SIZE) & ~OFFSET_MASK;
+  uint32_t r = size & OFFSET_MASK, j = size >> PAGE_LOG2;
+  uint32_t j2 = want > r ? (want - r + OFFSET_MASK) >> PAGE_LOG2 : 0;
+  addr end = a + PAGE_SIZE + (j << PAGE_LOG2), end2 = a + PAGE_SIZE + (j2 << PAGE_LOG2);
+  if (j2 < j) {
+    if (j2) MAP(end2 - PAGE_SIZE) = ZEE_MAP_LARGE;
+    free_pages(end2, j - j2);
+  } else if (j2 > j) {
+    for (int tries = 0;; tries++) {
+      uint32_t have = MAP(end) == ZEE_MAP_FREE ? AT(end)[SPAN_PAGES] : 0;
+      if (have >= j2 - j) {
+        take_pages(end, end, j2 - j, ZEE_MAP_LARGE);
+        break;
+      }
+      /* At the top of the heap, growing memory extends the block. */
+      if (tries || end + (have << PAGE_LOG2) != H.heap_end || source_size() != H.heap_end ||
+          !grow(j2 - j - have))
+        return 0;
+    }
+  }
+  H.large_pages += j2 - j;
+  set_meta(p, (r + (j2 << PAGE_LOG2)) | ZEE_TAG_LARGE);
+  return 1;
 }
 
-/* The info word of the block at p, after the checks of the validation level. */
+/* ---- Checked entry ---------------------------------------------------------- */
+
+/* The info word of the live block at p, after the checks of the validation level. */
 static uint32_t block_info(addr p) {
 #if ZEE_VALIDATION >= 1
   if ((p & (MIN_FRAME - 1)) || p < H.heap_start + MIN_FRAME || p >= H.heap_end)
     fault(ZEE_E_POINTER, p);
+#endif
   uint32_t info = AT(p - META_SIZE)[0];
-  if (bad_tag(info) || AT(p - META_SIZE)[1] != (info ^ p ^ ZEE_SALT)) fault(ZEE_E_HEADER, p);
+#if ZEE_VALIDATION >= 1
+  if ((info & 12) != 4 || AT(p - META_SIZE)[1] != (info ^ p ^ ZEE_SALT)) fault(ZEE_E_HEADER, p);
   if (!(info & 1)) fault(ZEE_E_DOUBLE_FREE, p);
-#else
-  uint32_t info = AT(p - META_SIZE)[0];
 #endif
 #if ZEE_VALIDATION >= 2
-  uint32_t size = info & ~15u;
-  if (size < PAGE_SIZE)
-    ASSERT(!(size & (size - 1)) && size >= MIN_FRAME && !(p & (size - 1)) &&
-               (p & OFFSET_MASK), p);
+  uint32_t size = info & ~TAG_MASK;
+  addr page = (p - META_SIZE) & ~OFFSET_MASK;
+  ASSERT(MAP(page) == ZEE_MAP_SMALL, p);
+  if (info & 2)
+    ASSERT(size >= MIN_FRAME && p + size <= page + PAGE_SIZE && (p & OFFSET_MASK), p);
   else
-    ASSERT(!(p & OFFSET_MASK) && !(size & OFFSET_MASK) && size <= H.heap_end - p, p);
+    ASSERT(AT(page)[PAGE_LARGE] == p && size >= MAX_FRAME &&
+               p + size == page + PAGE_SIZE + (size & ~OFFSET_MASK),
+           p);
 #endif
-  return info & ~15u;
+  return info;
 }
-
-static void release(addr p, uint32_t size) {
-  if (size < PAGE_SIZE) free_frame(p, size);
-  else free_jumbo(p, size);
-}
-
-#if ZEE_CACHE
-/* Holds a freed frame back un-merged while its class's cache has room: the
- * next malloc of that class takes it without a split, and this free skips
- * the merge.  The page keeps counting it as in use. */
-static int hold(addr f, uint32_t size) {
-  if (size >= PAGE_SIZE) return 0;
-  unsigned c = class_of(size);
-  if (H.cached[c] >= ZEE_CACHE) return 0;
-  set_meta(f, size | ZEE_TAG_CACHED); /* a later free(f) is a double free */
-  AT(f)[0] = H.cache[c];
-  H.cache[c] = f;
-  H.cached[c]++;
-  return 1;
-}
-
-/* Merges every held-back frame, so that the cache never costs a page. */
-static int flush(void) {
-  int any = 0;
-  for (unsigned c = 0; c < CLASSES; c++) {
-    for (addr f; (f = H.cache[c]); any = 1) {
-      H.cache[c] = AT(f)[0];
-      free_frame(f, MIN_FRAME << c);
-    }
-    H.cached[c] = 0;
-  }
-  return any;
-}
-#else
-#define hold(f, size) 0
-#endif
 
 static void *out_of_memory(void) {
   errno = ENOMEM;
@@ -655,25 +658,19 @@ static void *out_of_memory(void) {
 static void *allocate(size_t n, size_t align) {
   addr p;
   if (n <= MAX_SMALL && align <= MAX_FRAME) {
-    /* The frame: the power of two >= max(n + 8, align); align >= 16. */
-    uint32_t need = n + META_SIZE < align ? align : n + META_SIZE;
-    unsigned c = 32 - MIN_LOG2 - __builtin_clz(need - 1);
-#if ZEE_CACHE
-    if ((p = H.cache[c])) { /* the frame of this class freed last */
-      H.cache[c] = AT(p)[0];
-      H.cached[c]--;
-      set_meta(p, (MIN_FRAME << c) | ZEE_TAG_USED);
-      return to_ptr(p);
-    }
-#endif
-    p = alloc_frame(c);
+    p = alloc_small(((uint32_t)n + META_SIZE + MIN_FRAME - 1) & ~(MIN_FRAME - 1), align);
   } else {
-    p = align > MAX_JUMBO ? 0 : alloc_jumbo(n ? n : 1, align < PAGE_SIZE ? PAGE_SIZE : align);
+    /* r must keep the payload aligned: a multiple of align, or 0 past 32 KiB */
+    uint64_t g = align > MAX_FRAME ? PAGE_SIZE : align;
+    uint64_t m = ((uint64_t)(n ? n : 1) + g - 1) & ~(g - 1);
+    p = m > MAX_HEAP || align > MAX_HEAP / 2 ? 0 : alloc_large((uint32_t)m, (uint32_t)align);
   }
-  return p ? to_ptr(p) : out_of_memory();
+  if (!p) return out_of_memory();
+  account(usable(AT(p - META_SIZE)[0]), 1);
+  return to_ptr(p);
 }
 
-/* ---- Public API ------------------------------------------------------------------------ */
+/* ---- Public API -------------------------------------------------------------- */
 
 void *zee_malloc(size_t n) {
   lock();
@@ -686,8 +683,7 @@ void zee_free(void *ptr) {
   if (!ptr) return;
   lock();
   addr p = to_addr(ptr);
-  uint32_t size = block_info(p);
-  if (!hold(p, size)) release(p, size);
+  release(p, block_info(p));
   unlock();
 }
 
@@ -702,9 +698,9 @@ void *zee_calloc(size_t count, size_t size) {
 size_t zee_usable_size(void *ptr) {
   if (!ptr) return 0;
   lock();
-  uint32_t size = block_info(to_addr(ptr));
+  uint32_t info = block_info(to_addr(ptr));
   unlock();
-  return size < PAGE_SIZE ? size - META_SIZE : size;
+  return usable(info);
 }
 
 void *zee_memalign(size_t align, size_t n) {
@@ -726,230 +722,180 @@ void *zee_realloc(void *ptr, size_t n) {
   }
   lock();
   addr p = to_addr(ptr);
-  uint32_t size = block_info(p);
-  void *q = ptr;
-  if (size < PAGE_SIZE) {
-    if (n <= size - META_SIZE) {
-#if ZEE_SHRINK
-      /* Give back upper halves while the lower half still fits n. */
-      uint32_t s = size;
-      while (s > MIN_FRAME && n <= s / 2 - META_SIZE) {
-        s /= 2;
-        set_meta(p + s, s | ZEE_TAG_FREE);
-        push(class_of(s), p + s);
-      }
-      set_meta(p, s | ZEE_TAG_USED);
-#endif
-      goto done;
-    }
-#if ZEE_BUDDY
-    if (n <= MAX_SMALL) {
-      /* Grow in place if every upper buddy up to the needed size is free. */
-      uint32_t want = 2u << (31 - __builtin_clz(n + META_SIZE - 1)), s = size;
-      while (s < want && !(p & s) && AT(p + s - META_SIZE)[0] == (s | ZEE_TAG_FREE))
-        s <<= 1;
-      if (s == want) {
-        for (s = size; s < want; s <<= 1) unlink_frame(class_of(s), p + s);
-        set_meta(p, want | ZEE_TAG_USED);
-        goto done;
-      }
-    }
-#endif
-  } else {
-    uint32_t want = n > MAX_JUMBO ? 0 : ((addr)n + OFFSET_MASK) & ~OFFSET_MASK;
-    if (want && want <= size) {
-#if ZEE_SHRINK
-      if (want < size) {
-        free_pages(p + want, (size - want) >> PAGE_LOG2, 0);
-        set_meta(p, want | ZEE_TAG_USED);
-      }
-#endif
-      goto done;
-    }
-    if (want && extend_jumbo(p, size, want)) goto done;
+  uint32_t info = block_info(p), size = info & ~TAG_MASK, old = usable(info);
+  int done = 0;
+  if (n <= MAX_SMALL) {
+    if (info & 2)
+      done = resize_small(p, size, ((uint32_t)n + META_SIZE + MIN_FRAME - 1) & ~(MIN_FRAME - 1));
+  } else if (!(info & 2) && n <= MAX_HEAP) {
+    done = resize_large(p, size, ((uint32_t)n + MIN_FRAME - 1) & ~(MIN_FRAME - 1));
   }
-  {
+  void *q = ptr;
+  if (done) {
+    account(usable(AT(p - META_SIZE)[0]) - old, 0);
+  } else {
     /* Move: the old block stays intact if the new one can't be had. */
     q = allocate(n, MIN_FRAME);
     if (q) {
-      uint32_t keep = size < PAGE_SIZE ? size - META_SIZE : size;
-      memcpy(q, ptr, n < keep ? n : keep);
-      release(p, size);
+      memcpy(q, ptr, n < old ? n : old);
+      release(p, info);
     }
   }
-done:
   unlock();
   return q;
 }
 
 void zee_trim(void) {
-#if ZEE_BUDDY
   lock();
-  flush();
-  if (H.spare && !(AT(H.spare)[0] & 0xffff)) drop_small_page(H.spare, 1);
+  if (H.spare && !(AT(H.spare)[PAGE_WORD] & ZEE_COUNT_MASK)) drop_page(H.spare);
   H.spare = 0;
   unlock();
-#endif
 }
 
-const zee_heap_info_t *zee_heap_info(void) {
-  lock(); /* the first call may race with a malloc in another thread */
-  if (!H.heap_start) init();
-  unlock();
-  return &H;
+const zee_heap_info_t *zee_heap_info(void) { return &H; }
+
+/* ---- Whole-heap walk: zee_check() ------------------------------------------------ */
+
+typedef struct walk_totals {
+  uint32_t used_bytes, used_blocks, small_pages, large_pages, free_pages, spans, free_frames;
+} walk_totals;
+
+/* Is f a sound header of tag `tag` (the size is checked by the caller)? */
+static int sound(addr f, unsigned tag) {
+  uint32_t info = AT(f - META_SIZE)[0];
+  return (info & TAG_MASK) == tag && has_meta(f, info);
 }
 
-/* ---- Whole-heap walk: zee_check() and mallinfo() -------------------------------------- */
-
-typedef struct walk_stats {
-  uint32_t pages, used_bytes, used_blocks, free_bytes, free_frames, span_pages;
-  uint32_t cached_bytes, cached_frames;
-} walk_stats;
-
-/* Is page p inside a free span?  (Used to find pages claimed twice.) */
-static int in_span(addr p) {
-  for (addr s = H.spans; s && s <= p; s = AT(s)[2])
-    if (p < s + (AT(s)[1] << PAGE_LOG2)) return 1;
+/* Walks the blocks of small page p; returns 0 or a ZEE_C_* code. */
+static int walk_page(addr p, walk_totals *t) {
+  addr large = AT(p)[PAGE_LARGE], limit = p + PAGE_SIZE, f = p + MIN_FRAME;
+  uint32_t count = 0;
+  if ((AT(p)[PAGE_WORD] & ~ZEE_COUNT_MASK) != ZEE_PAGE_TAG) return ZEE_C_PAGE;
+  if (large & OFFSET_MASK) limit = large;
+  if (large && (large < p + MIN_FRAME || large > p + PAGE_SIZE || (large & 15)))
+    return ZEE_C_PAGE;
+  while (f < limit) {
+    uint32_t info = AT(f - META_SIZE)[0], size = info & ~TAG_MASK;
+    if (!size || size > limit - f || !has_meta(f, info)) return ZEE_C_FRAME;
+    if ((info & TAG_MASK) == ZEE_TAG_SMALL) {
+      count++;
+      t->used_bytes += size - META_SIZE;
+    } else if ((info & TAG_MASK) == ZEE_TAG_FREE) {
+      if ((size & (size - 1)) || size > MAX_FRAME || (f & (size - 1))) return ZEE_C_FRAME;
+      addr b = f ^ size;
+      if ((b & OFFSET_MASK) && b > f && b < limit && sound(b, ZEE_TAG_FREE) &&
+          (AT(b - META_SIZE)[0] & ~TAG_MASK) == size)
+        return ZEE_C_BUDDY;
+      t->free_frames++;
+    } else {
+      return ZEE_C_FRAME;
+    }
+    f += size;
+  }
+  if (f != limit) return ZEE_C_OVERLAP;
+  if (large) {
+    uint32_t info = AT(large - META_SIZE)[0], size = info & ~TAG_MASK;
+    if (!sound(large, ZEE_TAG_LARGE) || size < MAX_FRAME ||
+        large + size != p + PAGE_SIZE + (size & ~OFFSET_MASK) ||
+        size > H.heap_end - large ||
+        ((size >> PAGE_LOG2) && MAP(large + size - PAGE_SIZE) != ZEE_MAP_LARGE))
+      return ZEE_C_LARGE;
+    count++;
+    t->used_bytes += size;
+    t->large_pages += size >> PAGE_LOG2;
+  }
+  if ((AT(p)[PAGE_WORD] & ZEE_COUNT_MASK) != count || (!count && p != H.spare))
+    return ZEE_C_COUNT;
+  t->used_blocks += count;
+  t->small_pages++;
   return 0;
 }
 
-/* Frame or jumbo metadata at p: 0 if tag and check word are sound. */
-static int bad_meta(addr p) {
-  uint32_t info = AT(p - META_SIZE)[0];
-  return bad_tag(info) || AT(p - META_SIZE)[1] != (info ^ p ^ ZEE_SALT);
-}
-
-/* Checks every rule of the layout, filling in totals on the way. */
-static int walk(walk_stats *st) {
-  memset(st, 0, sizeof *st);
+/* Checks every rule of the layout and the running totals. */
+static int walk(void) {
+  walk_totals t = {0};
   if (!H.heap_start) return 0;
-  addr prev = 0;
-  uint32_t guard = 0;
-  for (addr s = H.spans; s; prev = s, s = AT(s)[2]) {
-    if (s >= H.heap_end) return ZEE_C_SPAN; /* before any read: s may be wild */
-    uint32_t k = AT(s)[1];
-    if (++guard > MAX_PAGES || (s & OFFSET_MASK) || s < H.heap_start || s <= prev ||
-        (AT(s)[0] & ~1u) != ZEE_SPAN_TAG || !k || k > (H.heap_end - s) >> PAGE_LOG2 ||
-        AT(s)[3] != prev)
+  int after_span = 0;
+  for (addr p = H.heap_start; p < H.heap_end;) {
+    unsigned kind = MAP(p);
+    if (kind == ZEE_MAP_FREE) {
+      uint32_t k = AT(p)[SPAN_PAGES];
+      addr last = p + ((k - 1) << PAGE_LOG2);
+      if (!k || k > (H.heap_end - p) >> PAGE_LOG2 || AT(last)[SPAN_START] != p ||
+          MAP(last) != ZEE_MAP_FREE)
+        return ZEE_C_SPAN;
+      if (after_span) return ZEE_C_SPAN_MERGE;
+      t.free_pages += k;
+      t.spans++;
+      p = last + PAGE_SIZE;
+      after_span = 1;
+      continue;
+    }
+    after_span = 0;
+    if (kind == ZEE_MAP_SMALL) {
+      int r = walk_page(p, &t);
+      if (r) return r;
+      addr large = AT(p)[PAGE_LARGE];
+      p += PAGE_SIZE + (large ? (AT(large - META_SIZE)[0] & ~OFFSET_MASK) : 0);
+    } else if (kind == ZEE_MAP_NONE) {
+      p += PAGE_SIZE; /* foreign: someone else grew it */
+    } else {
+      return ZEE_C_PAGE; /* a large block's mark where a page must begin */
+    }
+  }
+  /* The span list holds exactly the spans walked. */
+  uint32_t n = 0;
+  for (addr s = H.spans, prev = 0; s; prev = s, s = AT(s)[SPAN_NEXT])
+    if (++n > t.spans || s < H.heap_start || s >= H.heap_end || (s & OFFSET_MASK) ||
+        MAP(s) != ZEE_MAP_FREE || AT(s)[SPAN_PREV] != prev)
       return ZEE_C_SPAN;
-    if (prev && prev + (AT(prev)[1] << PAGE_LOG2) > s) return ZEE_C_OVERLAP;
-    if (prev && prev + (AT(prev)[1] << PAGE_LOG2) == s) return ZEE_C_SPAN_MERGE;
-    st->span_pages += k;
-  }
-  prev = 0;
-  guard = 0;
-  for (addr p = H.pages; p; prev = p, p = AT(p)[1] << PAGE_LOG2) {
-    if (++guard > MAX_PAGES || (p & OFFSET_MASK) || p < H.heap_start ||
-        p >= H.heap_end || (AT(p)[0] & ~0xffffu) != ZEE_PAGE_TAG ||
-        (AT(p)[1] & ~OFFSET_MASK) != prev)
-      return ZEE_C_PAGE;
-    if (in_span(p)) return ZEE_C_OVERLAP;
-    st->pages++;
-    uint32_t used = 0;
-    for (addr f = p + MIN_FRAME; f < p + PAGE_SIZE;) {
-      uint32_t info = AT(f - META_SIZE)[0], size = info & ~15u;
-      if (bad_meta(f) || size < MIN_FRAME || size > MAX_FRAME || (size & (size - 1)) ||
-          (f & (size - 1)))
-        return ZEE_C_FRAME;
-      if (info & 1) {
-        used++;
-        st->used_bytes += size - META_SIZE;
-      } else if ((info & 15) == ZEE_TAG_CACHED) {
-        used++; /* the page counts it until the cache lets it go */
-        st->cached_frames++;
-        st->cached_bytes += size - META_SIZE;
-      } else {
-        st->free_frames++;
-        st->free_bytes += size - META_SIZE;
-#if ZEE_BUDDY
-        addr b = f ^ size;
-        if ((b & OFFSET_MASK) && b > f && AT(b - META_SIZE)[0] == (size | ZEE_TAG_FREE))
-          return ZEE_C_BUDDY;
-#endif
-      }
-      f += size;
-    }
-    addr j = p + PAGE_SIZE;
-    uint32_t info = AT(j - META_SIZE)[0];
-    if ((info & 15) == ZEE_TAG_USED) {
-      uint32_t size = info & ~15u;
-      if (bad_meta(j) || !size || (size & OFFSET_MASK) || size > H.heap_end - j)
-        return ZEE_C_JUMBO;
-      for (addr q = j; q < j + size; q += PAGE_SIZE) {
-        if (in_span(q)) return ZEE_C_OVERLAP;
-        for (addr o = H.pages; o; o = AT(o)[1] << PAGE_LOG2)
-          if (o == q) return ZEE_C_OVERLAP;
-      }
-      used++;
-      st->used_bytes += size;
-      st->pages += size >> PAGE_LOG2;
-    }
-    st->used_blocks += used;
-#if ZEE_BUDDY
-    if ((AT(p)[0] & 0xffff) != used) return ZEE_C_COUNT;
-#endif
-  }
-  uint32_t listed = 0;
+  if (n != t.spans) return ZEE_C_SPAN;
+  /* The free lists hold exactly the free frames walked. */
+  n = 0;
   for (unsigned c = 0; c < CLASSES; c++) {
-    prev = 0;
-    for (addr f = H.lists[c]; f; prev = f, f = AT(f)[0]) {
-      uint32_t size = MIN_FRAME << c;
-      addr page = f & ~OFFSET_MASK;
-      if (++listed > st->free_frames || f < H.heap_start || f >= H.heap_end ||
-          (f & (size - 1)) || !(f & OFFSET_MASK) || AT(f)[1] != prev ||
-          (AT(page)[0] & ~0xffffu) != ZEE_PAGE_TAG || in_span(page) || bad_meta(f) ||
-          AT(f - META_SIZE)[0] != (size | ZEE_TAG_FREE))
+    uint32_t size = MIN_FRAME << c;
+    for (addr f = H.lists[c], prev = 0; f; prev = f, f = AT(f)[0])
+      if (++n > t.free_frames || f < H.heap_start || f >= H.heap_end || (f & (size - 1)) ||
+          !(f & OFFSET_MASK) || MAP(f) != ZEE_MAP_SMALL || AT(f)[1] != prev ||
+          !has_meta(f, size | ZEE_TAG_FREE))
         return ZEE_C_LIST;
-    }
   }
-  if (listed != st->free_frames) return ZEE_C_LIST_COUNT;
-  uint32_t held = 0;
-  for (unsigned c = 0; c < CLASSES; c++) {
-    uint32_t size = MIN_FRAME << c, n = 0;
-    for (addr f = H.cache[c]; f; f = AT(f)[0]) {
-      addr page = f & ~OFFSET_MASK;
-      if (++held > st->cached_frames || ++n > ZEE_CACHE || f < H.heap_start ||
-          f >= H.heap_end || (f & (size - 1)) || !(f & OFFSET_MASK) ||
-          (AT(page)[0] & ~0xffffu) != ZEE_PAGE_TAG || in_span(page) || bad_meta(f) ||
-          AT(f - META_SIZE)[0] != (size | ZEE_TAG_CACHED))
-        return ZEE_C_CACHE;
-    }
-    if (n != H.cached[c]) return ZEE_C_CACHE;
-  }
-  if (held != st->cached_frames) return ZEE_C_CACHE;
+  if (n != t.free_frames) return ZEE_C_LIST_COUNT;
+  if (t.used_bytes != H.used_bytes || t.used_blocks != H.used_blocks ||
+      t.small_pages != H.small_pages || t.large_pages != H.large_pages ||
+      t.free_pages != H.free_pages || H.peak_bytes < H.used_bytes)
+    return ZEE_C_TOTALS;
   return 0;
 }
 
 int zee_check(void) {
-  walk_stats st;
   lock();
-  int r = walk(&st);
+  int r = walk();
   unlock();
   return r;
 }
 
-#if defined(__EMSCRIPTEN__) && !defined(ZEE_NO_MALLOC_NAMES) && !ZEE_BUILTIN_ONLY
+#if defined(__EMSCRIPTEN__) && !ZEE_BUILTIN_ONLY
 #include <malloc.h>
 
-/* dlmalloc's meanings: arena = bytes owned, ordblks = free and cached frames,
- * uordblks = bytes in use (payloads), fordblks = bytes free (payloads and
- * spans); keepcost = free span bytes. */
+/* From the running totals, in O(1).  dlmalloc's meanings: arena = bytes the
+ * heap owns, uordblks = bytes in use (usable sizes), fordblks = the rest
+ * (free frames and spans, headers, page words), keepcost = bytes in free
+ * spans; ordblks and the other counts are not tracked (0). */
 struct mallinfo mallinfo(void) {
   struct mallinfo mi = {0};
-  walk_stats st;
   lock();
-  walk(&st);
-  mi.arena = (int)((st.pages + st.span_pages) << PAGE_LOG2);
-  mi.ordblks = (int)(st.free_frames + st.cached_frames);
-  mi.uordblks = (int)st.used_bytes;
-  mi.keepcost = (int)(st.span_pages << PAGE_LOG2);
-  mi.fordblks = (int)(st.free_bytes + st.cached_bytes + mi.keepcost);
+  mi.arena = (int)((H.small_pages + H.large_pages + H.free_pages) << PAGE_LOG2);
+  mi.uordblks = (int)H.used_bytes;
+  mi.fordblks = mi.arena - mi.uordblks;
+  mi.keepcost = (int)(H.free_pages << PAGE_LOG2);
+  mi.usmblks = (int)H.peak_bytes;
   unlock();
   return mi;
 }
 #endif
 
-/* ---- The names Emscripten links against under -sMALLOC=none -------------------------- */
+/* ---- The names Emscripten links against under -sMALLOC=none -------------------- */
 #ifdef __EMSCRIPTEN__
 #define ZEE_ALIAS(name, target) __typeof(target) name __attribute__((alias(#target)))
 
@@ -966,15 +912,13 @@ ZEE_ALIAS(emscripten_builtin_free, zee_free);
 ZEE_ALIAS(emscripten_builtin_memalign, zee_memalign);
 ZEE_ALIAS(emscripten_builtin_calloc, zee_calloc); /* used by emsdk since late 2024 */
 
-#if !defined(ZEE_NO_MALLOC_NAMES)
 /* musl's own allocations (atexit, gettext); ASan's runtime lacks these too. */
 ZEE_ALIAS(__libc_malloc, zee_malloc);
 ZEE_ALIAS(__libc_free, zee_free);
 ZEE_ALIAS(__libc_calloc, zee_calloc);
 ZEE_ALIAS(__libc_realloc, zee_realloc);
-#endif
 
-#if !ZEE_BUILTIN_ONLY && !defined(ZEE_NO_MALLOC_NAMES)
+#if !ZEE_BUILTIN_ONLY
 ZEE_ALIAS(malloc, zee_malloc);
 ZEE_ALIAS(free, zee_free);
 ZEE_ALIAS(calloc, zee_calloc);
