@@ -33,7 +33,8 @@ const relativeImportsAsCjs = (sourceDir) => ({
       if (dirname(target) !== sourceDir) {
         return { errors: [{ text: `relative import "${args.path}" leaves ${relative(root, sourceDir)}/` }] };
       }
-      if (!existsSync(target)) return { errors: [{ text: `relative import "${args.path}": ${relative(root, target)} is missing` }] };
+      if (!existsSync(target))
+        return { errors: [{ text: `relative import "${args.path}": ${relative(root, target)} is missing` }] };
       return { path: args.path.replace(/\.mjs$/, '.cjs'), external: true };
     });
   },
@@ -42,7 +43,9 @@ const relativeImportsAsCjs = (sourceDir) => ({
 /** Builds js/*.mjs into dist/cjs/*.cjs; returns the files written. */
 export async function buildModules() {
   const sourceDir = join(root, 'js');
-  const sources = readdirSync(sourceDir).filter((f) => f.endsWith('.mjs')).sort();
+  const sources = readdirSync(sourceDir)
+    .filter((f) => f.endsWith('.mjs'))
+    .sort();
   if (!sources.includes('zee_alloc.mjs') || !sources.includes('inspect.mjs')) {
     throw new BuildError('js/zee_alloc.mjs and js/inspect.mjs must exist');
   }
@@ -56,7 +59,9 @@ export async function buildModules() {
     if (code.includes('import.meta')) {
       // The file URL of the ESM source, from the output's own folder.
       const fromOut = relative(OUT, entry).split('\\').join('/');
-      banner.push(`const __importMetaUrl = require('node:url').pathToFileURL(require('node:path').join(__dirname, ${JSON.stringify(fromOut)})).href;`);
+      banner.push(
+        `const __importMetaUrl = require('node:url').pathToFileURL(require('node:path').join(__dirname, ${JSON.stringify(fromOut)})).href;`,
+      );
       define['import.meta.url'] = '__importMetaUrl';
     }
     const result = await build({
@@ -88,10 +93,13 @@ export async function buildModules() {
 export function buildTypes() {
   const typesDir = join(root, 'types');
   const written = [];
-  for (const file of readdirSync(typesDir).filter((f) => f.endsWith('.d.mts')).sort()) {
+  for (const file of readdirSync(typesDir)
+    .filter((f) => f.endsWith('.d.mts'))
+    .sort()) {
     const source = readFileSync(join(typesDir, file), 'utf8');
-    const code = `// Generated from types/${file} by scripts/build-commonjs.mjs: do not edit.\n`
-      + source.replace(/((?:from\s+|import\(\s*)['"]\.\/[^'"]+)\.mjs(['"])/g, '$1.cjs$2');
+    const code =
+      `// Generated from types/${file} by scripts/build-commonjs.mjs: do not edit.\n` +
+      source.replace(/((?:from\s+|import\(\s*)['"]\.\/[^'"]+)\.mjs(['"])/g, '$1.cjs$2');
     const outfile = join(OUT, basename(file).replace(/\.d\.mts$/, '.d.cts'));
     writeFileSync(outfile, code);
     written.push(outfile);

@@ -32,8 +32,9 @@ function git(args) {
 
 // Deleted-but-tracked files are listed by ls-files too: skip them.
 const deleted = new Set(git(['ls-files', '-z', '--deleted']));
-const files = git(['ls-files', '-z', '--cached', '--others', '--exclude-standard'])
-  .filter((f) => !deleted.has(f) && !KEEP.some((k) => k.test(f)));
+const files = git(['ls-files', '-z', '--cached', '--others', '--exclude-standard']).filter(
+  (f) => !deleted.has(f) && !KEEP.some((k) => k.test(f)),
+);
 const jsFiles = files.filter((f) => PRETTIER.test(f));
 const cFiles = files.filter((f) => CLANG.test(f));
 
@@ -59,7 +60,14 @@ let failed = 0;
 // Batches keep each command line well below the system's limit.
 for (let i = 0; i < jsFiles.length; i += 200) {
   const batch = jsFiles.slice(i, i + 200);
-  if (run(process.execPath, [prettierBin, check ? '--check' : '--write', '--log-level', 'warn', ...batch], 'npm ci installs it') !== 0) failed++;
+  if (
+    run(
+      process.execPath,
+      [prettierBin, check ? '--check' : '--write', '--log-level', 'warn', ...batch],
+      'npm ci installs it',
+    ) !== 0
+  )
+    failed++;
 }
 for (let i = 0; i < cFiles.length; i += 200) {
   const batch = cFiles.slice(i, i + 200);
@@ -70,4 +78,6 @@ if (failed) {
   console.error(check ? 'format: some files are not formatted; run `npm run format`' : 'format: a formatter failed');
   process.exit(1);
 }
-console.log(`format: ${jsFiles.length} files checked by prettier, ${cFiles.length} by clang-format${check ? ': all formatted' : ''}`);
+console.log(
+  `format: ${jsFiles.length} files checked by prettier, ${cFiles.length} by clang-format${check ? ': all formatted' : ''}`,
+);

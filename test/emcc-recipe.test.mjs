@@ -34,7 +34,10 @@ function userEnv() {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
   delete env.NODE_PATH;
   delete env.NODE_OPTIONS;
-  env.PATH = (env.PATH ?? '').split(':').filter((d) => d && !d.endsWith('node_modules/.bin')).join(':');
+  env.PATH = (env.PATH ?? '')
+    .split(':')
+    .filter((d) => d && !d.endsWith('node_modules/.bin'))
+    .join(':');
   return env;
 }
 
@@ -51,7 +54,9 @@ function runRecipe(name, app, shell) {
 }
 
 const { app, shell, expected } = recipe(readFileSync(join(root, 'README.md'), 'utf8'));
-const emccVersion = spawnSync('emcc', ['--version'], { encoding: 'utf8', env: { ...userEnv(), NODE_PATH: '/usr/share/nodejs' } }).stdout ?? '';
+const emccVersion =
+  spawnSync('emcc', ['--version'], { encoding: 'utf8', env: { ...userEnv(), NODE_PATH: '/usr/share/nodejs' } })
+    .stdout ?? '';
 const debian316 = /\b3\.1\.6\b/.test(emccVersion);
 
 describe('README: the plain-emcc recipe', () => {

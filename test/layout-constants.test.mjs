@@ -34,7 +34,10 @@ export function parseHeader(text) {
   for (const m of code.matchAll(/enum\s+(\w+)\s*\{([^}]*)\}/g)) {
     let next = 0;
     enums[m[1]] = {};
-    for (const item of m[2].split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const item of m[2]
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const e = /^(\w+)(?:\s*=\s*(\S+))?$/.exec(item);
       if (!e) throw new Error(`zee_alloc.h: enum ${m[1]}: cannot read "${item}"`);
       const value = e[2] === undefined ? next : cNumber(e[2]);
@@ -47,11 +50,15 @@ export function parseHeader(text) {
   if (!struct) throw new Error('zee_alloc.h: no typedef struct zee_heap_info { ... } zee_heap_info_t;');
   const fields = [];
   let word = 0;
-  for (const decl of struct[1].split(';').map((s) => s.trim().replace(/\s+/g, ' ')).filter(Boolean)) {
+  for (const decl of struct[1]
+    .split(';')
+    .map((s) => s.trim().replace(/\s+/g, ' '))
+    .filter(Boolean)) {
     const f = /^(\w+) (\w+)(?: ?\[ ?(\w+) ?\])?$/.exec(decl);
     if (!f) throw new Error(`zee_heap_info_t: cannot read field "${decl}"`);
     // Why: STATE counts 32-bit words; any other type would shift the offsets.
-    if (f[1] !== 'uint32_t') throw new Error(`zee_heap_info_t.${f[2]} is ${f[1]}, not uint32_t: word offsets no longer hold`);
+    if (f[1] !== 'uint32_t')
+      throw new Error(`zee_heap_info_t.${f[2]} is ${f[1]}, not uint32_t: word offsets no longer hold`);
     const count = f[3] === undefined ? 1 : (cNumber(f[3]) ?? defines[f[3]]);
     if (!Number.isInteger(count)) throw new Error(`zee_heap_info_t.${f[2]}: unknown array length ${f[3]}`);
     fields.push({ name: f[2], offset: word, words: count });
@@ -67,7 +74,9 @@ const defineName = (key) => (key === 'VERSION' ? 'ZEE_LAYOUT_VERSION' : `ZEE_${k
 /** Every difference between the parsed header and a js/layout.mjs module, as text. */
 export function drift(h, js) {
   const out = [];
-  const same = (what, a, b) => { if (a !== b) out.push(`${what}: header ${a}, js/layout.mjs ${b}`); };
+  const same = (what, a, b) => {
+    if (a !== b) out.push(`${what}: header ${a}, js/layout.mjs ${b}`);
+  };
 
   const layoutNames = new Set(Object.keys(js.LAYOUT).map(defineName));
   for (const [key, value] of Object.entries(js.LAYOUT)) {
@@ -95,7 +104,8 @@ export function drift(h, js) {
     if (!(name in jsFaults)) out.push(`${name}: missing from FAULTS`);
     else same(`FAULTS ${name}`, code, jsFaults[name]);
   }
-  for (const [name] of Object.entries(jsFaults)) if (!(name in faults)) out.push(`FAULTS ${name}: not in enum zee_fault_code`);
+  for (const [name] of Object.entries(jsFaults))
+    if (!(name in faults)) out.push(`FAULTS ${name}: not in enum zee_fault_code`);
   for (const [code, entry] of Object.entries(js.FAULTS)) {
     if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[1] !== 'string' || !entry[1]) {
       out.push(`FAULTS ${code}: not a [name, message] pair`);
@@ -108,9 +118,11 @@ export function drift(h, js) {
     if (!(name in jsChecks)) out.push(`${name}: missing from CHECK_CODES`);
     else same(`CHECK_CODES ${name}`, code, jsChecks[name]);
   }
-  for (const name of Object.keys(jsChecks)) if (!(name in checks)) out.push(`CHECK_CODES ${name}: not in enum zee_check_code`);
+  for (const name of Object.keys(jsChecks))
+    if (!(name in checks)) out.push(`CHECK_CODES ${name}: not in enum zee_check_code`);
 
-  if (h.configShift === undefined) out.push('zee_heap_info_t.config: its comment no longer says "ZEE_VALIDATION | ZEE_THREADS << N"');
+  if (h.configShift === undefined)
+    out.push('zee_heap_info_t.config: its comment no longer says "ZEE_VALIDATION | ZEE_THREADS << N"');
   else {
     js.VALIDATION.forEach((name, level) => {
       for (const threads of [false, true]) {
@@ -142,7 +154,8 @@ describe('js/layout.mjs matches src/zee_alloc.h', () => {
   });
 
   test('the tables are frozen, so no importer can change them', () => {
-    for (const name of ['LAYOUT', 'STATE', 'FAULTS', 'CHECK_CODES', 'VALIDATION']) expect(Object.isFrozen(layout[name])).toBe(true);
+    for (const name of ['LAYOUT', 'STATE', 'FAULTS', 'CHECK_CODES', 'VALIDATION'])
+      expect(Object.isFrozen(layout[name])).toBe(true);
     for (const entry of Object.values(layout.FAULTS)) expect(Object.isFrozen(entry)).toBe(true);
   });
 
@@ -152,19 +165,41 @@ describe('js/layout.mjs matches src/zee_alloc.h', () => {
     return parseHeader(HEADER.replace(from, to));
   };
   test.each([
-    ['a changed #define', () => mutate(/#define ZEE_SALT 0x[0-9a-f]+u/i.exec(HEADER)[0], '#define ZEE_SALT 0x1234u'), /LAYOUT\.SALT: header 4660/],
-    ['a new #define', () => mutate('#define ZEE_GRANULE', '#define ZEE_NEW_THING 3u\n#define ZEE_GRANULE'), /ZEE_NEW_THING: missing from LAYOUT/],
-    ['a field inserted into the state block', () => mutate('uint32_t spans;', 'uint32_t extra;\n  uint32_t spans;'), /zee_heap_info_t\.extra: missing from STATE[\s\S]*STATE\.spans: header 7/],
+    [
+      'a changed #define',
+      () => mutate(/#define ZEE_SALT 0x[0-9a-f]+u/i.exec(HEADER)[0], '#define ZEE_SALT 0x1234u'),
+      /LAYOUT\.SALT: header 4660/,
+    ],
+    [
+      'a new #define',
+      () => mutate('#define ZEE_GRANULE', '#define ZEE_NEW_THING 3u\n#define ZEE_GRANULE'),
+      /ZEE_NEW_THING: missing from LAYOUT/,
+    ],
+    [
+      'a field inserted into the state block',
+      () => mutate('uint32_t spans;', 'uint32_t extra;\n  uint32_t spans;'),
+      /zee_heap_info_t\.extra: missing from STATE[\s\S]*STATE\.spans: header 7/,
+    ],
     ['a wider array', () => mutate('lists[ZEE_CLASSES]', 'lists[13]'), /STATE\.usedBytes: header 21/],
-    ['a renumbered fault', () => mutate('ZEE_E_DOUBLE_FREE = 3', 'ZEE_E_DOUBLE_FREE = 5'), /FAULTS ZEE_E_DOUBLE_FREE: header 5, js\/layout\.mjs 3/],
-    ['a new check code', () => mutate('ZEE_C_TOTALS = 26', 'ZEE_C_TOTALS = 26,\n  ZEE_C_NEW = 27'), /ZEE_C_NEW: missing from CHECK_CODES/],
+    [
+      'a renumbered fault',
+      () => mutate('ZEE_E_DOUBLE_FREE = 3', 'ZEE_E_DOUBLE_FREE = 5'),
+      /FAULTS ZEE_E_DOUBLE_FREE: header 5, js\/layout\.mjs 3/,
+    ],
+    [
+      'a new check code',
+      () => mutate('ZEE_C_TOTALS = 26', 'ZEE_C_TOTALS = 26,\n  ZEE_C_NEW = 27'),
+      /ZEE_C_NEW: missing from CHECK_CODES/,
+    ],
     ['a moved config field', () => mutate('ZEE_THREADS << 4', 'ZEE_THREADS << 8'), /decodeConfig\(0 \| 1 << 8\)/],
   ])('%s is reported', (_name, make, message) => {
     expect(drift(make(), layout).join('\n')).toMatch(message);
   });
 
   test('a field that is not uint32_t stops the parse with a clear error', () => {
-    expect(() => parseHeader(HEADER.replace('uint32_t spare;', 'uint64_t spare;'))).toThrow(/spare is uint64_t, not uint32_t/);
+    expect(() => parseHeader(HEADER.replace('uint32_t spare;', 'uint64_t spare;'))).toThrow(
+      /spare is uint64_t, not uint32_t/,
+    );
   });
 });
 
@@ -174,8 +209,9 @@ function jsFiles(dir) {
   const out = [];
   for (const e of readdirSync(join(root, dir), { withFileTypes: true })) {
     const path = join(dir, e.name);
-    if (e.isDirectory()) { if (!SKIP_DIRS.has(e.name)) out.push(...jsFiles(path)); }
-    else if (/\.(mjs|cjs|js|mts|cts|ts|html)$/.test(e.name)) out.push(path);
+    if (e.isDirectory()) {
+      if (!SKIP_DIRS.has(e.name)) out.push(...jsFiles(path));
+    } else if (/\.(mjs|cjs|js|mts|cts|ts|html)$/.test(e.name)) out.push(path);
   }
   return out;
 }
@@ -199,8 +235,13 @@ const TABLES = [
 
 describe('no other JS file keeps its own copy of the layout', () => {
   const self = relative(root, fileURLToPath(import.meta.url));
-  const files = [...jsFiles('js'), ...jsFiles('test'), ...jsFiles('examples'), ...jsFiles('bench'), ...jsFiles('types')]
-    .filter((f) => f !== join('js', 'layout.mjs') && f !== self);
+  const files = [
+    ...jsFiles('js'),
+    ...jsFiles('test'),
+    ...jsFiles('examples'),
+    ...jsFiles('bench'),
+    ...jsFiles('types'),
+  ].filter((f) => f !== join('js', 'layout.mjs') && f !== self);
 
   test('the scan covers the wrapper, the inspector and the test helpers', () => {
     for (const f of ['js/zee_alloc.mjs', 'js/inspect.mjs', 'test/helpers/layout.mjs']) expect(files).toContain(f);

@@ -7,7 +7,17 @@
 // print.  Needs dist/*.wasm (`npm run build`); makes dist/cjs itself.
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdtempSync, createReadStream, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  mkdtempSync,
+  createReadStream,
+  statSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, extname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,14 +31,18 @@ const tscBin = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 
 // Why: `npm test` passes npm_config_* variables to its scripts; a nested npm
 // would take them as its own configuration (prefix, cache, ...).
-const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && k !== 'NODE_OPTIONS'));
+const cleanEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && k !== 'NODE_OPTIONS'),
+);
 cleanEnv.NODE_PATH ??= '/usr/share/nodejs'; // emcc 3.1.6 needs acorn from here
 
 // Runs a command; returns stdout, or throws with everything it printed.
 function run(cmd, args, cwd, timeout = 60000) {
   const r = spawnSync(cmd, args, { cwd, env: cleanEnv, encoding: 'utf8', timeout });
   if (r.status !== 0) {
-    throw new Error(`${cmd} ${args.join(' ')} (in ${cwd}) exited with ${r.status ?? r.signal}\n${r.stdout}\n${r.stderr}`);
+    throw new Error(
+      `${cmd} ${args.join(' ')} (in ${cwd}) exited with ${r.status ?? r.signal}\n${r.stdout}\n${r.stderr}`,
+    );
   }
   return r.stdout;
 }
@@ -38,8 +52,12 @@ function runAsync(cmd, args, cwd) {
   return new Promise((ok) => {
     const child = spawn(cmd, args, { cwd, env: cleanEnv });
     let stdout = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stdout += d; });
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stdout += d;
+    });
     child.on('close', (status) => ok({ status, stdout }));
   });
 }
@@ -56,7 +74,10 @@ function readmeSection() {
 function blockAfter(section, heading) {
   const at = section.split('\n').findIndex((line) => line.trim() === heading);
   if (at < 0) throw new Error(`README npm section has no heading "${heading}"`);
-  const rest = section.split('\n').slice(at + 1).join('\n');
+  const rest = section
+    .split('\n')
+    .slice(at + 1)
+    .join('\n');
   const m = /^```(\w+)\n([\s\S]*?)^```$/m.exec(rest);
   if (!m) throw new Error(`no code block after "${heading}"`);
   return { lang: m[1], code: m[2] };
@@ -64,7 +85,11 @@ function blockAfter(section, heading) {
 
 // Why: the README states each result as `// → text`; the test holds it to that.
 function expectedLines(code) {
-  return code.split('\n').map((l) => /\/\/ → (.*)$/.exec(l)).filter(Boolean).map((m) => m[1].trimEnd());
+  return code
+    .split('\n')
+    .map((l) => /\/\/ → (.*)$/.exec(l))
+    .filter(Boolean)
+    .map((m) => m[1].trimEnd());
 }
 
 const section = readmeSection();
@@ -88,11 +113,16 @@ beforeAll(() => {
   run(process.execPath, [join(root, 'scripts', 'build-commonjs.mjs')], root);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(join(work, 'pack'), { recursive: true });
-  packed = JSON.parse(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', join(work, 'pack')], root))[0];
+  packed = JSON.parse(
+    run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', join(work, 'pack')], root),
+  )[0];
   tarball = join(work, 'pack', packed.filename);
 
   mkdirSync(consumer, { recursive: true });
-  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'zee-alloc-consumer', version: '1.0.0', private: true }, null, 2));
+  writeFileSync(
+    join(consumer, 'package.json'),
+    JSON.stringify({ name: 'zee-alloc-consumer', version: '1.0.0', private: true }, null, 2),
+  );
   // The README's install command, with the tarball in place of the registry name.
   const args = snippets.install.code.trim().split(/\s+/);
   expect(args).toEqual(['npm', 'install', 'zee-alloc']);
@@ -103,14 +133,27 @@ describe('the tarball and the installed package', () => {
   test('the tarball holds what users need and nothing else', () => {
     const files = packed.files.map((f) => f.path).sort();
     const required = [
-      'package.json', 'README.md', 'LICENSE', 'dist/zee_alloc.wasm', 'dist/zee_alloc.dev.wasm', 'dist/zee_alloc.unsafe.wasm',
-      'dist/cjs/zee_alloc.cjs', 'dist/cjs/inspect.cjs', 'dist/cjs/zee_alloc.d.cts', 'dist/cjs/inspect.d.cts',
-      'js/zee_alloc.mjs', 'js/inspect.mjs', 'types/zee_alloc.d.mts', 'types/inspect.d.mts',
-      'src/zee_alloc.c', 'src/zee_alloc.h',
+      'package.json',
+      'README.md',
+      'LICENSE',
+      'dist/zee_alloc.wasm',
+      'dist/zee_alloc.dev.wasm',
+      'dist/zee_alloc.unsafe.wasm',
+      'dist/cjs/zee_alloc.cjs',
+      'dist/cjs/inspect.cjs',
+      'dist/cjs/zee_alloc.d.cts',
+      'dist/cjs/inspect.d.cts',
+      'js/zee_alloc.mjs',
+      'js/inspect.mjs',
+      'types/zee_alloc.d.mts',
+      'types/inspect.d.mts',
+      'src/zee_alloc.c',
+      'src/zee_alloc.h',
     ];
     if (existsSync(join(root, 'emscripten.cmake'))) required.push('emscripten.cmake');
     for (const f of required) expect(files).toContain(f);
-    const allowed = /^(package\.json|README\.md|LICENSE|emscripten\.cmake|docs\/[\w.-]+\.(md|png|svg)|dist\/[\w.-]+\.wasm|dist\/cjs\/[\w.-]+\.(cjs|d\.cts)|js\/[\w.-]+\.mjs|types\/[\w.-]+\.d\.mts|src\/[\w./-]+\.(c|h))$/;
+    const allowed =
+      /^(package\.json|README\.md|LICENSE|emscripten\.cmake|docs\/[\w.-]+\.(md|png|svg)|dist\/[\w.-]+\.wasm|dist\/cjs\/[\w.-]+\.(cjs|d\.cts)|js\/[\w.-]+\.mjs|types\/[\w.-]+\.d\.mts|src\/[\w./-]+\.(c|h))$/;
     expect(files.filter((f) => !allowed.test(f))).toEqual([]);
     expect(packed.entryCount).toBe(files.length);
   });
@@ -123,11 +166,21 @@ describe('the tarball and the installed package', () => {
     expect(pkg.dependencies ?? {}).toEqual({});
     expect(pkg.scripts.prepack).toMatch(/scripts\/build\.mjs/);
     expect(pkg.scripts.prepack).toMatch(/scripts\/build-commonjs\.mjs/);
-    expect(Object.keys(pkg.exports).sort()).toEqual(['.', './inspect', './package.json', './zee_alloc.dev.wasm', './zee_alloc.unsafe.wasm', './zee_alloc.wasm']);
+    expect(Object.keys(pkg.exports).sort()).toEqual([
+      '.',
+      './inspect',
+      './package.json',
+      './zee_alloc.dev.wasm',
+      './zee_alloc.unsafe.wasm',
+      './zee_alloc.wasm',
+    ]);
     // Every condition object lists `types` first, and every target exists.
     const targets = [];
     const walk = (node, where) => {
-      if (typeof node === 'string') { targets.push(node); return; }
+      if (typeof node === 'string') {
+        targets.push(node);
+        return;
+      }
       const keys = Object.keys(node);
       if (keys.includes('types')) expect([where, keys[0]]).toEqual([where, 'types']);
       for (const k of keys) walk(node[k], `${where}.${k}`);
@@ -138,7 +191,8 @@ describe('the tarball and the installed package', () => {
       expect(Object.keys(pkg.exports[sub].import)[0]).toBe('types');
       expect(Object.keys(pkg.exports[sub].require)[0]).toBe('types');
     }
-    for (const t of [...targets, pkg.main, pkg.module, pkg.types]) expect([t, existsSync(join(installed, t))]).toEqual([t, true]);
+    for (const t of [...targets, pkg.main, pkg.module, pkg.types])
+      expect([t, existsSync(join(installed, t))]).toEqual([t, true]);
     // The shipped .wasm are the ones built in dist/.
     for (const f of ['zee_alloc.wasm', 'zee_alloc.dev.wasm', 'zee_alloc.unsafe.wasm']) {
       expect(readFileSync(join(installed, 'dist', f)).equals(readFileSync(join(root, 'dist', f)))).toBe(true);
@@ -182,17 +236,44 @@ describe('the tarball and the installed package', () => {
     // CommonJS and ESM offer the same names (CJS adds __esModule-style default).
     expect(out.cjsKeys).toEqual(out.esmKeys);
     expect(out.cjsInspectKeys).toEqual(out.inspectKeys);
-    expect(out.esmKeys).toEqual(expect.arrayContaining(['ZeeAlloc', 'ZeeAllocError', 'ZeeFaultError', 'ZeeOutOfMemoryError', 'default', 'wasmURL']));
+    expect(out.esmKeys).toEqual(
+      expect.arrayContaining([
+        'ZeeAlloc',
+        'ZeeAllocError',
+        'ZeeFaultError',
+        'ZeeOutOfMemoryError',
+        'default',
+        'wasmURL',
+      ]),
+    );
     expect(out.inspectKeys).toEqual(expect.arrayContaining(['snapshot', 'validate', 'renderText', 'renderSVG']));
     expect(out.defaultIsClass).toBe(true);
   });
 
   test('the type declarations declare every runtime export', () => {
-    const declared = (file) => new Set([...readFileSync(join(installed, file), 'utf8')
-      .matchAll(/^export (?:declare )?(?:const|function|class|default) (\w+)/gm)].map((m) => (m[0].includes('default') ? 'default' : m[1])));
-    const esm = spawnSync(process.execPath, ['-e', `import('zee-alloc').then(async (m) => console.log(JSON.stringify([Object.keys(m), Object.keys(await import('zee-alloc/inspect'))])))`], { cwd: consumer, env: cleanEnv, encoding: 'utf8' });
+    const declared = (file) =>
+      new Set(
+        [
+          ...readFileSync(join(installed, file), 'utf8').matchAll(
+            /^export (?:declare )?(?:const|function|class|default) (\w+)/gm,
+          ),
+        ].map((m) => (m[0].includes('default') ? 'default' : m[1])),
+      );
+    const esm = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `import('zee-alloc').then(async (m) => console.log(JSON.stringify([Object.keys(m), Object.keys(await import('zee-alloc/inspect'))])))`,
+      ],
+      { cwd: consumer, env: cleanEnv, encoding: 'utf8' },
+    );
     const [mainKeys, inspectKeys] = JSON.parse(esm.stdout);
-    for (const [file, keys] of [['types/zee_alloc.d.mts', mainKeys], ['dist/cjs/zee_alloc.d.cts', mainKeys], ['types/inspect.d.mts', inspectKeys], ['dist/cjs/inspect.d.cts', inspectKeys]]) {
+    for (const [file, keys] of [
+      ['types/zee_alloc.d.mts', mainKeys],
+      ['dist/cjs/zee_alloc.d.cts', mainKeys],
+      ['types/inspect.d.mts', inspectKeys],
+      ['dist/cjs/inspect.d.cts', inspectKeys],
+    ]) {
       const names = declared(file);
       expect([file, keys.filter((k) => !names.has(k))]).toEqual([file, []]);
       expect([file, [...names].filter((k) => !keys.includes(k))]).toEqual([file, []]);
@@ -232,7 +313,9 @@ test('the declared snapshot, totals, page, frame and stats fields match what the
   expect(interfaceFields(t, 'JumboInfo')).toEqual(expect.arrayContaining(got.jumbo));
   expect(got.list).toEqual(interfaceFields(t, 'FreeListInfo'));
   expect(got.validate).toEqual(interfaceFields(t, 'ValidationResult'));
-  expect(got.stats).toEqual([...interfaceFields(t, 'SnapshotTotals'), ...interfaceFields('types/zee_alloc.d.mts', 'ZeeStats')].sort());
+  expect(got.stats).toEqual(
+    [...interfaceFields(t, 'SnapshotTotals'), ...interfaceFields('types/zee_alloc.d.mts', 'ZeeStats')].sort(),
+  );
 });
 
 describe('the README Quick start, run by a consumer', () => {
@@ -267,7 +350,11 @@ describe('the README Quick start, run by a consumer', () => {
       })();`;
     writeFileSync(join(consumer, 'two.cjs'), script);
     expect(JSON.parse(run(process.execPath, ['two.cjs'], consumer))).toEqual({
-      distinct: true, sameAddress: true, b: 'second heap', aUsed: 0, bUsed: 1,
+      distinct: true,
+      sameAddress: true,
+      b: 'second heap',
+      aUsed: 0,
+      bUsed: 1,
     });
   });
 
@@ -276,65 +363,106 @@ describe('the README Quick start, run by a consumer', () => {
     const dir = join(consumer, 'ts');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'quickstart.mts'), snippets.ts.code);
-    writeFileSync(join(dir, 'consumer.cts'), [
-      "import { ZeeAlloc, ZeeFaultError, type CreateOptions } from 'zee-alloc';",
-      "import { validate, type ValidationResult } from 'zee-alloc/inspect';",
-      "const options: CreateOptions = { variant: 'dev', maximumPages: 64 };",
-      'export async function main(): Promise<string> {',
-      '  const z = await ZeeAlloc.create(options);',
-      '  const p = z.allocBytes(new Uint8Array([1, 2, 3]));',
-      '  const bytes: Uint8Array = z.readBytes(p, 3);',
-      '  const r: ValidationResult = validate(z);',
-      '  try { z.free(p + 1); } catch (e) { if (e instanceof ZeeFaultError) return e.code; }',
-      '  return `${bytes.join()} ${r.ok} ${z.stats().fragmentation}`;',
-      '}',
-    ].join('\n'));
+    writeFileSync(
+      join(dir, 'consumer.cts'),
+      [
+        "import { ZeeAlloc, ZeeFaultError, type CreateOptions } from 'zee-alloc';",
+        "import { validate, type ValidationResult } from 'zee-alloc/inspect';",
+        "const options: CreateOptions = { variant: 'dev', maximumPages: 64 };",
+        'export async function main(): Promise<string> {',
+        '  const z = await ZeeAlloc.create(options);',
+        '  const p = z.allocBytes(new Uint8Array([1, 2, 3]));',
+        '  const bytes: Uint8Array = z.readBytes(p, 3);',
+        '  const r: ValidationResult = validate(z);',
+        '  try { z.free(p + 1); } catch (e) { if (e instanceof ZeeFaultError) return e.code; }',
+        '  return `${bytes.join()} ${r.ok} ${z.stats().fragmentation}`;',
+        '}',
+      ].join('\n'),
+    );
     // Each line below must be a type error: `@ts-expect-error` fails the
     // build if it is not, so loose (`any`) or missing types are caught.
-    writeFileSync(join(dir, 'misuse.mts'), [
-      "import { ZeeAlloc, ZeeAllocError } from 'zee-alloc';",
-      "import { snapshot } from 'zee-alloc/inspect';",
-      '// @ts-expect-error: not a variant',
-      "await ZeeAlloc.create({ variant: 'fast' });",
-      '// @ts-expect-error: pages are numbers',
-      "await ZeeAlloc.create({ initialPages: '4' });",
-      'const z = await ZeeAlloc.create();',
-      '// @ts-expect-error: malloc takes a size',
-      "z.malloc('8');",
-      '// @ts-expect-error: readString returns a string',
-      'const n: number = z.readString(0);',
-      '// @ts-expect-error: HEAPU8 is read-only',
-      'z.HEAPU8 = new Uint8Array(4);',
-      '// @ts-expect-error: totals have no such field',
-      'snapshot(z).totals.bytesUsed;',
-      '// @ts-expect-error: not an error code',
-      "const c: ZeeAllocError['code'] = 'EFAULT';",
-      'export { n, c };',
-    ].join('\n'));
-    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: {
-        module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2022', 'dom'],
-        strict: true, noEmit: true, skipLibCheck: false, types: [],
-      },
-      include: ['*.mts', '*.cts'],
-    }, null, 2));
+    writeFileSync(
+      join(dir, 'misuse.mts'),
+      [
+        "import { ZeeAlloc, ZeeAllocError } from 'zee-alloc';",
+        "import { snapshot } from 'zee-alloc/inspect';",
+        '// @ts-expect-error: not a variant',
+        "await ZeeAlloc.create({ variant: 'fast' });",
+        '// @ts-expect-error: pages are numbers',
+        "await ZeeAlloc.create({ initialPages: '4' });",
+        'const z = await ZeeAlloc.create();',
+        '// @ts-expect-error: malloc takes a size',
+        "z.malloc('8');",
+        '// @ts-expect-error: readString returns a string',
+        'const n: number = z.readString(0);',
+        '// @ts-expect-error: HEAPU8 is read-only',
+        'z.HEAPU8 = new Uint8Array(4);',
+        '// @ts-expect-error: totals have no such field',
+        'snapshot(z).totals.bytesUsed;',
+        '// @ts-expect-error: not an error code',
+        "const c: ZeeAllocError['code'] = 'EFAULT';",
+        'export { n, c };',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify(
+        {
+          compilerOptions: {
+            module: 'nodenext',
+            moduleResolution: 'nodenext',
+            target: 'es2022',
+            lib: ['es2022', 'dom'],
+            strict: true,
+            noEmit: true,
+            skipLibCheck: false,
+            types: [],
+          },
+          include: ['*.mts', '*.cts'],
+        },
+        null,
+        2,
+      ),
+    );
     // The same consumer in a Node-only project: lib es2022 + @types/node, no DOM.
     const nodeTypes = join(root, 'node_modules', '@types');
-    if (!existsSync(join(nodeTypes, 'node'))) throw new Error('@types/node is missing from node_modules (it comes with jest)');
-    writeFileSync(join(dir, 'tsconfig.node.json'), JSON.stringify({
-      compilerOptions: {
-        module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2022'],
-        strict: true, noEmit: true, skipLibCheck: false, types: ['node'], typeRoots: [nodeTypes],
-      },
-      include: ['quickstart.mts', 'consumer.cts'],
-    }, null, 2));
+    if (!existsSync(join(nodeTypes, 'node')))
+      throw new Error('@types/node is missing from node_modules (it comes with jest)');
+    writeFileSync(
+      join(dir, 'tsconfig.node.json'),
+      JSON.stringify(
+        {
+          compilerOptions: {
+            module: 'nodenext',
+            moduleResolution: 'nodenext',
+            target: 'es2022',
+            lib: ['es2022'],
+            strict: true,
+            noEmit: true,
+            skipLibCheck: false,
+            types: ['node'],
+            typeRoots: [nodeTypes],
+          },
+          include: ['quickstart.mts', 'consumer.cts'],
+        },
+        null,
+        2,
+      ),
+    );
     // A control, run alongside: the same check must fail on a real type error.
     const brokenDir = join(consumer, 'ts-broken');
     mkdirSync(brokenDir, { recursive: true });
     writeFileSync(join(brokenDir, 'tsconfig.json'), readFileSync(join(dir, 'tsconfig.json')));
-    writeFileSync(join(brokenDir, 'broken.mts'), "import { ZeeAlloc } from 'zee-alloc';\nconst z = await ZeeAlloc.create();\nz.free('p');\n");
+    writeFileSync(
+      join(brokenDir, 'broken.mts'),
+      "import { ZeeAlloc } from 'zee-alloc';\nconst z = await ZeeAlloc.create();\nz.free('p');\n",
+    );
     const tsc = (config, cwd) => runAsync(process.execPath, [tscBin, '--noEmit', '-p', config], cwd);
-    const [dom, node, broken] = await Promise.all([tsc('tsconfig.json', dir), tsc('tsconfig.node.json', dir), tsc('tsconfig.json', brokenDir)]);
+    const [dom, node, broken] = await Promise.all([
+      tsc('tsconfig.json', dir),
+      tsc('tsconfig.node.json', dir),
+      tsc('tsconfig.json', brokenDir),
+    ]);
     expect([dom.status, dom.stdout]).toEqual([0, '']);
     expect([node.status, node.stdout]).toEqual([0, '']);
     expect(broken.status).not.toBe(0);
@@ -343,7 +471,9 @@ describe('the README Quick start, run by a consumer', () => {
 
   test('TypeScript: the README block, compiled, prints what its comments say', () => {
     const ts = require('typescript');
-    const js = ts.transpileModule(snippets.ts.code, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+    const js = ts.transpileModule(snippets.ts.code, {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+    }).outputText;
     writeFileSync(join(consumer, 'quickstart-ts.mjs'), js);
     const out = run(process.execPath, ['quickstart-ts.mjs'], consumer);
     const expected = expectedLines(snippets.ts.code);
@@ -355,32 +485,43 @@ describe('the README Quick start, run by a consumer', () => {
 test('Emscripten users: the shipped src/ builds into an app with plain emcc -sMALLOC=none', () => {
   const dir = join(consumer, 'emcc');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'app.c'), [
-    '#include <stdio.h>',
-    '#include <stdlib.h>',
-    '#include <string.h>',
-    '#include <malloc.h>',
-    '#include "zee_alloc.h"',
-    'int main(void) {',
-    '  char *s = strdup("from the tarball");',
-    '  void *big = malloc(200000);',
-    '  memset(big, 7, 200000);',
-    '  printf("%s %d %zu %d\\n", s, ((unsigned char *)big)[199999], malloc_usable_size(s), zee_check());',
-    '  free(big);',
-    '  free(s);',
-    '  printf("%d\\n", zee_check());',
-    '  return 0;',
-    '}',
-  ].join('\n'));
+  writeFileSync(
+    join(dir, 'app.c'),
+    [
+      '#include <stdio.h>',
+      '#include <stdlib.h>',
+      '#include <string.h>',
+      '#include <malloc.h>',
+      '#include "zee_alloc.h"',
+      'int main(void) {',
+      '  char *s = strdup("from the tarball");',
+      '  void *big = malloc(200000);',
+      '  memset(big, 7, 200000);',
+      '  printf("%s %d %zu %d\\n", s, ((unsigned char *)big)[199999], malloc_usable_size(s), zee_check());',
+      '  free(big);',
+      '  free(s);',
+      '  printf("%d\\n", zee_check());',
+      '  return 0;',
+      '}',
+    ].join('\n'),
+  );
   const src = join(installed, 'src');
-  const sources = readdirSync(src).filter((f) => f.endsWith('.c')).map((f) => join(src, f));
+  const sources = readdirSync(src)
+    .filter((f) => f.endsWith('.c'))
+    .map((f) => join(src, f));
   run('emcc', ['-O2', ...sources, 'app.c', `-I${src}`, '-sMALLOC=none', '-o', 'app.js'], dir, 120000);
   // Emscripten 3.1.6's glue needs fetch off under Node 20 (ENVIRONMENT.md).
   expect(run(process.execPath, ['--no-experimental-fetch', 'app.js'], dir)).toBe('from the tarball 7 24 0\n0\n');
 });
 
 // ---- the browser ---------------------------------------------------------
-const MIME = { '.html': 'text/html; charset=utf-8', '.mjs': 'text/javascript', '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
+const MIME = {
+  '.html': 'text/html; charset=utf-8',
+  '.mjs': 'text/javascript',
+  '.js': 'text/javascript',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+};
 
 // Serves the consumer folder; /octet/... serves the same files as
 // application/octet-stream, to exercise the non-streaming fallback.
@@ -389,15 +530,31 @@ function serve(dir) {
   const server = createServer((req, res) => {
     let path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
     let type;
-    if (path.startsWith('/octet/')) { path = path.slice(6); type = 'application/octet-stream'; }
+    if (path.startsWith('/octet/')) {
+      path = path.slice(6);
+      type = 'application/octet-stream';
+    }
     const file = resolve(dir, '.' + path);
     log.push(`${req.method} ${req.url}`);
-    if (path === '/favicon.ico') { res.writeHead(204); res.end(); return; }
-    if (!file.startsWith(dir + sep) || !existsSync(file) || !statSync(file).isFile()) { res.writeHead(404); res.end('not found'); return; }
-    res.writeHead(200, { 'content-type': type ?? MIME[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+    if (path === '/favicon.ico') {
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    if (!file.startsWith(dir + sep) || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404);
+      res.end('not found');
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': type ?? MIME[extname(file)] ?? 'application/octet-stream',
+      'cache-control': 'no-store',
+    });
     createReadStream(file).pipe(res);
   });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ server, log, origin: `http://127.0.0.1:${server.address().port}` })));
+  return new Promise((ok) =>
+    server.listen(0, '127.0.0.1', () => ok({ server, log, origin: `http://127.0.0.1:${server.address().port}` })),
+  );
 }
 
 describe('the browser (headless Chromium, import map, no bundler)', () => {
@@ -409,8 +566,16 @@ describe('the browser (headless Chromium, import map, no bundler)', () => {
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: '/usr/bin/chromium',
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   }, 60000);
   afterAll(async () => {
@@ -422,11 +587,14 @@ describe('the browser (headless Chromium, import map, no bundler)', () => {
   // Opens a page and collects its console lines until `count` or an error.
   async function consoleOf(path, count) {
     const page = await context.newPage();
-    const lines = [], errors = [], thrown = [];
+    const lines = [],
+      errors = [],
+      thrown = [];
     page.on('console', (m) => (m.type() === 'log' ? lines : errors).push(m.text()));
     page.on('pageerror', (e) => thrown.push(e.message));
     await page.goto(http.origin + path);
-    for (let waited = 0; lines.length < count && !thrown.length && waited < 20000; waited += 50) await page.waitForTimeout(50);
+    for (let waited = 0; lines.length < count && !thrown.length && waited < 20000; waited += 50)
+      await page.waitForTimeout(50);
     const html = await page.content();
     await page.close();
     return { lines, errors: [...thrown, ...errors], html };
@@ -448,7 +616,9 @@ describe('the browser (headless Chromium, import map, no bundler)', () => {
 
   test('a wrong MIME type, a fetch() promise, a 404, bytes, a shared Module, two independent heaps, a worker, growth', async () => {
     const importMap = /<script type="importmap">[\s\S]*?<\/script>/.exec(snippets.browser.code)[0];
-    writeFileSync(join(consumer, 'more.html'), `<!doctype html><meta charset="utf-8">${importMap}
+    writeFileSync(
+      join(consumer, 'more.html'),
+      `<!doctype html><meta charset="utf-8">${importMap}
 <script type="module">
   import { ZeeAlloc, ZeeFaultError } from 'zee-alloc';
   const out = {};
@@ -480,22 +650,33 @@ describe('the browser (headless Chromium, import map, no bundler)', () => {
   g.HEAPU8[big + (4 << 20) - 1] = 7;
   out.grown = [g.memoryBytes > (4 << 20), g.HEAPU8.length === g.memoryBytes, g.HEAPU8[big + (4 << 20) - 1]];
   console.log(JSON.stringify(out));
-</script>`);
-    writeFileSync(join(consumer, 'worker.mjs'), `
+</script>`,
+    );
+    writeFileSync(
+      join(consumer, 'worker.mjs'),
+      `
       import { ZeeAlloc } from '/node_modules/zee-alloc/js/zee_alloc.mjs';
       onmessage = async (e) => {
         const z = await ZeeAlloc.create({ wasm: e.data });
         const p = z.allocString('in a worker');
         postMessage({ text: z.readString(p), variant: z.variant, used: z.stats().usedBlocks });
-      };`);
+      };`,
+    );
     const { lines, errors } = await consoleOf('/more.html', 1);
     // The only console error is the 404 of /missing.wasm, asked for on purpose.
     expect(errors).toEqual(['Failed to load resource: the server responded with a status of 404 (Not Found)']);
     expect(http.log).toContain('GET /missing.wasm');
     expect(lines.length).toBe(1);
     expect(JSON.parse(lines[0])).toEqual({
-      wrongMime: 'dev', response: 'unsafe', missing: 'ZEE_LOAD_FAILED', bytes: 'unsafe', sameAddress: true, strings: ['heap a', 'heap b'],
-      used: [0, 1], fault: [true, 'ZEE_E_DOUBLE_FREE'], grown: [true, true, 7],
+      wrongMime: 'dev',
+      response: 'unsafe',
+      missing: 'ZEE_LOAD_FAILED',
+      bytes: 'unsafe',
+      sameAddress: true,
+      strings: ['heap a', 'heap b'],
+      used: [0, 1],
+      fault: [true, 'ZEE_E_DOUBLE_FREE'],
+      grown: [true, true, 7],
       worker: { text: 'in a worker', variant: 'custom', used: 1 },
     });
     expect(http.log).toContain('GET /octet/node_modules/zee-alloc/dist/zee_alloc.dev.wasm');
