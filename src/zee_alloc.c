@@ -518,19 +518,50 @@ static addr take_anchor(uint32_t r, uint32_t j, uint32_t align) {
 
 /* ---- Blocks ----------------------------------------------------------------- */
 
+/* Takes [x, end) inside one page if the blocks from x on are free frames up
+ * to end (what the last one holds beyond end goes back); else changes
+ * nothing and returns 0.  Serves holes, and realloc's growth in place. */
+static int absorb(addr x, addr end) {
+  addr y = x;
+  while (y < end) {
+    uint32_t info = AT(y - META_SIZE)[0];
+    if (info < MIN_FRAME || (info & TAG_MASK) != ZEE_TAG_FREE || !has_meta(y, info)) return 0;
+    y += info & ~TAG_MASK;
+  }
+  for (y = x; y < end;) {
+    uint32_t size = AT(y - META_SIZE)[0] & ~TAG_MASK;
+    bury(y, size);
+    y += size;
+  }
+  release_range(end, y);
+  return 1;
+}
+
+/* Why a few tries: holes that freed blocks of this size left behind are
+ * reused before a larger frame is split; the bound keeps malloc O(1). */
+#define HOLE_TRIES 8
+
 /* A small block of `size` bytes (a multiple of 16) aligned to `align`. */
 static addr alloc_small(uint32_t size, uint32_t align) {
   uint32_t need = size < align ? align : size;
   unsigned c = 32 - MIN_LOG2 - __builtin_clz(need - 1), k = c;
+  addr f;
   while (k < CLASSES && !H.lists[k]) k++;
+  if (k != c && c && size == need) { /* a hole of 2^(c-1) and free frames after it */
+    unsigned tries = HOLE_TRIES;
+    for (f = H.lists[c - 1]; f && tries--; f = AT(f)[0])
+      if (!(f & (align - 1)) && f + size <= (f & ~OFFSET_MASK) + PAGE_SIZE && absorb(f, f + size))
+        goto found;
+  }
   if (k == CLASSES) {
     if (!take_anchor(0, 0, MIN_FRAME)) return 0;
     k = c; /* a fresh page has a frame of every size */
   }
-  addr f = H.lists[k];
+  f = H.lists[k];
   ASSERT(has_meta(f, (MIN_FRAME << k) | ZEE_TAG_FREE), f);
   unlink_frame(f, MIN_FRAME << k);
   release_range(f + size, f + (MIN_FRAME << k)); /* the rest of the frame */
+found:
   set_meta(f, size | ZEE_TAG_SMALL);
   AT(f & ~OFFSET_MASK)[PAGE_WORD]++;
   return f;
@@ -573,23 +604,9 @@ static void release(addr p, uint32_t info) {
 /* Resizes a small block in place: shrinks by freeing the tail, grows over
  * the free frames right after it.  Returns 0 if it can't. */
 static int resize_small(addr p, uint32_t size, uint32_t want) {
-  addr end = p + want, x = p + size;
-  if (want <= size) {
-    release_range(end, x);
-  } else {
-    if (end > ((p - META_SIZE) & ~OFFSET_MASK) + PAGE_SIZE) return 0;
-    while (x < end) { /* every block after the extent must be a free frame */
-      uint32_t info = AT(x - META_SIZE)[0];
-      if (info < MIN_FRAME || (info & TAG_MASK) != ZEE_TAG_FREE || !has_meta(x, info)) return 0;
-      x += info & ~TAG_MASK;
-    }
-    for (x = p + size; x < end;) {
-      uint32_t s = AT(x - META_SIZE)[0] & ~TAG_MASK;
-      bury(x, s);
-      x += s;
-    }
-    release_range(end, x); /* what the last frame had beyond the new end */
-  }
+  addr end = p + want;
+  if (want <= size) release_range(end, p + size);
+  else if (end > ((p - META_SIZE) & ~OFFSET_MASK) + PAGE_SIZE || !absorb(p + size, end)) return 0;
   set_meta(p, want | ZEE_TAG_SMALL);
   return 1;
 }
