@@ -43,7 +43,7 @@ test('calloc zeroes reused memory', () => {
 test('realloc(NULL, n) behaves as malloc(n)', () => {
   const p = z.realloc(0, 100);
   expect(p).not.toBe(0);
-  expect(z.usableSize(p)).toBe(120);
+  expect(z.usableSize(p)).toBe(104); // 100 + 8 rounded to 16, less the 8 B tail
 });
 
 test('realloc(p, 0) frees p and returns NULL', () => {
@@ -53,31 +53,39 @@ test('realloc(p, 0) frees p and returns NULL', () => {
   expect(() => z.free(p)).toThrow(/double free/);
 });
 
-test('realloc grows a frame in place when its upper buddies are free', () => {
-  // Take one frame of each size up to 2 KiB, so that a 128 B request splits
-  // 4096@4096: it gets the lowest 128 B, with free buddies of 128..2048 B above.
-  for (let size = 16; size <= 2048; size *= 2) z.malloc(size - 8);
-  const p = z.malloc(100);
-  expect(p % 65536).toBe(4096);
+test('realloc grows a small block in place over the free frames after it', () => {
+  const p = z.malloc(100); // a fresh page: 112 B at the bottom of 128@128, the frames above it free
+  expect(p % PAGE).toBe(128);
   z.HEAPU8.fill(7, p, p + 100);
   const q = z.realloc(p, 1000);
   expect(q).toBe(p);
-  expect(z.usableSize(q)).toBe(1016);
+  expect(z.usableSize(q)).toBe(1000); // 1000 + 8 is already a multiple of 16
+  expect(meta(z, q).size).toBe(1008);
   expect(z.HEAPU8.subarray(q, q + 100).every((b) => b === 7)).toBe(true);
+  expect(meta(z, q + 1008).free).toBe(true); // the rest of the last frame went back
 });
 
-test('realloc shrinks in place (defer keeps the frame)', () => {
+test('realloc shrinks in place by freeing the tail', () => {
   const p = z.malloc(4000);
+  z.HEAPU8.fill(5, p, p + 4000);
   const q = z.realloc(p, 10);
   expect(q).toBe(p);
-  expect(z.usableSize(q)).toBe(4096 - 8);
+  expect(z.usableSize(q)).toBe(24);
+  expect(meta(z, q).size).toBe(32);
+  expect(meta(z, q + 32).free).toBe(true);
+  expect(z.HEAPU8.subarray(q, q + 10).every((b) => b === 5)).toBe(true);
+  // the freed tail serves the next request of the old size in place
+  expect(z.realloc(q, 4000)).toBe(q);
 });
 
 test('realloc within the usable size stays in place', () => {
-  const p = z.malloc(90); // usable 120
-  expect(z.realloc(p, 120)).toBe(p);
-  const j = z.malloc(100000); // 2 pages
-  expect(z.realloc(j, 131072)).toBe(j);
+  const p = z.malloc(90); // 112 B: usable 104
+  expect(z.realloc(p, 104)).toBe(p);
+  expect(z.usableSize(p)).toBe(104);
+  const j = z.malloc(100000); // 34,464 B in the top of its anchor, then one page
+  expect(z.realloc(j, 99990)).toBe(j);
+  expect(z.realloc(j, 131072)).toBe(j); // one more page, taken from the span after it
+  expect(z.usableSize(j)).toBe(100000 + PAGE);
 });
 
 test('realloc grows a jumbo block in place into the free pages after it', () => {
@@ -102,7 +110,8 @@ test('realloc moves between frames and jumbo blocks keeping the contents', () =>
   const p = z.malloc(3000);
   for (let i = 0; i < 3000; i++) z.HEAPU8[p + i] = i & 255;
   const j = z.realloc(p, 200000);
-  expect(j % PAGE).toBe(0);
+  expect((j + 200000) % PAGE).toBe(0); // a large block ends on a page boundary
+  expect(z.usableSize(j)).toBe(200000);
   for (let i = 0; i < 3000; i++) expect(z.HEAPU8[j + i]).toBe(i & 255);
   const back = z.realloc(j, 0x100000); // jumbo growth, may move
   expect(z.HEAPU8[back + 2999]).toBe(2999 & 255);
@@ -130,11 +139,24 @@ describe('aligned allocation', () => {
     expect(m % a).toBe(0);
   });
 
-  test('alignment up to 32 KiB costs no more than the frame of max(A, n + 8)', () => {
+  test('alignment up to 32 KiB costs no more than the exact size: the frame of A gives back its rest', () => {
     const p = z.alignedAlloc(4096, 100);
-    expect(meta(z, p).size).toBe(4096);
+    expect(p % 4096).toBe(0);
+    expect(meta(z, p).size).toBe(112);
     const q = z.alignedAlloc(32768, 1);
-    expect(meta(z, q).size).toBe(32768);
+    expect(q % 32768).toBe(0);
+    expect(meta(z, q).size).toBe(16);
+    expect(meta(z, q + 16).free).toBe(true);
+  });
+
+  test('a large aligned block keeps its payload aligned inside its anchor', () => {
+    for (const a of [32, 1024, 32768]) {
+      const p = z.alignedAlloc(a, 70000);
+      expect(p % a).toBe(0);
+      expect((p + z.usableSize(p)) % PAGE).toBe(0);
+      expect(z.usableSize(p)).toBeGreaterThanOrEqual(70000);
+      expect(z.usableSize(p)).toBeLessThan(70000 + a);
+    }
   });
 
   test('a non-power-of-two alignment fails with EINVAL', () => {
@@ -146,25 +168,31 @@ describe('aligned allocation', () => {
   });
 });
 
-describe('class boundaries', () => {
-  for (let n = 4; n <= 15; n++) {
-    const size = 2 ** n;
-    test(`${size} - 8 fits a ${size} B frame; ${size} - 7 needs the next size`, () => {
-      const a = z.malloc(size - 8), b = z.malloc(size - 7);
-      expect(meta(z, a).size).toBe(size);
-      expect(meta(z, b).size).toBe(size === 32768 ? PAGE : size * 2);
-    });
-  }
-
-  test('32 KiB - 8 is a frame, 32 KiB - 7 is a one-page jumbo block', () => {
-    const a = z.malloc(32768 - 8), b = z.malloc(32768 - 7);
-    expect(a % PAGE).not.toBe(0);
-    expect(z.usableSize(a)).toBe(32760);
-    expect(b % PAGE).toBe(0);
-    expect(z.usableSize(b)).toBe(PAGE);
+describe('size boundaries', () => {
+  test('n + 8 rounded to 16: 8 fits 16 B, 9 needs 32 B', () => {
+    expect(meta(z, z.malloc(8)).size).toBe(16);
+    expect(meta(z, z.malloc(9)).size).toBe(32);
+    expect(meta(z, z.malloc(4312)).size).toBe(4320); // SQLite's page cache entry: not 8 KiB
   });
 
-  test('exact 2^n jumbo sizes have exactly 2^n bytes of payload', () => {
+  test('32 KiB - 8 is a small block, 32 KiB - 7 a large block in the top of a page', () => {
+    const a = z.malloc(32768 - 8), b = z.malloc(32768 - 7);
+    expect(meta(z, a).small).toBe(true);
+    expect(z.usableSize(a)).toBe(32760);
+    expect(meta(z, b).large).toBe(true);
+    expect(b % PAGE).toBe(32768);
+    expect(z.usableSize(b)).toBe(32768);
+  });
+
+  test('a block of 32..64 KiB fits in the top of one page', () => {
+    const mem = z.memoryBytes;
+    const p = z.malloc(50000);
+    expect((p + 50000) % PAGE).toBe(0);
+    expect(z.usableSize(p)).toBe(50000);
+    expect(z.memoryBytes).toBe(mem);
+  });
+
+  test('exact 2^n large sizes are page-aligned with exactly 2^n bytes of payload', () => {
     for (let n = 16; n <= 23; n++) {
       const p = z.malloc(2 ** n);
       expect(p % PAGE).toBe(0);
@@ -208,7 +236,7 @@ describe('checked builds', () => {
     }
     expect(thrown).toBe(9000);
     expect(z.exports.stackSave()).toBe(sp);
-    expect(z.usableSize(p)).toBe(120);
+    expect(z.usableSize(p)).toBe(104);
   });
 
   test('malloc of sizes near SIZE_MAX returns NULL with ENOMEM', () => {

@@ -13,7 +13,7 @@ import { workload } from './soak.mjs';
 import { ENOMEM } from '../js/zee_alloc.mjs';
 
 const PAGE = 65536;
-const VARIANTS = ['default', 'dev', 'unsafe', 'fast', 'chunkify', 'exact', 'first', 'dev-fast-chunkify', 'cache'];
+const VARIANTS = ['default', 'dev', 'unsafe'];
 
 describe.each(VARIANTS)('%s build', (variant) => {
   test.each([[12, 1], [24, 2], [48, 3]])(
@@ -32,7 +32,7 @@ describe.each(VARIANTS)('%s build', (variant) => {
     });
 });
 
-test.each(['default', 'dev', 'fast'])('%s: after OOM, freeing blocks lets the same requests succeed again', async (variant) => {
+test.each(['default', 'dev', 'unsafe'])('%s: after OOM, freeing blocks lets the same requests succeed again', async (variant) => {
   const z = await fresh(variant, { maximumPages: 20 });
   const sh = new Shadow(z);
   for (const n of [100000, 5000, 100]) {
@@ -52,10 +52,9 @@ test.each(['default', 'dev', 'fast'])('%s: after OOM, freeing blocks lets the sa
   }
   sh.verifyAll();
   // everything freed: the whole capped memory is available to one jumbo block
-  // again (not under fast, which never gives small pages back)
+  // again
   for (const p of [...sh.starts]) { sh.remove(p); z.free(p); }
   z.trim();
-  if (variant === 'fast') return;
   const big = z.malloc(12 * PAGE);
   expect(big).not.toBe(0);
   expect(z.check()).toBe(0);

@@ -3,12 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { ZeeAlloc } from '../../js/zee_alloc.mjs';
 
 const root = new URL('../../', import.meta.url);
-const files = {
-  default: 'dist/zee_alloc.wasm', dev: 'dist/zee_alloc.dev.wasm', unsafe: 'dist/zee_alloc.unsafe.wasm',
-  fast: 'build/zee_alloc.fast.wasm', chunkify: 'build/zee_alloc.chunkify.wasm',
-  exact: 'build/zee_alloc.exact.wasm', first: 'build/zee_alloc.first.wasm',
-  'dev-fast-chunkify': 'build/zee_alloc.dev-fast-chunkify.wasm', cache: 'build/zee_alloc.cache.wasm',
-};
+const files = { default: 'dist/zee_alloc.wasm', dev: 'dist/zee_alloc.dev.wasm', unsafe: 'dist/zee_alloc.unsafe.wasm' };
 const modules = new Map();
 
 /** A new heap built from `variant` (see scripts/build.mjs). */

@@ -1,75 +1,84 @@
-// Reads zee_alloc's documented encoding straight from memory (white-box).
-export const PAGE = 65536;
-export const TAG_FREE = 6;
-export const TAG_USED = 7;
-export const TAG_CACHED = 4;
-export const SALT = 0x5eea110c;
-export const PAGE_TAG = 0x5a450000;
-export const SPAN_TAG = 0x5a530000;
-export const INFO_MAGIC = 0x3145455a;
+// Reads zee_alloc's documented encoding (layout 3) straight from memory, for
+// white-box tests.  The constants come from js/layout.mjs, which a test
+// compares with src/zee_alloc.h.
+import { LAYOUT, STATE, STATE_WORDS } from '../../js/layout.mjs';
 
-/** The 8 metadata bytes before payload p. */
+export const PAGE = LAYOUT.PAGE_SIZE;
+export const { TAG_SMALL, TAG_LARGE, TAG_FREE, TAG_MERGED, SALT, PAGE_TAG, MAP_FREE, MAP_SMALL, MAP_LARGE } = LAYOUT;
+
+/** The 8 header bytes before payload p. */
 export function meta(z, p) {
   const u32 = z.HEAPU32;
-  const info = u32[(p - 8) >>> 2], check = u32[(p - 4) >>> 2];
+  const info = u32[(p - 8) >>> 2], check = u32[(p - 4) >>> 2], tag = info & LAYOUT.TAG_MASK;
   return {
-    info, check, size: (info & ~15) >>> 0, used: (info & 15) === TAG_USED,
-    free: (info & 15) === TAG_FREE, cached: (info & 15) === TAG_CACHED,
+    info, check, tag, size: (info & ~LAYOUT.TAG_MASK) >>> 0,
+    small: tag === TAG_SMALL, large: tag === TAG_LARGE, free: tag === TAG_FREE,
     checkOk: check === ((info ^ p ^ SALT) >>> 0),
   };
 }
 
-/** zee_heap_info_t, as JS numbers. */
+/** zee_heap_info_t, as JS numbers (field names of js/layout.mjs STATE). */
 export function state(z) {
   const u32 = z.HEAPU32, at = z.stateAddress >>> 2;
-  const f = [...u32.subarray(at, at + 9 + 3 * 12)];
-  return {
-    magic: f[0], layout: f[1], config: f[2], heapStart: f[3], heapEnd: f[4],
-    spans: f[5], pages: f[6], endSmall: f[7], spare: f[8], lists: f.slice(9, 21),
-    cache: f.slice(21, 33), cached: f.slice(33, 45),
-  };
-}
-
-/** Members of the cache of class c (most recently freed first). */
-export function cacheMembers(z, c) {
-  const out = [];
-  for (let f = state(z).cache[c]; f && out.length < 1000; f = z.HEAPU32[f >>> 2]) out.push(f);
+  const out = {};
+  for (const [name, i] of Object.entries(STATE)) out[name] = u32[at + i];
+  out.lists = [...u32.subarray(at + STATE.lists, at + STATE.lists + LAYOUT.CLASSES)];
+  out.words = STATE_WORDS;
   return out;
 }
 
-/** Members of free list of class c (size 16 << c), following next links. */
+/** The page-map byte of the page holding address a. */
+export const mapOf = (z, a) => z.HEAPU8[state(z).pageMap + (a >>> 16)];
+
+/** Members of the free list of class c (size 16 << c), following next links. */
 export function listMembers(z, c) {
   const out = [];
   for (let f = state(z).lists[c]; f && out.length < 100000; f = z.HEAPU32[f >>> 2]) out.push(f);
   return out;
 }
 
-/** Free spans as [{ start, pages, anchored }]. */
-export function spans(z) {
-  const out = [], u32 = z.HEAPU32;
-  for (let s = state(z).spans; s && out.length < 70000; s = u32[(s + 8) >>> 2])
-    out.push({ start: s, pages: u32[(s + 4) >>> 2], anchored: !!(u32[s >>> 2] & 1), tag: (u32[s >>> 2] & ~1) >>> 0 });
-  return out;
-}
-
-/** Small pages on the small-page list. */
-export function smallPages(z) {
-  const out = [], u32 = z.HEAPU32;
-  for (let p = state(z).pages; p && out.length < 70000; p = (u32[(p + 4) >>> 2] << 16) >>> 0) out.push(p);
-  return out;
-}
-
-/** Frames of small page p, walked by size from p+16. */
-export function frames(z, p) {
-  const out = [];
-  for (let f = p + 16; f < p + PAGE;) {
-    const m = meta(z, f);
-    out.push({ addr: f, ...m });
-    if (!m.size) break;
-    f += m.size;
+/**
+ * The heap in address order: [{ kind: 'span', start, pages } |
+ * { kind: 'small', start, count, large, blocks: [{ addr, size, tag }] } |
+ * { kind: 'foreign', start }].  A small page's `large` is the payload of the
+ * large block it anchors ({ addr, size, pages }) or null.
+ */
+export function walk(z) {
+  const st = state(z), u32 = z.HEAPU32, u8 = z.HEAPU8, out = [];
+  for (let p = st.heapStart; p && p < st.heapEnd && out.length < 70000;) {
+    const kind = u8[st.pageMap + (p >>> 16)];
+    if (kind === MAP_FREE) {
+      const pages = u32[p >>> 2];
+      out.push({ kind: 'span', start: p, pages });
+      p += Math.max(1, pages) * PAGE;
+    } else if (kind === MAP_SMALL) {
+      const largeAt = u32[(p + 4) >>> 2], limit = largeAt % PAGE ? largeAt : p + PAGE, blocks = [];
+      for (let f = p + 16; f < limit && blocks.length < 5000;) {
+        const m = meta(z, f);
+        blocks.push({ addr: f, size: m.size, tag: m.tag });
+        if (!m.size) break;
+        f += m.size;
+      }
+      let large = null;
+      if (largeAt) {
+        const m = meta(z, largeAt);
+        large = { addr: largeAt, size: m.size, pages: Math.floor(m.size / PAGE) };
+      }
+      out.push({ kind: 'small', start: p, count: u32[p >>> 2] & LAYOUT.COUNT_MASK, large, blocks });
+      p += PAGE + (large ? large.pages * PAGE : 0);
+    } else {
+      out.push({ kind: 'foreign', start: p });
+      p += PAGE;
+    }
   }
   return out;
 }
 
+/** Free spans as [{ start, pages }], in address order. */
+export const spans = (z) => walk(z).filter((x) => x.kind === 'span').map(({ start, pages }) => ({ start, pages }));
+
+/** Small pages' addresses, in address order. */
+export const smallPages = (z) => walk(z).filter((x) => x.kind === 'small').map((x) => x.start);
+
 export const pageOf = (p) => (p & ~(PAGE - 1)) >>> 0;
-export const inUseCount = (z, page) => z.HEAPU32[page >>> 2] & 0xffff;
+export const inUseCount = (z, page) => z.HEAPU32[page >>> 2] & LAYOUT.COUNT_MASK;
