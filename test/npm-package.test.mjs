@@ -123,9 +123,17 @@ beforeAll(() => {
     join(consumer, 'package.json'),
     JSON.stringify({ name: 'zee-alloc-consumer', version: '1.0.0', private: true }, null, 2),
   );
-  // The README's install command, with the tarball in place of the registry name.
-  const args = snippets.install.code.trim().split(/\s+/);
-  expect(args).toEqual(['npm', 'install', 'zee-alloc']);
+  // The README's install commands: `npm pack` in the checkout, then
+  // `npm install <path>/<the tarball npm pack names>` in the consumer.
+  const commands = snippets.install.code
+    .split('\n')
+    .map((l) => l.replace(/#.*$/, '').trim())
+    .filter(Boolean);
+  expect(commands[0].split(/\s*&&\s*/)).toEqual(['npm ci', 'npm pack']);
+  const install = /^npm install (\S+)$/.exec(commands[1]);
+  expect(install).not.toBeNull();
+  expect(install[1].split('/').pop()).toBe(packed.filename);
+  expect(commands).toHaveLength(2);
   run('npm', ['install', '--no-audit', '--no-fund', '--offline', tarball], consumer);
 }, 90000);
 
@@ -281,41 +289,85 @@ describe('the tarball and the installed package', () => {
   });
 });
 
-// The field names of `export interface name { ... }` in a declaration file.
+// A declaration file of the installed package, as text.
+const declarations = (file) => readFileSync(join(installed, file), 'utf8');
+
+// The fields of `export interface name { ... }`: { all, required }, sorted.
 function interfaceFields(file, name) {
-  const text = readFileSync(join(installed, file), 'utf8');
-  const m = new RegExp(`^export interface ${name}\\b[^{]*\\{([\\s\\S]*?)^\\}`, 'm').exec(text);
+  const m = new RegExp(`^export interface ${name}\\b[^{]*\\{([\\s\\S]*?)^\\}`, 'm').exec(declarations(file));
   if (!m) throw new Error(`${file} has no interface ${name}`);
-  return [...m[1].matchAll(/^  (?:readonly )?(\w+)\??:/gm)].map((f) => f[1]).sort();
+  const fields = [...m[1].matchAll(/^  (?:readonly )?(\w+)(\??):/gm)];
+  return {
+    all: fields.map((f) => f[1]).sort(),
+    required: fields
+      .filter((f) => !f[2])
+      .map((f) => f[1])
+      .sort(),
+  };
 }
 
-test('the declared snapshot, totals, page, frame and stats fields match what the inspector returns', () => {
+// The type named by field `field` of interface `name` (`Foo[]` -> Foo).
+function fieldType(file, name, field) {
+  const m = new RegExp(`^export interface ${name}\\b[^{]*\\{([\\s\\S]*?)^\\}`, 'm').exec(declarations(file));
+  const f = m && new RegExp(`^  (?:readonly )?${field}\\??: (?:readonly )?(\\w+)(?:\\[\\])?;`, 'm').exec(m[1]);
+  if (!f) throw new Error(`${file}: interface ${name} has no field ${field} of a named type`);
+  return f[1];
+}
+
+// The members of `export type name = A | B | ...` (or [name] if it is an interface).
+function unionMembers(file, name) {
+  const m = new RegExp(`^export type ${name} =([^;]*);`, 'm').exec(declarations(file));
+  return m
+    ? m[1]
+        .split('|')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [name];
+}
+
+// Runtime keys match a declared interface: every key declared, every required field there.
+function matches(keys, fields) {
+  return keys.every((k) => fields.all.includes(k)) && fields.required.every((k) => keys.includes(k));
+}
+
+test('the declared snapshot, its parts and the stats match what the runtime returns', () => {
   const script = `
     import { ZeeAlloc } from 'zee-alloc';
     const z = await ZeeAlloc.create();
     const p = z.malloc(100), j = z.malloc(200000);
+    z.free(z.malloc(300000));
     const snap = z.snapshot();
     const keys = (o) => Object.keys(o).sort();
     console.log(JSON.stringify({
-      snapshot: keys(snap), totals: keys(snap.totals), config: keys(snap.config),
-      small: keys(snap.pages.find((pg) => pg.kind === 'small' || pg.kind === 'anchor')),
-      frame: keys(snap.frames[0]), jumbo: keys(snap.jumbos[0]), list: keys(snap.freeLists[0]),
+      snapshot: keys(snap), totals: keys(snap.totals), config: keys(snap.config), counters: keys(snap.counters),
+      pages: [...new Set(snap.pages.map((pg) => JSON.stringify(keys(pg))))].map((k) => JSON.parse(k)),
+      block: keys(snap.blocks[0]), large: keys(snap.large[0]), span: keys(snap.spans[0]), list: keys(snap.freeLists[0]),
       stats: keys(z.stats()), validate: keys(z.validate()),
     }));`;
   writeFileSync(join(consumer, 'fields.mjs'), script);
   const got = JSON.parse(run(process.execPath, ['fields.mjs'], consumer));
   const t = 'types/inspect.d.mts';
-  expect(got.snapshot).toEqual(interfaceFields(t, 'Snapshot'));
-  expect(got.totals).toEqual(interfaceFields(t, 'SnapshotTotals'));
-  expect(got.config).toEqual(interfaceFields(t, 'SnapshotConfig'));
-  expect(got.small).toEqual(interfaceFields(t, 'SmallPageInfo'));
-  expect(got.frame).toEqual(interfaceFields(t, 'FrameInfo'));
-  expect(interfaceFields(t, 'JumboInfo')).toEqual(expect.arrayContaining(got.jumbo));
-  expect(got.list).toEqual(interfaceFields(t, 'FreeListInfo'));
-  expect(got.validate).toEqual(interfaceFields(t, 'ValidationResult'));
-  expect(got.stats).toEqual(
-    [...interfaceFields(t, 'SnapshotTotals'), ...interfaceFields('types/zee_alloc.d.mts', 'ZeeStats')].sort(),
-  );
+  expect(got.snapshot).toEqual(interfaceFields(t, 'Snapshot').all);
+  for (const [key, field] of [
+    ['totals', 'totals'],
+    ['config', 'config'],
+    ['counters', 'counters'],
+    ['block', 'blocks'],
+    ['large', 'large'],
+    ['span', 'spans'],
+    ['list', 'freeLists'],
+  ]) {
+    const type = fieldType(t, 'Snapshot', field);
+    expect([field, type, matches(got[key], interfaceFields(t, type))]).toEqual([field, type, true]);
+  }
+  // Every kind of page the heap holds is one member of the declared union.
+  const pageTypes = unionMembers(t, fieldType(t, 'Snapshot', 'pages'));
+  expect(got.pages.length).toBeGreaterThanOrEqual(3); // small, large, free-span
+  for (const keys of got.pages) {
+    expect([keys, pageTypes.some((type) => matches(keys, interfaceFields(t, type)))]).toEqual([keys, true]);
+  }
+  expect(got.validate).toEqual(interfaceFields(t, 'ValidationResult').all);
+  expect(got.stats).toEqual(interfaceFields('types/zee_alloc.d.mts', 'ZeeStats').all);
 });
 
 describe('the README Quick start, run by a consumer', () => {
@@ -375,7 +427,7 @@ describe('the README Quick start, run by a consumer', () => {
         '  const bytes: Uint8Array = z.readBytes(p, 3);',
         '  const r: ValidationResult = validate(z);',
         '  try { z.free(p + 1); } catch (e) { if (e instanceof ZeeFaultError) return e.code; }',
-        '  return `${bytes.join()} ${r.ok} ${z.stats().fragmentation}`;',
+        '  return `${bytes.join()} ${r.ok} ${z.stats().peakBytes}`;',
         '}',
       ].join('\n'),
     );
