@@ -59,8 +59,8 @@ export class ZeeOutOfMemoryError extends ZeeAllocError {
   }
 }
 
-// Literal `new URL(..., import.meta.url)` per file, so that bundlers
-// (webpack 5, Vite, Parcel, esbuild) see and copy each .wasm asset.
+// Literal `new URL(..., import.meta.url)` per file, so that bundlers that
+// understand the pattern (webpack 5, Vite, Parcel) see and copy each asset.
 const WASM_URLS = {
   default: () => new URL('../dist/zee_alloc.wasm', import.meta.url),
   dev: () => new URL('../dist/zee_alloc.dev.wasm', import.meta.url),
@@ -72,7 +72,10 @@ const VARIANT_ALIASES = { external: 'default' };
 export function wasmURL(variant = 'default') {
   const name = VARIANT_ALIASES[variant] ?? variant;
   if (!Object.prototype.hasOwnProperty.call(WASM_URLS, name)) {
-    throw new ZeeAllocError(`zee_alloc: unknown variant ${JSON.stringify(variant)} (expected one of ${VARIANTS.join(', ')})`, 'ZEE_BAD_OPTION');
+    throw new ZeeAllocError(
+      `zee_alloc: unknown variant ${JSON.stringify(variant)} (expected one of ${VARIANTS.join(', ')})`,
+      'ZEE_BAD_OPTION',
+    );
   }
   return WASM_URLS[name]();
 }
@@ -82,7 +85,8 @@ const badArgument = (message) => new ZeeAllocError(`zee_alloc: ${message}`, 'ZEE
 
 // Why: `x >>> 0` would silently turn -1 into 4 GiB - 1 and 1.5 into 1.
 function u32(value, what) {
-  if (typeof value !== 'number' || (value >>> 0) !== value) throw badArgument(`${what} must be an integer in [0, 2^32), got ${describe(value)}`);
+  if (typeof value !== 'number' || value >>> 0 !== value)
+    throw badArgument(`${what} must be an integer in [0, 2^32), got ${describe(value)}`);
   return value;
 }
 
@@ -96,7 +100,9 @@ function describe(value) {
 
 function pagesOption(value, name, min) {
   if (!Number.isInteger(value) || value < min || value > MAX_PAGES) {
-    throw badOption(`${name} must be an integer number of 64 KiB pages in [${min}, ${MAX_PAGES}], got ${describe(value)}`);
+    throw badOption(
+      `${name} must be an integer number of 64 KiB pages in [${min}, ${MAX_PAGES}], got ${describe(value)}`,
+    );
   }
   return value;
 }
@@ -115,8 +121,10 @@ async function readFileURL(url) {
 // worker, an iframe, a test sandbox).
 const tag = (x) => Object.prototype.toString.call(x);
 const isModule = (x) => tag(x) === '[object WebAssembly.Module]';
-const isBytes = (x) => ArrayBuffer.isView(x) || tag(x) === '[object ArrayBuffer]' || tag(x) === '[object SharedArrayBuffer]';
-const isResponse = (x) => !!x && typeof x === 'object' && typeof x.arrayBuffer === 'function' && typeof x.ok === 'boolean';
+const isBytes = (x) =>
+  ArrayBuffer.isView(x) || tag(x) === '[object ArrayBuffer]' || tag(x) === '[object SharedArrayBuffer]';
+const isResponse = (x) =>
+  !!x && typeof x === 'object' && typeof x.arrayBuffer === 'function' && typeof x.ok === 'boolean';
 
 const hasScheme = (s) => /^[a-z][a-z0-9+.-]*:/i.test(s) && !/^[a-z]:[\\/]/i.test(s);
 const baseURL = () => (typeof location !== 'undefined' && location.href) || undefined;
@@ -143,14 +151,19 @@ async function resolveSource(source) {
   }
   if (source && typeof source.then === 'function') return resolveSource(await source);
   if (isResponse(source)) return source;
-  throw badOption(`wasm must be a WebAssembly.Module, an ArrayBuffer or typed array, a URL, a path, or a Response, got ${describe(source)}`);
+  throw badOption(
+    `wasm must be a WebAssembly.Module, an ArrayBuffer or typed array, a URL, a path, or a Response, got ${describe(source)}`,
+  );
 }
 
 // Streams the module when it is served as application/wasm; otherwise (wrong
 // MIME type, no streaming support) compiles the downloaded bytes.
 async function instantiateResponse(response, imports) {
   if (!response.ok) {
-    throw new ZeeAllocError(`zee_alloc: fetching ${response.url || 'the wasm module'} failed: HTTP ${response.status}`, 'ZEE_LOAD_FAILED');
+    throw new ZeeAllocError(
+      `zee_alloc: fetching ${response.url || 'the wasm module'} failed: HTTP ${response.status}`,
+      'ZEE_LOAD_FAILED',
+    );
   }
   if (typeof WebAssembly.instantiateStreaming === 'function') {
     try {
@@ -190,8 +203,16 @@ async function instantiatePackaged(variant, imports) {
 // Why: a CompileError or LinkError should say which option or file is wrong.
 function wrapLoadError(e, what) {
   if (e instanceof ZeeAllocError) return e;
-  if (e instanceof WebAssembly.CompileError) return new ZeeAllocError(`zee_alloc: ${what} is not a valid wasm module: ${e.message}`, 'ZEE_BAD_WASM', { cause: e });
-  if (e instanceof WebAssembly.LinkError) return new ZeeAllocError(`zee_alloc: ${what} does not link (is it a zee_alloc module, and is initialPages large enough?): ${e.message}`, 'ZEE_BAD_WASM', { cause: e });
+  if (e instanceof WebAssembly.CompileError)
+    return new ZeeAllocError(`zee_alloc: ${what} is not a valid wasm module: ${e.message}`, 'ZEE_BAD_WASM', {
+      cause: e,
+    });
+  if (e instanceof WebAssembly.LinkError)
+    return new ZeeAllocError(
+      `zee_alloc: ${what} does not link (is it a zee_alloc module, and is initialPages large enough?): ${e.message}`,
+      'ZEE_BAD_WASM',
+      { cause: e },
+    );
   return new ZeeAllocError(`zee_alloc: loading ${what} failed: ${e && e.message}`, 'ZEE_LOAD_FAILED', { cause: e });
 }
 
@@ -211,13 +232,26 @@ function loadInspector() {
 const CREATE_OPTIONS = ['variant', 'initialPages', 'maximumPages', 'wasm'];
 
 // What the wrapper calls (scripts/build.mjs exports them all).
-const REQUIRED_EXPORTS = ['malloc', 'free', 'calloc', 'realloc', 'aligned_alloc', 'memalign', 'posix_memalign',
-  'malloc_usable_size', 'zee_check', 'zee_heap_info', 'zee_trim', '__errno_location'];
+const REQUIRED_EXPORTS = [
+  'malloc',
+  'free',
+  'calloc',
+  'realloc',
+  'aligned_alloc',
+  'memalign',
+  'posix_memalign',
+  'malloc_usable_size',
+  'zee_check',
+  'zee_heap_info',
+  'zee_trim',
+  '__errno_location',
+];
 
 // Does the module report faults through the wrapper's env.zee_fault (which
 // throws a ZeeFaultError and leaves the heap as it was)?  A module built
 // without it traps or aborts on a bad pointer instead.
-const importsFaultHook = (module) => WebAssembly.Module.imports(module).some((i) => i.module === 'env' && i.name === 'zee_fault');
+const importsFaultHook = (module) =>
+  WebAssembly.Module.imports(module).some((i) => i.module === 'env' && i.name === 'zee_fault');
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8');
@@ -242,9 +276,13 @@ export class ZeeAlloc {
    *        module (e.g. from a bundler or posted to a worker), a URL or path
    */
   static async create(options = {}) {
-    if (options === null || typeof options !== 'object') throw badOption(`create() options must be an object, got ${describe(options)}`);
+    if (options === null || typeof options !== 'object')
+      throw badOption(`create() options must be an object, got ${describe(options)}`);
     const unknown = Object.keys(options).filter((k) => !CREATE_OPTIONS.includes(k));
-    if (unknown.length) throw badOption(`unknown create() option ${unknown.map((k) => JSON.stringify(k)).join(', ')} (expected ${CREATE_OPTIONS.join(', ')})`);
+    if (unknown.length)
+      throw badOption(
+        `unknown create() option ${unknown.map((k) => JSON.stringify(k)).join(', ')} (expected ${CREATE_OPTIONS.join(', ')})`,
+      );
     const custom = options.wasm !== undefined;
     const requested = options.variant ?? 'default';
     const variant = VARIANT_ALIASES[requested] ?? requested;
@@ -257,7 +295,9 @@ export class ZeeAlloc {
     const imports = {
       env: {
         memory,
-        zee_fault: (code, ptr) => { throw new ZeeFaultError(code, ptr >>> 0); },
+        zee_fault: (code, ptr) => {
+          throw new ZeeFaultError(code, ptr >>> 0);
+        },
         emscripten_notify_memory_growth: () => {},
       },
     };
@@ -270,7 +310,21 @@ export class ZeeAlloc {
     }
     const { module, instance } = loaded;
     const missing = REQUIRED_EXPORTS.filter((name) => typeof instance.exports[name] !== 'function');
-    if (missing.length) throw new ZeeAllocError(`zee_alloc: options.wasm is not a zee_alloc module (missing exports: ${missing.join(', ')})`, 'ZEE_BAD_WASM');
+    if (missing.length)
+      throw new ZeeAllocError(
+        `zee_alloc: options.wasm is not a zee_alloc module (missing exports: ${missing.join(', ')})`,
+        'ZEE_BAD_WASM',
+      );
+    // Why: a module with a memory of its own would allocate in memory that
+    // the views, helpers and stats() of this wrapper never see.
+    if (
+      !WebAssembly.Module.imports(module).some((i) => i.module === 'env' && i.name === 'memory' && i.kind === 'memory')
+    ) {
+      throw new ZeeAllocError(
+        'zee_alloc: options.wasm does not import its memory as env.memory (link it with -sIMPORTED_MEMORY=1)',
+        'ZEE_BAD_WASM',
+      );
+    }
     const z = new ZeeAlloc(memory, instance.exports, custom ? 'custom' : variant);
     z._faultHook = importsFaultHook(module);
     z._inspector = await inspector;
@@ -286,9 +340,14 @@ export class ZeeAlloc {
     const source = await resolveSource(url);
     try {
       if (isResponse(source)) {
-        if (!source.ok) throw new ZeeAllocError(`zee_alloc: fetching ${url.href} failed: HTTP ${source.status}`, 'ZEE_LOAD_FAILED');
+        if (!source.ok)
+          throw new ZeeAllocError(`zee_alloc: fetching ${url.href} failed: HTTP ${source.status}`, 'ZEE_LOAD_FAILED');
         if (typeof WebAssembly.compileStreaming === 'function') {
-          try { return await WebAssembly.compileStreaming(source.clone()); } catch (e) { if (!(e instanceof TypeError)) throw e; }
+          try {
+            return await WebAssembly.compileStreaming(source.clone());
+          } catch (e) {
+            if (!(e instanceof TypeError)) throw e;
+          }
         }
         return await WebAssembly.compile(await source.arrayBuffer());
       }
@@ -317,7 +376,12 @@ export class ZeeAlloc {
     // Why: `const { malloc, free } = z` must keep working, as it does for
     // Emscripten's Module functions.
     for (const name of BOUND_METHODS) {
-      Object.defineProperty(this, name, { value: this[name].bind(this), writable: true, configurable: true, enumerable: false });
+      Object.defineProperty(this, name, {
+        value: this[name].bind(this),
+        writable: true,
+        configurable: true,
+        enumerable: false,
+      });
     }
     exports._initialize?.();
   }
@@ -329,31 +393,57 @@ export class ZeeAlloc {
     if (!view || view.buffer !== buffer) this[key] = view = new Type(buffer);
     return view;
   }
-  get HEAP8() { return this._view('_i8', Int8Array); }
-  get HEAPU8() { return this._view('_u8', Uint8Array); }
-  get HEAP16() { return this._view('_i16', Int16Array); }
-  get HEAPU16() { return this._view('_u16', Uint16Array); }
-  get HEAP32() { return this._view('_i32', Int32Array); }
-  get HEAPU32() { return this._view('_u32', Uint32Array); }
-  get HEAPF32() { return this._view('_f32', Float32Array); }
-  get HEAPF64() { return this._view('_f64', Float64Array); }
+  get HEAP8() {
+    return this._view('_i8', Int8Array);
+  }
+  get HEAPU8() {
+    return this._view('_u8', Uint8Array);
+  }
+  get HEAP16() {
+    return this._view('_i16', Int16Array);
+  }
+  get HEAPU16() {
+    return this._view('_u16', Uint16Array);
+  }
+  get HEAP32() {
+    return this._view('_i32', Int32Array);
+  }
+  get HEAPU32() {
+    return this._view('_u32', Uint32Array);
+  }
+  get HEAPF32() {
+    return this._view('_f32', Float32Array);
+  }
+  get HEAPF64() {
+    return this._view('_f64', Float64Array);
+  }
   /** A DataView of the whole memory (little-endian like wasm). */
-  get dataView() { return this._view('_dv', DataView); }
+  get dataView() {
+    return this._view('_dv', DataView);
+  }
   /** A view of `length` bytes at `ptr`; take it again after any allocation. */
   bytes(ptr, length) {
     this._range(ptr, length, 'bytes');
     return new Uint8Array(this.memory.buffer, ptr, length);
   }
   /** Memory size in bytes. */
-  get memoryBytes() { return this.memory.buffer.byteLength; }
+  get memoryBytes() {
+    return this.memory.buffer.byteLength;
+  }
   /** Memory size in 64 KiB pages. */
-  get memoryPages() { return this.memory.buffer.byteLength / PAGE; }
+  get memoryPages() {
+    return this.memory.buffer.byteLength / PAGE;
+  }
 
   _range(ptr, length, what) {
     u32(ptr, `${what}: ptr`);
     u32(length, `${what}: length`);
     if (ptr + length > this.memory.buffer.byteLength) {
-      throw new ZeeAllocError(`zee_alloc: ${what}: [${hex(ptr)}, +${length}) is outside the ${this.memory.buffer.byteLength}-byte memory`, 'ZEE_OUT_OF_BOUNDS', { ptr });
+      throw new ZeeAllocError(
+        `zee_alloc: ${what}: [${hex(ptr)}, +${length}) is outside the ${this.memory.buffer.byteLength}-byte memory`,
+        'ZEE_OUT_OF_BOUNDS',
+        { ptr },
+      );
     }
   }
 
@@ -378,7 +468,11 @@ export class ZeeAlloc {
   _fits(ptr, length, what, name) {
     const usable = this._blockSize(ptr);
     if (usable !== undefined && length > usable) {
-      throw new ZeeAllocError(`zee_alloc: ${what}: ${name} ${length} exceeds the ${usable} usable bytes of the block at ${hex(ptr)}`, 'ZEE_BAD_ARGUMENT', { ptr });
+      throw new ZeeAllocError(
+        `zee_alloc: ${what}: ${name} ${length} exceeds the ${usable} usable bytes of the block at ${hex(ptr)}`,
+        'ZEE_BAD_ARGUMENT',
+        { ptr },
+      );
     }
   }
   _checked() {
@@ -389,13 +483,25 @@ export class ZeeAlloc {
   }
 
   // ---- the C allocation calls (0 = NULL, errno tells why) -------------------
-  malloc(size) { return this.exports.malloc(u32(size, 'malloc: size')) >>> 0; }
-  free(ptr) { this.exports.free(u32(ptr, 'free: ptr')); }
-  calloc(count, size) { return this.exports.calloc(u32(count, 'calloc: count'), u32(size, 'calloc: size')) >>> 0; }
-  realloc(ptr, size) { return this.exports.realloc(u32(ptr, 'realloc: ptr'), u32(size, 'realloc: size')) >>> 0; }
+  malloc(size) {
+    return this.exports.malloc(u32(size, 'malloc: size')) >>> 0;
+  }
+  free(ptr) {
+    this.exports.free(u32(ptr, 'free: ptr'));
+  }
+  calloc(count, size) {
+    return this.exports.calloc(u32(count, 'calloc: count'), u32(size, 'calloc: size')) >>> 0;
+  }
+  realloc(ptr, size) {
+    return this.exports.realloc(u32(ptr, 'realloc: ptr'), u32(size, 'realloc: size')) >>> 0;
+  }
   /** aligned_alloc: align must be a power of two; 0 on failure. */
-  alignedAlloc(align, size) { return this.exports.aligned_alloc(u32(align, 'alignedAlloc: align'), u32(size, 'alignedAlloc: size')) >>> 0; }
-  memalign(align, size) { return this.exports.memalign(u32(align, 'memalign: align'), u32(size, 'memalign: size')) >>> 0; }
+  alignedAlloc(align, size) {
+    return this.exports.aligned_alloc(u32(align, 'alignedAlloc: align'), u32(size, 'alignedAlloc: size')) >>> 0;
+  }
+  memalign(align, size) {
+    return this.exports.memalign(u32(align, 'memalign: align'), u32(size, 'memalign: size')) >>> 0;
+  }
   /** posix_memalign: returns { ptr, error } with error 0, EINVAL (28) or ENOMEM (48). */
   posixMemalign(align, size) {
     u32(align, 'posixMemalign: align');
@@ -413,10 +519,16 @@ export class ZeeAlloc {
     }
   }
   /** malloc_usable_size: the bytes the block really holds (0 for NULL). */
-  usableSize(ptr) { return this.exports.malloc_usable_size(u32(ptr, 'usableSize: ptr')) >>> 0; }
+  usableSize(ptr) {
+    return this.exports.malloc_usable_size(u32(ptr, 'usableSize: ptr')) >>> 0;
+  }
   /** errno as left by the last failing call (ENOMEM = 48, EINVAL = 28). */
-  get errno() { return this.HEAP32[this.exports.__errno_location() >>> 2]; }
-  set errno(v) { this.HEAP32[this.exports.__errno_location() >>> 2] = v; }
+  get errno() {
+    return this.HEAP32[this.exports.__errno_location() >>> 2];
+  }
+  set errno(v) {
+    this.HEAP32[this.exports.__errno_location() >>> 2] = v;
+  }
 
   // ---- bytes and strings in and out ---------------------------------------
   /** Copies `data` into a new block; returns its address (free it with free()). */
@@ -492,7 +604,8 @@ export class ZeeAlloc {
     if (byteLength === undefined) {
       u32(ptr, 'readString: ptr');
       const end = ptr < heap.length ? heap.indexOf(0, ptr) : -1;
-      if (end < 0) throw new ZeeAllocError(`zee_alloc: readString: no NUL byte after ${hex(ptr)}`, 'ZEE_OUT_OF_BOUNDS', { ptr });
+      if (end < 0)
+        throw new ZeeAllocError(`zee_alloc: readString: no NUL byte after ${hex(ptr)}`, 'ZEE_OUT_OF_BOUNDS', { ptr });
       return textDecoder.decode(heap.subarray(ptr, end));
     }
     this._range(ptr, byteLength, 'readString');
@@ -506,11 +619,17 @@ export class ZeeAlloc {
 
   // ---- heap checks, state and inspection ----------------------------------
   /** zee_check(): 0, or the code of the first broken rule (CHECKS). O(heap). */
-  check() { return this.exports.zee_check(); }
+  check() {
+    return this.exports.zee_check();
+  }
   /** Throws a ZeeAllocError naming the broken rule unless the heap is sound. */
   assertHeap() {
     const r = this.check();
-    if (r) throw new ZeeAllocError(`zee_alloc: heap check failed: ${CHECK_CODES[r] || r}`, CHECK_CODES[r] || 'ZEE_C_UNKNOWN');
+    if (r)
+      throw new ZeeAllocError(
+        `zee_alloc: heap check failed: ${CHECK_CODES[r] || r}`,
+        CHECK_CODES[r] || 'ZEE_C_UNKNOWN',
+      );
   }
   /** Address of the allocator's state (zee_heap_info_t), for inspectors. */
   get stateAddress() {
@@ -519,22 +638,32 @@ export class ZeeAlloc {
   }
   // The state block's index in HEAPU32, once its magic and layout version
   // are the ones js/layout.mjs describes.
-  _stateBase() { return this.stateAddress >>> 2; }
+  _stateBase() {
+    return this.stateAddress >>> 2;
+  }
   _stateWords(what) {
     const base = this._stateBase();
     const heap = this.HEAPU32;
-    const magic = heap[base + STATE.magic], layout = heap[base + STATE.layout];
+    const magic = heap[base + STATE.magic],
+      layout = heap[base + STATE.layout];
     if (magic !== LAYOUT.INFO_MAGIC || layout !== LAYOUT.VERSION) {
-      throw new ZeeAllocError(magic !== LAYOUT.INFO_MAGIC
-        ? `zee_alloc: ${what}: no zee_heap_info_t at ${hex(this.stateAddress)} (magic ${hex(magic)}, expected ${hex(LAYOUT.INFO_MAGIC)})`
-        : `zee_alloc: ${what}: the module keeps layout version ${layout}, this wrapper reads version ${LAYOUT.VERSION}`, 'ZEE_BAD_WASM');
+      throw new ZeeAllocError(
+        magic !== LAYOUT.INFO_MAGIC
+          ? `zee_alloc: ${what}: no zee_heap_info_t at ${hex(this.stateAddress)} (magic ${hex(magic)}, expected ${hex(LAYOUT.INFO_MAGIC)})`
+          : `zee_alloc: ${what}: the module keeps layout version ${layout}, this wrapper reads version ${LAYOUT.VERSION}`,
+        'ZEE_BAD_WASM',
+      );
     }
     return heap.subarray(base, base + STATE_WORDS_USED);
   }
   /** The compile-time options of the running module: { validation, threads }. */
-  get config() { return decodeConfig(this._stateWords('config')[STATE.config]); }
+  get config() {
+    return decodeConfig(this._stateWords('config')[STATE.config]);
+  }
   /** Gives the kept-back empty small page (if any) to the free spans. */
-  trim() { this.exports.zee_trim(); }
+  trim() {
+    this.exports.zee_trim();
+  }
 
   /**
    * The allocator's running totals and the memory size.  O(1): a few words
@@ -543,7 +672,8 @@ export class ZeeAlloc {
    */
   stats() {
     const s = this._stateWords('stats');
-    const heapStart = s[STATE.heapStart], heapEnd = s[STATE.heapEnd];
+    const heapStart = s[STATE.heapStart],
+      heapEnd = s[STATE.heapEnd];
     const heapBytes = heapEnd - heapStart;
     const memoryBytes = this.memory.buffer.byteLength;
     return {
@@ -570,18 +700,30 @@ export class ZeeAlloc {
     const loaded = this._inspector;
     if (!loaded || loaded.error || typeof loaded.module[what] !== 'function') {
       const why = loaded?.error ? `: ${loaded.error.message}` : '';
-      throw new ZeeAllocError(`zee_alloc: the inspector (zee-alloc/inspect) is not available${why}`, 'ZEE_NO_INSPECTOR', { cause: loaded?.error });
+      throw new ZeeAllocError(
+        `zee_alloc: the inspector (zee-alloc/inspect) is not available${why}`,
+        'ZEE_NO_INSPECTOR',
+        { cause: loaded?.error },
+      );
     }
     return loaded.module;
   }
   /** A snapshot of every page, block, free span and free list (zee-alloc/inspect). O(heap). */
-  snapshot() { return this._inspect('snapshot').snapshot(this); }
+  snapshot() {
+    return this._inspect('snapshot').snapshot(this);
+  }
   /** Layout problems found by the inspector; empty when the heap is sound. O(heap). */
-  validate() { return this._inspect('validate').validate(this); }
-  /** A text heap map, one row per page (options: { columns, collapse }). */
-  renderText(snapshot, options) { return this._inspect('renderText').renderText(snapshot ?? this.snapshot(), options); }
-  /** A self-contained SVG heap map (options: { width, collapse, title }). */
-  renderSVG(snapshot, options) { return this._inspect('renderSVG').renderSVG(snapshot ?? this.snapshot(), options); }
+  validate() {
+    return this._inspect('validate').validate(this);
+  }
+  /** A text heap map of `snapshot` (default: a new one); options as zee-alloc/inspect renderText. */
+  renderText(snapshot, options) {
+    return this._inspect('renderText').renderText(snapshot ?? this.snapshot(), options);
+  }
+  /** A self-contained SVG heap map of `snapshot` (default: a new one); options as zee-alloc/inspect renderSVG. */
+  renderSVG(snapshot, options) {
+    return this._inspect('renderSVG').renderSVG(snapshot ?? this.snapshot(), options);
+  }
 }
 
 // The faults malloc_usable_size raises for an address that is not a live
@@ -618,25 +760,31 @@ function toBytes(data, what) {
   if (ArrayBuffer.isView(data) || isBytes(data)) {
     const buffer = ArrayBuffer.isView(data) ? data.buffer : data;
     if (isDetached(buffer)) {
-      throw badArgument(`${what}: the data is a view of a detached ArrayBuffer (a heap view detaches when the memory grows: take the view again after allocating)`);
+      throw badArgument(
+        `${what}: the data is a view of a detached ArrayBuffer (a heap view detaches when the memory grows: take the view again after allocating)`,
+      );
     }
     if (!ArrayBuffer.isView(data)) return new Uint8Array(data);
     return tag(data) === '[object Uint8Array]' ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   }
   if (data !== null && typeof data === 'object' && 'length' in data) {
     const { length } = data;
-    if (typeof length !== 'number' || (length >>> 0) !== length) {
+    if (typeof length !== 'number' || length >>> 0 !== length) {
       throw badArgument(`${what}: an array-like's length must be an integer in [0, 2^32), got ${describe(length)}`);
     }
-    for (let i = 0; i < length; i++) { // all checked before anything is allocated
+    for (let i = 0; i < length; i++) {
+      // all checked before anything is allocated
       const b = data[i];
-      if (typeof b !== 'number' || (b & 255) !== b) throw badArgument(`${what}: data[${i}] is ${describe(b)}, expected an integer byte in [0, 255]`);
+      if (typeof b !== 'number' || (b & 255) !== b)
+        throw badArgument(`${what}: data[${i}] is ${describe(b)}, expected an integer byte in [0, 255]`);
     }
     const bytes = new Uint8Array(length);
     for (let i = 0; i < length; i++) bytes[i] = data[i];
     return bytes;
   }
-  throw badArgument(`${what}: expected a Uint8Array, typed array, DataView, ArrayBuffer, string or array-like of bytes, got ${describe(data)}`);
+  throw badArgument(
+    `${what}: expected a Uint8Array, typed array, DataView, ArrayBuffer, string or array-like of bytes, got ${describe(data)}`,
+  );
 }
 
 export default ZeeAlloc;

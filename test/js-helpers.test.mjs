@@ -2,14 +2,16 @@
 // same heap when malloc grows the memory, helpers that free what they
 // allocated when they fail, methods taken off the instance, writes that
 // would run past the end of a block, and array-likes of bytes.
-import {
-  ZeeAlloc, ZeeAllocError, ZeeFaultError, PAGE_SIZE, VARIANTS,
-} from '../js/zee_alloc.mjs';
+import { ZeeAlloc, ZeeAllocError, ZeeFaultError, PAGE_SIZE, VARIANTS } from '../js/zee_alloc.mjs';
 
 // Expects `fn` to throw a ZeeAllocError with `code`; returns the error.
 function expectCode(fn, code, Class = ZeeAllocError) {
   let error;
-  try { fn(); } catch (e) { error = e; }
+  try {
+    fn();
+  } catch (e) {
+    error = e;
+  }
   expect(error).toBeInstanceOf(Class);
   expect(error.code).toBe(code);
   return error;
@@ -18,9 +20,17 @@ function expectCode(fn, code, Class = ZeeAllocError) {
 // Makes the instance's HEAPU8/HEAPU32 getters throw, as a failing write would.
 function breakViews(z) {
   for (const name of ['HEAPU8', 'HEAPU32']) {
-    Object.defineProperty(z, name, { configurable: true, get() { throw new Error(`${name} unavailable`); } });
+    Object.defineProperty(z, name, {
+      configurable: true,
+      get() {
+        throw new Error(`${name} unavailable`);
+      },
+    });
   }
-  return () => { delete z.HEAPU8; delete z.HEAPU32; };
+  return () => {
+    delete z.HEAPU8;
+    delete z.HEAPU32;
+  };
 }
 
 describe('allocBytes from a view of the same heap', () => {
@@ -104,8 +114,27 @@ describe('methods taken off the instance', () => {
   test('destructured methods work and stay with their own instance', async () => {
     const a = await ZeeAlloc.create();
     const b = await ZeeAlloc.create();
-    const { malloc, free, usableSize, allocString, readString, writeString, allocBytes, readBytes, writeBytes,
-      calloc, realloc, alignedAlloc, memalign, posixMemalign, bytes, check, assertHeap, trim, stats } = a;
+    const {
+      malloc,
+      free,
+      usableSize,
+      allocString,
+      readString,
+      writeString,
+      allocBytes,
+      readBytes,
+      writeBytes,
+      calloc,
+      realloc,
+      alignedAlloc,
+      memalign,
+      posixMemalign,
+      bytes,
+      check,
+      assertHeap,
+      trim,
+      stats,
+    } = a;
     const p = malloc(10);
     expect(p).not.toBe(0);
     expect(usableSize(p)).toBeGreaterThanOrEqual(10);
@@ -134,9 +163,15 @@ describe('methods taken off the instance', () => {
 
   test('every public method of the class is bound, none is enumerable', async () => {
     const z = await ZeeAlloc.create();
-    const methods = Object.getOwnPropertyNames(ZeeAlloc.prototype)
-      .filter((n) => n !== 'constructor' && !n.startsWith('_') && typeof Object.getOwnPropertyDescriptor(ZeeAlloc.prototype, n).value === 'function');
-    expect(methods).toEqual(expect.arrayContaining(['malloc', 'free', 'stats', 'snapshot', 'validate', 'renderText', 'renderSVG']));
+    const methods = Object.getOwnPropertyNames(ZeeAlloc.prototype).filter(
+      (n) =>
+        n !== 'constructor' &&
+        !n.startsWith('_') &&
+        typeof Object.getOwnPropertyDescriptor(ZeeAlloc.prototype, n).value === 'function',
+    );
+    expect(methods).toEqual(
+      expect.arrayContaining(['malloc', 'free', 'stats', 'snapshot', 'validate', 'renderText', 'renderSVG']),
+    );
     for (const name of methods) {
       expect([name, Object.prototype.hasOwnProperty.call(z, name)]).toEqual([name, true]);
       expect(z[name]).not.toBe(ZeeAlloc.prototype[name]);
@@ -162,7 +197,9 @@ describe('writes past the end of a block', () => {
     const { z, a, b, after } = await neighbours(variant);
     const usable = z.usableSize(a);
     const e = expectCode(() => z.writeString(a, 'x'.repeat(500), 1000), 'ZEE_BAD_ARGUMENT');
-    expect(e.message).toBe(`zee_alloc: writeString: capacity 1000 exceeds the ${usable} usable bytes of the block at 0x${a.toString(16)}`);
+    expect(e.message).toBe(
+      `zee_alloc: writeString: capacity 1000 exceeds the ${usable} usable bytes of the block at 0x${a.toString(16)}`,
+    );
     expect(e.ptr).toBe(a);
     expectCode(() => z.writeString(a, '', usable + 1), 'ZEE_BAD_ARGUMENT'); // the capacity, not the string, is refused
     expectCode(() => z.writeBytes(a, new Uint8Array(usable + 1)), 'ZEE_BAD_ARGUMENT');
@@ -204,7 +241,11 @@ describe('writes past the end of a block', () => {
     expect(z.usableSize(c)).toBe(24);
     // The premise: b's old header is still there and answers as a free block.
     let fault;
-    try { z.usableSize(b); } catch (e) { fault = e; }
+    try {
+      z.usableSize(b);
+    } catch (e) {
+      fault = e;
+    }
     expect(fault).toBeInstanceOf(ZeeFaultError);
     expect(fault.code).toBe('ZEE_E_DOUBLE_FREE');
     // So a write at the interior pointer b is checked against memory only.
@@ -244,8 +285,12 @@ describe('writes past the end of a block', () => {
 
 describe('byte sources: what the types accept, the runtime accepts', () => {
   let z;
-  beforeEach(async () => { z = await ZeeAlloc.create(); });
-  afterEach(() => { expect(z.check()).toBe(0); });
+  beforeEach(async () => {
+    z = await ZeeAlloc.create();
+  });
+  afterEach(() => {
+    expect(z.check()).toBe(0);
+  });
 
   test('array-likes of integers 0..255 are copied', () => {
     const p = z.malloc(16);
@@ -265,9 +310,9 @@ describe('byte sources: what the types accept, the runtime accepts', () => {
     [['1'], 'data[0] is "1"'],
     [[NaN], 'data[0] is NaN'],
     [{ length: 2, 0: 1 }, 'data[1] is undefined'],
-    [{ length: -1 }, 'an array-like\'s length must be an integer in [0, 2^32), got -1'],
-    [{ length: 1.5 }, 'an array-like\'s length must be an integer in [0, 2^32), got 1.5'],
-    [{ length: 2 ** 32 }, 'an array-like\'s length must be an integer in [0, 2^32), got 4294967296'],
+    [{ length: -1 }, "an array-like's length must be an integer in [0, 2^32), got -1"],
+    [{ length: 1.5 }, "an array-like's length must be an integer in [0, 2^32), got 1.5"],
+    [{ length: 2 ** 32 }, "an array-like's length must be an integer in [0, 2^32), got 4294967296"],
     [{ length: '2' }, 'an array-like\'s length must be an integer in [0, 2^32), got "2"'],
     [42, 'expected a Uint8Array, typed array, DataView, ArrayBuffer, string or array-like of bytes, got 42'],
     [null, 'expected a Uint8Array, typed array, DataView, ArrayBuffer, string or array-like of bytes, got null'],
@@ -291,5 +336,32 @@ describe('byte sources: what the types accept, the runtime accepts', () => {
     const r = z.allocBytes(new Float64Array([1]).subarray(0, 1));
     expect(Array.from(z.readBytes(r, 8))).toEqual([0, 0, 0, 0, 0, 0, 0xf0, 0x3f]);
     for (const x of [p, q, r]) z.free(x);
+  });
+});
+
+describe('what the docs promise about strings and pointers', () => {
+  test('lone surrogates are written as U+FFFD; invalid UTF-8 reads back as U+FFFD', async () => {
+    const z = await ZeeAlloc.create();
+    const p = z.allocString('a\uD800b\uDFFF');
+    expect(Array.from(z.readBytes(p, 9))).toEqual([0x61, 0xef, 0xbf, 0xbd, 0x62, 0xef, 0xbf, 0xbd, 0]);
+    expect(ZeeAlloc.utf8Length('\uD800')).toBe(3);
+    expect(z.readString(p)).toBe('a\uFFFDb\uFFFD');
+    const q = z.allocBytes([0x61, 0xff, 0x62, 0]);
+    expect(z.readString(q)).toBe('a\uFFFDb');
+    z.free(q);
+    z.free(p);
+  });
+
+  test('pointers are plain numbers per instance: another instance frees its own block at that address', async () => {
+    const a = await ZeeAlloc.create();
+    const b = await ZeeAlloc.create();
+    const pa = a.malloc(100);
+    const pb = b.malloc(100);
+    expect(pa).toBe(pb); // fresh heaps lay out alike
+    b.free(pa); // a's pointer, given to b: b cannot tell, and frees its own block
+    expect(b.stats().usedBlocks).toBe(0);
+    expect(a.stats().usedBlocks).toBe(1);
+    expect(() => b.free(pb)).toThrow(ZeeFaultError); // now a double free in b
+    a.free(pa);
   });
 });

@@ -33,7 +33,11 @@ test('stats() works when the inspector cannot be loaded; snapshot() says why it 
   const p = z.malloc(100);
   expect(z.stats()).toMatchObject({ usedBlocks: 1, usedBytes: z.usableSize(p) });
   let error;
-  try { z.snapshot(); } catch (e) { error = e; }
+  try {
+    z.snapshot();
+  } catch (e) {
+    error = e;
+  }
   expect(error).toBeInstanceOf(ZeeAllocError);
   expect(error.code).toBe('ZEE_NO_INSPECTOR');
   expect(error.message).toMatch(/the inspector is not installed in this test/);
@@ -42,10 +46,20 @@ test('stats() works when the inspector cannot be loaded; snapshot() says why it 
 test('a fresh instance: no heap yet, only the memory', async () => {
   const z = await ZeeAlloc.create({ initialPages: 5 });
   expect(z.stats()).toEqual({
-    heapStart: 0, heapEnd: 0, heapBytes: 0, pages: 0,
-    usedBytes: 0, usedBlocks: 0, peakBytes: 0,
-    smallPages: 0, largePages: 0, freePages: 0, foreignPages: 0, freeSpanBytes: 0,
-    memoryBytes: 5 * PAGE_SIZE, memoryPages: 5,
+    heapStart: 0,
+    heapEnd: 0,
+    heapBytes: 0,
+    pages: 0,
+    usedBytes: 0,
+    usedBlocks: 0,
+    peakBytes: 0,
+    smallPages: 0,
+    largePages: 0,
+    freePages: 0,
+    foreignPages: 0,
+    freeSpanBytes: 0,
+    memoryBytes: 5 * PAGE_SIZE,
+    memoryPages: 5,
   });
   expect(z.stats().heapStart).toBe(0); // reading the state did not start the heap
 });
@@ -60,9 +74,18 @@ test('the totals follow a mixed workload of every allocation call', async () => 
   const z = await ZeeAlloc.create({ variant: 'dev' });
   const random = rng(12345);
   const live = new Map(); // ptr -> usable size
-  let used = 0, peak = 0;
-  const add = (p) => { if (p) { live.set(p, z.usableSize(p)); used += live.get(p); } };
-  const drop = (p) => { used -= live.get(p); live.delete(p); };
+  let used = 0,
+    peak = 0;
+  const add = (p) => {
+    if (p) {
+      live.set(p, z.usableSize(p));
+      used += live.get(p);
+    }
+  };
+  const drop = (p) => {
+    used -= live.get(p);
+    live.delete(p);
+  };
   const size = () => (random() < 0.9 ? 1 + Math.floor(random() * 2000) : 30000 + Math.floor(random() * 300000));
   for (let i = 0; i < 3000; i++) {
     const r = random();
@@ -75,12 +98,20 @@ test('the totals follow a mixed workload of every allocation call', async () => 
       const q = z.realloc(victim, size());
       // A realloc that moves holds both blocks while it copies: that is the peak.
       if (q && q !== victim) peak = Math.max(peak, used + z.usableSize(q));
-      if (q) { drop(victim); add(q); }
-    } else { z.free(victim); drop(victim); }
+      if (q) {
+        drop(victim);
+        add(q);
+      }
+    } else {
+      z.free(victim);
+      drop(victim);
+    }
     peak = Math.max(peak, used);
     const s = z.stats();
     if (s.usedBlocks !== live.size || s.usedBytes !== used || s.peakBytes !== peak) {
-      throw new Error(`step ${i}: stats say ${s.usedBlocks} blocks, ${s.usedBytes} B, peak ${s.peakBytes}; expected ${live.size}, ${used}, ${peak}`);
+      throw new Error(
+        `step ${i}: stats say ${s.usedBlocks} blocks, ${s.usedBytes} B, peak ${s.peakBytes}; expected ${live.size}, ${used}, ${peak}`,
+      );
     }
   }
   const s = z.stats();
@@ -148,7 +179,11 @@ test('a state block of another layout version is refused with a clear error', as
   try {
     for (const read of [() => z.stats(), () => z.config]) {
       let error;
-      try { read(); } catch (e) { error = e; }
+      try {
+        read();
+      } catch (e) {
+        error = e;
+      }
       expect(error).toBeInstanceOf(ZeeAllocError);
       expect(error.code).toBe('ZEE_BAD_WASM');
       expect(error.message).toMatch(/layout version 2, this wrapper reads version 3/);

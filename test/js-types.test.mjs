@@ -25,14 +25,19 @@ describe('runtime values are what the declarations say', () => {
   test('VARIANTS, FAULTS and CHECKS are frozen, down to the FAULTS entries', () => {
     expect(VARIANTS).toEqual(['default', 'dev', 'unsafe']);
     for (const value of [VARIANTS, FAULTS, CHECKS, ...Object.values(FAULTS)]) expect(Object.isFrozen(value)).toBe(true);
-    expect(() => { 'use strict'; VARIANTS.push('fast'); }).toThrow(TypeError);
+    expect(() => {
+      'use strict';
+      VARIANTS.push('fast');
+    }).toThrow(TypeError);
     expect(FAULTS).toBe(LAYOUT_FAULTS); // one table, in js/layout.mjs
     expect(CHECKS).toBe(CHECK_CODES);
   });
 
   test('the code unions list exactly the codes of js/layout.mjs', () => {
     expect(unionMembers('ZeeCheckCode')).toEqual(Object.values(CHECK_CODES).sort());
-    expect(unionMembers('ZeeFaultCode')).toEqual([...Object.values(FAULTS).map(([code]) => code), 'ZEE_E_UNKNOWN'].sort());
+    expect(unionMembers('ZeeFaultCode')).toEqual(
+      [...Object.values(FAULTS).map(([code]) => code), 'ZEE_E_UNKNOWN'].sort(),
+    );
     const declaredVariants = /export declare const VARIANTS: readonly \[([^\]]*)\]/.exec(declarations)[1];
     expect([...declaredVariants.matchAll(/'([^']+)'/g)].map((x) => x[1])).toEqual([...VARIANTS]);
   });
@@ -113,13 +118,20 @@ z.allocBytes(42);
 // @ts-expect-error a capacity is required
 z.writeString(0, 'x');
 `;
-  const tsconfig = (lib) => JSON.stringify({
-    compilerOptions: {
-      module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib,
-      strict: true, noEmit: true, skipLibCheck: false, types: [],
-    },
-    include: ['*.mts'],
-  });
+  const tsconfig = (lib) =>
+    JSON.stringify({
+      compilerOptions: {
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        target: 'es2022',
+        lib,
+        strict: true,
+        noEmit: true,
+        skipLibCheck: false,
+        types: [],
+      },
+      include: ['*.mts'],
+    });
 
   beforeAll(() => {
     rmSync(dir, { recursive: true, force: true });
@@ -135,7 +147,11 @@ z.writeString(0, 'x');
   ])('%s', (_name, lib) => {
     const config = join(dir, `tsconfig.${lib.join('-')}.json`);
     writeFileSync(config, tsconfig(lib));
-    const r = spawnSync(process.execPath, [tscBin, '--noEmit', '-p', config], { cwd: dir, encoding: 'utf8', timeout: 120000 });
+    const r = spawnSync(process.execPath, [tscBin, '--noEmit', '-p', config], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 120000,
+    });
     expect([r.status, r.stdout + r.stderr]).toEqual([0, '']);
   });
 
@@ -143,9 +159,16 @@ z.writeString(0, 'x');
     const broken = join(dir, 'broken');
     mkdirSync(broken, { recursive: true });
     writeFileSync(join(broken, 'package.json'), '{ "type": "module" }\n');
-    writeFileSync(join(broken, 'broken.mts'), "import { ZeeAlloc } from '../../../types/zee_alloc.mjs';\nconst z = await ZeeAlloc.create();\nz.writeBytes(0, { size: 2 });\n");
+    writeFileSync(
+      join(broken, 'broken.mts'),
+      "import { ZeeAlloc } from '../../../types/zee_alloc.mjs';\nconst z = await ZeeAlloc.create();\nz.writeBytes(0, { size: 2 });\n",
+    );
     writeFileSync(join(broken, 'tsconfig.json'), tsconfig(['es2022', 'dom']));
-    const r = spawnSync(process.execPath, [tscBin, '--noEmit', '-p', join(broken, 'tsconfig.json')], { cwd: broken, encoding: 'utf8', timeout: 120000 });
+    const r = spawnSync(process.execPath, [tscBin, '--noEmit', '-p', join(broken, 'tsconfig.json')], {
+      cwd: broken,
+      encoding: 'utf8',
+      timeout: 120000,
+    });
     expect(r.status).not.toBe(0);
     expect(r.stdout).toMatch(/broken\.mts\(3,19\): error TS2/);
   });

@@ -5,18 +5,67 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import {
-  ZeeAlloc, ZeeAllocError, ZeeFaultError, ZeeOutOfMemoryError, wasmURL,
-  ENOMEM, PAGE_SIZE, VARIANTS,
+  ZeeAlloc,
+  ZeeAllocError,
+  ZeeFaultError,
+  ZeeOutOfMemoryError,
+  wasmURL,
+  ENOMEM,
+  PAGE_SIZE,
+  VARIANTS,
 } from '../js/zee_alloc.mjs';
 
 // Expects `fn` to throw a ZeeAllocError (an Error) with `code`.
 async function expectCode(fn, code, Class = ZeeAllocError) {
   let error;
-  try { await fn(); } catch (e) { error = e; }
+  try {
+    await fn();
+  } catch (e) {
+    error = e;
+  }
   expect(error).toBeInstanceOf(Error);
   expect(error).toBeInstanceOf(Class);
   expect(error.code).toBe(code);
   return error;
+}
+
+// A module that exports every function the wrapper calls (each returns 0)
+// and defines and exports its own memory instead of importing env.memory.
+function moduleWithOwnMemory() {
+  const names = [
+    'malloc',
+    'free',
+    'calloc',
+    'realloc',
+    'aligned_alloc',
+    'memalign',
+    'posix_memalign',
+    'malloc_usable_size',
+    'zee_check',
+    'zee_heap_info',
+    'zee_trim',
+    '__errno_location',
+  ];
+  const utf8 = (text) => [...new TextEncoder().encode(text)];
+  const leb = (n) => (n < 128 ? [n] : [(n & 127) | 128, ...leb(n >>> 7)]);
+  const vec = (items) => [...leb(items.length), ...items.flat()];
+  const section = (id, body) => [id, ...leb(body.length), ...body];
+  const exports = [...names.map((n, i) => [...vec(utf8(n)), 0x00, i]), [...vec(utf8('memory')), 0x02, 0]];
+  return new Uint8Array([
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    ...section(1, vec([[0x60, 0x00, 0x01, 0x7f]])), // type 0: () -> i32
+    ...section(3, vec(names.map(() => [0x00]))), // every function has type 0
+    ...section(5, vec([[0x00, 0x01]])), // one memory, 1 page
+    ...section(7, vec(exports)),
+    ...section(10, vec(names.map(() => [0x04, 0x00, 0x41, 0x00, 0x0b]))), // i32.const 0
+  ]);
 }
 
 describe('loading', () => {
@@ -28,7 +77,10 @@ describe('loading', () => {
       seen[variant] = [z.variant, z.config.validation];
     }
     expect(seen).toEqual({
-      default: ['default', 'external'], dev: ['dev', 'dev'], unsafe: ['unsafe', 'unsafe'], external: ['default', 'external'],
+      default: ['default', 'external'],
+      dev: ['dev', 'dev'],
+      unsafe: ['unsafe', 'unsafe'],
+      external: ['default', 'external'],
     });
   });
 
@@ -83,8 +135,12 @@ describe('independent instances', () => {
 
 describe('byte and string helpers', () => {
   let z;
-  beforeEach(async () => { z = await ZeeAlloc.create(); });
-  afterEach(() => { expect(z.check()).toBe(0); });
+  beforeEach(async () => {
+    z = await ZeeAlloc.create();
+  });
+  afterEach(() => {
+    expect(z.check()).toBe(0);
+  });
 
   test('allocBytes copies typed arrays, ArrayBuffers, arrays of bytes and strings', () => {
     const cases = [
@@ -92,7 +148,10 @@ describe('byte and string helpers', () => {
       [new Uint16Array([0x0201, 0x0403]), [1, 2, 3, 4]],
       [new Uint8Array([9, 8, 7]).buffer, [9, 8, 7]],
       [new DataView(new Uint8Array([5, 6, 7, 8]).buffer, 1, 2), [6, 7]],
-      [[0, 255, 128], [0, 255, 128]],
+      [
+        [0, 255, 128],
+        [0, 255, 128],
+      ],
       ['hé', [0x68, 0xc3, 0xa9]],
     ];
     for (const [input, bytes] of cases) {
@@ -221,6 +280,10 @@ describe('errors are ZeeAllocError with a code', () => {
     const empty = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]); // a valid, empty module
     const foreign = await expectCode(() => ZeeAlloc.create({ wasm: empty }), 'ZEE_BAD_WASM');
     expect(foreign.message).toMatch(/missing exports: malloc/);
+    // Every export the wrapper calls, but a memory of its own: the wrapper's
+    // views would never see its heap.
+    const own = await expectCode(() => ZeeAlloc.create({ wasm: moduleWithOwnMemory() }), 'ZEE_BAD_WASM');
+    expect(own.message).toMatch(/does not import its memory as env\.memory/);
   });
 
   test('arguments that are not u32 are rejected instead of wrapping', async () => {

@@ -5,13 +5,18 @@
 type Global = typeof globalThis;
 
 /** WebAssembly.Module (an opaque compiled module). */
-export type WasmModule = Global extends { WebAssembly: { Module: abstract new (...args: any[]) => infer T } } ? T : object;
+export type WasmModule = Global extends { WebAssembly: { Module: abstract new (...args: any[]) => infer T } }
+  ? T
+  : object;
 /** WebAssembly.Memory. */
-export type WasmMemory = Global extends { WebAssembly: { Memory: abstract new (...args: any[]) => infer T } } ? T
+export type WasmMemory = Global extends { WebAssembly: { Memory: abstract new (...args: any[]) => infer T } }
+  ? T
   : { readonly buffer: ArrayBuffer; grow(delta: number): number };
 /** The fetch API's Response. */
-export type FetchResponse = Global extends { Response: abstract new (...args: any[]) => infer T } ? T
+export type FetchResponse = Global extends { Response: abstract new (...args: any[]) => infer T }
+  ? T
   : { readonly ok: boolean; readonly status: number; readonly url: string; arrayBuffer(): Promise<ArrayBuffer> };
 /** WHATWG URL. */
-export type WebURL = Global extends { URL: abstract new (...args: any[]) => infer T } ? T
+export type WebURL = Global extends { URL: abstract new (...args: any[]) => infer T }
+  ? T
   : { readonly href: string; readonly protocol: string };

@@ -9,13 +9,7 @@ export type Variant = 'default' | 'external' | 'dev' | 'unsafe';
 
 /** Where a module can come from: bytes, a compiled module, a URL, a path, a response. */
 export type WasmSource =
-  | WasmModule
-  | ArrayBuffer
-  | ArrayBufferView
-  | WebURL
-  | string
-  | FetchResponse
-  | PromiseLike<FetchResponse>;
+  WasmModule | ArrayBuffer | ArrayBufferView | WebURL | string | FetchResponse | PromiseLike<FetchResponse>;
 
 /**
  * Anything allocBytes()/writeBytes() copy into the heap: the bytes of a
@@ -98,15 +92,32 @@ export interface ZeeExports {
 
 /** Codes of the errors this package throws. */
 export type ZeeErrorCode =
-  | 'ZEE_BAD_OPTION' | 'ZEE_BAD_ARGUMENT' | 'ZEE_OUT_OF_BOUNDS' | 'ZEE_ENOMEM'
-  | 'ZEE_LOAD_FAILED' | 'ZEE_BAD_WASM' | 'ZEE_NO_INSPECTOR'
-  | ZeeFaultCode | ZeeCheckCode | 'ZEE_C_UNKNOWN';
+  | 'ZEE_BAD_OPTION'
+  | 'ZEE_BAD_ARGUMENT'
+  | 'ZEE_OUT_OF_BOUNDS'
+  | 'ZEE_ENOMEM'
+  | 'ZEE_LOAD_FAILED'
+  | 'ZEE_BAD_WASM'
+  | 'ZEE_NO_INSPECTOR'
+  | ZeeFaultCode
+  | ZeeCheckCode
+  | 'ZEE_C_UNKNOWN';
 /** Faults a checked build reports when free/realloc/usableSize get a bad pointer. */
 export type ZeeFaultCode = 'ZEE_E_POINTER' | 'ZEE_E_HEADER' | 'ZEE_E_DOUBLE_FREE' | 'ZEE_E_INTERNAL' | 'ZEE_E_UNKNOWN';
 /** Names of zee_check() results (js/layout.mjs CHECK_CODES). */
 export type ZeeCheckCode =
-  | 'ZEE_C_OK' | 'ZEE_C_SPAN' | 'ZEE_C_SPAN_MERGE' | 'ZEE_C_PAGE' | 'ZEE_C_OVERLAP' | 'ZEE_C_FRAME'
-  | 'ZEE_C_COUNT' | 'ZEE_C_BUDDY' | 'ZEE_C_LARGE' | 'ZEE_C_LIST' | 'ZEE_C_LIST_COUNT' | 'ZEE_C_TOTALS';
+  | 'ZEE_C_OK'
+  | 'ZEE_C_SPAN'
+  | 'ZEE_C_SPAN_MERGE'
+  | 'ZEE_C_PAGE'
+  | 'ZEE_C_OVERLAP'
+  | 'ZEE_C_FRAME'
+  | 'ZEE_C_COUNT'
+  | 'ZEE_C_BUDDY'
+  | 'ZEE_C_LARGE'
+  | 'ZEE_C_LIST'
+  | 'ZEE_C_LIST_COUNT'
+  | 'ZEE_C_TOTALS';
 
 export declare const ENOMEM: 48;
 export declare const EINVAL: 28;
