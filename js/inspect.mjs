@@ -45,12 +45,12 @@ export const RULES = Object.freeze({
   ZEE_C_STATE: 'the state block (zee_heap_info_t): magic, layout version, config, heap bounds, page map inside memory',
   ZEE_C_SPAN: 'free span: page count, bounds, map marks of its first and last page, the start stored in its last page, list links, on the span list exactly once',
   ZEE_C_SPAN_MERGE: 'two free spans touch but were not merged',
-  ZEE_C_PAGE: 'small page: tag, map mark, large-block field; the spare is an empty small page; no other small page is empty',
-  ZEE_C_OVERLAP: "the blocks of a small page don't tile it exactly up to its limit (the page end, or the large block it anchors)",
-  ZEE_C_FRAME: 'a block header: tag, check word, size (a free frame: a power of two 16..32768 aligned to its size; a small block at most 32768)',
-  ZEE_C_COUNT: "a small page's block count disagrees with its blocks in use (+1 for the large block it anchors)",
+  ZEE_C_PAGE: 'small page: tag, large-block field; a map mark that no page can start with; the spare is not a small page',
+  ZEE_C_OVERLAP: "blocks of a page don't tile it exactly (zee_check()'s code; in layout 3 a walk that follows each block's size can only overrun its page's limit, which both report as ZEE_C_FRAME, so neither reports this one)",
+  ZEE_C_FRAME: "a block header in a small page: tag, check word, size (within the page's limit; a free frame: a power of two 16..32768 aligned to its size; a small block at most 32768)",
+  ZEE_C_COUNT: "a small page's block count disagrees with its blocks in use (+1 for the large block it anchors), or an empty small page is not the spare",
   ZEE_C_BUDDY: 'two free buddies of one size were not merged',
-  ZEE_C_LARGE: 'a large block: size (at least 32768, ends on a page boundary), placement in its anchor, pages inside the heap, map mark of its last page',
+  ZEE_C_LARGE: "a large block: header (tag, check word), size (at least 32768, ends on a page boundary), pages inside the heap, map mark of its last page",
   ZEE_C_LIST: 'free list: member is not a free frame of its class, broken back link, or a loop',
   ZEE_C_LIST_COUNT: 'a free frame is on no free list (or on two)',
   ZEE_C_TOTALS: "a running total of the state (used bytes and blocks, peak, small, large and free pages) disagrees with the walk",
@@ -307,23 +307,19 @@ function walk(source) {
       page.limit = Math.min(p, P + PAGE);
     }
     const limit = page.limit;
-    const free = [];
     for (let f = P + 16; f < limit; ) {
       const info = rd(f - 8), check = rd(f - 4), size = (info & ~15) >>> 0, tg = info & 15;
-      let rule = 'ZEE_C_FRAME', bad = null;
+      let bad = null;
       if (tg !== LAYOUT.TAG_FREE && tg !== LAYOUT.TAG_SMALL)
         bad = `tag ${tg} is neither a small block's (${LAYOUT.TAG_SMALL}) nor a free frame's (${LAYOUT.TAG_FREE})`;
       else if (check !== ((info ^ f ^ SALT) >>> 0)) bad = `check word ${hex(check)} should be ${hex(info ^ f ^ SALT)}`;
       else if (tg === LAYOUT.TAG_FREE && !(isPow2(size) && size >= MIN && size <= MAX)) bad = `a free frame of ${size} B: not a power of two in ${MIN}..${MAX}`;
       else if (tg === LAYOUT.TAG_FREE && f % size) bad = `a free frame of ${size} B is not aligned to its size`;
       else if (tg === LAYOUT.TAG_SMALL && !(size >= MIN && size <= MAX)) bad = `a small block of ${size} B: not in ${MIN}..${MAX}`;
-      else if (f + size > limit) {
-        rule = 'ZEE_C_OVERLAP';
-        bad = `its ${size} B run to ${hex(f + size)}, past ${limit < P + PAGE ? `the large block at ${hex(limit)}` : 'the page end'}`;
-      }
+      else if (f + size > limit) bad = `its ${size} B run to ${hex(f + size)}, past ${limit < P + PAGE ? `the large block at ${hex(limit)}` : 'the page end'}`;
       t.metadataBytes += f === P + 16 ? 0 : 8; // its header (the one at P+8 is counted)
       if (bad) {
-        report(rule, f, `block ${hex(f)} (header at ${hex(f - 8)}) of small page ${hex(P)}: ${bad}`);
+        report('ZEE_C_FRAME', f, `block ${hex(f)} (header at ${hex(f - 8)}) of small page ${hex(P)}: ${bad}`);
         unreadable(page, f, limit - 8, bad);
         break;
       }
@@ -333,9 +329,15 @@ function walk(source) {
         page.usedBlocks++; page.usedBytes += rec.usable;
         t.usedSmall++; t.usedBytes += rec.usable;
       } else {
-        page.freeFrames++; page.freeBytes += rec.usable; free.push(rec);
+        page.freeFrames++; page.freeBytes += rec.usable;
         t.freeFrames++; t.freeFrameBytes += rec.usable;
         if (rec.usable > t.largestFreeBlock) t.largestFreeBlock = rec.usable;
+        // Its buddy f ^ size, if above it, is the next block: both free and
+        // of one size means they were not merged.  (A buddy at page offset 0
+        // never exists; one below was checked when the walk passed it.)
+        const b = f ^ size;
+        if (b > f && b < limit && rd(b - 8) === (size | LAYOUT.TAG_FREE) && rd(b - 4) === ((size | LAYOUT.TAG_FREE) ^ b ^ SALT) >>> 0)
+          report('ZEE_C_BUDDY', f, `free frames ${hex(f)} and ${hex(b)} of ${size} B are buddies but were not merged`);
       }
       f += size;
     }
@@ -343,23 +345,13 @@ function walk(source) {
     if (p) t.metadataBytes += limit === P + 16 ? 0 : 8;
     else t.reservedBytes += 8;
 
-    // Free buddies (f ^ size, same size) that both exist were not merged.
-    // A buddy at page offset 0 never exists.
-    for (const rec of free) {
-      const b = rec.address ^ rec.size;
-      if (b < rec.address || b % PAGE === 0) continue;
-      const other = blockAt.get(b);
-      if (other && other.state === 'free' && other.size === rec.size)
-        report('ZEE_C_BUDDY', rec.address, `free frames ${hex(rec.address)} and ${hex(b)} of ${rec.size} B are buddies but were not merged`);
-    }
-
     const next = p ? walkLarge(page, p) : P + PAGE;
     if (!page.corrupt) {
       const want = page.usedBlocks + (page.large ? 1 : 0);
       if (page.count !== want)
         report('ZEE_C_COUNT', P, `small page ${hex(P)} counts ${page.count} blocks in use, its blocks say ${want}`);
       else if (want === 0 && P !== st.spare)
-        report('ZEE_C_PAGE', P, `small page ${hex(P)} is empty but is not the spare: it should have gone back to the free spans`);
+        report('ZEE_C_COUNT', P, `small page ${hex(P)} is empty but is not the spare: it should have gone back to the free spans`);
     }
     return next;
   }
@@ -378,11 +370,10 @@ function walk(source) {
     const A = page.address;
     const info = rd(p - 8), check = rd(p - 4), m = (info & ~15) >>> 0, tg = info & 15;
     const inPage = A + PAGE - p; // its bytes inside the anchor
-    let rule = 'ZEE_C_FRAME', bad = null;
+    let bad = null;
     if (tg !== LAYOUT.TAG_LARGE) bad = `tag ${tg} is not a large block's (${LAYOUT.TAG_LARGE})`;
     else if (check !== ((info ^ p ^ SALT) >>> 0)) bad = `check word ${hex(check)} should be ${hex(info ^ p ^ SALT)}`;
     else {
-      rule = 'ZEE_C_LARGE';
       const last = A + (m - inPage); // its last page, when it has whole pages
       if (m < MAX) bad = `size ${m} is below ${MAX}`;
       else if ((p + m) % PAGE) bad = `it ends at ${hex(p + m)}, not on a page boundary`;
@@ -391,7 +382,7 @@ function walk(source) {
         bad = `its last page ${hex(last)} has map mark ${mark(last)}, expected LARGE (${LAYOUT.MAP_LARGE})`;
     }
     if (bad) {
-      report(rule, p, `large block ${hex(p)} (header at ${hex(p - 8)}, anchored by ${hex(A)}): ${bad}`);
+      report('ZEE_C_LARGE', p, `large block ${hex(p)} (header at ${hex(p - 8)}, anchored by ${hex(A)}): ${bad}`);
       if (inPage) unreadable(page, p, A + PAGE, bad);
       else { page.corrupt = true; walkedAll = false; }
       return A + PAGE;
@@ -463,13 +454,8 @@ function walk(source) {
     if (rec.state === 'free' && !onList.has(rec.address))
       report('ZEE_C_LIST_COUNT', rec.address, `free frame ${hex(rec.address)} of ${rec.size} B is on no free list`);
 
-  // ---- the spare: an empty small page, or 0 ---------------------------------
-  if (st.spare) {
-    const page = smallAt.get(st.spare);
-    if (!page) report('ZEE_C_PAGE', st.spare, `the spare ${hex(st.spare)} is not a small page`);
-    else if (!page.corrupt && (page.count || page.usedBlocks || page.large))
-      report('ZEE_C_PAGE', st.spare, `the spare ${hex(st.spare)} is not empty: ${page.usedBlocks} blocks in use${page.large ? ', and it anchors a large block' : ''}`);
-  }
+  // ---- the spare: a small page (emptied once; it may be in use again) -------
+  if (st.spare && !smallAt.has(st.spare)) report('ZEE_C_PAGE', st.spare, `the spare ${hex(st.spare)} is not a small page`);
 
   // ---- totals: the walk's sums, then the state's running counters --------
   t.usedBlocks = t.usedSmall + t.usedLarge;

@@ -223,15 +223,15 @@ describe('one damage, one rule: the first violation names it', () => {
     ['the MERGED tag (4) met by the walk', 'ZEE_C_FRAME', (h, r) => { const f = r.page2.blocks[3]; h.header(f, 128, LAYOUT.TAG_MERGED); return f; }],
     ['a free frame that is not a power of two', 'ZEE_C_FRAME', (h, r) => { const f = r.page2.blocks[7]; h.header(f, 2048 - 16, LAYOUT.TAG_FREE); return f; }],
     ['a small block larger than 32 KiB', 'ZEE_C_FRAME', (h) => { const f = h.P(7) + 32768; h.header(f, 65536 - 16, LAYOUT.TAG_SMALL); return f; }],
-    ['a block that runs into the anchored large block', 'ZEE_C_OVERLAP', (h, r) => { const f = r.page0.blocks[11]; h.header(f, 16384 + 32, LAYOUT.TAG_SMALL); return f; }],
+    ['a block that runs into the anchored large block', 'ZEE_C_FRAME', (h, r) => { const f = r.page0.blocks[11]; h.header(f, 16384 + 32, LAYOUT.TAG_SMALL); return f; }],
     ["a page's count off by one", 'ZEE_C_COUNT', (h) => { h.u32[h.P(2) >>> 2] += 1; return h.P(2); }],
     ['a small page tag overwritten', 'ZEE_C_PAGE', (h) => { h.wr(h.P(2), 3); return h.P(2); }],
     ['a large-block field pointing outside its page', 'ZEE_C_PAGE', (h) => { h.wr(h.P(2) + 4, h.P(3) + 16); return h.P(2) + 4; }],
-    ['an empty small page that is not the spare', 'ZEE_C_PAGE', (h) => { h.wr(h.stateWord('spare'), 0); return h.P(7); }],
-    ['a spare that is not a small page', 'ZEE_C_PAGE', (h) => { h.wr(h.stateWord('spare'), h.P(3)); return h.P(7); }],
+    ['an empty small page that is not the spare', 'ZEE_C_COUNT', (h) => { h.wr(h.stateWord('spare'), 0); return h.P(7); }],
+    ['a spare that is not a small page (the page kept back is then an empty non-spare)', 'ZEE_C_COUNT', (h) => { h.wr(h.stateWord('spare'), h.P(3)); return h.P(7); }],
     ['a LARGE map mark at a page start', 'ZEE_C_PAGE', (h) => { h.u8[h.mapAt(5)] = LAYOUT.MAP_LARGE; return h.P(5); }],
     ['an unknown map mark', 'ZEE_C_PAGE', (h) => { h.u8[h.mapAt(5)] = 9; return h.P(5); }],
-    ['a large block header with another tag', 'ZEE_C_FRAME', (h, r) => { h.header(r.page0.large, PAGE + 16384, LAYOUT.TAG_SMALL); return r.page0.large; }],
+    ['a large block header with another tag', 'ZEE_C_LARGE', (h, r) => { h.header(r.page0.large, PAGE + 16384, LAYOUT.TAG_SMALL); return r.page0.large; }],
     ['a large block size that does not end on a page boundary', 'ZEE_C_LARGE', (h, r) => { h.header(r.page0.large, PAGE + 16384 + 16, LAYOUT.TAG_LARGE); return r.page0.large; }],
     ['a large block below 32 KiB', 'ZEE_C_LARGE', (h) => { const p = h.P(7) + 49152; h.header(p, 16384, LAYOUT.TAG_LARGE); h.wr(h.P(7) + 4, p); h.header(h.P(7) + 32768, 16384, LAYOUT.TAG_FREE); return p; }],
     ['a large block running past the heap end', 'ZEE_C_LARGE', (h, r) => { h.header(r.page0.large, 9 * PAGE + 16384, LAYOUT.TAG_LARGE); return r.page0.large; }],
@@ -275,11 +275,11 @@ describe('one damage, one rule: the first violation names it', () => {
     expect(renderSVG(s)).toContain('class="zee-invalid"');
   });
 
-  test('structural damage written with the builder: a block past the page end (ZEE_C_OVERLAP), two free buddies (ZEE_C_BUDDY)', () => {
+  test('structural damage written with the builder: a block past the page end (ZEE_C_FRAME), two free buddies (ZEE_C_BUDDY)', () => {
     const frames = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384].map((s) => [s, 'f']);
     // 16 KiB in use at 32 KiB, then a block of 32 KiB at 48 KiB: 16 KiB past the page end
     let r = reference({ page2: [...frames, [16384, 'u'], [32768, 'u']] });
-    expectFirst(r.h, 'ZEE_C_OVERLAP', r.page2.blocks[12]);
+    expectFirst(r.h, 'ZEE_C_FRAME', r.page2.blocks[12]);
     // the free 128 @128 split into two free 64 B buddies, both on the 64 B list
     r = reference({ page2: [[16, 'f'], [32, 'f'], [64, 'f'], [64, 'f'], [64, 'f'], [256, 'f'], [512, 'f'], [1024, 'f'], [2048, 'f'], [4096, 'u'], [8192, 'f'], [16384, 'f'], [32768, 'f']] });
     expect(snapshot(r.h.src).freeLists[2].members).toEqual([r.h.P(0) + 64, r.h.P(2) + 64, r.h.P(2) + 128, r.h.P(2) + 192, r.h.P(7) + 64]);
