@@ -475,11 +475,15 @@ export class ZeeAlloc {
       );
     }
   }
+  // Can malloc_usable_size be asked about any address?  Only in a checked
+  // build, and not in a threaded one: it faults while holding its lock, and
+  // the lock would stay held when the fault unwinds.
   _checked() {
     const base = this._stateBase();
     const heap = this.HEAPU32;
     if (heap[base + STATE.magic] !== LAYOUT.INFO_MAGIC || heap[base + STATE.layout] !== LAYOUT.VERSION) return false;
-    return decodeConfig(heap[base + STATE.config]).validation !== 'unsafe';
+    const { validation, threads } = decodeConfig(heap[base + STATE.config]);
+    return validation !== 'unsafe' && !threads;
   }
 
   // ---- the C allocation calls (0 = NULL, errno tells why) -------------------

@@ -3,6 +3,7 @@
 // allocated when they fail, methods taken off the instance, writes that
 // would run past the end of a block, and array-likes of bytes.
 import { ZeeAlloc, ZeeAllocError, ZeeFaultError, PAGE_SIZE, VARIANTS } from '../js/zee_alloc.mjs';
+import { STATE } from '../js/layout.mjs';
 
 // Expects `fn` to throw a ZeeAllocError with `code`; returns the error.
 function expectCode(fn, code, Class = ZeeAllocError) {
@@ -253,6 +254,33 @@ describe('writes past the end of a block', () => {
     expect(Array.from(z.readBytes(c + 16, 8))).toEqual(new Array(8).fill(9));
     z.free(c);
     z.free(guard);
+    expect(z.check()).toBe(0);
+  });
+
+  test('a threaded build is never asked about an address that may not be a block', async () => {
+    // Its malloc_usable_size faults under its lock, which an unwinding fault
+    // would leave held: the wrapper must not probe.  The config word says
+    // "threads" here; the calls are counted through a stand-in exports object.
+    const z = await ZeeAlloc.create({ variant: 'dev' });
+    const p = z.malloc(64);
+    const calls = [];
+    const real = z.exports;
+    z.exports = { ...real, malloc_usable_size: (ptr) => (calls.push(ptr), real.malloc_usable_size(ptr)) };
+    z.writeBytes(p + 16, [1]); // interior: probed in a single-threaded build
+    expect(calls).toEqual([p + 16]);
+    const config = (z.stateAddress >>> 2) + STATE.config;
+    z.HEAPU32[config] |= 1 << 4;
+    try {
+      expect(z.config.threads).toBe(true);
+      calls.length = 0;
+      z.writeBytes(p + 16, [1]);
+      z.writeString(p, 'abc', 64);
+      expect(calls).toEqual([]);
+    } finally {
+      z.HEAPU32[config] &= ~(1 << 4);
+      z.exports = real;
+    }
+    z.free(p);
     expect(z.check()).toBe(0);
   });
 
