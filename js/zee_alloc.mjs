@@ -5,8 +5,9 @@
 // (js/inspect.mjs, loaded by create(): the data flows from this wrapper to the
 // inspector, never the other way).  docs/js-api.md is the reference.
 //
-// dist/cjs/zee_alloc.cjs is generated from this file by scripts/build-cjs.mjs:
-// edit this file and run `node scripts/build-cjs.mjs`.
+// dist/cjs/zee_alloc.cjs is generated from this file by
+// scripts/build-commonjs.mjs: edit this file, never the output.  Keep it plain
+// ESM without top-level await.
 import { LAYOUT, STATE, FAULTS, CHECK_CODES, decodeConfig } from './layout.mjs';
 
 const PAGE = LAYOUT.PAGE_SIZE;

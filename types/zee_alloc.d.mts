@@ -1,6 +1,6 @@
 // Types of zee-alloc's JS API (js/zee_alloc.mjs).  The CommonJS copy,
 // dist/cjs/zee_alloc.d.cts, is generated from this file by
-// scripts/build-cjs.mjs.
+// scripts/build-commonjs.mjs.
 import type { WasmModule, WasmMemory, FetchResponse, WebURL } from './wasm.mjs';
 import type { Snapshot, ValidationResult, RenderTextOptions, RenderSVGOptions } from './inspect.mjs';
 
