@@ -88,7 +88,7 @@ test('realloc within the usable size stays in place', () => {
   expect(z.usableSize(j)).toBe(100000 + PAGE);
 });
 
-test('realloc grows a jumbo block in place into the free pages after it', () => {
+test('realloc grows a large block in place into the free pages after it', () => {
   const j = z.malloc(2 * PAGE);
   z.HEAPU8.fill(9, j, j + 2 * PAGE);
   const q = z.realloc(j, 5 * PAGE);
@@ -97,7 +97,7 @@ test('realloc grows a jumbo block in place into the free pages after it', () => 
   expect(z.HEAPU8.subarray(q, q + 2 * PAGE).every((b) => b === 9)).toBe(true);
 });
 
-test('realloc grows a jumbo block at the top of the heap by growing memory', () => {
+test('realloc grows a large block at the top of the heap by growing memory', () => {
   const j = z.malloc(PAGE);
   const mem = z.memoryBytes;
   const q = z.realloc(j, 64 * PAGE);
@@ -106,14 +106,14 @@ test('realloc grows a jumbo block at the top of the heap by growing memory', () 
   expect(z.memoryBytes).toBeLessThanOrEqual(j + 64 * PAGE + 2 * PAGE);
 });
 
-test('realloc moves between frames and jumbo blocks keeping the contents', () => {
+test('realloc moves between frames and large blocks keeping the contents', () => {
   const p = z.malloc(3000);
   for (let i = 0; i < 3000; i++) z.HEAPU8[p + i] = i & 255;
   const j = z.realloc(p, 200000);
   expect((j + 200000) % PAGE).toBe(0); // a large block ends on a page boundary
   expect(z.usableSize(j)).toBe(200000);
   for (let i = 0; i < 3000; i++) expect(z.HEAPU8[j + i]).toBe(i & 255);
-  const back = z.realloc(j, 0x100000); // jumbo growth, may move
+  const back = z.realloc(j, 0x100000); // large growth, may move
   expect(z.HEAPU8[back + 2999]).toBe(2999 & 255);
 });
 

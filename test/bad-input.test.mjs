@@ -15,7 +15,7 @@ const LEVELS = ['unsafe', ...CHECKED];
 const CAP = 256; // pages: huge requests fail on the cap instead of growing gigabytes
 const ZEE_C_FRAME = 20;
 
-// A capped instance with some live blocks (small and jumbo) under a shadow.
+// A capped instance with some live blocks (small and large) under a shadow.
 async function setup(variant) {
   const z = await fresh(variant, { maximumPages: CAP });
   const sh = new Shadow(z);
@@ -43,7 +43,7 @@ const POINTER_ROWS = [
   ['a static address (the allocator state)', (z) => z.stateAddress & ~15, 'ZEE_E_POINTER'],
   ['a stack address (below the heap)', (z) => state(z).heapStart - 1024, 'ZEE_E_POINTER'],
   ['an interior pointer of a small block', (z, sh) => sh.starts.find((p) => sh.blocks.get(p).size === 100) + 32, 'ZEE_E_HEADER'],
-  ['an interior pointer of a jumbo block', (z, sh) => sh.starts.find((p) => sh.blocks.get(p).size === 200000) + PAGE, 'ZEE_E_HEADER'],
+  ['an interior pointer of a large block', (z, sh) => sh.starts.find((p) => sh.blocks.get(p).size === 200000) + PAGE, 'ZEE_E_HEADER'],
   ['an address in a free span', (z) => {
     const j = z.malloc(5 * PAGE);
     z.free(j);
@@ -64,7 +64,7 @@ const POINTER_ROWS = [
     z.free(p);
     return p;
   }, 'ZEE_E_DOUBLE_FREE'],
-  ['a jumbo block already freed (double free)', (z) => {
+  ['a large block already freed (double free)', (z) => {
     const p = z.malloc(3 * PAGE);
     z.free(p);
     return p;
@@ -121,7 +121,7 @@ describe.each(CHECKED)('bad pointers, %s build: a ZeeFaultError before any chang
     expect(z.check()).toBe(0);
   });
 
-  test('an overwritten jumbo header (overflow of the anchor page\'s last frame) is rejected too', async () => {
+  test('an overwritten large-block header (overflow of the anchor page\'s last frame) is rejected too', async () => {
     const { z } = await setup(variant);
     const j = z.malloc(2 * PAGE);
     const saved = z.HEAPU8.slice(j - 8, j);
@@ -182,7 +182,7 @@ describe.each(LEVELS)('bad sizes and alignments, %s build', (variant) => {
     sh.verifyAll();
   });
 
-  test.each(HUGE)('realloc(p, 0x%s) returns NULL with ENOMEM and leaves p intact (small and jumbo p)', async (hex, n) => {
+  test.each(HUGE)('realloc(p, 0x%s) returns NULL with ENOMEM and leaves p intact (small and large p)', async (hex, n) => {
     const { z, sh } = await setup(variant);
     for (const p of [sh.starts[0], sh.starts[sh.starts.length - 1]]) {
       const size = z.usableSize(p);

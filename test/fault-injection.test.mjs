@@ -20,7 +20,7 @@ describe.each(VARIANTS)('%s build', (variant) => {
     'capped at %s pages with foreign growth (seed %s): NULLs accounted, heap and blocks intact', async (pages, seed) => {
       const z = await fresh(variant, { maximumPages: pages });
       const c = workload(z, {
-        seed: seed * 7919 + pages, ops: 12000, maxLive: 200, maxJumbo: 6 * PAGE,
+        seed: seed * 7919 + pages, ops: 12000, maxLive: 200, maxLarge: 6 * PAGE,
         maxBytes: pages * PAGE, foreign: 0.01, checkEvery: 1, fullEvery: 3000,
       });
       expect(c.ops).toBe(12000);
@@ -51,7 +51,7 @@ test.each(['default', 'dev', 'unsafe'])('%s: after OOM, freeing blocks lets the 
     sh.add(p, n);
   }
   sh.verifyAll();
-  // everything freed: the whole capped memory is available to one jumbo block
+  // everything freed: the whole capped memory is available to one large block
   // again
   for (const p of [...sh.starts]) { sh.remove(p); z.free(p); }
   z.trim();

@@ -1,205 +1,335 @@
-// White-box tests of the documented encoding (README "Layout"): they read
-// the metadata at p - 8, page headers, free lists and spans through views.
+// White-box tests of layout 3 (docs/layout.md, the diagrams in src/zee_alloc.c):
+// they read headers at p - 8, page words, the page map, free lists and spans
+// through typed-array views, and check the exact-size rule for every size.
 import { fresh } from './helpers/instance.mjs';
 import {
-  PAGE, SALT, PAGE_TAG, SPAN_TAG, INFO_MAGIC, TAG_FREE, TAG_USED,
-  meta, state, listMembers, spans, smallPages, frames, pageOf, inUseCount,
+  PAGE, SALT, PAGE_TAG, TAG_SMALL, TAG_LARGE, TAG_FREE, TAG_MERGED, MAP_FREE, MAP_SMALL, MAP_LARGE,
+  meta, state, mapOf, listMembers, spans, smallPages, walk, pageOf, inUseCount,
 } from './helpers/layout.mjs';
+import { LAYOUT, CHECK_CODES } from '../js/layout.mjs';
+
+const roundUp = (n, g) => Math.ceil(n / g) * g;
+const codeOf = (name) => Number(Object.keys(CHECK_CODES).find((k) => CHECK_CODES[k] === name));
+
+/** The blocks of the small page holding p: [{ addr, size, tag }] from P+16. */
+const blocksOf = (z, p) => walk(z).find((x) => x.kind === 'small' && x.start === pageOf(p)).blocks;
 
 describe('state block', () => {
-  test('zee_heap_info has the magic, layout version and a page-aligned heap', async () => {
+  test('zee_heap_info() changes nothing: the heap starts at the first allocation', async () => {
     const z = await fresh();
-    const s = state(z);
-    expect(s.magic).toBe(INFO_MAGIC);
-    expect(s.layout).toBe(2);
-    expect(s.config).toBe(0x101); // external validation, closest, coalesce, defer, no cache
-    expect([...s.cache, ...s.cached].every((w) => w === 0)).toBe(true);
-    expect(s.heapStart % PAGE).toBe(0);
-    expect(s.heapEnd).toBe(z.memoryBytes);
+    const before = state(z);
+    expect(before.magic).toBe(LAYOUT.INFO_MAGIC);
+    expect(before.layout).toBe(3);
+    expect(before.config).toBe(1); // external validation, no threads
+    expect(before.heapStart).toBe(0);
+    expect(z.exports.zee_heap_info()).toBe(z.stateAddress);
+    expect(state(z)).toEqual(before);
+    z.free(z.malloc(1));
+    const after = state(z);
+    expect(after.heapStart % PAGE).toBe(0);
+    expect(after.heapStart).toBeGreaterThan(0);
+    expect(after.heapEnd).toBe(z.memoryBytes);
+    expect(after.pageMap).toBeGreaterThan(0);
+    expect(after.pageMap + (after.heapEnd >>> 16)).toBeLessThan(after.heapStart); // the map is static data
   });
 });
 
-describe('small pages', () => {
-  test('every size class: payload 2^n - 8, aligned to 2^n, metadata size|used with a check word', async () => {
+describe('exact-size blocks', () => {
+  test('every n from 1 to 2 MiB: n <= usable <= n + 15, small below 32,761 B, large ending on a page boundary', async () => {
     const z = await fresh();
-    for (let n = 4; n <= 15; n++) {
-      const size = 2 ** n;
-      const p = z.malloc(size - 8);
-      expect(p % size).toBe(0);
-      expect(p % PAGE).not.toBe(0);
-      expect(z.usableSize(p)).toBe(size - 8);
-      const m = meta(z, p);
-      expect(m.info).toBe(size | TAG_USED);
-      expect(m.check).toBe((m.info ^ p ^ SALT) >>> 0);
+    const u32 = () => z.HEAPU32;
+    let checked = 0;
+    for (let n = 1; n <= 2 << 20; n++) {
+      const p = z.malloc(n);
+      const usable = z.usableSize(p);
+      if (usable < n || usable > n + 15) throw new Error(`malloc(${n}): usable ${usable}`);
+      const info = u32()[(p - 8) >>> 2], size = (info & ~15) >>> 0;
+      if (n <= LAYOUT.MAX_SMALL) {
+        // roundup(n + 8, 16) bytes inside one page, at or above P+16
+        if ((info & 15) !== TAG_SMALL || size !== roundUp(n + 8, 16) || p % PAGE < 16 || (p % PAGE) + size > PAGE)
+          throw new Error(`malloc(${n}) at 0x${p.toString(16)}: small header 0x${info.toString(16)}`);
+      } else {
+        // roundup(n, 16) bytes from the top of the anchor to a page boundary
+        const anchor = pageOf(p - 8);
+        if ((info & 15) !== TAG_LARGE || size !== roundUp(n, 16) || (p + size) % PAGE ||
+            u32()[(anchor + 4) >>> 2] !== p || p - anchor !== PAGE - (size % PAGE))
+          throw new Error(`malloc(${n}) at 0x${p.toString(16)}: large header 0x${info.toString(16)}`);
+      }
+      if (u32()[(p - 4) >>> 2] !== ((info ^ p ^ SALT) >>> 0)) throw new Error(`malloc(${n}): check word`);
+      z.free(p);
+      if (n % 65536 === 0 || n === LAYOUT.MAX_SMALL + 1) {
+        expect(z.check()).toBe(0);
+        checked++;
+      }
     }
-    expect(z.check()).toBe(0);
-  });
+    expect(checked).toBe(33);
+    z.trim();
+    expect(smallPages(z)).toEqual([]);
+    expect(state(z).usedBytes).toBe(0);
+  }, 120000);
 
-  test('a fresh page: reserved 16-byte head, one free frame of each size 16@16 .. 32K@32K', async () => {
+  test('a fresh page: 16 bytes of page word and first header, then one free frame of each size', async () => {
     const z = await fresh();
     const p = z.malloc(1);
     const page = pageOf(p);
-    expect(p).toBe(page + 16); // first frame of the page, never at offset 0
-    expect(z.HEAPU32[page >>> 2]).toBe((PAGE_TAG | 1) >>> 0); // tag | frames in use
-    const fs = frames(z, page);
-    expect(fs.map((f) => f.addr - page)).toEqual([16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768]);
-    expect(fs.map((f) => f.size)).toEqual(fs.map((f) => f.addr - page));
-    expect(fs[0].used).toBe(true);
-    expect(fs.slice(1).every((f) => f.free && f.checkOk)).toBe(true);
+    expect(p).toBe(page + 16);
+    expect(z.HEAPU32[page >>> 2]).toBe((PAGE_TAG | 1) >>> 0); // tag | blocks in use
+    expect(z.HEAPU32[(page + 4) >>> 2]).toBe(0); // anchors no large block
+    expect(mapOf(z, page)).toBe(MAP_SMALL);
+    const blocks = blocksOf(z, p);
+    expect(blocks.map((b) => b.addr - page)).toEqual([16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768]);
+    expect(blocks.map((b) => b.size)).toEqual(blocks.map((b) => b.addr - page));
+    expect(blocks[0].tag).toBe(TAG_SMALL);
+    expect(blocks.slice(1).every((b) => b.tag === TAG_FREE)).toBe(true);
     for (let c = 1; c < 12; c++) expect(listMembers(z, c)).toContain(page + (16 << c));
-    // the page's tail slot holds no jumbo metadata
-    expect(z.HEAPU32[(page + PAGE - 8) >>> 2]).toBe(0);
   });
 
-  test('buddy split: a 16 B request splits 32@32 into 16@32 and 16@48', async () => {
+  test('4,312 B takes 4,320 B at the bottom of an 8 KiB frame; the rest goes back as the frames that tile it', async () => {
     const z = await fresh();
-    const a = z.malloc(8);
-    const page = pageOf(a);
-    const b = z.malloc(8), c = z.malloc(8);
-    expect([a, b, c].map((p) => p - page)).toEqual([16, 32, 48]);
-    expect(meta(z, b).size).toBe(16);
-    expect(listMembers(z, 1)).not.toContain(page + 32);
-  });
-
-  test('buddy merge: freeing both halves restores the 32-byte frame on its list', async () => {
-    const z = await fresh();
-    const a = z.malloc(8), b = z.malloc(8), c = z.malloc(8);
-    const page = pageOf(a);
-    z.free(b);
-    expect(listMembers(z, 0)).toContain(page + 32);
-    z.free(c);
-    expect(listMembers(z, 0)).not.toContain(page + 32);
-    expect(listMembers(z, 0)).not.toContain(page + 48);
-    expect(listMembers(z, 1)).toContain(page + 32);
-    expect(meta(z, page + 32)).toMatchObject({ size: 32, free: true, checkOk: true });
-    expect(inUseCount(z, page)).toBe(1);
+    const p = z.malloc(4312);
+    expect(p % 8192).toBe(0);
+    const m = meta(z, p);
+    expect(m).toMatchObject({ size: 4320, tag: TAG_SMALL, checkOk: true });
+    expect(z.usableSize(p)).toBe(4312);
+    // 8192 - 4320 = 3872 = 32 + 256 + 512 + 1024 + 2048, each aligned to its size
+    const after = blocksOf(z, p).filter((b) => b.addr > p && b.addr < p + 8192);
+    expect(after.map((b) => [b.addr - p, b.size, b.tag])).toEqual([
+      [4320, 32, TAG_FREE], [4352, 256, TAG_FREE], [4608, 512, TAG_FREE], [5120, 1024, TAG_FREE], [6144, 2048, TAG_FREE],
+    ]);
+    for (const b of after) expect(listMembers(z, Math.log2(b.size) - 4)).toContain(b.addr);
+    // freeing it gives the 8 KiB frame back whole
+    z.free(p);
+    expect(meta(z, p)).toMatchObject({ size: 8192, tag: TAG_FREE, checkOk: true });
     expect(z.check()).toBe(0);
   });
 
-  test('an emptied page is kept as the spare, then goes back to the free spans', async () => {
+  test('a freed block leaves a hole that the next block of its size reuses, before splitting a larger frame', async () => {
+    const z = await fresh();
+    const a = z.malloc(4312);
+    const fill = [];
+    // take every frame after it in its 8 KiB frame, so the hole can't merge
+    for (const n of [24, 248, 504, 1016, 2040]) fill.push(z.malloc(n));
+    expect(fill.every((q) => q > a && q < a + 8192)).toBe(true);
+    z.free(a);
+    expect(z.malloc(4312)).toBe(a);
+    expect(z.check()).toBe(0);
+  });
+
+  test('buddies merge on free; the buried upper header says merged, so a second free is a double free', async () => {
+    const z = await fresh();
+    const a = z.malloc(8), b = z.malloc(8), c = z.malloc(8);
+    const page = pageOf(a);
+    expect([a, b, c].map((p) => p - page)).toEqual([16, 32, 48]);
+    z.free(b);
+    expect(listMembers(z, 0)).toContain(page + 32);
+    z.free(c);
+    expect(meta(z, page + 32)).toMatchObject({ size: 32, tag: TAG_FREE, checkOk: true });
+    expect(meta(z, c)).toMatchObject({ tag: TAG_MERGED, checkOk: true });
+    expect(listMembers(z, 1)).toContain(page + 32);
+    expect(inUseCount(z, page)).toBe(1);
+    expect(() => z.free(c)).toThrow(expect.objectContaining({ code: 'ZEE_E_DOUBLE_FREE' }));
+    expect(z.check()).toBe(0);
+  });
+
+  test('realloc grows into the free frames after a block and shrinks by freeing its tail', async () => {
+    const z = await fresh();
+    const p = z.malloc(100);
+    z.HEAPU8.fill(3, p, p + 100);
+    expect(z.realloc(p, 3000)).toBe(p);
+    expect(meta(z, p).size).toBe(3008);
+    expect(z.realloc(p, 40)).toBe(p);
+    expect(meta(z, p).size).toBe(48);
+    expect(meta(z, p + 48).tag).toBe(TAG_FREE);
+    expect(z.HEAPU8.subarray(p, p + 40).every((x) => x === 3)).toBe(true);
+    expect(z.check()).toBe(0);
+  });
+});
+
+describe('large blocks', () => {
+  test('100,000 B: 34,464 B in the top of its anchor, then one whole page; the anchor keeps serving small blocks', async () => {
+    const z = await fresh();
+    const p = z.malloc(100000);
+    const anchor = pageOf(p);
+    expect(p - anchor).toBe(PAGE - (100000 % PAGE));
+    expect((p + 100000) % PAGE).toBe(0);
+    expect(meta(z, p)).toMatchObject({ size: 100000, tag: TAG_LARGE, checkOk: true });
+    expect(z.HEAPU32[(anchor + 4) >>> 2]).toBe(p);
+    expect(mapOf(z, anchor)).toBe(MAP_SMALL);
+    expect(mapOf(z, anchor + PAGE)).toBe(MAP_LARGE);
+    const below = blocksOf(z, p);
+    expect(below[below.length - 1].addr + below[below.length - 1].size).toBe(p); // frames tile [A+16, p)
+    expect(below.every((b) => b.tag === TAG_FREE)).toBe(true);
+    const q = z.malloc(1000);
+    expect(pageOf(q)).toBe(anchor);
+    z.free(p);
+    z.free(q);
+    expect(z.check()).toBe(0);
+  });
+
+  test('a multiple of 64 KiB is page-aligned with its header in the anchor\'s last 8 bytes', async () => {
+    const z = await fresh();
+    const p = z.malloc(3 * PAGE);
+    expect(p % PAGE).toBe(0);
+    expect(z.usableSize(p)).toBe(3 * PAGE);
+    const anchor = p - PAGE;
+    expect(z.HEAPU32[(anchor + 4) >>> 2]).toBe(p);
+    expect(meta(z, p)).toMatchObject({ size: 3 * PAGE, tag: TAG_LARGE });
+    expect(mapOf(z, p + 2 * PAGE)).toBe(MAP_LARGE);
+    // the anchor's top frame is whole and free: its tail slot is the header
+    expect(meta(z, anchor + 32768)).toMatchObject({ size: 32768, tag: TAG_FREE });
+    z.free(p);
+    expect(meta(z, p).tag).toBe(TAG_MERGED);
+    expect(() => z.free(p)).toThrow(expect.objectContaining({ code: 'ZEE_E_DOUBLE_FREE' }));
+    expect(z.check()).toBe(0);
+  });
+
+  test('a second large block anchors on the page before the span it takes, if that page has room on top', async () => {
+    const z = await fresh();
+    const a = z.malloc(3 * PAGE);
+    const b = z.malloc(2 * PAGE);
+    const c = z.malloc(2 * PAGE);
+    z.free(b); // its anchor stays a small page with a free top; its pages become a span
+    const d = z.malloc(2 * PAGE);
+    expect(d).toBe(b);
+    expect([a, c].every((x) => x !== 0)).toBe(true);
+    expect(z.check()).toBe(0);
+  });
+
+  test('realloc of a large block grows over the span after it, and shrinks by freeing whole pages', async () => {
+    const z = await fresh();
+    const p = z.malloc(100000);
+    z.HEAPU8.fill(4, p, p + 100000);
+    expect(z.realloc(p, 300000)).toBe(p);
+    expect(z.usableSize(p)).toBe(100000 + 4 * PAGE); // 34,464 B + whole pages
+    const large = state(z).largePages;
+    expect(z.realloc(p, 90000)).toBe(p);
+    expect(z.usableSize(p)).toBe(100000);
+    expect(state(z).largePages).toBe(large - 4);
+    expect(z.HEAPU8.subarray(p, p + 90000).every((x) => x === 4)).toBe(true);
+    expect(z.check()).toBe(0);
+  });
+});
+
+describe('pages and spans', () => {
+  test('a free span: pages at word 0, links, its start in the last page, the map marks both ends', async () => {
+    const z = await fresh();
+    const guard = z.malloc(8);
+    const p = z.malloc(5 * PAGE), q = z.malloc(1);
+    z.free(p);
+    const s = spans(z).find((x) => x.start === p);
+    expect(s).toBeDefined();
+    expect(s.pages).toBe(5);
+    expect(z.HEAPU32[(p + 4 * PAGE + 12) >>> 2]).toBe(p);
+    expect(mapOf(z, p)).toBe(MAP_FREE);
+    expect(mapOf(z, p + 4 * PAGE)).toBe(MAP_FREE);
+    expect(guard && q).toBeTruthy();
+    expect(z.check()).toBe(0);
+  });
+
+  test('touching spans merge in O(1) through the page map, from either side', async () => {
+    const z = await fresh();
+    const blocks = [1, 2, 3].map(() => z.malloc(2 * PAGE));
+    const anchors = blocks.map((p) => p - PAGE);
+    expect(anchors[1]).toBe(anchors[0] + 3 * PAGE); // three runs of anchor + two pages, in a row
+    expect(anchors[2]).toBe(anchors[1] + 3 * PAGE);
+    const guard = z.malloc(5 * PAGE); // keeps the runs away from the top span
+    z.free(blocks[0]);
+    z.free(blocks[2]);
+    z.free(blocks[1]); // its pages touch a span on neither side yet: the anchors are between
+    z.trim(); // the last empty anchor goes: everything merges into one span
+    const s = spans(z).find((x) => x.start === anchors[0]);
+    expect(s).toEqual({ start: anchors[0], pages: 9 });
+    expect(walk(z).filter((x, i, all) => x.kind === 'span' && all[i + 1]?.kind === 'span')).toEqual([]);
+    expect(guard).toBeGreaterThan(anchors[2]);
+    expect(z.check()).toBe(0);
+  });
+
+  test('memory growth appends to the span at the top of the heap', async () => {
+    const z = await fresh();
+    const p = z.malloc(1);
+    const mem = z.memoryBytes;
+    const big = z.malloc(mem); // needs more memory than there is
+    expect(z.memoryBytes).toBeGreaterThan(mem);
+    z.free(big);
+    z.trim();
+    const top = spans(z).at(-1);
+    expect(top.start + top.pages * PAGE).toBe(state(z).heapEnd);
+    expect(p).toBeGreaterThan(0);
+    expect(z.check()).toBe(0);
+  });
+
+  test('an emptied page is kept as the spare, then trim gives it back', async () => {
     const z = await fresh();
     const p = z.malloc(100);
     const page = pageOf(p);
     z.free(p);
     expect(state(z).spare).toBe(page);
-    expect(smallPages(z)).toContain(page);
+    expect(smallPages(z)).toEqual([page]);
     z.trim();
-    expect(smallPages(z)).not.toContain(page);
-    const sp = spans(z).find((s) => s.start <= page && page < s.start + s.pages * PAGE);
-    expect(sp).toBeDefined();
-    expect(sp.tag).toBe(SPAN_TAG);
-    for (let c = 0; c < 12; c++) expect(listMembers(z, c)).toEqual([]);
-    expect(z.check()).toBe(0);
-  });
-
-  test('when a second page empties, the first spare is released without trim', async () => {
-    const z = await fresh();
-    const a = z.malloc(20000); // 32K@32K of page A
-    const b = z.malloc(20000); // needs page B
-    expect(pageOf(a)).not.toBe(pageOf(b));
-    z.free(a);
-    expect(state(z).spare).toBe(pageOf(a));
-    z.free(b);
-    expect(state(z).spare).toBe(pageOf(b));
-    expect(smallPages(z)).toEqual([pageOf(b)]);
+    expect(state(z).spare).toBe(0);
+    expect(smallPages(z)).toEqual([]);
+    expect(mapOf(z, page)).toBe(MAP_FREE);
     expect(z.check()).toBe(0);
   });
 });
 
-describe('jumbo blocks', () => {
-  test('payload exactly n * 64 KiB, 64 KiB-aligned, metadata in the anchor page tail', async () => {
+describe('running totals', () => {
+  test('used bytes and blocks, peak and pages by kind follow every call', async () => {
     const z = await fresh();
-    for (const n of [1, 2, 3, 7]) {
-      const p = z.malloc(n * PAGE);
-      expect(p % PAGE).toBe(0);
-      expect(z.usableSize(p)).toBe(n * PAGE);
-      expect(meta(z, p)).toMatchObject({ info: (n * PAGE) | TAG_USED, checkOk: true });
-      const anchor = p - PAGE;
-      expect(smallPages(z)).toContain(anchor);
-      expect(z.HEAPU32[anchor >>> 2] & 0xffff0000).toBe(PAGE_TAG);
-    }
+    const a = z.malloc(100), b = z.malloc(100000), c = z.malloc(3 * PAGE);
+    let s = state(z);
+    expect(s.usedBytes).toBe(104 + 100000 + 3 * PAGE);
+    expect(s.usedBlocks).toBe(3);
+    expect(s.largePages).toBe(1 + 3);
+    expect(s.smallPages).toBe(smallPages(z).length);
+    expect(s.freePages).toBe(spans(z).reduce((t, x) => t + x.pages, 0));
+    z.free(b);
+    expect(z.realloc(a, 1000)).toBe(a);
+    s = state(z);
+    expect(s.usedBytes).toBe(1000 + 3 * PAGE);
+    expect(s.usedBlocks).toBe(2);
+    expect(s.peakBytes).toBe(104 + 100000 + 3 * PAGE);
+    z.free(a);
+    z.free(c);
+    expect(state(z).usedBytes).toBe(0);
     expect(z.check()).toBe(0);
   });
 
-  test('sizes above 32 KiB - 8 are jumbo; 32 KiB - 8 is the largest frame', async () => {
+  test.each([
+    ['usedBytes', 1], ['usedBlocks', 1], ['smallPages', 1], ['largePages', 1], ['freePages', 1],
+  ])('a corrupted %s is caught by zee_check() as ZEE_C_TOTALS', async (field, delta) => {
     const z = await fresh();
-    const a = z.malloc(32768 - 8), b = z.malloc(32768 - 7);
-    expect(meta(z, a).size).toBe(32768);
-    expect(a % PAGE).not.toBe(0);
-    expect(meta(z, b).size).toBe(PAGE);
-    expect(b % PAGE).toBe(0);
-  });
-
-  test('the anchor page serves small frames, and reuses its vacant tail for the next jumbo', async () => {
-    const z = await fresh();
-    const small = z.malloc(16);
-    const page = pageOf(small);
-    // the top span follows this page, so the page itself anchors the jumbo block
-    const j = z.malloc(PAGE);
-    expect(j).toBe(page + PAGE);
-    expect(inUseCount(z, page)).toBe(2); // one frame + the jumbo block
-    const other = z.malloc(1000);
-    expect(pageOf(other)).toBe(page);
-  });
-
-  test('exact 2^n jumbo sizes cost exactly 2^n / 64 KiB pages (+1 only for a new anchor)', async () => {
-    const z = await fresh();
-    const freePages = () => spans(z).reduce((t, s) => t + s.pages, 0);
-    for (let n = 16; n <= 22; n++) {
-      const before = freePages(), mem = z.memoryBytes, pagesBefore = smallPages(z);
-      const p = z.malloc(2 ** n);
-      expect(meta(z, p).size).toBe(2 ** n);
-      const taken = before + (z.memoryBytes - mem) / PAGE - freePages();
-      const newAnchor = !pagesBefore.includes(p - PAGE);
-      expect(taken).toBe(2 ** n / PAGE + (newAnchor ? 1 : 0));
-    }
+    z.malloc(5000);
+    z.malloc(3 * PAGE);
+    const at = (z.stateAddress >>> 2) + { usedBytes: 20, usedBlocks: 21, smallPages: 23, largePages: 24, freePages: 25 }[field];
+    z.HEAPU32[at] += delta;
+    expect(z.check()).toBe(codeOf('ZEE_C_TOTALS'));
+    z.HEAPU32[at] -= delta;
     expect(z.check()).toBe(0);
   });
+});
 
-  test('a freed jumbo block is reused by a jumbo request before memory grows', async () => {
+describe('zee_check() names the broken rule', () => {
+  test.each([
+    ['a small block header', 'ZEE_C_FRAME', (z, p) => { z.HEAPU32[(p - 4) >>> 2] ^= 1; }],
+    ['a page count', 'ZEE_C_COUNT', (z, p) => { z.HEAPU32[pageOf(p) >>> 2] += 1; }],
+    ['a free-list back link', 'ZEE_C_LIST', (z, p) => {
+      const f = listMembers(z, [...Array(12).keys()].find((c) => listMembers(z, c).length))[0];
+      z.HEAPU32[(f + 4) >>> 2] = p;
+    }],
+    ['a span length', 'ZEE_C_SPAN', (z) => { const s = spans(z)[0]; z.HEAPU32[s.start >>> 2] += 1; }],
+    ['a large block header', 'ZEE_C_LARGE', (z, p, big) => { z.HEAPU32[(big - 4) >>> 2] ^= 16; }],
+    ['a map byte of a small page', 'ZEE_C_PAGE', (z, p) => { z.HEAPU8[state(z).pageMap + (p >>> 16)] = MAP_LARGE; }],
+  ])('%s → %s', async (what, rule, damage) => {
     const z = await fresh();
-    const keep = z.malloc(16);
-    const j = z.malloc(4 * PAGE);
-    const guard = z.malloc(2 * PAGE); // keeps j's pages from touching the top
-    const mem = z.memoryBytes;
-    z.free(j);
-    expect(spans(z).some((s) => s.start === j && s.pages === 4 && s.anchored)).toBe(true);
-    const again = z.malloc(4 * PAGE);
-    expect(again).toBe(j);
-    expect(z.memoryBytes).toBe(mem);
-    expect([keep, guard].every(Boolean)).toBe(true);
+    const p = z.malloc(200);
+    const big = z.malloc(100000);
+    const span = z.malloc(4 * PAGE);
+    z.malloc(30);
+    z.free(span); // its pages become a free span
+    expect(spans(z).length).toBeGreaterThan(0);
     expect(z.check()).toBe(0);
-  });
-
-  test('a freed jumbo block is reused for small frames', async () => {
-    const z = await fresh();
-    const j = z.malloc(8 * PAGE);
-    const guard = z.malloc(PAGE);
-    z.free(j);
-    const range = [j - PAGE, j + 8 * PAGE];
-    // fill small pages until one is carved from the freed pages
-    let hit = false;
-    const mem = z.memoryBytes;
-    for (let i = 0; i < 64 && !hit; i++) {
-      const p = z.malloc(20000);
-      hit = p >= range[0] && p < range[1];
-    }
-    expect(hit).toBe(true);
-    expect(z.memoryBytes).toBe(mem);
-    expect(guard).toBeGreaterThan(0);
-    expect(z.check()).toBe(0);
-  });
-
-  test('freeing a jumbo block whose anchor is otherwise empty releases anchor and block as one span', async () => {
-    const z = await fresh();
-    const j = z.malloc(3 * PAGE); // first allocation: its anchor is a new, otherwise empty page
-    const anchor = j - PAGE;
-    expect(inUseCount(z, anchor)).toBe(1);
-    const guard = z.malloc(3 * PAGE); // anchored by a page carved right after j
-    expect(guard).toBe(j + 4 * PAGE);
-    z.free(j);
-    expect(smallPages(z)).not.toContain(anchor);
-    expect(spans(z)).toContainEqual({ start: anchor, pages: 4, anchored: false, tag: SPAN_TAG });
-    expect(z.check()).toBe(0);
+    damage(z, p, big);
+    expect(CHECK_CODES[z.check()]).toBe(rule);
   });
 });

@@ -39,7 +39,7 @@ test('pages grown by someone else are skipped: no block, span or page lands in t
   expect(state(z).heapEnd).toBeGreaterThan(foreign[foreign.length - 2][1]);
 });
 
-test('a jumbo block never spans a foreign gap, and its anchor is in the same region', async () => {
+test('a large block never spans a foreign gap, and its anchor is in the same region', async () => {
   const z = await fresh();
   const top = z.memoryBytes;
   const a = z.malloc(top); // forces growth up to well past the initial memory

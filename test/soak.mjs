@@ -4,35 +4,36 @@
 // periodic whole-heap validation (zee_check() and js/inspect.mjs) and a
 // report of ops/s and peak memory.
 //
-//   npm run soak [-- --ops N] [-- --variant dev|cache|...] [-- --seed S]
+//   npm run soak [-- --ops N] [-- --variant default|dev|unsafe] [-- --seed S]
 //        10,000,000 calls by default; prints progress every 1,000,000
 //   npm run test:soak   (--ci) the short run: 1,000,000 calls on the
-//        default build and 200,000 each on dev and cache, cut short at
+//        default build and 200,000 each on dev and unsafe, cut short at
 //        35 s + 12 s + 12 s on a slow machine; fails on any finding
 //
 // The workload (also used by test/fault-injection.test.mjs) mixes malloc,
 // calloc, realloc, aligned_alloc, posix_memalign, free, malloc_usable_size
 // and trim, with sizes in every frame class, around class boundaries and
-// jumbo sizes.  Every NULL must come with ENOMEM and be accounted for: the
+// large sizes.  Every NULL must come with ENOMEM and be accounted for: the
 // memory cap left no room for the growth the request needed.
 import { fileURLToPath } from 'node:url';
 import { Shadow, rng } from './helpers/shadow.mjs';
 import { fresh } from './helpers/instance.mjs';
 import { snapshot } from '../js/inspect.mjs';
 import { ENOMEM } from '../js/zee_alloc.mjs';
+import { LAYOUT } from '../js/layout.mjs';
 
-const PAGE = 65536;
-const MAX_SMALL = 32768 - 8;
+const PAGE = LAYOUT.PAGE_SIZE;
+const MAX_SMALL = LAYOUT.MAX_SMALL;
 
 export class SoakError extends Error {}
 
-/** A size: mostly small, some at class boundaries, a few jumbo. */
-function randomSize(r, maxJumbo) {
+/** A size: mostly small, some at class boundaries, a few large. */
+function randomSize(r, maxLarge) {
   const x = r();
   if (x < 0.6) return r.int(0, 256);
   if (x < 0.85) return r.int(257, MAX_SMALL);
   if (x < 0.97) return Math.max(0, (16 << r.int(0, 12)) - 8 + r.int(-2, 1)); // 2^k - 8 +- 1
-  return r.int(MAX_SMALL + 1, maxJumbo);
+  return r.int(MAX_SMALL + 1, maxLarge);
 }
 
 /** Bytes of memory growth a request may need: an upper bound (README). */
@@ -44,7 +45,7 @@ function growthBound(n, align = 16) {
 
 /**
  * Runs `ops` random calls on `z` and returns counters.  Options: seed,
- * maxLive (live blocks), maxJumbo (largest jumbo request), checkEvery
+ * maxLive (live blocks), maxLarge (largest large request), checkEvery
  * (zee_check() + neighbours), fullEvery (every live byte + js/inspect.mjs
  * validation), maxBytes (the memory cap, for NULL accounting), foreign
  * (chance per call that "someone else" grows memory; those pages must stay
@@ -52,7 +53,7 @@ function growthBound(n, align = 16) {
  * check), onProgress(i, counters, inspectorSnapshot).
  */
 export function workload(z, o) {
-  const { seed, ops, maxLive = 300, maxJumbo = 512 << 10, deadline = Infinity, checkEvery = 1000, fullEvery = 100000,
+  const { seed, ops, maxLive = 300, maxLarge = 512 << 10, deadline = Infinity, checkEvery = 1000, fullEvery = 100000,
     maxBytes = 65536 * PAGE, foreign = 0, onProgress } = o;
   const r = rng(seed);
   const sh = new Shadow(z);
@@ -76,12 +77,16 @@ export function workload(z, o) {
     if (sh.count >= maxLive || r() < sh.count / maxLive) {
       release(sh.pick(r));
     } else if (x < 0.40) {
-      const n = randomSize(r, maxJumbo);
+      const n = randomSize(r, maxLarge);
       const p = z.malloc(n);
       c.malloc++;
-      if (p) sh.add(p, n); else nullOk(i, 'malloc', n, 16);
+      if (p) {
+        const u = z.usableSize(p);
+        if (u < n || u > n + 15) fail(i, `malloc(${n}): usable size ${u}, not within [n, n + 15]`);
+        sh.add(p, n);
+      } else nullOk(i, 'malloc', n, 16);
     } else if (x < 0.50) {
-      const k = r.int(1, 8), n = Math.floor(randomSize(r, maxJumbo) / k);
+      const k = r.int(1, 8), n = Math.floor(randomSize(r, maxLarge) / k);
       const p = z.calloc(k, n);
       c.calloc++;
       if (p) {
@@ -92,7 +97,7 @@ export function workload(z, o) {
     } else if (x < 0.75 && sh.count) {
       const p = sh.pick(r);
       const old = sh.blocks.get(p).size;
-      const n = r() < 0.5 ? Math.floor(old * (0.25 + 1.5 * r())) : randomSize(r, maxJumbo);
+      const n = r() < 0.5 ? Math.floor(old * (0.25 + 1.5 * r())) : randomSize(r, maxLarge);
       c.realloc++;
       if (n === 0) {
         sh.remove(p); // realloc(p, 0) frees p and returns NULL
@@ -110,7 +115,7 @@ export function workload(z, o) {
         }
       }
     } else if (x < 0.88) {
-      const align = 2 ** r.int(0, r() < 0.9 ? 12 : 20), n = randomSize(r, maxJumbo);
+      const align = 2 ** r.int(0, r() < 0.9 ? 12 : 20), n = randomSize(r, maxLarge);
       const posix = r() < 0.3 && align >= 4;
       let p;
       if (posix) {
@@ -214,7 +219,7 @@ async function main(argv) {
     // bounded by time too, so a slow machine still finishes within ~50 s
     await soak('default', 1000000, seed, log, 35);
     await soak('dev', 200000, seed + 1, log, 12);
-    await soak('cache', 200000, seed + 2, log, 12);
+    await soak('unsafe', 200000, seed + 2, log, 12);
     return;
   }
   const ops = Number(arg('--ops', 10000000));

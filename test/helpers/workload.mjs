@@ -1,7 +1,7 @@
 // A seeded random workload over every entry point, checked by the Shadow model.
 import { Shadow, rng } from './shadow.mjs';
 
-/** A size from 1 B to maxSize: mostly small, some medium, a few jumbo. */
+/** A size from 1 B to maxSize: mostly small, some medium, a few large. */
 function randomSize(r, maxSize) {
   const x = r();
   if (x < 0.75) return r.int(1, 256);
