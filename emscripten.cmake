@@ -12,15 +12,12 @@
 #  -DCMAKE_CROSSCOMPILING_EMULATOR=/usr/bin/node; see README.)
 #
 # zee_alloc_link(<target> [VALIDATION unsafe|external|dev]
-#                         [JUMBO_MATCH closest|exact|first]
-#                         [BUDDY fast|coalesce] [SHRINK defer|chunkify]
-#                         [CACHE 0..255] [THREADS ON|OFF] [BUILTIN_ONLY])
+#                         [THREADS ON|OFF] [BUILTIN_ONLY])
 #   Compiles src/*.c into <target> (with -fno-builtin, so the optimizer never
 #   turns the allocator's own loops into calls to malloc/memset) and links
 #   the target with -sMALLOC=none.  Each option defaults to the cache
-#   variable ZEE_ALLOC_<OPTION>.  The numeric values of the C macros
-#   (0, 1, 2) are accepted too.  CACHE is how many freed frames of each
-#   size class free() holds back for reuse (ZEE_CACHE; default 0 = none).
+#   variable ZEE_ALLOC_<OPTION>.  The numeric values of the C macro
+#   (0, 1, 2) are accepted too (docs/options.md).
 #   THREADS ON builds the allocator with its lock and with -pthread, and adds
 #   -pthread to the target's compile and link options (other libraries the
 #   target links need -pthread too).  The reverse mistake, a target built
@@ -48,13 +45,6 @@ set(ZEE_ALLOC_ROOT "${CMAKE_CURRENT_LIST_DIR}" CACHE INTERNAL "zee_alloc source 
 
 set(ZEE_ALLOC_VALIDATION "external" CACHE STRING "zee_alloc validation: unsafe, external or dev")
 set_property(CACHE ZEE_ALLOC_VALIDATION PROPERTY STRINGS unsafe external dev)
-set(ZEE_ALLOC_JUMBO_MATCH "closest" CACHE STRING "zee_alloc jumbo match: closest, exact or first")
-set_property(CACHE ZEE_ALLOC_JUMBO_MATCH PROPERTY STRINGS closest exact first)
-set(ZEE_ALLOC_BUDDY "coalesce" CACHE STRING "zee_alloc buddy strategy: fast or coalesce")
-set_property(CACHE ZEE_ALLOC_BUDDY PROPERTY STRINGS fast coalesce)
-set(ZEE_ALLOC_SHRINK "defer" CACHE STRING "zee_alloc shrink strategy: defer or chunkify")
-set_property(CACHE ZEE_ALLOC_SHRINK PROPERTY STRINGS defer chunkify)
-set(ZEE_ALLOC_CACHE "0" CACHE STRING "zee_alloc: freed frames held back per size class, 0..255 (0 = no cache)")
 option(ZEE_ALLOC_THREADS "zee_alloc: lock every entry point (for -pthread apps)" OFF)
 
 # Maps an option's name or number to the C macro's value; bad input stops the configure.
@@ -89,26 +79,19 @@ function(_zee_alloc_check_threads target threads)
 endfunction()
 
 function(zee_alloc_link target)
-  cmake_parse_arguments(ZEE "BUILTIN_ONLY" "VALIDATION;JUMBO_MATCH;BUDDY;SHRINK;CACHE;THREADS" "" ${ARGN})
+  cmake_parse_arguments(ZEE "BUILTIN_ONLY" "VALIDATION;THREADS" "" ${ARGN})
   if(ZEE_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "zee_alloc_link(${target}): unknown arguments: ${ZEE_UNPARSED_ARGUMENTS}")
   endif()
   if(NOT TARGET ${target})
     message(FATAL_ERROR "zee_alloc_link: '${target}' is not a target (call it after add_executable)")
   endif()
-  foreach(opt VALIDATION JUMBO_MATCH BUDDY SHRINK CACHE THREADS)
+  foreach(opt VALIDATION THREADS)
     if(NOT DEFINED ZEE_${opt})
       set(ZEE_${opt} "${ZEE_ALLOC_${opt}}")
     endif()
   endforeach()
   _zee_alloc_choice(validation VALIDATION "${ZEE_VALIDATION}" unsafe external dev)
-  _zee_alloc_choice(jumbo JUMBO_MATCH "${ZEE_JUMBO_MATCH}" closest exact first)
-  _zee_alloc_choice(buddy BUDDY "${ZEE_BUDDY}" fast coalesce)
-  _zee_alloc_choice(shrink SHRINK "${ZEE_SHRINK}" defer chunkify)
-  if(NOT ZEE_CACHE MATCHES "^[0-9]+$" OR ZEE_CACHE GREATER 255)
-    message(FATAL_ERROR "zee_alloc_link: CACHE is '${ZEE_CACHE}'; expected a number of frames, 0..255")
-  endif()
-  math(EXPR cache "${ZEE_CACHE}") # drops leading zeros: one library per value
   if(ZEE_THREADS)
     set(threads 1)
   else()
@@ -121,15 +104,14 @@ function(zee_alloc_link target)
   endif()
 
   # One object library per configuration, shared by the targets that use it.
-  set(lib "zee_alloc_v${validation}j${jumbo}b${buddy}s${shrink}c${cache}t${threads}o${builtin}")
+  set(lib "zee_alloc_v${validation}t${threads}o${builtin}")
   if(NOT TARGET ${lib})
     file(GLOB sources CONFIGURE_DEPENDS "${ZEE_ALLOC_ROOT}/src/*.c")
     add_library(${lib} OBJECT ${sources})
     set_target_properties(${lib} PROPERTIES LINKER_LANGUAGE C)
     target_include_directories(${lib} PUBLIC "${ZEE_ALLOC_ROOT}/src")
     target_compile_definitions(${lib} PRIVATE
-      ZEE_VALIDATION=${validation} ZEE_JUMBO_MATCH=${jumbo} ZEE_BUDDY=${buddy}
-      ZEE_SHRINK=${shrink} ZEE_CACHE=${cache} ZEE_THREADS=${threads} ZEE_BUILTIN_ONLY=${builtin})
+      ZEE_VALIDATION=${validation} ZEE_THREADS=${threads} ZEE_BUILTIN_ONLY=${builtin})
     target_compile_options(${lib} PRIVATE -fno-builtin)
     if(threads)
       target_compile_options(${lib} PRIVATE -pthread)

@@ -1,6 +1,7 @@
 // The allocator at work: `./run demo` (or `npm run demo` after `npm run build`).
 // Allocates a mix of sizes, frees some, reallocs, and prints where each
-// block landed: its frame or jumbo size, page, and how the heap's pages are used.
+// block landed: its exact size (n + 8 rounded to 16 for a small block, n
+// rounded to 16 for a large one), its page, and how the heap's pages are used.
 import { ZeeAlloc } from '../js/zee_alloc.mjs';
 
 const PAGE = 65536;
@@ -9,18 +10,21 @@ const kib = (n) => (n >= 1024 ? `${+(n / 1024).toFixed(1)} KiB` : `${n} B`);
 
 const z = await ZeeAlloc.create();
 const describe = (p) => {
-  const size = (z.HEAPU32[(p - 8) >>> 2] & ~15) >>> 0; // the metadata at p - 8
-  return size >= PAGE ? `jumbo ${size / PAGE} page(s), 64 KiB-aligned` : `frame ${kib(size)} in page ${hex(p & ~(PAGE - 1))}`;
+  const info = z.HEAPU32[(p - 8) >>> 2]; // the header at p - 8: size | tag
+  const size = (info & ~15) >>> 0, page = hex((p - 8) & ~(PAGE - 1));
+  return (info & 15) === 5
+    ? `large ${kib(size)}: ${kib(PAGE - (p % PAGE || PAGE))} in the top of page ${page} + ${Math.floor(size / PAGE)} page(s)`
+    : `small ${kib(size)} in page ${page}`;
 };
 
-/** Pages the allocator owns, by kind, from the heap inspector. */
+/** Pages the allocator owns, by kind: the running totals (O(1)). */
 function pages() {
-  const t = z.stats(), k = t.pagesByKind;
-  return `small pages ${k.small + k.anchor} (${k.anchor} anchoring a jumbo block), jumbo pages ${k['jumbo-start'] + k['jumbo-body']}, ` +
-    `free pages ${k['free-span']}, memory ${kib(t.memoryBytes)}`;
+  const t = z.stats();
+  return `small pages ${t.smallPages}, pages inside large blocks ${t.largePages}, free pages ${t.freePages}, ` +
+    `in use ${kib(t.usedBytes)} in ${t.usedBlocks} blocks, memory ${kib(t.memoryBytes)}`;
 }
 
-console.log(`zee_alloc demo — heap starts at ${hex(z.snapshot().heapStart)}\n`);
+console.log('zee_alloc demo: every block costs its size rounded to 16 B (plus an 8 B header for small ones)\n');
 const live = [];
 const step = (label, p, n) => {
   console.log(`${label.padEnd(33)} -> ${hex(p)}  ${describe(p)}${n !== undefined ? `, usable ${kib(z.usableSize(p))}` : ''}`);
@@ -31,7 +35,7 @@ for (const n of [0, 8, 9, 24, 100, 1000, 4000, 32760, 32761, 65536, 200000, 1 <<
   live.push(p);
   step(`malloc(${n})`, p, n);
 }
-console.log(`\n${pages()}\n`);
+console.log(`\nheap starts at ${hex(z.stats().heapStart)}; ${pages()}\n`);
 console.log(z.renderText());
 
 const a = z.alignedAlloc(4096, 100);
@@ -45,7 +49,7 @@ const r = z.malloc(100);
 step('malloc(100)', r, 100);
 const r2 = z.realloc(r, 1000);
 step('realloc(.., 1000)', r2, 1000);
-console.log(`  ${r2 === r ? 'grew in place: its upper buddies were free' : 'moved: the frame above it is not a free buddy'}`);
+console.log(`  ${r2 === r ? 'grew in place over the free frames after it' : 'moved: the frames after it are in use'}`);
 const b2 = z.realloc(b, 500000);
 step('realloc(256 KiB-aligned, 500000)', b2, 500000);
 console.log(`  ${b2 === b ? 'grew in place: it ends at the top of memory, which grew under it' : 'moved'}`);

@@ -172,17 +172,6 @@ __attribute__((weak)) void zee_fault(unsigned code, void *ptr) {
 }
 #endif
 
-/* Why: every fault funnels here so that it never returns into the caller. */
-__attribute__((noinline, cold, unused)) static void fault(unsigned code, addr p) {
-  zee_fault(code, to_ptr(p));
-  __builtin_trap();
-}
-
-#if ZEE_VALIDATION >= 2
-#define ASSERT(cond, p) ((cond) ? (void)0 : fault(ZEE_E_INTERNAL, (p)))
-#else
-#define ASSERT(cond, p) ((void)0)
-#endif
 
 #if ZEE_THREADS
 static int lock_word;
@@ -195,6 +184,21 @@ static void unlock(void) { __atomic_store_n(&lock_word, 0, __ATOMIC_RELEASE); }
 #else
 #define lock() ((void)0)
 #define unlock() ((void)0)
+#endif
+
+/* Why: every fault funnels here so that it never returns into the caller;
+ * the lock is let go first, in case the handler unwinds (the JS wrapper
+ * throws), so that the next call does not spin forever. */
+__attribute__((noinline, cold, unused)) static void fault(unsigned code, addr p) {
+  unlock();
+  zee_fault(code, to_ptr(p));
+  __builtin_trap();
+}
+
+#if ZEE_VALIDATION >= 2
+#define ASSERT(cond, p) ((cond) ? (void)0 : fault(ZEE_E_INTERNAL, (p)))
+#else
+#define ASSERT(cond, p) ((void)0)
 #endif
 
 static zee_heap_info_t H = {.magic = ZEE_INFO_MAGIC,

@@ -1,4 +1,4 @@
-// zee_alloc as the malloc of real Emscripten apps (issue 4).
+// zee_alloc as the malloc of real Emscripten apps.
 //
 // Every example under examples/ is configured with `emcmake cmake` through
 // emscripten.cmake, built under build/emscripten/<example>, run under Node,
@@ -175,7 +175,7 @@ describe('emscripten.cmake', () => {
   test('a C app: stdio, strdup, getenv, qsort on heap data, mmap/munmap, the malloc API', () => {
     const r = run(join(built['c-app'], 'c-app.js'));
     const s = expectAllOk(r, 'c-app', C_STEPS);
-    expect(r.stdout).toMatch(/^c-app on zee_alloc \(config 0x101\)$/m); // external, closest, coalesce, defer, no cache
+    expect(r.stdout).toMatch(/^c-app on zee_alloc \(config 0x1\)$/m); // external validation, no threads
     const q = cAppQsortNumbers(100000);
     expect(s.get('qsort').detail).toBe(
       `100000 ints sorted, min=${q.min} median=${q.median} max=${q.max} sum=${q.sum}`);
@@ -204,12 +204,11 @@ describe('emscripten.cmake', () => {
     expect(o.status).not.toBe(0);
   });
 
-  test('the options reach the allocator: dev validation, first match, coalesce given as 1, chunkify, a cache of 5', () => {
-    const out = buildExample('c-app', ['ZEE_ALLOC_VALIDATION=dev', 'ZEE_ALLOC_JUMBO_MATCH=first',
-      'ZEE_ALLOC_BUDDY=1', 'ZEE_ALLOC_SHRINK=chunkify', 'ZEE_ALLOC_CACHE=5'], 'c-app-options');
+  test('the options reach the allocator: dev validation given as its number, 2', () => {
+    const out = buildExample('c-app', ['ZEE_ALLOC_VALIDATION=2'], 'c-app-options');
     const r = run(join(out, 'c-app.js'));
     expectAllOk(r, 'c-app', C_STEPS);
-    expect(r.stdout).toContain('c-app on zee_alloc (config 0x51122)'); // 2 | 2 << 4 | 1 << 8 | 1 << 12 | 5 << 16
+    expect(r.stdout).toContain('c-app on zee_alloc (config 0x2)'); // validation 2, no threads
   });
 
   test('a bad option value stops the configure with a clear message', () => {
@@ -221,10 +220,10 @@ describe('emscripten.cmake', () => {
     expect(r.status).not.toBe(0);
     expect(r.stderr.replace(/\s+/g, ' ')).toContain("zee_alloc_link: VALIDATION is 'paranoid'; expected one of: unsafe, external, dev (or 0..2)");
     const c = spawnSync('emcmake', ['cmake', '-S', join(root, 'examples', 'c-app'), '-B', out,
-      `-DCMAKE_CROSSCOMPILING_EMULATOR=${process.execPath}`, '-DZEE_ALLOC_VALIDATION=dev', '-DZEE_ALLOC_CACHE=256'],
+      `-DCMAKE_CROSSCOMPILING_EMULATOR=${process.execPath}`, '-DZEE_ALLOC_VALIDATION=3'],
     { env, encoding: 'utf8' });
     expect(c.status).not.toBe(0);
-    expect(c.stderr.replace(/\s+/g, ' ')).toContain("zee_alloc_link: CACHE is '256'; expected a number of frames, 0..255");
+    expect(c.stderr.replace(/\s+/g, ' ')).toContain("zee_alloc_link: VALIDATION is '3'; expected one of: unsafe, external, dev (or 0..2)");
   });
 
   test('without the Emscripten toolchain the configure says how to run it', () => {
@@ -291,7 +290,7 @@ describe('memory', () => {
     final: Number(/^oom: memory \d+ -> (\d+) bytes$/m.exec(stdout)[1]),
     big: Number(/^big-blocks: ok (\d+) x 1 MiB/m.exec(stdout)?.[1]),
   });
-  // A 1 MiB jumbo block takes 16 pages plus at most one anchor page.
+  // A 1 MiB large block takes 16 pages plus at most one anchor page.
   const expectBigBlocksFill = (n, heapStart, memory) => {
     expect(n).toBeGreaterThanOrEqual(Math.floor((memory - heapStart) / (17 * PAGE)) - 1);
     expect(n).toBeLessThanOrEqual(Math.floor((memory - heapStart) / (16 * PAGE)));

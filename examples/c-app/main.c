@@ -56,7 +56,7 @@ static int compare_u32(const void *a, const void *b) {
 }
 
 static void step_strings(void) {
-  const char *words[] = {"zee", "alloc", "buddy", "frames", "jumbo"};
+  const char *words[] = {"zee", "alloc", "buddy", "frames", "large"};
   char *copies[5];
   size_t total = 0;
   int same = 1, distinct = 1;
@@ -81,7 +81,7 @@ static void step_strings(void) {
     joined[len++] = ' ';
     joined[len] = 0;
   }
-  int joined_ok = joined && strncmp(joined, "zee alloc buddy frames jumbo zee ", 33) == 0 &&
+  int joined_ok = joined && strncmp(joined, "zee alloc buddy frames large zee ", 33) == 0 &&
                   len == 200 / 5 * (total + 5);
   CHECK("strdup", same && distinct, "5 copies, %zu chars", total);
   CHECK("realloc-string", joined_ok, "%zu chars", len);
@@ -229,7 +229,7 @@ int main(int argc, char **argv) {
     printf("double-free: not detected\n");
     return 0;
   }
-  /* config = validation | jumbo match << 4 | buddy << 8 | shrink << 12 (zee_alloc.h) */
+  /* config = validation | threads << 4 (zee_alloc.h) */
   printf("c-app on zee_alloc (config 0x%x)\n", (unsigned)zee_heap_info()->config);
   step_strings();
   step_env();
