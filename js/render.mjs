@@ -309,8 +309,9 @@ function sliceColor(s, c) {
   return RAMP[Math.round((8 * inUse) / (inUse + s.free[c]))];
 }
 
-// One overview row (a page, or a folded run of pages) at row index r.
-function overviewRow(snap, { page: p, run }, y, width, slices) {
+// One overview row (a page, or a folded run of pages) at y; `tips`: its
+// tooltip and the note on its right.
+function overviewRow(snap, { page: p, run }, y, width, slices, tips = true) {
   const o = [];
   const label = run > 1 ? `  … ×${run} ${KIND_LABEL[p.kind]}` : `${hex(p.address)} ${KIND_LABEL[p.kind] ?? p.kind}`;
   let tip;
@@ -346,8 +347,8 @@ function overviewRow(snap, { page: p, run }, y, width, slices) {
     tip = `${hex(p.address)}${run > 1 ? ` (+${run - 1} pages)` : ''}: not zee_alloc's (memory grown by someone else)`;
     o.push(bar('url(#zee-hatch)'));
   }
-  const note = run > 1 ? '' : pageNote(snap, p);
-  return `<g class="zee-page zee-${p.kind}" data-page="${p.address}"${run > 1 ? ` data-run="${run}"` : ''} transform="translate(0,${y})"><title>${esc(tip)}</title><text x="8" y="12" fill="${COLORS.text}">${esc(label)}</text>${o.join('')}${note ? `<text x="${LABEL_W + width + 8}" y="12" fill="${COLORS.text}">${esc(note)}</text>` : ''}</g>`;
+  const note = run > 1 || !tips ? '' : pageNote(snap, p);
+  return `<g class="zee-page zee-${p.kind}" data-page="${p.address}"${run > 1 ? ` data-run="${run}"` : ''} transform="translate(0,${y})">${tips ? `<title>${esc(tip)}</title>` : ''}<text x="8" y="12" fill="${COLORS.text}">${esc(label)}</text>${o.join('')}${note ? `<text x="${LABEL_W + width + 8}" y="12" fill="${COLORS.text}">${esc(note)}</text>` : ''}</g>`;
 }
 
 const OVERVIEW_OPTIONS = ['width', 'slices', 'collapse', 'title', 'maxBytes', 'page', 'lines'];
@@ -361,7 +362,8 @@ const OVERVIEW_OPTIONS = ['width', 'slices', 'collapse', 'title', 'maxBytes', 'p
  * bytes in use, so the SVG grows with the pages, never with the blocks.
  * Every row is a `<g class="zee-page zee-KIND" data-page="ADDRESS">` with a
  * `<title>` tooltip.  `maxBytes` caps the size: fewer slices per page first
- * (down to 1), then fewer rows; the SVG says what was cut (`zee-cut`).
+ * (down to 1), then no tooltips and notes, then fewer rows; the SVG says
+ * what was cut (`zee-cut`).
  *
  * Zoom (`page: address`): that page's blocks one by one, in `lines` rows
  * (default 16, 4 KiB each); every block is a `.zee-block` with `data-addr`,
@@ -390,48 +392,50 @@ export function renderSVG(snap, options = {}) {
   const W = LABEL_W + width + NOTE_W;
   const legend = [[RAMP[8], '100% in use'], [RAMP[4], '50%'], [RAMP[0], 'free frames'], [COLORS.large, 'large block'], [COLORS.span, 'free span'], [COLORS.meta, 'metadata'], ['url(#zee-hatch)', "not zee_alloc's"], [COLORS.corrupt, 'unreadable']];
   // The whole SVG for `rowsShown` rows drawn from `body`, with a cut note.
-  const assemble = (body, rowsShown, sl) => {
+  const assemble = (body, rowsShown, sl, tips) => {
     const { lines: head, y } = headerLines(snap, title);
     let cut = '';
-    if (sl !== slices || rowsShown < list.length) {
+    if (sl !== slices || rowsShown < list.length || !tips) {
       const parts = [];
       if (sl !== slices) parts.push(`${sl} slice${sl > 1 ? 's' : ''} of ${formatBytes(PAGE / sl)} per page instead of ${slices}`);
+      if (!tips) parts.push('no tooltips or notes');
       if (rowsShown < list.length) parts.push(`${rowsShown} of ${list.length} rows shown, from ${hex(list[0].page.address)}`);
       cut = `<text x="8" y="${y}" fill="#a15c00" font-weight="bold" class="zee-cut">cut to fit maxBytes ${maxBytes}: ${esc(parts.join('; '))}</text>`;
     }
     const top = y + (cut ? 16 : 0) + 14;
     const H = top + rowsShown * rowStep + 10;
-    const attrs = ` class="zee-map" data-slices="${sl}" data-rows="${list.length}" data-rows-shown="${rowsShown}"`;
+    const attrs = ` class="zee-map" data-slices="${sl}" data-rows="${list.length}" data-rows-shown="${rowsShown}" data-tooltips="${tips ? 1 : 0}"`;
     return [svgOpen(W, H, title, attrs), ...head, cut, legendLine(top - 5, legend), `<g transform="translate(0,${top + 4})">`, body, '</g>', '</svg>\n'].filter((s) => s !== '').join('\n');
   };
-  const drawRows = (sl, limit) => {
+  const drawRows = (sl, tips, limit) => {
     const out = [];
     let bytes = 0;
     for (let r = 0; r < list.length; r++) {
-      const s = overviewRow(snap, list[r], r * rowStep, width, sl);
+      const s = overviewRow(snap, list[r], r * rowStep, width, sl, tips);
       bytes += utf8Length(s) + 1;
       if (bytes > limit) break;
       out.push(s);
     }
     return out;
   };
-  const fixed = utf8Length(assemble('', list.length, slices)) + 200; // room for a cut note
-  for (let sl = slices; sl >= 1; sl /= 2) {
-    const drawn = drawRows(sl, budget - fixed);
-    if (drawn.length === list.length) {
-      const svg = assemble(drawn.join('\n'), drawn.length, sl);
-      if (utf8Length(svg) <= budget) return svg;
-    }
-    if (sl === 1) {
-      // Even one slice per page is too big: draw the rows that fit.
-      for (let n = drawn.length; n >= 0; n--) {
-        const svg = assemble(drawn.slice(0, n).join('\n'), n, 1);
-        if (utf8Length(svg) <= budget) return svg;
-        if (n === 0) break;
-      }
-    }
+  const fixed = utf8Length(assemble('', list.length, slices, true)) + 200; // room for a cut note
+  // Fewer slices, then no tooltips; the first way that draws every row wins.
+  const ways = [];
+  for (let sl = slices; sl >= 1; sl /= 2) ways.push([sl, true]);
+  ways.push([1, false]);
+  for (const [sl, tips] of ways) {
+    const drawn = drawRows(sl, tips, budget - fixed);
+    if (drawn.length < list.length) continue;
+    const svg = assemble(drawn.join('\n'), drawn.length, sl, tips);
+    if (utf8Length(svg) <= budget) return svg;
   }
-  throw new InspectError(`renderSVG: maxBytes ${maxBytes} is too small: the map's header alone takes ${utf8Length(assemble('', 0, 1))} bytes`);
+  // Even that is too big: the rows that fit.
+  const drawn = drawRows(1, false, budget - fixed);
+  for (let n = drawn.length; n >= 0; n--) {
+    const svg = assemble(drawn.slice(0, n).join('\n'), n, 1, false);
+    if (utf8Length(svg) <= budget) return svg;
+  }
+  throw new InspectError(`renderSVG: maxBytes ${maxBytes} is too small: the map's header alone takes ${utf8Length(assemble('', 0, 1, false))} bytes`);
 }
 
 // The blocks of one page, in `lines` rows.
@@ -452,16 +456,19 @@ function zoomSVG(snap, p, { width, title, budget, lines, slices }) {
   else if (p.kind === 'corrupt') summary = `page ${hex(p.address)}: unreadable (map mark ${p.mark ?? '?'})`;
   else summary = `page ${hex(p.address)}: not zee_alloc's (memory grown by someone else)`;
   const legend = [[COLORS.used, 'in use'], [COLORS.free, 'free frame'], [COLORS.large, 'large block'], [COLORS.meta, 'header'], [COLORS.reserved, 'reserved'], [COLORS.corrupt, 'unreadable']];
-  const top = y + 16 + 22;
-  const H = top + lines * lineStep + 10;
-  const frame = (body, note) => [
-    svgOpen(W, H, ttl, ` class="zee-zoom" data-page="${p.address}" data-kind="${p.kind}"`),
-    ...head,
-    `<text x="8" y="${y}" fill="${COLORS.text}" class="zee-summary">${esc(summary)}</text>`,
-    note ? `<text x="8" y="${y + 16}" fill="#a15c00" font-weight="bold" class="zee-cut">${esc(note)}</text>` : '',
-    legendLine(top - 8, legend),
-    `<g transform="translate(0,${top})">`, body, '</g>', '</svg>\n',
-  ].filter((s) => s !== '').join('\n');
+  // Lines: the summary at y, a cut note under it if any, the legend, the page.
+  const frame = (body, note) => {
+    const top = y + (note ? 16 : 0) + 30;
+    const H = top + lines * lineStep + 10;
+    return [
+      svgOpen(W, H, ttl, ` class="zee-zoom" data-page="${p.address}" data-kind="${p.kind}"`),
+      ...head,
+      `<text x="8" y="${y}" fill="${COLORS.text}" class="zee-summary">${esc(summary)}</text>`,
+      note ? `<text x="8" y="${y + 16}" fill="#a15c00" font-weight="bold" class="zee-cut">${esc(note)}</text>` : '',
+      legendLine(top - 8, legend),
+      `<g transform="translate(0,${top})">`, body, '</g>', '</svg>\n',
+    ].filter((s) => s !== '').join('\n');
+  };
 
   // Background per line: headers show through between the blocks.
   const base = [];

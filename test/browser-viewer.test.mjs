@@ -1,14 +1,17 @@
 // The heap viewer in Debian's chromium (playwright-core): load the page from
-// the localhost server, allocate and free with the buttons and by clicking
-// the map, run the random workload, and check that the map and the stats
-// change as they should.  Saves test-output/issue3/heap-viewer.png.
+// the localhost server, allocate and free with the buttons, zoom into a page
+// (by clicking its row in the map, and with the "page" control), select a
+// block in the page view, run the random workload, and check that the map,
+// the page view and the stats change as they should.  Saves
+// test-output/heap-viewer/heap-viewer.png.
 import { mkdirSync, statSync } from 'node:fs';
 import { get } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { startServer } from '../examples/heap-viewer/serve.mjs';
 import { launch } from '../examples/heap-viewer/browser.mjs';
 
-const out = fileURLToPath(new URL('../test-output/issue3/', import.meta.url));
+const out = fileURLToPath(new URL('../test-output/heap-viewer/', import.meta.url));
+const PAGE = 65536;
 let srv, browser, page;
 const errors = [];
 
@@ -22,12 +25,23 @@ async function stats() {
   return page.$$eval('[data-stat]', (els) => Object.fromEntries(els.map((e) => [e.dataset.stat, Number(e.dataset.value)])));
 }
 const ops = async () => Number(await page.getAttribute('body', 'data-ops'));
+const zoomed = async () => Number(await page.getAttribute('body', 'data-zoom'));
 // Clicks a button and waits until the page has redrawn after `n` more operations.
 async function act(selector, n = 1) {
   const before = await ops();
   await page.click(selector);
   await page.waitForFunction((want) => Number(document.body.dataset.ops) >= want, before + n);
 }
+// The addresses of the blocks drawn in the page view, by state (a block
+// that wraps to the next line is drawn as several boxes of one address).
+async function zoomBlocks() {
+  return page.$$eval('#zoom svg .zee-block', (els) => {
+    const by = {};
+    for (const e of els) (by[e.dataset.state] ??= new Set()).add(Number(e.dataset.addr));
+    return Object.fromEntries(Object.entries(by).map(([k, v]) => [k, [...v].sort((a, b) => a - b)]));
+  });
+}
+const pageOf = (p) => (p - 8) - ((p - 8) % PAGE);
 
 beforeAll(async () => {
   srv = await startServer({ port: 0 });
@@ -46,51 +60,69 @@ test('the server serves the page, js/ and dist/ (.wasm as application/wasm) and 
   expect(await head(srv.url)).toEqual({ status: 200, type: 'text/html; charset=utf-8' });
   expect(await head(`${srv.url}dist/zee_alloc.wasm`)).toEqual({ status: 200, type: 'application/wasm' });
   expect(await head(`${srv.url}js/inspect.mjs`)).toEqual({ status: 200, type: 'text/javascript; charset=utf-8' });
+  expect(await head(`${srv.url}js/layout.mjs`)).toEqual({ status: 200, type: 'text/javascript; charset=utf-8' });
   expect((await head(`${srv.url}js/../package.json`)).status).toBe(404);
   expect((await head(`${srv.url}%2e%2e/%2e%2e/package.json`)).status).toBe(404);
   expect((await head(`${srv.url}dist/..%2fsrc/zee_alloc.c`)).status).toBe(404);
 });
 
-test('allocate, select in the map, free, random workload: the map and the stats follow', async () => {
+test('allocate, zoom into a page, select a block there, free, random workload: the map, the page view and the stats follow', async () => {
   await page.goto(`${srv.url}?seed=5`);
   await page.waitForSelector('body[data-ready="1"]', { timeout: 30000 });
   let s = await stats();
   expect(s['used-blocks']).toBe(0);
   expect(s['used-bytes']).toBe(0);
-  expect(await page.locator('#map svg .zee-frame.zee-used').count()).toBe(0);
   expect(await page.textContent('#validity')).toContain('valid');
+  expect(await page.isHidden('#zoom-panel')).toBe(true);
 
-  // malloc(3000): one 4 KiB frame in use, drawn in the map with its address
+  // malloc(3000): a block of 3,008 B (usable 3,000); its page is a row of the map
   await page.fill('#size', '3000');
   await act('#alloc');
   const p = Number(await page.getAttribute('#blocks div', 'data-ptr'));
-  expect(await page.textContent('#message')).toContain(`= 0x${p.toString(16).padStart(8, '0')}`);
+  expect(await page.textContent('#message')).toContain(`= 0x${p.toString(16).padStart(8, '0')}, usable 3000 B`);
   s = await stats();
-  expect(s['used-blocks']).toBe(1);
-  expect(s['used-bytes']).toBe(4096 - 8);
-  const rect = page.locator(`#map svg .zee-frame[data-addr="${p}"]`);
-  expect(await rect.getAttribute('data-state')).toBe('used');
-  expect(await rect.getAttribute('data-size')).toBe('4096');
-  expect(await rect.locator('title').textContent()).toMatch(/in use, frame 4 KiB, payload 4088 B/);
+  expect([s['used-blocks'], s['used-bytes'], s['peak-bytes']]).toEqual([1, 3000, 3000]);
+  const P = pageOf(p);
+  const row = page.locator(`#map svg g.zee-page[data-page="${P}"]`);
+  expect(await row.getAttribute('class')).toBe('zee-page zee-small');
+  expect(await row.locator('title').textContent()).toMatch(/small page: 1 blocks in use \(2\.9 KiB\)/);
+  // the map aggregates: no block of its own in it
+  expect(await page.locator('#map svg [data-addr]').count()).toBe(0);
 
-  // malloc(100000): a jumbo block of 2 pages appears
+  // click the page's row: the page view draws its blocks, the 3,008 B block among them
+  await row.click();
+  await page.waitForFunction((want) => document.body.dataset.zoom === String(want), P);
+  expect(await page.isVisible('#zoom-panel')).toBe(true);
+  expect(await page.getAttribute('#zoom svg', 'data-page')).toBe(String(P));
+  expect(await page.inputValue('#page')).toBe(String(P));
+  expect((await zoomBlocks()).used).toEqual([p]);
+  const box = page.locator(`#zoom svg .zee-block[data-addr="${p}"]`).first();
+  expect(await box.getAttribute('data-size')).toBe('3008');
+  expect(await box.locator('title').textContent()).toMatch(/in use, block 3008 B, usable 3000 B/);
+  expect(await page.getAttribute(`#map svg g.zee-page[data-page="${P}"]`, 'class')).toBe('zee-page zee-small zoomed');
+
+  // malloc(100000): a large block; its anchor's row and a large page appear
   await page.fill('#size', '100000');
   await act('#alloc');
+  const j = Number(await page.getAttribute('#blocks div', 'data-ptr'));
   s = await stats();
-  expect(s['used-blocks']).toBe(2);
-  expect(s['used-bytes']).toBe(4088 + 2 * 65536);
-  expect(await page.locator('#map svg .zee-jumbo[data-size="131072"]').count()).toBe(1);
-  expect(await page.locator('#map svg .zee-jumbo-start, #map svg g.zee-jumbo-start').count()).toBe(1);
+  expect([s['used-blocks'], s['used-bytes']]).toEqual([2, 3000 + 100000]);
+  expect(await page.locator('#map svg g.zee-large').count()).toBeGreaterThanOrEqual(1);
 
-  // select the 4 KiB frame by clicking it in the map, then Free: it turns free
-  await page.click(`#map svg .zee-frame[data-addr="${p}"]`);
+  // select the 3,008 B block in the page view, then Free: its bytes are a free frame again
+  await page.click(`#zoom svg .zee-block[data-addr="${p}"]`);
   expect(await page.textContent('#message')).toContain(`selected 0x${p.toString(16).padStart(8, '0')}`);
+  expect(await page.locator(`#zoom svg .zee-block.selected[data-addr="${p}"]`).count()).toBeGreaterThanOrEqual(1);
   await act('#free');
   s = await stats();
-  expect(s['used-blocks']).toBe(1);
-  expect(s['used-bytes']).toBe(2 * 65536);
-  expect(await page.locator(`#map svg .zee-frame[data-addr="${p}"]`).getAttribute('data-state')).toBe('free');
+  expect([s['used-blocks'], s['used-bytes'], s['peak-bytes']]).toEqual([1, 100000, 103000]);
+  expect(await page.locator(`#zoom svg .zee-block[data-addr="${p}"]`).first().getAttribute('data-state')).toBe('free');
   expect(await page.locator('#blocks div').count()).toBe(1);
+
+  // selecting the large block in the list shows its anchor page, with its part there
+  await page.click(`#blocks div[data-ptr="${j}"]`);
+  expect(await zoomed()).toBe(pageOf(j));
+  expect((await zoomBlocks()).large).toEqual([j]);
 
   // bad input is refused with a message, and changes nothing
   await page.fill('#size', '-5');
@@ -104,41 +136,59 @@ test('allocate, select in the map, free, random workload: the map and the stats 
   await act('#random', 300);
   s = await stats();
   expect(s.ops).toBeGreaterThanOrEqual(303);
-  expect(s['used-blocks']).toBe(await page.locator('#blocks div').count() + 0);
+  const ptrs = await page.$$eval('#blocks div', (els) => els.map((e) => Number(e.dataset.ptr)));
+  expect(s['used-blocks']).toBe(ptrs.length);
   expect(s['used-blocks']).toBeGreaterThan(20);
-  expect(await page.locator('#map svg .zee-frame.zee-used').count() + await page.locator('#map svg .zee-jumbo').count()).toBe(s['used-blocks']);
   expect(s['zee-check']).toBe(0);
   expect(await page.getAttribute('#validity', 'data-ok')).toBe('1');
   expect(s.pages).toBeGreaterThan(2);
   expect(await page.textContent('#message')).toMatch(/random workload \(seed 5\): \d+ allocations, \d+ frees/);
+  // the map: one row per page (runs of span and large pages folded into one row)
+  const runs = await page.$$eval('#map svg g.zee-page', (els) => els.map((e) => Number(e.dataset.run ?? 1)));
+  expect(runs.reduce((a, b) => a + b, 0)).toBe(s.pages);
 
-  // zoom widens the map's page bar (16 x 1024 px) so small frames get room
-  const fitWidth = Number(await page.getAttribute('#map svg', 'width'));
-  await page.selectOption('#zoom', '16');
-  expect(Number(await page.getAttribute('#map svg', 'width'))).toBe(fitWidth + 15 * 1024);
-  await page.selectOption('#zoom', '1');
-  expect(Number(await page.getAttribute('#map svg', 'width'))).toBe(fitWidth);
+  // the "page" control zooms too: every small page shows exactly the live
+  // blocks whose header it holds (the viewer's own list of pointers)
+  const small = await page.$$eval('#map svg g.zee-small', (els) => els.map((e) => Number(e.dataset.page)));
+  expect(small.length).toBeGreaterThan(1);
+  for (const pg of small.slice(0, 4)) {
+    await page.selectOption('#page', String(pg));
+    await page.waitForFunction((want) => document.body.dataset.zoom === String(want), pg);
+    const drawn = await zoomBlocks();
+    const want = ptrs.filter((q) => pageOf(q) === pg && q % PAGE !== 0).sort((a, b) => a - b); // a page-aligned large block has no bytes here
+    expect([...(drawn.used ?? []), ...(drawn.large ?? [])].sort((a, b) => a - b)).toEqual(want);
+  }
 
   mkdirSync(out, { recursive: true });
   await page.screenshot({ path: `${out}heap-viewer.png` });
   expect(statSync(`${out}heap-viewer.png`).size).toBeGreaterThan(20000);
 
-  // Free all: nothing in use, no used box left in the map
+  // Close and Escape leave the page view
+  await page.click('#unzoom');
+  expect(await zoomed()).toBe(0);
+  expect(await page.isHidden('#zoom-panel')).toBe(true);
+  await page.selectOption('#page', String(small[0]));
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => document.body.dataset.zoom === '0');
+
+  // Free all: nothing in use, the page view of a small page shows no block in use
   await act('#free-all', s['used-blocks']);
   s = await stats();
   expect(s['used-blocks']).toBe(0);
-  expect(await page.locator('#map svg .zee-frame.zee-used').count()).toBe(0);
+  expect(s['used-bytes']).toBe(0);
+  const any = Number(await page.getAttribute('#map svg g.zee-small', 'data-page'));
+  await page.selectOption('#page', String(any));
+  expect((await zoomBlocks()).used).toBeUndefined();
 
-  // a new heap from the dev build: fresh stats, the build's options in the label
+  // a new heap from the dev build: fresh stats, the build in the label
   await page.selectOption('#variant', 'dev');
   await page.click('#reset');
   await page.waitForFunction(() => document.getElementById('variant-label').textContent === '(dev build)');
   await page.waitForFunction(() => document.body.dataset.ops === '0');
   s = await stats();
-  expect(s.ops).toBe(0);
-  expect(s['used-blocks']).toBe(0);
+  expect([s.ops, s['used-blocks'], await zoomed()]).toEqual([0, 0, 0]);
   await page.fill('#size', '40');
   await act('#alloc');
-  expect((await stats())['used-bytes']).toBe(64 - 8);
+  expect((await stats())['used-bytes']).toBe(40);
   expect(errors).toEqual([]);
-}, 90000);
+}, 120000);

@@ -1,5 +1,7 @@
 // The heap viewer's page logic: a zee_alloc heap in the browser, driven by
-// buttons, drawn after every operation with the inspector's SVG map.
+// buttons, drawn after every operation with the inspector: the whole heap as
+// an aggregated map (a row per page), and one page block by block when a page
+// is picked (click its row, or choose it in the "page" control).
 // URL options: ?variant=default|dev|unsafe  &seed=<n> (random workload)
 //              &pages=<n> (initial memory pages).
 import { ZeeAlloc } from '/js/zee_alloc.mjs';
@@ -8,11 +10,16 @@ import { snapshot, renderSVG, renderText, formatBytes } from '/js/inspect.mjs';
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const MAX_PAGES = 2048; // 128 MiB: a runaway workload gets NULL, not a frozen tab
+const PAGE = 65536;
+// Why: the map is redrawn after every operation; a budget keeps a big heap's
+// map cheap to insert (the SVG says what it cut).
+const MAP_BYTES = 2_000_000;
 
 let z = null;
 let live = new Map(); // ptr -> requested size
 let order = []; // allocation order, newest last
 let selected = 0;
+let zoomed = 0; // the page drawn block by block, or 0
 let ops = 0;
 let seed = Number(params.get('seed') ?? 1) >>> 0;
 
@@ -34,6 +41,8 @@ function say(text, error = false) {
 }
 
 const hex = (a) => '0x' + (a >>> 0).toString(16).padStart(8, '0');
+// The page whose header slot holds a block's header (a large block's anchor).
+const pageOf = (p) => (p - 8) - ((p - 8) % PAGE);
 
 async function newHeap() {
   const variant = $('variant').value;
@@ -42,6 +51,7 @@ async function newHeap() {
   live = new Map();
   order = [];
   selected = 0;
+  zoomed = 0;
   $('variant-label').textContent = `(${variant} build)`;
   draw();
 }
@@ -63,7 +73,7 @@ function release(p) {
   if (selected === p) selected = 0;
 }
 
-// Mostly small requests, some medium, a few jumbo blocks (as real programs do).
+// Mostly small requests, some medium, a few large blocks (as real programs do).
 function randomSize(r) {
   const x = r();
   if (x < 0.7) return 1 + Math.floor(r() * 256);
@@ -75,29 +85,46 @@ function stat(name, label, value, title = '') {
   return `<dt${title ? ` title="${title}"` : ''}>${label}</dt><dd data-stat="${name}" data-value="${value.raw}">${value.text}</dd>`;
 }
 
-// Redraws the map, stats and block list from a fresh snapshot.
+// The "page" control lists every page of the heap.
+function drawPageControl(s) {
+  const sel = $('page');
+  const want = ['0', ...s.pages.map((p) => String(p.address))];
+  const have = [...sel.options].map((o) => o.value);
+  if (want.join() !== have.join()) {
+    sel.innerHTML = ['<option value="0">— whole heap —</option>',
+      ...s.pages.map((p) => `<option value="${p.address}">${hex(p.address)} ${p.kind}</option>`)].join('');
+  }
+  sel.value = String(zoomed);
+}
+
+// Redraws the map, the page view, the stats and the block list from a fresh snapshot.
 function draw() {
   const s = snapshot(z);
   const t = s.totals;
-  const map = $('map');
-  const zoom = Number($('zoom').value);
-  map.innerHTML = renderSVG(s, { title: 'zee_alloc heap', width: 1024 * zoom });
-  // fit: scale to the panel; zoomed: natural size, the panel scrolls
-  if (zoom > 1) map.querySelector('svg').style.width = `${map.querySelector('svg').getAttribute('width')}px`;
-  if (selected) map.querySelector(`[data-addr="${selected}"]`)?.classList.add('selected');
+  if (zoomed && !s.pages.some((p) => p.address === zoomed)) zoomed = 0;
+  $('map').innerHTML = renderSVG(s, { title: 'zee_alloc heap', maxBytes: MAP_BYTES });
+  $('map').querySelector(`g.zee-page[data-page="${zoomed}"]`)?.classList.add('zoomed');
+  $('zoom-panel').hidden = !zoomed;
+  if (zoomed) {
+    const page = s.pages.find((p) => p.address === zoomed);
+    $('zoom-title').textContent = `Page ${hex(zoomed)} (${page.kind}${page.kind === 'small' ? `: ${page.usedBlocks} in use, ${page.freeFrames} free frames` : ''})`;
+    $('zoom').innerHTML = renderSVG(s, { title: 'zee_alloc heap', page: zoomed, maxBytes: MAP_BYTES });
+    if (selected) for (const r of $('zoom').querySelectorAll(`[data-addr="${selected}"]`)) r.classList.add('selected');
+  } else $('zoom').innerHTML = '';
+  drawPageControl(s);
   const v = (raw, text = String(raw)) => ({ raw, text });
   const b = (n) => v(n, formatBytes(n));
   $('stats').innerHTML = [
     stat('pages', 'heap pages', v(t.pages)),
     stat('memory', 'memory', b(s.memoryBytes)),
     stat('used-blocks', 'blocks in use', v(t.usedBlocks)),
-    stat('used-bytes', 'bytes in use', b(t.usedBytes)),
+    stat('used-bytes', 'bytes in use', b(t.usedBytes), 'the sum of malloc_usable_size() over live blocks'),
+    stat('peak-bytes', 'peak bytes in use', b(s.counters.peakBytes), "the allocator's running peak of bytes in use"),
     stat('free-bytes', 'bytes free', b(t.freeBytes)),
     stat('free-frames', 'free frames', v(t.freeFrames)),
     stat('free-spans', 'free spans', v(t.freeSpans)),
     stat('largest-free', 'largest free block', b(t.largestFreeBlock)),
-    stat('metadata', 'metadata', b(t.metadataBytes)),
-    stat('reserved', 'reserved', b(t.reservedBytes)),
+    stat('metadata', 'headers and page words', b(t.metadataBytes)),
     stat('fragmentation', 'fragmentation', v(t.fragmentation, `${(100 * t.fragmentation).toFixed(1)}%`), '1 - largest free block / bytes free'),
     stat('zee-check', 'zee_check()', v(z.check())),
     stat('ops', 'operations', v(ops)),
@@ -111,10 +138,19 @@ function draw() {
     .map((p) => `<div data-ptr="${p}"${p === selected ? ' class="selected"' : ''}>${hex(p)}  ${live.get(p)} B</div>`).join('');
   $('text-map').textContent = renderText(s, { columns: 100 });
   document.body.dataset.ops = String(ops);
+  document.body.dataset.zoom = String(zoomed);
 }
 
+function zoom(page) {
+  zoomed = page;
+  draw();
+  if (page) say(`page ${hex(page)}: click a block in use to select it`);
+}
+
+// Selects a live block and shows its page.
 function select(p) {
   selected = live.has(p) ? p : 0;
+  if (selected) zoomed = pageOf(p);
   draw();
   if (selected) say(`selected ${hex(p)} (${live.get(p)} B); Free releases it`);
 }
@@ -177,21 +213,27 @@ $('reset').onclick = async () => {
 };
 
 $('map').addEventListener('click', (e) => {
-  const rect = e.target.closest('[data-addr]');
-  if (rect && rect.dataset.state === 'used') select(Number(rect.dataset.addr));
+  const row = e.target.closest('g.zee-page[data-page]');
+  if (row) zoom(Number(row.dataset.page));
+});
+$('zoom').addEventListener('click', (e) => {
+  const box = e.target.closest('[data-addr]');
+  if (box && (box.dataset.state === 'used' || box.dataset.state === 'large')) select(Number(box.dataset.addr));
 });
 $('blocks').addEventListener('click', (e) => {
   const row = e.target.closest('[data-ptr]');
   if (row) select(Number(row.dataset.ptr));
 });
-$('zoom').addEventListener('change', () => draw());
+$('page').addEventListener('change', () => zoom(Number($('page').value)));
+$('unzoom').onclick = () => zoom(0);
+document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && zoomed) zoom(0); });
 $('size').addEventListener('keydown', (e) => { if (e.key === 'Enter') $('alloc').click(); });
 
 if (params.get('variant')) $('variant').value = params.get('variant');
 try {
   await newHeap();
   for (const id of ['alloc', 'free', 'free-all', 'random', 'trim', 'reset']) $(id).disabled = false;
-  say('ready: allocate, free, or run a random workload; click a block in the map to select it');
+  say('ready: allocate, free, or run a random workload; click a page in the map to see its blocks');
   document.body.dataset.ready = '1';
 } catch (e) {
   say(`could not load zee_alloc: ${e.message}`, true);
