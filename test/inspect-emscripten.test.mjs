@@ -1,6 +1,6 @@
 // The inspector on the heap of an Emscripten app linked with zee_alloc
 // (-sMALLOC=none + src/zee_alloc.c), given its Module, or its memory plus the
-// state address.  The app is built here with emcc into build/issue3/.
+// state address.  The app is built here with emcc into build/inspect-emscripten-app/.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -9,7 +9,7 @@ import { snapshot, validate, renderText, CHECK_CODES } from '../js/inspect.mjs';
 import { EMCC_ENV } from '../scripts/build.mjs';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
-const dir = `${root}build/issue3/emscripten`;
+const dir = `${root}build/inspect-emscripten-app`;
 const PAGE = 65536;
 
 // The app keeps up to 256 blocks the test allocates and frees through it.
@@ -59,20 +59,25 @@ test("an Emscripten app's Module: the snapshot lists the app's blocks and valida
   const s = snapshot(Module);
   expect(s.violations).toEqual([]);
   expect(Module._zee_check()).toBe(0);
-  const used = new Map(s.frames.filter((f) => f.state === 'used').map((f) => [f.address, f]));
+  const used = new Map(s.blocks.filter((f) => f.state === 'used').map((f) => [f.address, f]));
   for (const { n, p } of ptrs) {
     if (n === 100) {
       expect(used.has(p)).toBe(false);
-      expect(s.frames.find((f) => f.address === p)?.state ?? 'merged').not.toBe('used');
-    } else if (n < 32768) {
-      expect(used.get(p).payload).toBeGreaterThanOrEqual(n);
+    } else if (n <= 32760) {
+      // exact-size blocks: n <= usable <= n + 15
+      expect(used.get(p).usable).toBeGreaterThanOrEqual(n);
+      expect(used.get(p).usable).toBeLessThanOrEqual(n + 15);
     } else {
-      expect(s.jumbos).toContainEqual(expect.objectContaining({ address: p, pages: 2, bytes: 2 * PAGE }));
+      // 100,000 B: 34,464 B in the top of its anchor, then one whole page
+      expect(s.large).toContainEqual({ address: p, anchor: p - 8 - ((p - 8) % PAGE), size: 100000, usable: 100000, pages: 1, inPage: 34464, end: p + 100000 });
     }
   }
+  // the app's own allocations (stdio, its startup) are in the heap too: at least ours
+  expect(s.totals.usedBlocks).toBeGreaterThanOrEqual(5);
+  expect(s.counters.usedBlocks).toBe(s.totals.usedBlocks);
   expect(s.heapStart).toBeGreaterThan(0);
   expect(s.heapEnd).toBeLessThanOrEqual(Module.HEAPU8.length);
-  expect(renderText(s)).toMatch(/^0x[0-9a-f]{8} anchor \|/m);
+  expect(renderText(s)).toMatch(/^0x[0-9a-f]{8} small  \|.*\+L$/m);
 });
 
 test('its memory plus the state address give the same snapshot as the Module', () => {
@@ -87,7 +92,9 @@ test('the app grows its memory: the inspector follows the new buffer', () => {
   expect(p).not.toBe(0);
   expect(Module.HEAPU8.length).toBeGreaterThan(before);
   const s = snapshot(Module);
-  expect(s.jumbos).toContainEqual(expect.objectContaining({ address: p, pages: 384 }));
+  // a multiple of 64 KiB: page-aligned, its header in the anchor's last 8 bytes
+  expect(s.large).toContainEqual(expect.objectContaining({ address: p, pages: 384, inPage: 0, size: 24 << 20 }));
+  expect(p % PAGE).toBe(0);
   expect(s.memoryBytes).toBe(Module.HEAPU8.length);
   expect(validate(Module).ok).toBe(true);
 });

@@ -3,7 +3,8 @@
 // and chromium):   node examples/heap-viewer/screenshot.mjs [out.png]
 // (default docs/heap-viewer.png).  It serves the viewer on a free localhost
 // port, allocates a few blocks of known sizes, runs the random workload with
-// seed 3, selects a block, and saves the page.
+// seed 3, selects a block in the live-block list (which opens its page
+// block by block under the heap map), and saves the page.
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +27,7 @@ try {
   await page.fill('#ops', '150');
   await page.click('#random');
   await page.click('#blocks div:nth-child(3)');
+  await page.waitForSelector('#zoom svg');
   mkdirSync(dirname(out), { recursive: true });
   await page.screenshot({ path: out, fullPage: false });
   console.log(`wrote ${out}`);
