@@ -1,22 +1,30 @@
 #!/usr/bin/env node
 // Prints a text heap map of a small scripted heap (the README's example):
 //   node examples/heap-viewer/text-map.mjs [columns]      (needs `npm run build`)
-// Small blocks of several sizes, some freed, a 100 KB jumbo block, 60 blocks
-// of 1000 B with every third freed, then validate().
+// Small blocks of several sizes, some freed, a 100 KB large block, 60 blocks
+// of 1000 B with every third freed, then validate(); and the blocks of the
+// first page, listed one per line (renderText's `page` option).
 import { ZeeAlloc } from '../../js/zee_alloc.mjs';
 import { snapshot, validate, renderText } from '../../js/inspect.mjs';
 
 const columns = Number(process.argv[2] ?? 80);
+if (!Number.isInteger(columns) || columns < 60) {
+  console.error(`text-map.mjs: columns must be a whole number >= 60, got "${process.argv[2]}"`);
+  process.exit(2);
+}
 const z = await ZeeAlloc.create({ initialPages: 8 });
 const small = [24, 100, 1000, 3000, 5, 200].map((n) => z.malloc(n));
-const jumbo = z.malloc(100000);
+const large = z.malloc(100000);
 z.free(small[1]);
 z.free(small[3]);
 const big = z.malloc(20000);
 const row = Array.from({ length: 60 }, () => z.malloc(1000));
 row.forEach((p, i) => { if (i % 3 === 0) z.free(p); });
 
-process.stdout.write(renderText(snapshot(z), { columns }));
+const snap = snapshot(z);
+process.stdout.write(renderText(snap, { columns }));
 const { ok, violations } = validate(z);
 console.log(`validate(): ${ok ? 'ok' : `${violations.length} violations`}; zee_check(): ${z.check()}`);
-console.log(`blocks: ${[...small, jumbo, big].map((p) => '0x' + p.toString(16)).join(' ')}`);
+console.log(`blocks: ${[...small, large, big].map((p) => '0x' + p.toString(16)).join(' ')}`);
+console.log();
+process.stdout.write(renderText(snap, { columns, page: snap.heapStart }).split('\n').slice(3).join('\n')); // without the totals again
