@@ -4,41 +4,60 @@
 // the bad-input table run natively.  Any finding aborts the program with a
 // report, which fails these tests.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const corpus = fileURLToPath(new URL('native/corpus', import.meta.url));
-// The builds of the core: the X(...) lines of configs.h.
-const builds = readFileSync(new URL('native/configs.h', import.meta.url), 'utf8').match(/^\s*X\(/gm).length;
+// The builds of the core: the X(name, validation, threads) lines of configs.h.
+const configs = [...readFileSync(new URL('native/configs.h', import.meta.url), 'utf8').matchAll(/^\s*X\((\w+), *(\d), *(\d)\)/gm)];
+const builds = configs.length;
+const checked = configs.filter((m) => Number(m[2]) > 0).length;
+const env = { ...process.env, UBSAN_OPTIONS: 'print_stacktrace=1' };
 let bin;
 
 // Why: a sanitizer report is long; the test failure should show all of it.
-function run(args) {
-  const r = spawnSync(bin, args, { cwd: root, encoding: 'utf8', env: { ...process.env, UBSAN_OPTIONS: 'print_stacktrace=1' } });
-  if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} exited ${r.status ?? r.signal}\n${r.stdout}\n${r.stderr}`);
+function run(args, program = bin) {
+  const r = spawnSync(program, args, { cwd: root, encoding: 'utf8', env });
+  if (r.status !== 0) throw new Error(`${program} ${args.join(' ')} exited ${r.status ?? r.signal}\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
 }
 
+function build(kind, core) {
+  const out = execFileSync('bash', ['test/native/build.sh', kind], {
+    cwd: root, encoding: 'utf8', env: core ? { ...process.env, ZEE_CORE: core } : process.env,
+  });
+  return out.trim().split('\n').pop();
+}
+
 beforeAll(() => {
-  bin = execFileSync('bash', ['test/native/build.sh', 'regress'], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop();
+  bin = build('regress');
 }, 120000);
+
+test('configs.h lists every value of both options', () => {
+  expect(builds).toBeGreaterThanOrEqual(4);
+  expect(new Set(configs.map((m) => m[2]))).toEqual(new Set(['0', '1', '2']));
+  expect(new Set(configs.map((m) => m[3]))).toEqual(new Set(['0', '1']));
+});
 
 test('every corpus input passes under every build of the core (ASan + UBSan)', () => {
   const files = readdirSync(corpus).filter((f) => !f.startsWith('.'));
   expect(files.length).toBeGreaterThanOrEqual(30);
   const out = run(['--all-configs', corpus]);
-  const m = out.match(/regress: (\d+) inputs, (\d+) runs, (\d+) calls, .*no finding/);
+  const m = out.match(/regress: (\d+) inputs, (\d+) runs, (\d+) calls, (\d+) NULLs accounted, (\d+) growths refused, (\d+) bad pointers rejected, no finding/);
   expect(m).not.toBeNull();
   expect(Number(m[1])).toBe(files.length);
   expect(Number(m[2])).toBe(files.length * builds);
   expect(Number(m[3])).toBeGreaterThan(10000);
+  expect(Number(m[6])).toBeGreaterThan(1000); // freed and interior pointers probed in checked builds
 }, 90000);
 
 const SEED = Number(process.env.ZEE_SEED ?? 20261125) >>> 0;
 test(`fault injection natively: 200 random inputs, growth refused at random points, every build (seed ${SEED})`, () => {
   const out = run(['--random', '200', String(SEED)]);
-  const m = out.match(/regress: 200 inputs, (\d+) runs, (\d+) calls, (\d+) NULLs accounted, (\d+) growths refused, no finding/);
+  const m = out.match(/regress: 200 inputs, (\d+) runs, (\d+) calls, (\d+) NULLs accounted, (\d+) growths refused, (\d+) bad pointers rejected, no finding/);
   expect(m).not.toBeNull();
   expect(Number(m[1])).toBe(200 * builds);
   const [calls, nulls, refused] = [m[2], m[3], m[4]].map(Number);
@@ -49,10 +68,13 @@ test(`fault injection natively: 200 random inputs, growth refused at random poin
 
 test('the bad-input table natively: faults before any change, sizes and alignments (ASan + UBSan)', () => {
   const out = run(['--bad-input']);
-  const m = out.match(/bad-input: (\d+) cases passed over (\d+) builds/);
+  const m = out.match(/bad-input: (\d+) cases passed over (\d+) builds \((\d+) with pointer checks\)/);
   expect(m).not.toBeNull();
   expect(Number(m[2])).toBe(builds);
-  expect(Number(m[1])).toBeGreaterThan(500);
+  expect(Number(m[3])).toBe(checked);
+  // Every build: sizes near SIZE_MAX and bad alignments; checked builds also
+  // every bad pointer through free, realloc and malloc_usable_size.
+  expect(Number(m[1])).toBeGreaterThanOrEqual(25 * builds + 60 * checked);
 });
 
 test('the runner rejects a missing corpus path instead of passing vacuously', () => {
@@ -60,4 +82,30 @@ test('the runner rejects a missing corpus path instead of passing vacuously', ()
   expect(r.status).not.toBe(0);
   const usage = spawnSync(bin, [], { cwd: root, encoding: 'utf8' });
   expect(usage.status).toBe(2);
+});
+
+// Broken copies of the core that zee_check() alone accepts: the harness's
+// own checks must catch them.
+describe('the harness catches a broken core', () => {
+  const core = readFileSync(join(root, 'src/zee_alloc.c'), 'utf8');
+  let dir;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'zee-native-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const cases = [
+    ['the peak follows the bytes in use', 'if (H.used_bytes > H.peak_bytes) H.peak_bytes = H.used_bytes;', 'H.peak_bytes = H.used_bytes;', /running totals: peak \d+ bytes, want \d+/],
+    ['zee_heap_info() initialises the heap', 'const zee_heap_info_t *zee_heap_info(void) { return &H; }',
+      'const zee_heap_info_t *zee_heap_info(void) {\n  if (!H.heap_start) init();\n  return &H;\n}', /the heap was initialised .* before its first allocation/],
+  ];
+  test.each(cases)('%s', (_, from, to, finding) => {
+    expect(core.split(from)).toHaveLength(2); // the site is in the core exactly once
+    const path = join(dir, 'zee_alloc.c');
+    writeFileSync(path, core.replace(from, to));
+    const mutant = build('regress', path);
+    const r = spawnSync(mutant, ['--all-configs', join(corpus, 'seed-classes-0')], { cwd: root, encoding: 'utf8', env });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(finding);
+  }, 120000);
 });

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the native (host) test programs of zee_alloc with clang:
-#   bash test/native/build.sh fuzz     -> build/issue6/fuzz/zee_fuzz     (libFuzzer + ASan + UBSan)
-#   bash test/native/build.sh regress  -> build/issue6/regress/zee_regress (ASan + UBSan, no libFuzzer)
+#   bash test/native/build.sh fuzz     -> build/native/fuzz/zee_fuzz     (libFuzzer + ASan + UBSan)
+#   bash test/native/build.sh regress  -> build/native/regress/zee_regress (ASan + UBSan, no libFuzzer)
 # src/zee_alloc.c is compiled once per line of test/native/configs.h, and each
 # object's zee_* names get the config's prefix (objcopy), so one program holds
 # every build.  Prints the program's path; rebuilds only when a source changed.
@@ -19,13 +19,18 @@ OBJCOPY="${OBJCOPY:-$(command -v llvm-objcopy-14 || command -v llvm-objcopy || c
 [ -n "$OBJCOPY" ] || { echo "build.sh: no objcopy (apt-get install binutils)" >&2; exit 1; }
 
 # ZEE_CORE=path builds another copy of the core (to check that the harness
-# catches a deliberately broken allocator) into build/issue6/<kind>-mutant.
+# catches a deliberately broken allocator, or another revision of the core)
+# into build/native/<kind>-mutant; a zee_alloc.h next to it comes before src/.
 core="${ZEE_CORE:-src/zee_alloc.c}"
-out="build/issue6/$kind${ZEE_CORE:+-mutant}"
+inc=(-I "$(dirname "$core")" -I src)
+out="build/native/$kind${ZEE_CORE:+-mutant}"
 bin="$out/zee_$kind"
 mkdir -p "$out"
-sources=("$core" src/*.h test/native/*.c test/native/*.h test/native/build.sh)
-if [ -x "$bin" ] && [ -z "$(find "${sources[@]}" -newer "$bin" 2>/dev/null)" ]; then
+sources=("$core" "$(dirname "$core")"/*.h src/*.h test/native/*.c test/native/*.h test/native/build.sh)
+# Why the stamp: switching ZEE_CORE to an older file must rebuild too.
+stamp="$out/core-path"
+if [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$(realpath "$core")" ] &&
+   [ -z "$(find "${sources[@]}" -newer "$bin" 2>/dev/null)" ]; then
   echo "$bin"
   exit 0
 fi
@@ -33,18 +38,18 @@ fi
 cflags=(-g -O1 -fno-omit-frame-pointer $san -fno-sanitize-recover=all -std=gnu11 -Wall -Wextra)
 names=(zee_malloc zee_free zee_calloc zee_realloc zee_memalign zee_usable_size zee_check zee_heap_info zee_trim)
 objs=()
-# Lines "X(name, validation, jumbo, buddy, shrink, cache)" of configs.h.
-while read -r name v j b s c; do
+# Lines "X(name, validation, threads)" of configs.h.
+while read -r name v t; do
   o="$out/core_$name.o"
-  "$CC" "${cflags[@]}" -Werror -I src -c "$core" -o "$o" \
-    -DZEE_VALIDATION="$v" -DZEE_JUMBO_MATCH="$j" -DZEE_BUDDY="$b" -DZEE_SHRINK="$s" -DZEE_CACHE="$c"
+  "$CC" "${cflags[@]}" -Werror "${inc[@]}" -c "$core" -o "$o" -DZEE_VALIDATION="$v" -DZEE_THREADS="$t"
   renames=()
   for n in "${names[@]}"; do renames+=(--redefine-sym "$n=${name}_$n"); done
   "$OBJCOPY" "${renames[@]}" "$o"
   objs+=("$o")
-done < <(sed -n 's/^ *X(\([a-z_0-9]*\), *\([0-9]\), *\([0-9]\), *\([0-9]\), *\([0-9]\), *\([0-9]*\)).*/\1 \2 \3 \4 \5 \6/p' test/native/configs.h)
+done < <(sed -n 's/^ *X(\([a-z_0-9]*\), *\([0-9]\), *\([0-9]\)).*/\1 \2 \3/p' test/native/configs.h)
 [ ${#objs[@]} -gt 0 ] || { echo "build.sh: no configs found in test/native/configs.h" >&2; exit 1; }
 
-"$CC" "${cflags[@]}" $link -o "$bin.tmp" test/native/harness.c test/native/page_source.c $main "${objs[@]}"
+"$CC" "${cflags[@]}" "${inc[@]}" $link -o "$bin.tmp" test/native/harness.c test/native/page_source.c $main "${objs[@]}"
 mv "$bin.tmp" "$bin"
+realpath "$core" >"$stamp"
 echo "$bin"

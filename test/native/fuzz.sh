@@ -2,15 +2,16 @@
 # Fuzzes zee_alloc natively: libFuzzer + AddressSanitizer + UBSan over every
 # build of the core listed in test/native/configs.h (harness.c).
 #   npm run fuzz [-- DURATION]   fuzz for DURATION (90, 90s, 15m, 1h; default 5m),
-#                                keeping new inputs in build/issue6/fuzz-corpus
+#                                keeping new inputs in build/native/fuzz-corpus
 #   npm run test:fuzz            (--ci) exactly 60 s from the committed corpus;
 #                                fails on any finding
 #   bash test/native/fuzz.sh --merge   adds to test/native/corpus the inputs of
-#                                build/issue6/fuzz-corpus that reach new edges
+#                                build/native/fuzz-corpus that reach new edges
 #                                (libFuzzer -merge=1)
-# Findings (crash-*, leak-*, timeout-*, oom-*) land in build/issue6/findings/
-# (build/issue6/ci-findings/ for --ci):
-# copy them into test/native/corpus/ as regression cases once fixed.
+# Findings (crash-*, leak-*, timeout-*, oom-*) land in build/native/findings/
+# (build/native/ci-findings/ for --ci): copy them into test/native/corpus/
+# as regression cases once fixed.  ZEE_CORE=path fuzzes another copy of the
+# core (test/native/build.sh).
 set -euo pipefail
 # Everything runs inside main, parsed whole before it starts, so editing this
 # file during a long run can't make bash execute half a line afterwards.
@@ -20,7 +21,7 @@ mode=run duration=5m
 case "${1:-}" in
   --ci) mode=ci duration=60 ;;
   --merge) mode=merge ;;
-  -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
   "") ;;
   *) duration="$1" ;;
 esac
@@ -40,24 +41,24 @@ secs=$(seconds "$duration")
 [ "$secs" -gt 0 ] || { echo "fuzz.sh: duration must be positive" >&2; exit 2; }
 
 bin=$(bash test/native/build.sh fuzz)
-findings=build/issue6/findings
-[ "$mode" = ci ] && findings=build/issue6/ci-findings
+findings=build/native/findings
+[ "$mode" = ci ] && findings=build/native/ci-findings
 mkdir -p "$findings"
 opts=(-timeout=20 -rss_limit_mb=2560 -max_len=4096 -print_final_stats=1 -artifact_prefix="$findings/")
 
 if [ "$mode" = merge ]; then
   # Edges only (no hit counters): keeps the committed corpus small.
-  exec "$bin" -merge=1 -use_counters=0 -use_value_profile=0 "${opts[@]}" test/native/corpus build/issue6/fuzz-corpus
+  exec "$bin" -merge=1 -use_counters=0 -use_value_profile=0 "${opts[@]}" test/native/corpus build/native/fuzz-corpus
 fi
 
 if [ "$mode" = ci ]; then
-  work=build/issue6/ci-corpus
+  work=build/native/ci-corpus
   rm -rf "$work" "$findings"/*
 else
-  work=build/issue6/fuzz-corpus
+  work=build/native/fuzz-corpus
 fi
 mkdir -p "$work"
-log="build/issue6/fuzz-$mode.log"
+log="build/native/fuzz-$mode.log"
 echo "fuzz.sh: $bin for ${secs}s (log: $log)"
 set +e
 "$bin" -max_total_time="$secs" "${opts[@]}" "$work" test/native/corpus 2>&1 | tee "$log" \

@@ -1,29 +1,47 @@
 /*
  * The native harness: input bytes become a sequence of zee_alloc calls
- * (malloc, calloc, realloc, memalign/aligned_alloc, free, trim) with sizes
- * across every frame class, jumbo sizes and sizes near SIZE_MAX, while the
- * page source refuses growth at chosen points and "someone else" grows the
- * memory in between.  After every call it checks:
+ * (malloc, calloc, realloc, memalign/aligned_alloc, free, trim, and probes
+ * with interior pointers) with sizes across every frame class, large blocks
+ * with every remainder, and sizes near SIZE_MAX, while the page source
+ * refuses growth at chosen points and "someone else" grows the memory in
+ * between.  After every call it checks:
  *   - zee_check() == 0 (the whole-heap walk);
- *   - a new block is aligned, inside the heap, off foreign pages, clear of
- *     every live block (payload and metadata), with a plausible usable size;
+ *   - a new block is aligned, inside the heap, off foreign pages and clear of
+ *     every live block (payload and header), with the usable size of layout 3
+ *     (src/zee_alloc.c, docs/c-api.md): a small block (a request of at most
+ *     32,760 bytes) is 8 bytes short of a multiple of 16 and lies in one
+ *     page; a large block is a multiple of 16 that ends on a page boundary;
+ *     malloc, calloc and realloc give n .. n + 15 usable bytes, except that a
+ *     large block resized in place keeps the part in its anchor page
+ *     (n .. n + 64 KiB - 1); aligned requests waste less than their
+ *     alignment (a page, above 32 KiB);
  *   - calloc memory is zero, realloc kept the old bytes;
- *   - every live block still holds its own position-dependent pattern
- *     (ends always; every byte every few calls and at the end);
+ *   - every live block still holds its own position-dependent pattern (its
+ *     ends always; every byte, and its usable size, every few calls and at
+ *     the end);
+ *   - the running totals of zee_heap_info_t agree with the harness's record:
+ *     live blocks, their usable bytes, the peak, the pages inside large
+ *     blocks, and small + large + free pages = the pages the heap owns (its
+ *     range less the foreign pages in it);
  *   - a NULL comes with errno ENOMEM (EINVAL for a bad alignment) and is
  *     accounted for: growth was refused during the call, or the request
  *     could never fit under the memory cap;
- *   - in checked builds, a pointer just freed is rejected if passed again;
+ *   - in checked builds, a pointer just freed and an interior pointer of a
+ *     live block are rejected (ZEE_E_DOUBLE_FREE or ZEE_E_HEADER), naming
+ *     that pointer and changing nothing;
  *   - the static data and foreign pages are untouched;
- *   - at the end, with everything freed and trimmed, coalescing builds give
- *     every page back to the free spans.
+ *   - nothing initialises the heap before its first allocation; at the end,
+ *     with everything freed and trimmed, the heap has no small page, no large
+ *     page, no free frame and no used byte: every page it owns is free.
  * Any failure prints what broke and aborts, which libFuzzer reports.
  *
  * Input format: 4 header bytes (config, memory cap, base and initial size,
  * source flags), then one opcode byte per call followed by its arguments.
  * The whole allocator state is the zee_heap_info_t that zee_heap_info()
- * points at (src/zee_alloc.c: `static zee_heap_info_t H`), so restoring its
- * initial value over a fresh arena gives each input a fresh allocator.
+ * points at (src/zee_alloc.c: `static zee_heap_info_t H`) plus the page
+ * map, which the core clears when it initialises a heap whose heap_start is
+ * 0; so restoring H's initial value over a fresh arena gives each input a
+ * fresh allocator.
  */
 #include "harness.h"
 
@@ -37,11 +55,11 @@
 #include "page_source.h"
 
 #define PAGE 65536u
-#define MAX_JUMBO 0xffff0000u
+#define MAX_HEAP 0xffff0000u /* 65535 pages: the most one heap can span */
 #define SLOTS 48
 
 /* ---- The builds of the core, one per line of configs.h ---------------------- */
-#define DECLARE(n, v, j, b, s, c)                               \
+#define DECLARE(n, v, t)                                        \
   void *n##_zee_malloc(size_t);                                 \
   void n##_zee_free(void *);                                    \
   void *n##_zee_calloc(size_t, size_t);                         \
@@ -52,14 +70,14 @@
   const zee_heap_info_t *n##_zee_heap_info(void);               \
   void n##_zee_trim(void);
 ZEE_NATIVE_CONFIGS(DECLARE)
-#define ENTRY(n, v, j, b, s, c)                                                     \
-  {#n, v | j << 4 | b << 8 | s << 12 | c << 16, v, n##_zee_malloc, n##_zee_free,              \
-   n##_zee_calloc, n##_zee_realloc, n##_zee_memalign, n##_zee_usable_size,         \
-   n##_zee_check, n##_zee_heap_info, n##_zee_trim},
+#define ENTRY(n, v, t)                                                              \
+  {#n, v | t << 4, v, t, n##_zee_malloc, n##_zee_free, n##_zee_calloc,     \
+   n##_zee_realloc, n##_zee_memalign, n##_zee_usable_size, n##_zee_check,           \
+   n##_zee_heap_info, n##_zee_trim},
 const zee_api zee_apis[] = {ZEE_NATIVE_CONFIGS(ENTRY)};
 const unsigned zee_api_count = sizeof zee_apis / sizeof zee_apis[0];
 
-uint64_t harness_ops, harness_nulls, harness_refused;
+uint64_t harness_ops, harness_nulls, harness_refused, harness_rejected;
 int harness_expect_fault;
 jmp_buf harness_fault_jmp;
 void *harness_fault_ptr;
@@ -80,6 +98,7 @@ void zee_fault(unsigned code, void *ptr) {
 typedef struct slot {
   unsigned char *p; /* 0 = empty */
   size_t len;       /* bytes the harness owns and patterned */
+  size_t u;         /* malloc_usable_size(p) when it was accepted */
   uint8_t seed;
 } slot;
 
@@ -87,6 +106,7 @@ static const zee_api *A;
 static slot S[SLOTS];
 static unsigned op_index;
 static uint8_t next_seed;
+static uint32_t peak; /* the highest used_bytes any call can have reached */
 
 /* Why: one message format for every finding, with enough to replay it. */
 __attribute__((noreturn, format(printf, 1, 2))) static void fail(const char *fmt, ...);
@@ -102,18 +122,47 @@ static void fail(const char *fmt, ...) {
 
 static uint32_t off(const void *p) { return (uint32_t)((const unsigned char *)p - zee_native_base); }
 
+/* Where the heap must begin: the first page at or above the source's base. */
+static uint32_t heap_base(void) { return (zee_source_base() + PAGE - 1) & ~(PAGE - 1); }
+
 void harness_fresh(const zee_api *api, const src_options *o) {
   zee_heap_info_t *h = (zee_heap_info_t *)api->heap_info();
-  if (h->magic != ZEE_INFO_MAGIC || h->config != api->config)
-    fail("%s reports config 0x%x, expected 0x%x: build options mismatch", api->name,
-         h->config, api->config);
+  if (h->magic != ZEE_INFO_MAGIC || h->layout != ZEE_LAYOUT_VERSION || h->config != api->config)
+    fail("%s reports magic 0x%x, layout %u, config 0x%x; expected layout %u, config 0x%x: "
+         "build options mismatch",
+         api->name, h->magic, h->layout, h->config, ZEE_LAYOUT_VERSION, api->config);
   src_reset(o);
   memset(h, 0, sizeof *h);
   h->magic = ZEE_INFO_MAGIC;
   h->layout = ZEE_LAYOUT_VERSION;
   h->config = api->config;
-  api->heap_info(); /* init now: memory grown later is someone else's */
+  /* Calls that allocate nothing must leave the heap uninitialised. */
+  api->heap_info();
+  api->trim();
+  api->free(NULL);
+  if (api->usable_size(NULL)) fail("%s: malloc_usable_size(NULL) is not 0", api->name);
+  if (api->check()) fail("%s: zee_check() = %d on a heap never used", api->name, api->check());
+  if (h->heap_start || h->heap_end || h->spare || h->free_pages || src_stat.grows)
+    fail("%s: the heap was initialised (start 0x%x, end 0x%x, %u grows) before its first "
+         "allocation", api->name, h->heap_start, h->heap_end, src_stat.grows);
 }
+
+/* Returns the usable size of the block its first allocation got (0: none). */
+static uint32_t own_heap(const zee_api *api) {
+  const zee_heap_info_t *h = api->heap_info();
+  if (h->heap_start) return 0;
+  /* It may fail (growth refused): the heap is initialised all the same. */
+  unsigned char *p = api->malloc(0);
+  uint32_t u = p ? (uint32_t)api->usable_size(p) : 0;
+  api->free(p);
+  api->trim();
+  if (h->heap_start != heap_base())
+    fail("%s: the first allocation set heap_start 0x%x, not 0x%x", api->name, h->heap_start,
+         heap_base());
+  return u;
+}
+
+void harness_own_heap(const zee_api *api) { own_heap(api); }
 
 /* ---- Patterns -------------------------------------------------------------------
  * Block bytes come from a fixed pseudo-random table with a prime period, at
@@ -151,13 +200,15 @@ static void verify(const slot *s, size_t from, size_t to, const char *when) {
   }
 }
 
-/* Ends of every block after every call; every byte when `full`. */
+/* Ends of every block after every call; every byte, and the usable size, when `full`. */
 static void verify_all(int full) {
   for (unsigned i = 0; i < SLOTS; i++) {
     slot *s = &S[i];
     if (!s->p) continue;
     if (full || s->len <= 32) verify(s, 0, s->len, "check");
     else verify(s, 0, 16, "check"), verify(s, s->len - 16, s->len, "check");
+    if (full && A->usable_size(s->p) != s->u)
+      fail("live block 0x%x: usable size %zu, was %zu", off(s->p), A->usable_size(s->p), s->u);
   }
   if (full && src_verify()) fail("static data or foreign pages were written");
 }
@@ -167,26 +218,98 @@ static void check_heap(const char *after) {
   if (r) fail("zee_check() = %d after %s", r, after);
 }
 
+/* Pages the heap owns: its range less the foreign pages in it. */
+static uint32_t owned_pages(const zee_heap_info_t *h) {
+  return (h->heap_end - h->heap_start - src_foreign_between(h->heap_start, h->heap_end)) / PAGE;
+}
+
+/* The running totals against the live blocks the harness holds. */
+static void check_totals(void) {
+  const zee_heap_info_t *h = A->heap_info();
+  uint32_t blocks = 0, large = 0;
+  uint64_t bytes = 0;
+  for (unsigned i = 0; i < SLOTS; i++) {
+    if (!S[i].p) continue;
+    blocks++;
+    bytes += S[i].u;
+    if (S[i].u > ZEE_MAX_SMALL) large += (uint32_t)(S[i].u / PAGE);
+  }
+  if (h->used_blocks != blocks || h->used_bytes != bytes)
+    fail("running totals: %u blocks of %u bytes; %u live blocks hold %llu", h->used_blocks,
+         h->used_bytes, blocks, (unsigned long long)bytes);
+  if (h->large_pages != large)
+    fail("running totals: %u large pages; the live large blocks span %u", h->large_pages, large);
+  if (h->used_bytes > peak) peak = h->used_bytes;
+  if (h->peak_bytes != peak) fail("running totals: peak %u bytes, want %u", h->peak_bytes, peak);
+  if (!h->heap_start) {
+    if (h->heap_end || h->spare || h->small_pages || h->free_pages || blocks)
+      fail("the heap holds pages or blocks but heap_start is 0");
+    return;
+  }
+  if (h->heap_start != heap_base() || h->heap_end < h->heap_start || h->heap_end % PAGE ||
+      h->heap_end > src_committed())
+    fail("heap [0x%x, 0x%x): not page-aligned from 0x%x within the 0x%x committed bytes",
+         h->heap_start, h->heap_end, heap_base(), src_committed());
+  uint32_t owned = owned_pages(h);
+  if (h->small_pages + h->large_pages + h->free_pages != owned)
+    fail("running totals: %u small + %u large + %u free pages, but the heap owns %u",
+         h->small_pages, h->large_pages, h->free_pages, owned);
+}
+
 /* ---- A new block -------------------------------------------------------------------- */
-static void accept_block(slot *s, unsigned char *p, size_t n, size_t align, int whole, const char *what) {
-  uint32_t o = off(p);
-  if (o % 16 || (align > 16 && align <= MAX_JUMBO && o % align))
-    fail("%s(%zu, align %zu) = 0x%x: misaligned", what, n, align, o);
-  size_t u = A->usable_size(p);
+typedef enum fit {
+  FIT_EXACT,    /* malloc, calloc, realloc: n .. n + 15 usable bytes */
+  FIT_ALIGNED,  /* memalign: usable n .. less than the alignment more */
+  FIT_IN_PLACE, /* realloc kept a large block: its anchor part is unchanged */
+} fit;
+
+/* The usable size u of block o of request (n, align) against the rules of layout 3. */
+static void check_fit(uint32_t o, size_t u, size_t n, size_t align, fit how, size_t old_u, const char *what) {
+  if (o % 16 || (uint64_t)o % align) fail("%s(%zu, align %zu) = 0x%x: misaligned", what, n, align, o);
   if (u < n) fail("%s(%zu) = 0x%x: usable size %zu too small", what, n, o, u);
-  if (u < PAGE - 8 ? (((u + 8) & (u + 7)) || o % (u + 8)) : (u % PAGE || o % PAGE))
-    fail("%s(%zu) = 0x%x: usable size %zu is neither a frame nor whole pages", what, n, o, u);
-  if (!src_heap_range(o - 8, (uint64_t)u + 8))
+  int small = u <= ZEE_MAX_SMALL;
+  if (small ? u % 16 != 8 || o % PAGE < 16 || o / PAGE != (o + u + 7) / PAGE
+            : u % 16 || (o + u) % PAGE)
+    fail("%s(%zu) = 0x%x+%zu: neither a small block (8 short of a multiple of 16, in one page) "
+         "nor a large one (a multiple of 16 that ends on a page boundary)", what, n, o, u);
+  int want_small = n <= ZEE_MAX_SMALL && (how != FIT_ALIGNED || align <= ZEE_MAX_FRAME);
+  if (small != want_small)
+    fail("%s(%zu, align %zu) = 0x%x+%zu: a %s block, not a %s one", what, n, align, o, u,
+         small ? "small" : "large", want_small ? "small" : "large");
+  size_t from = n, slack = 16; /* u < from + slack */
+  if (how == FIT_ALIGNED && !small) {
+    slack = align <= ZEE_MAX_FRAME ? align : PAGE;
+    from = n ? n : 1;
+    if (align > ZEE_MAX_FRAME && (u % PAGE || o % PAGE))
+      fail("%s(%zu, align %zu) = 0x%x+%zu: not whole pages on a page boundary", what, n, align, o, u);
+  }
+  if (how == FIT_IN_PLACE) {
+    slack = PAGE;
+    if ((u - old_u) % PAGE) fail("%s(%zu) = 0x%x+%zu: kept in place, but its anchor part changed (was %zu bytes)",
+                                 what, n, o, u, old_u);
+  }
+  if (u - from >= slack) fail("%s(%zu, align %zu) = 0x%x: usable size %zu wastes %zu bytes or more",
+                              what, n, align, o, u, slack);
+}
+
+static void accept_block(slot *s, unsigned char *p, size_t n, size_t align, fit how, size_t old_u,
+                         int whole, const char *what) {
+  uint32_t o = off(p);
+  size_t u = A->usable_size(p);
+  check_fit(o, u, n, align, how, old_u, what);
+  const zee_heap_info_t *h = A->heap_info();
+  if (!src_heap_range(o - 8, (uint64_t)u + 8) || o - 8 < h->heap_start || o + (uint64_t)u > h->heap_end)
     fail("%s(%zu) = 0x%x+%zu: outside the heap or on foreign pages", what, n, o, u);
-  /* [p-8, p+usable) holds the block's metadata and payload: no two may meet. */
+  /* [p-8, p+usable) holds the block's header and payload: no two may meet. */
   for (unsigned i = 0; i < SLOTS; i++) {
     if (!S[i].p || &S[i] == s) continue;
     uint32_t q = off(S[i].p);
-    size_t qu = A->usable_size(S[i].p);
+    size_t qu = S[i].u;
     if (o - 8 < q + qu && q - 8 < o + u)
       fail("%s(%zu) = 0x%x+%zu overlaps live 0x%x+%zu", what, n, o, u, q, qu);
   }
   s->p = p;
+  s->u = u;
   s->len = whole ? u : n;
   if (s->len > (8u << 20)) s->len = n; /* keep huge blocks cheap to pattern */
 }
@@ -202,19 +325,46 @@ static void accept_null(size_t n, size_t align, uint32_t denied_before, const ch
   harness_nulls++;
 }
 
+/* Passes p to free, realloc or malloc_usable_size (which = 0, 1, 2): a
+ * checked build must report it as `code` or `code2`, naming p, and change
+ * nothing. */
+static void expect_fault(unsigned char *p, unsigned which, int code, int code2, const char *what) {
+  static const char *const calls[] = {"free", "realloc", "malloc_usable_size"};
+  zee_heap_info_t before = *A->heap_info();
+  int got = setjmp(harness_fault_jmp);
+  if (!got) {
+    harness_expect_fault = 1;
+    if (which == 0) A->free(p);
+    else if (which == 1) A->realloc(p, 100);
+    else A->usable_size(p);
+    harness_expect_fault = 0;
+    fail("%s(0x%x) accepted %s", calls[which], off(p), what);
+  }
+  if (got != code && got != code2) fail("%s(0x%x), %s: fault %d", calls[which], off(p), what, got);
+  if (harness_fault_ptr != p)
+    fail("%s(0x%x), %s: the fault names 0x%x", calls[which], off(p), what, off(harness_fault_ptr));
+  if (memcmp(&before, A->heap_info(), sizeof before))
+    fail("%s(0x%x), %s: the rejected call changed the allocator's state", calls[which], off(p), what);
+  harness_rejected++;
+}
+
 /* In checked builds, a pointer just freed must be rejected when passed again. */
 static void expect_rejected(unsigned char *p) {
-  if (!A->validation) return;
-  int code = setjmp(harness_fault_jmp);
-  if (!code) {
-    harness_expect_fault = 1;
-    A->usable_size(p);
-    harness_expect_fault = 0;
-    fail("malloc_usable_size(0x%x) accepted a block just freed", off(p));
-  }
-  if (code != ZEE_E_DOUBLE_FREE && code != ZEE_E_HEADER)
-    fail("a pointer just freed (0x%x) gave fault %d", off(p), code);
-  if (harness_fault_ptr != p) fail("fault reported 0x%x, not 0x%x", off(harness_fault_ptr), off(p));
+  if (A->validation) expect_fault(p, 2, ZEE_E_DOUBLE_FREE, ZEE_E_HEADER, "a block just freed");
+}
+
+/* An interior pointer of a live block: its header slot holds the block's own
+ * data (or a header buried by a merge), never a header of a live block. */
+static void probe(slot *s, unsigned which, unsigned b) {
+  if (!s->p || !A->validation) return;
+  uint32_t o = off(s->p), q;
+  uint32_t first_page = (o + PAGE) & ~(PAGE - 1), pages = o + s->u > first_page ? (o + (uint32_t)s->u - first_page) / PAGE : 0;
+  uint32_t count = (uint32_t)((s->u - 1) / 16); /* 16-aligned addresses inside, after p */
+  if (!count) return;
+  if (b >= 192 && pages) q = first_page + PAGE * ((b - 192) % pages); /* page boundaries */
+  else if (b >= 128) q = o + 16 * (count - (b - 128) % count);          /* near the end */
+  else q = o + 16 * (1 + b % count);                                     /* near the start */
+  expect_fault(zee_native_base + q, which % 3, ZEE_E_HEADER, ZEE_E_DOUBLE_FREE, "an interior pointer");
 }
 
 static void release(slot *s) {
@@ -232,10 +382,12 @@ static unsigned byte(reader *r) { return r->p < r->end ? *r->p++ : 0; }
 
 static const uint64_t SPECIAL_SIZES[] = {
     0, 1, 8, 9, 24, 25, 32759, 32760, 32761, 32768, 65528, 65536, 65537,
-    MAX_JUMBO - 1, MAX_JUMBO, MAX_JUMBO + 1ull, 0xfffffff8u, 0xffffffffu, 0x100000000ull,
-    0x7fffffffu, 0x80000000u, SIZE_MAX, SIZE_MAX - 7, SIZE_MAX / 2 + 1, 40u << 20};
+    MAX_HEAP - 1, MAX_HEAP, MAX_HEAP + 1ull, 0xfffffff8u, 0xffffffffu, 0x100000000ull,
+    0x7fffffffu, 0x80000000u, SIZE_MAX, SIZE_MAX - 7, SIZE_MAX / 2 + 1, 40u << 20,
+    16376, 16377, 32744, 32745, 65519, 65520, 65521, 98304, MAX_HEAP / 2, MAX_HEAP - 15};
 
-/* Sizes around every class boundary, small ones, jumbo ones, special ones. */
+/* Sizes around every class boundary, small ones, large ones with every
+ * remainder, whole pages, special ones. */
 static size_t take_size(reader *r) {
   unsigned a = byte(r), b = byte(r);
   switch (a >> 6) {
@@ -248,12 +400,15 @@ static size_t take_size(reader *r) {
     size_t pages = 1 + (a & 63);
     return b < 128 ? pages * PAGE + b : pages * PAGE - (b - 127);
   }
-  default: return (size_t)SPECIAL_SIZES[b % (sizeof SPECIAL_SIZES / sizeof SPECIAL_SIZES[0])];
+  default:
+    /* 0 .. 104 KiB in steps of 13: every remainder of a large block's size */
+    if (a & 32) return (size_t)((a & 31) << 8 | b) * 13;
+    return (size_t)SPECIAL_SIZES[b % (sizeof SPECIAL_SIZES / sizeof SPECIAL_SIZES[0])];
   }
 }
 
 static const uint64_t ODD_ALIGNS[] = {0, 3, 24, 48, 3 * PAGE, 0x80000000u, 0x100000000ull,
-                                      1ull << 40, SIZE_MAX, SIZE_MAX / 2 + 1};
+                                      1ull << 40, SIZE_MAX, SIZE_MAX / 2 + 1, 0x40000000u};
 
 static size_t take_align(reader *r) {
   unsigned a = byte(r);
@@ -269,7 +424,7 @@ static void do_malloc(slot *s, size_t n, int whole) {
   unsigned char *p = A->malloc(n);
   if (!p) return accept_null(n, 0, d, "malloc");
   s->seed = next_seed++;
-  accept_block(s, p, n, 16, whole, "malloc");
+  accept_block(s, p, n, 16, FIT_EXACT, 0, whole, "malloc");
   fill(s, 0, s->len);
 }
 
@@ -289,7 +444,7 @@ static void do_calloc(slot *s, unsigned shape, size_t n, int whole) {
   for (size_t i = 0; i < total; i++)
     if (p[i]) fail("calloc(%zu, %zu) = 0x%x: byte %zu is 0x%02x", count, size, off(p), i, p[i]);
   s->seed = next_seed++;
-  accept_block(s, p, total, 16, whole, "calloc");
+  accept_block(s, p, total, 16, FIT_EXACT, 0, whole, "calloc");
   fill(s, 0, s->len);
 }
 
@@ -304,7 +459,7 @@ static void do_memalign(slot *s, size_t align, size_t n, int whole) {
   }
   if (!p) return accept_null(n, align, d, "memalign");
   s->seed = next_seed++;
-  accept_block(s, p, n, align, whole, "memalign");
+  accept_block(s, p, n, align < 16 ? 16 : align, FIT_ALIGNED, 0, whole, "memalign");
   fill(s, 0, s->len);
 }
 
@@ -312,7 +467,7 @@ static void do_realloc(slot *s, size_t n, int whole) {
   if (!s->p) return do_malloc(s, n, whole);
   verify(s, 0, s->len, "realloc");
   unsigned char *old = s->p;
-  uint32_t d = src_stat.denied;
+  uint32_t d = src_stat.denied, used = A->heap_info()->used_bytes;
   errno = 0;
   unsigned char *q = A->realloc(old, n);
   if (!n) { /* realloc(p, 0) frees p and returns NULL */
@@ -329,29 +484,42 @@ static void do_realloc(slot *s, size_t n, int whole) {
   moved.p = q;
   verify(&moved, 0, keep, "realloc copy");
   s->p = 0; /* not live while its successor is checked */
-  accept_block(&moved, q, n, 16, whole, "realloc");
-  if (q != old) expect_rejected(old);
+  /* Only a large block can keep a size other than n .. n + 15 in place. */
+  fit how = q == old && s->u > ZEE_MAX_SMALL ? FIT_IN_PLACE : FIT_EXACT;
+  accept_block(&moved, q, n, 16, how, s->u, whole, "realloc");
+  if (q != old) {
+    /* A move holds both blocks for a moment. */
+    if (used + moved.u > peak) peak = used + (uint32_t)moved.u;
+    expect_rejected(old);
+  }
   *s = moved;
   if (s->len > keep) fill(s, keep, s->len);
 }
 
-/* Frees everything, then: in coalescing builds, after trim, every page must
- * be a free span again (H.pages empty, free lists empty, spans = heap). */
+/* Someone else grows the memory: after the heap's first allocation, so that
+ * the pages are not the heap's. */
+static void foreign_grow(unsigned n) {
+  uint32_t u = own_heap(A);
+  if (u > peak) peak = u;
+  src_foreign_grow(n);
+}
+
+/* Frees everything, trims, and expects every page the heap owns to be free
+ * (zee_check() has counted the free pages against free_pages), with nothing
+ * else left. */
 static void drain(void) {
   for (unsigned i = 0; i < SLOTS; i++) release(&S[i]);
   A->trim();
   check_heap("freeing everything");
-  if (!(A->config >> 8 & 1)) return;
+  check_totals();
   const zee_heap_info_t *h = A->heap_info();
-  if (h->pages) fail("small page 0x%x still listed with nothing allocated", h->pages);
+  if (h->small_pages || h->large_pages || h->used_bytes || h->used_blocks || h->spare)
+    fail("with nothing allocated and trimmed: %u small pages, %u large pages, %u bytes in %u "
+         "blocks, spare 0x%x", h->small_pages, h->large_pages, h->used_bytes, h->used_blocks, h->spare);
   for (unsigned c = 0; c < ZEE_CLASSES; c++)
     if (h->lists[c]) fail("free list %u not empty with no small pages", c);
-  uint32_t span_bytes = 0;
-  for (uint32_t sp = h->spans; sp; sp = ((uint32_t *)(zee_native_base + sp))[2])
-    span_bytes += ((uint32_t *)(zee_native_base + sp))[1] * PAGE;
-  uint32_t owned = h->heap_end - h->heap_start - src_foreign_between(h->heap_start, h->heap_end);
-  if (span_bytes != owned)
-    fail("free spans hold %u of the heap's %u bytes after freeing everything", span_bytes, owned);
+  if (h->free_pages != owned_pages(h))
+    fail("%u free pages of the %u the heap owns after freeing everything", h->free_pages, owned_pages(h));
 }
 
 void harness_run(const uint8_t *data, size_t size, int config_override) {
@@ -368,11 +536,13 @@ void harness_run(const uint8_t *data, size_t size, int config_override) {
   o.fail_per_256 = (flags >> 3) & 7 ? 1u << ((flags >> 3) & 7) : 0;
   o.seed = (uint32_t)(c | cap << 8 | where << 16 | flags << 24);
   int whole = flags >> 6 & 1, paranoid = flags >> 7;
+  op_index = 0;
   harness_fresh(A, &o);
   make_table();
   memset(S, 0, sizeof S);
+  peak = 0;
   next_seed = (uint8_t)(c * 31 + 1);
-  for (op_index = 0; r.p < r.end; op_index++) {
+  for (; r.p < r.end; op_index++) {
     unsigned op = byte(&r);
     slot *s = &S[byte(&r) % SLOTS];
     switch (op % 12) {
@@ -380,14 +550,16 @@ void harness_run(const uint8_t *data, size_t size, int config_override) {
     case 2: { unsigned shape = byte(&r); do_calloc(s, shape, take_size(&r), whole); break; }
     case 3: case 4: do_realloc(s, take_size(&r), whole); break;
     case 5: { size_t al = take_align(&r); do_memalign(s, al, take_size(&r), whole); break; }
-    case 6: case 7: release(s); break;
+    case 6: release(s); break;
+    case 7: probe(s, op >> 4, byte(&r)); break;
     case 8: A->trim(); break;
-    case 9: src_foreign_grow(1 + byte(&r) % 4); break;
+    case 9: foreign_grow(1 + byte(&r) % 4); break;
     case 10: src_fail_next(1 + byte(&r) % 3); break;
     default: for (unsigned i = op >> 4; i < SLOTS; i += 5) release(&S[i]); break;
     }
     harness_ops++;
     check_heap("the call");
+    check_totals();
     verify_all(paranoid || op_index % 16 == 15);
   }
   verify_all(1);

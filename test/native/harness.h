@@ -4,13 +4,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../src/zee_alloc.h"
+#include "zee_alloc.h"
 
 /* One build of the core, its zee_* names renamed to <config>_zee_*. */
 typedef struct zee_api {
   const char *name;
   uint32_t config; /* the zee_heap_info config word it must report */
-  int validation;
+  int validation;  /* ZEE_VALIDATION */
+  int threads;     /* ZEE_THREADS */
   void *(*malloc)(size_t);
   void (*free)(void *);
   void *(*calloc)(size_t, size_t);
@@ -27,12 +28,16 @@ extern const unsigned zee_api_count;
 
 /* Runs one input; config_override >= 0 ignores the input's config byte. */
 void harness_run(const uint8_t *data, size_t size, int config_override);
-/* Gives `api` a fresh arena and a fresh allocator state. */
+/* Gives `api` a fresh arena and a fresh allocator state: the heap is not
+ * initialised until its first allocation (heap_start 0). */
 struct src_options;
 void harness_fresh(const zee_api *api, const struct src_options *o);
-/* Operations executed, NULLs accepted (with their cause) and growth
- * requests refused so far (all inputs). */
-extern uint64_t harness_ops, harness_nulls, harness_refused;
+/* Makes sure the first allocation has happened, so that the memory above
+ * the base is the heap's and memory grown after it is someone else's. */
+void harness_own_heap(const zee_api *api);
+/* Operations executed, NULLs accepted (with their cause), growth requests
+ * refused, and bad pointers (freed or interior) rejected so far (all inputs). */
+extern uint64_t harness_ops, harness_nulls, harness_refused, harness_rejected;
 
 /* While non-zero, zee_fault() longjmps to harness_fault_jmp instead of aborting. */
 #include <setjmp.h>

@@ -24,6 +24,12 @@ extern src_stats src_stat;
 /* The arena (offset 0 of the heap's 32-bit address space). */
 extern unsigned char *zee_native_base;
 
+/* The core's page source (src/zee_alloc.c, "Memory source"): the end of the
+ * static data, and the committed size. */
+uint32_t zee_source_base(void);
+uint32_t zee_source_size(void);
+int zee_source_grow(uint32_t new_size);
+
 /* A fresh arena: everything released, then `o` applied. */
 void src_reset(const src_options *o);
 /* Refuse the next n growth requests. */

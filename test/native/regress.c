@@ -7,20 +7,48 @@
  *   regress --bad-input               runs the bad-input table natively.
  *   regress --random N SEED           runs N random inputs (fault injection:
  *        every one refuses growth at random points) under every build.
- * Exit status 0 means every input passed; a failure aborts with a report.
+ * Exit status 0 means every input passed; a failure aborts with a report,
+ * and a run that takes longer than WATCHDOG seconds (a call that left a
+ * threads build's lock held hangs the next one) exits with one.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "page_source.h"
 
 static int all_configs;
 static unsigned files, runs;
+
+/* ---- The watchdog ---------------------------------------------------------------- */
+#define WATCHDOG 60
+#define STR_(x) #x
+#define STR(x) STR_(x)
+static char running[4200]; /* what is running, for the watchdog's report */
+
+/* Why write(): it is async-signal-safe, and the run may be stuck anywhere. */
+static void watchdog(int sig) {
+  static const char msg[] = "regress: still running after " STR(WATCHDOG) " s (a lock left held, or a loop): ";
+  (void)sig;
+  if (write(2, msg, sizeof msg - 1) >= 0 && write(2, running, strlen(running)) >= 0) (void)!write(2, "\n", 1);
+  _exit(3);
+}
+
+/* Runs one input under one build, or its own, with the watchdog set. */
+static void run_one(const char *what, const uint8_t *buf, size_t n, int config) {
+  snprintf(running, sizeof running, "%s under %s", what,
+           config >= 0 ? zee_apis[config].name : "the build its first byte names");
+  alarm(WATCHDOG);
+  harness_run(buf, n, config);
+  alarm(0);
+  runs++;
+}
 
 /* Why: a corpus entry that can't be read must fail the run, not shrink it. */
 static void run_file(const char *path) {
@@ -31,10 +59,9 @@ static void run_file(const char *path) {
   fclose(f);
   files++;
   if (all_configs) {
-    for (unsigned c = 0; c < zee_api_count; c++, runs++) harness_run(buf, n, (int)c);
+    for (unsigned c = 0; c < zee_api_count; c++) run_one(path, buf, n, (int)c);
   } else {
-    harness_run(buf, n, -1);
-    runs++;
+    run_one(path, buf, n, -1);
   }
 }
 
@@ -99,28 +126,68 @@ static void all_calls(const char *row, unsigned char *p, int code, int check_aft
   for (int w = 0; w < 3; w++) expect_fault(row, w, p, code, check_after);
 }
 
+/* Before the first allocation the heap owns nothing: every pointer is out of bounds. */
+static void before_first_allocation(void) {
+  unsigned char *would_be = zee_native_base + ((zee_source_base() + SRC_PAGE - 1) & ~(SRC_PAGE - 1));
+  all_calls("before the first allocation: the heap's first block", would_be + 16, ZEE_E_POINTER, 0);
+  all_calls("before the first allocation: static address", static_byte, ZEE_E_POINTER, 0);
+  if (A->heap_info()->heap_start) bad("before the first allocation", "a rejected call initialised the heap");
+}
+
+/* Is there a header at q - 8 that a merge buried (tag MERGED, sound check word)? */
+static int buried_at(const unsigned char *q) {
+  const uint32_t *w = (const uint32_t *)(const void *)(q - 8);
+  return (w[0] & ZEE_TAG_MASK) == ZEE_TAG_MERGED && w[1] == (w[0] ^ (uint32_t)(q - zee_native_base) ^ ZEE_SALT);
+}
+
+/* An interior pointer of a live block over a buried header: 32-byte blocks
+ * freed merge their frames; the 128-byte blocks cut from them hold the
+ * buried headers (blocks stay live until the heap is dropped). */
+static unsigned char *over_buried_header(void) {
+  unsigned char *p[64];
+  for (int i = 0; i < 64; i++) p[i] = A->malloc(24);
+  for (int i = 0; i < 64; i++) A->free(p[i]);
+  for (int i = 0; i < 64; i++) {
+    unsigned char *b = A->malloc(120);
+    for (unsigned char *q = b + 16; b && q < b + 120; q += 16)
+      if (buried_at(q)) return q;
+  }
+  bad("setup", "no 128-byte block over a header buried by a merge");
+}
+
 static void bad_pointers(void) {
   unsigned char local[32] __attribute__((aligned(16)));
-  unsigned char *small = A->malloc(100), *jumbo = A->malloc(3 * 65536);
+  /* large: whole pages (payload page-aligned); anchored: 34,464 bytes in the
+   * top of its anchor page, then one page. */
+  unsigned char *small = A->malloc(100), *anchored = A->malloc(100000), *large = A->malloc(3 * 65536);
   unsigned char *gone = A->malloc(5 * 65536);
-  A->free(gone); /* its pages are now a free span (or merged into one) */
   const zee_heap_info_t *h = A->heap_info();
-  if (!small || !jumbo || !h->spans) bad("setup", "allocation failed");
+  if (!small || !large || !anchored || !gone) bad("setup", "allocation failed");
+  A->free(gone); /* its pages are free again */
+  if (((uintptr_t)large & 0xffff) || ((uintptr_t)anchored + 100000) & 0xffff)
+    bad("setup", "large blocks do not end on a page boundary");
+  unsigned char *anchor = zee_native_base + ((uint32_t)(anchored - 8 - zee_native_base) & ~0xffffu);
   all_calls("stack address", local, ZEE_E_POINTER, 0);
   all_calls("static address", static_byte, ZEE_E_POINTER, 0);
+  all_calls("the heap's first page word", zee_native_base + h->heap_start, ZEE_E_POINTER, 0);
   all_calls("interior pointer (small)", small + 16, ZEE_E_HEADER, 0);
-  all_calls("interior pointer (jumbo)", jumbo + 65536, ZEE_E_HEADER, 0);
-  all_calls("address in a free span", zee_native_base + h->spans + 16, ZEE_E_HEADER, 0);
+  all_calls("interior pointer (large, page-aligned)", large + 65536, ZEE_E_HEADER, 0);
+  all_calls("interior pointer (large, in its anchor page)", anchored + 16, ZEE_E_HEADER, 0);
+  all_calls("interior pointer (large, its first whole page)", anchor + 65536, ZEE_E_HEADER, 0);
+  all_calls("interior pointer over a buried header", over_buried_header(), ZEE_E_DOUBLE_FREE, 0);
+  all_calls("address in a free page", gone + 65536 + 16, ZEE_E_HEADER, 0);
   all_calls("unaligned (+1)", small + 1, ZEE_E_POINTER, 0);
   all_calls("unaligned (+8)", small + 8, ZEE_E_POINTER, 0);
   all_calls("past the heap", zee_native_base + h->heap_end + 16, ZEE_E_POINTER, 0);
   all_calls("far past the heap", zee_native_base + 0xfffffff0u, ZEE_E_POINTER, 0);
-  /* Double free: small and jumbo. */
-  unsigned char *a = A->malloc(40), *j = A->malloc(70000);
+  /* Double free: small, large with a remainder, large of whole pages. */
+  unsigned char *a = A->malloc(40), *j = A->malloc(70000), *w = A->malloc(2 * 65536);
   A->free(a);
   A->free(j);
+  A->free(w);
   all_calls("double free (small)", a, ZEE_E_DOUBLE_FREE, 0);
-  all_calls("double free (jumbo)", j, ZEE_E_DOUBLE_FREE, 0);
+  all_calls("double free (large)", j, ZEE_E_DOUBLE_FREE, 0);
+  all_calls("double free (large, whole pages)", w, ZEE_E_DOUBLE_FREE, 0);
   /* Header overwritten by an overflow of the block before it. */
   unsigned char *lo = 0, *hi = 0, *ps[64];
   for (int i = 0; i < 64 && !hi; i++) {
@@ -128,7 +195,7 @@ static void bad_pointers(void) {
     for (int k = 0; k < i; k++)
       if (ps[i] == ps[k] + 32) lo = ps[k], hi = ps[i];
   }
-  if (!hi) bad("header overwritten", "no adjacent pair of 32 B frames");
+  if (!hi) bad("header overwritten", "no adjacent pair of 32-byte blocks");
   unsigned char saved[8];
   memcpy(saved, lo + 24, 8);
   memset(lo + 24, 0x41, 8); /* 8 bytes past lo's usable size: hi's header */
@@ -137,7 +204,8 @@ static void bad_pointers(void) {
   if (A->check()) bad("header overwritten", "heap not sound after restoring the header");
   A->free(hi);
   A->free(small);
-  A->free(jumbo);
+  A->free(large);
+  A->free(anchored);
   if (A->check()) bad("afterwards", "heap not sound");
 }
 
@@ -168,24 +236,32 @@ static void bad_sizes(void) {
   }
   errno = 0;
   if (A->memalign(1ull << 40, 16) || errno != ENOMEM) bad("aligned_alloc huge", "not NULL/ENOMEM");
+  errno = 0;
+  if (A->memalign(0x80000000u, 16) || errno != ENOMEM) bad("aligned_alloc 2 GiB", "not NULL/ENOMEM");
   unsigned char *z = A->memalign(0, 16);
   if (!z || ((uintptr_t)z & 15)) bad("aligned_alloc(0, n)", "not a 16-aligned block");
   A->free(z);
   if (A->realloc(keep, 0)) bad("realloc to 0", "did not return NULL");
   if (A->validation) all_calls("realloc to 0 then free", keep, ZEE_E_DOUBLE_FREE, 0);
   if (A->check()) bad("sizes", "heap not sound");
-  cases += 10;
+  cases += 11;
 }
 
+/* Faults in every checked build, sizes and alignments in every build. */
 static void bad_input(void) {
+  unsigned checked = 0;
   for (unsigned c = 0; c < zee_api_count; c++) {
     A = &zee_apis[c];
     src_options o = {.base = 65536 + 1000, .initial = 0, .cap = 1u << 30};
+    snprintf(running, sizeof running, "the bad-input table under %s", A->name);
+    alarm(WATCHDOG);
     harness_fresh(A, &o);
-    if (A->validation) bad_pointers();
+    if (A->validation) before_first_allocation(), bad_pointers(), checked++;
     bad_sizes();
+    alarm(0);
   }
-  printf("bad-input: %u cases passed over %u builds\n", cases, zee_api_count);
+  printf("bad-input: %u cases passed over %u builds (%u with pointer checks)\n", cases,
+         zee_api_count, checked);
 }
 
 /* Random inputs whose header always asks the page source to refuse some
@@ -199,13 +275,16 @@ static void random_inputs(unsigned n, uint32_t seed) {
     for (size_t i = 0; i < len; i++) x ^= x << 13, x ^= x >> 17, x ^= x << 5, buf[i] = (uint8_t)(x >> 7);
     buf[1] %= 32;                                        /* cap: up to 64 pages above the start */
     buf[3] = (uint8_t)((buf[3] & ~0x38u) | (5 + k % 3) << 3); /* refuse 1/8, 1/4 or 1/2 */
-    for (unsigned c = 0; c < zee_api_count; c++, runs++) harness_run(buf, len, (int)c);
+    char what[64];
+    snprintf(what, sizeof what, "random input %u (seed 0x%x)", k, (unsigned)seed);
+    for (unsigned c = 0; c < zee_api_count; c++) run_one(what, buf, len, (int)c);
     files++;
   }
 }
 
 int main(int argc, char **argv) {
   int any = 0;
+  signal(SIGALRM, watchdog);
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--all-configs")) all_configs = 1;
     else if (!strcmp(argv[i], "--bad-input")) bad_input(), any = 1;
@@ -223,8 +302,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (files)
-    printf("regress: %u inputs, %u runs, %llu calls, %llu NULLs accounted, %llu growths refused, no finding\n",
+    printf("regress: %u inputs, %u runs, %llu calls, %llu NULLs accounted, %llu growths refused, "
+           "%llu bad pointers rejected, no finding\n",
            files, runs, (unsigned long long)harness_ops, (unsigned long long)harness_nulls,
-           (unsigned long long)harness_refused);
+           (unsigned long long)harness_refused, (unsigned long long)harness_rejected);
   return 0;
 }

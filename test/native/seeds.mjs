@@ -1,69 +1,136 @@
 #!/usr/bin/env node
-// Writes the hand-made seeds of the fuzz corpus (test/native/corpus/seed-*).
+// Writes the hand-made seeds of the fuzz corpus (test/native/corpus/seed-*),
+// one of each kind per build of the core (test/native/configs.h), and removes
+// seed-* files it no longer writes.  `node test/native/seeds.mjs`
 // Input format (harness.c): 4 header bytes [config, cap, base/initial, flags],
-// then per call: opcode, slot, arguments.  `node test/native/seeds.mjs`
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// then per call: opcode, slot, arguments.
+import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const dir = join(dirname(fileURLToPath(import.meta.url)), 'corpus');
-const CONFIGS = readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'configs.h'), 'utf8').match(/^\s*X\(/gm).length;
+const here = dirname(fileURLToPath(import.meta.url));
+const dir = join(here, 'corpus');
+const CONFIGS = readFileSync(join(here, 'configs.h'), 'utf8').match(/^\s*X\(/gm).length;
+const PAGE = 65536;
 
 // Size encodings of harness.c take_size(): [a, b].
-const pow2 = (k, delta = 0) => [k & 15, delta + 9];           // 2^k + delta, |delta| <= 9
-const small = (n) => [64 | (n >> 8), n & 255];                  // 0 .. 16383
-const jumbo = (pages, delta = 0) => [128 | (pages - 1), delta >= 0 ? delta : 127 - delta];
-const special = (i) => [192, i];                                // SPECIAL_SIZES[i]
+const pow2 = (k, delta = 0) => [k & 15, delta + 9]; // 2^k + delta, |delta| <= 9
+const small = (n) => [64 | (n >> 8), n & 255]; // 0 .. 16383
+const pages = (p, delta = 0) => [128 | (p - 1), delta >= 0 ? delta : 127 - delta]; // p pages + delta, |delta| <= 128
+const special = (i) => [192, i]; // SPECIAL_SIZES[i]
+const steps = (n) => { // the multiple of 13 nearest n, up to 104 KiB: large blocks with any remainder
+  const v = Math.round(n / 13);
+  if (v >= 8192) throw new Error(`steps(${n}): too large`);
+  return [224 | (v >> 8), v & 255];
+};
 
+// Opcodes: op % 12 selects the call, op >> 4 its variant.
+const opcode = (call, variant = 0) => {
+  for (let op = call; op < 256; op += 12) if (op >> 4 === variant) return op;
+  throw new Error(`no opcode for call ${call}, variant ${variant}`);
+};
 const malloc = (slot, size) => [0, slot, ...size];
 const calloc = (slot, shape, size) => [2, slot, shape, ...size];
 const realloc = (slot, size) => [3, slot, ...size];
-const memalign = (slot, align, size) => [5, slot, align, ...size];
+const memalign = (slot, align, size) => [5, slot, align, ...size]; // align byte: 1 << (a % 24) below 208
 const free = (slot) => [6, slot];
+const probe = (slot, call, at) => [opcode(7, call), slot, at]; // call 0 free, 1 realloc, 2 usable size
 const trim = () => [8, 0];
-const foreign = (pages) => [9, 0, pages - 1];
+const foreign = (n) => [9, 0, n - 1];
 const failNext = (n) => [10, 0, n - 1];
-const freeMany = (phase) => [11 | (phase << 4), 0];
+const freeMany = (phase) => [opcode(11, phase), 0]; // slots phase, phase + 5, ...
 
-// Every class, both sides of each boundary, jumbo sizes, aligned requests.
+// Every class, both sides of each boundary, large sizes, aligned requests.
 function classes() {
   const ops = [];
   let slot = 0;
   for (let k = 0; k <= 15; k++) for (const d of [-9, -8, 0, 1]) ops.push(malloc(slot++ % 48, pow2(k, d)));
-  for (const p of [1, 2, 3, 16, 17]) for (const d of [-1, 0, 1]) ops.push(malloc(slot++ % 48, jumbo(p, d)));
+  for (const i of [6, 7, 8, 9, 25, 26, 27, 28]) ops.push(malloc(slot++ % 48, special(i))); // 32759 .. 32768, 16376 .. 32745
+  for (const p of [1, 2, 3, 16, 17]) for (const d of [-1, 0, 1]) ops.push(malloc(slot++ % 48, pages(p, d)));
   for (let i = 0; i < 48; i += 2) ops.push(free(i));
   for (let a = 0; a < 24; a += 3) ops.push(memalign(slot++ % 48, a, small(100)));
-  ops.push(memalign(1, 16, jumbo(2)), memalign(2, 220, small(10)), memalign(3, 208, small(10)));
+  ops.push(memalign(1, 16, pages(2)), memalign(2, 220, small(10)), memalign(3, 208, small(10)));
   return ops;
 }
 
-// realloc up and down across classes and into and out of jumbo blocks.
+// realloc up and down across classes, into and out of large blocks.
 function reallocs() {
   const ops = [malloc(0, small(10)), malloc(1, small(10))];
   for (let k = 4; k <= 15; k++) ops.push(realloc(0, pow2(k, -8)), realloc(1, pow2(k, 0)));
-  ops.push(realloc(0, jumbo(3)), realloc(0, jumbo(1)), realloc(0, jumbo(5, 3)), realloc(0, small(40)));
+  ops.push(realloc(0, pages(3)), realloc(0, pages(1)), realloc(0, pages(5, 3)), realloc(0, small(40)));
   ops.push(realloc(2, small(0)), realloc(1, special(0)), realloc(1, special(21)));
-  ops.push(calloc(5, 3, small(3000)), calloc(6, 250, small(10)), calloc(7, 0, jumbo(2)));
+  ops.push(calloc(5, 3, small(3000)), calloc(6, 250, small(10)), calloc(7, 0, pages(2)));
   return ops;
 }
 
 // Memory pressure: refused growth, foreign pages in between, big requests.
 function pressure() {
   const ops = [];
-  for (let i = 0; i < 12; i++) ops.push(malloc(i, jumbo(1 + (i % 4))));
-  ops.push(foreign(2), malloc(20, jumbo(2)), failNext(2), malloc(21, jumbo(1)), malloc(22, small(100)));
-  ops.push(freeMany(0), trim(), foreign(1), malloc(23, jumbo(6)), special(18), malloc(24, special(24)));
-  for (let i = 0; i < 12; i++) ops.push(realloc(i, jumbo(2 + (i % 3))));
+  for (let i = 0; i < 12; i++) ops.push(malloc(i, pages(1 + (i % 4))));
+  ops.push(foreign(2), malloc(20, pages(2)), failNext(2), malloc(21, pages(1)), malloc(22, small(100)));
+  ops.push(freeMany(0), trim(), foreign(1), malloc(23, pages(6)), malloc(24, special(18)), malloc(24, special(24)));
+  for (let i = 0; i < 12; i++) ops.push(realloc(i, pages(2 + (i % 3))));
   ops.push(freeMany(1), freeMany(2), trim());
   return ops;
 }
 
-const seeds = [];
-for (let c = 0; c < CONFIGS; c++) {
-  seeds.push([`seed-classes-${c}`, [c, 40, 0x04 | (c << 3 & 0x18), 0x80], classes()]);
-  seeds.push([`seed-realloc-${c}`, [c, 40, 0x21, 0x41], reallocs()]);
-  seeds.push([`seed-pressure-${c}`, [c, 8, 0x42, 0x02 | 0x10], pressure()]);
+// Large blocks in the tops of small pages: remainders on both sides of each
+// top-level frame, whole pages, in-place growth and shrinking, alignments
+// past 32 KiB, and small blocks around them.
+function anchors() {
+  const ops = [malloc(0, small(100))];
+  let slot = 1;
+  for (const r of [32768, 40000, 49152, 57344, 61440, 65520, 33000, 45000])
+    ops.push(malloc(slot++, steps(r)), malloc(slot++, small(200)));
+  for (const n of [PAGE + 16, PAGE + 40000, 106000]) ops.push(malloc(slot++, steps(n)));
+  ops.push(malloc(slot++, pages(2, -16)));
+  ops.push(free(2), free(4), malloc(slot++, steps(36000)), trim());
+  for (const n of [80000, 100000, 3 * PAGE, 50000, 70000]) ops.push(realloc(1, steps(Math.min(n, 106000))));
+  ops.push(realloc(3, pages(4, 100)), realloc(3, pages(2, -100)), realloc(3, pages(7)));
+  ops.push(memalign(30, 16, small(100)), memalign(31, 17, steps(50000)), memalign(32, 20, pages(2)), memalign(33, 15, steps(70000)));
+  ops.push(freeMany(0), freeMany(3), trim());
+  return ops;
 }
+
+// Holes: many blocks of one size, every other one freed, then a size just
+// above it (reuses a hole) and the rest.
+function holes() {
+  const ops = [];
+  for (let i = 0; i < 40; i++) ops.push(malloc(i, small(40)));
+  for (let i = 0; i < 40; i += 2) ops.push(free(i));
+  for (let i = 0; i < 40; i += 4) ops.push(malloc(i, small(80)));
+  for (let i = 1; i < 40; i += 4) ops.push(realloc(i, small(100)));
+  for (let i = 0; i < 40; i++) ops.push(free(i));
+  ops.push(trim());
+  return ops;
+}
+
+// Interior pointers of small and large blocks, through each checked call,
+// and a foreign growth before the first allocation.
+function probes() {
+  const ops = [foreign(1), malloc(0, small(100)), malloc(1, steps(40000)), malloc(2, pages(2, 50)), malloc(3, pages(3))];
+  for (const slot of [0, 1, 2, 3]) for (const call of [0, 1, 2]) for (const at of [0, 100, 128, 250, 192, 193])
+    ops.push(probe(slot, call, at));
+  ops.push(free(1), probe(0, 2, 5), malloc(1, small(24)), probe(1, 2, 0), freeMany(0));
+  return ops;
+}
+
+const kinds = { classes, realloc: reallocs, pressure, anchors, holes, probes };
+const headers = (c) => ({
+  classes: [c, 40, 0x04 | ((c << 3) & 0x18), 0x80], // odd base offset, paranoid
+  realloc: [c, 40, 0x21, 0x41], // one page to start, junk, whole usable sizes
+  pressure: [c, 8, 0x42, 0x02 | 0x10], // small cap, overcommit, refusals
+  anchors: [c, 60, 0x20, 0x40], // one page to start, whole usable sizes
+  holes: [c, 20, 0x01, 0x80], // no page to start, paranoid
+  probes: [c, 30, 0x00, 0x01], // no page to start, junk
+});
+
+const seeds = [];
+for (let c = 0; c < CONFIGS; c++)
+  for (const [kind, make] of Object.entries(kinds)) seeds.push([`seed-${kind}-${c}`, headers(c)[kind], make()]);
 mkdirSync(dir, { recursive: true });
+const written = new Set(seeds.map(([name]) => name));
+let removed = 0;
+for (const f of readdirSync(dir)) if (f.startsWith('seed-') && !written.has(f)) unlinkSync(join(dir, f)), removed++;
 for (const [name, header, ops] of seeds) writeFileSync(join(dir, name), Buffer.from([...header, ...ops.flat()]));
-console.log(`wrote ${seeds.length} seeds to ${dir}`);
+console.log(`wrote ${seeds.length} seeds to ${dir}, removed ${removed} stale ones`);
