@@ -39,7 +39,7 @@ export const STATE = Object.freeze({
   heapStart: 3,
   heapEnd: 4,
   pageMap: 5,
-  spans: 6,
+  firstFree: 6,
   spare: 7,
   lists: 8,
   usedBytes: 20,
@@ -63,7 +63,6 @@ export const FAULTS = Object.freeze({
 export const CHECK_CODES = Object.freeze({
   0: 'ZEE_C_OK',
   16: 'ZEE_C_SPAN',
-  17: 'ZEE_C_SPAN_MERGE',
   18: 'ZEE_C_PAGE',
   19: 'ZEE_C_OVERLAP',
   20: 'ZEE_C_FRAME',

@@ -20,13 +20,13 @@
  *     m = roundup(n, 16) bytes that ends on a page boundary: m % 64 KiB bytes
  *     in the top of a small page (its anchor), then m / 64 KiB whole pages.
  *     So n <= malloc_usable_size(malloc(n)) <= n + 15.
- *   - Every page the allocator owns is a small page, a page of a free span,
- *     or a page of a large block.  The page map says which, at the pages
- *     where anyone looks (ZEE_MAP_* in zee_alloc.h).
+ *   - Every page the allocator owns is a small page, a free page, or a page
+ *     of a large block, and the page map says which (ZEE_MAP_*).  No page
+ *     below H.first_free is free.
  *   - In a small page, blocks tile [P + 16, end): free frames (a power of
  *     two, aligned to it, on the free list of its size) and small blocks
- *     (any 16-aligned range).  Two free buddies never coexist.  Touching
- *     free spans never coexist.  At most one small page (the spare) is empty.
+ *     (any 16-aligned range).  Two free buddies never coexist.  At most
+ *     one small page (the spare) is empty.
  *   - A valid free header (tag and check word) at b - 8 means that a free
  *     frame starts at b.  Merging, absorbing, carving and dropping pages turn
  *     the headers they bury into ZEE_TAG_MERGED, so a stale one never
@@ -255,14 +255,11 @@ static uint8_t page_map[MAX_PAGES + 1];
  * With r = 0 the payload is page-aligned and its header is the anchor's
  * last 8 bytes: the tail slot of the anchor's top block, always vacant.
  *
- * A free span of k pages at S: word 0 = k, word 1 = next span, word 2 =
- * previous span; the last page keeps S at its word 3, so that a span
- * freed right after it finds it (the page map says the page is free).
+ * Whole pages are recorded in the page map only, a byte per page: free,
+ * small, inside a large block, or not ours.  A free page holds nothing;
+ * runs of free pages merge by themselves, and H.first_free (no page below
+ * it is free) starts the first-fit search.
  */
-#define SPAN_PAGES 0
-#define SPAN_NEXT 1
-#define SPAN_PREV 2
-#define SPAN_START 3
 #define PAGE_WORD 0  /* ZEE_PAGE_TAG | count */
 #define PAGE_LARGE 1 /* the anchored large block's payload */
 
@@ -339,51 +336,19 @@ static void bury(addr f, uint32_t size) {
   set_meta(f, size | ZEE_TAG_MERGED);
 }
 
-/* ---- Free spans ------------------------------------------------------------- */
+/* ---- Free pages ----------------------------------------------------------- */
 
-static void unlink_span(addr s) {
-  addr next = AT(s)[SPAN_NEXT], prev = AT(s)[SPAN_PREV];
-  if (prev) AT(prev)[SPAN_NEXT] = next;
-  else H.spans = next;
-  if (next) AT(next)[SPAN_PREV] = prev;
-  H.free_pages -= AT(s)[SPAN_PAGES];
+/* Marks n pages from s in the page map: it is the only record of which
+ * pages are free, so free neighbours merge by themselves. */
+static void mark(addr s, uint32_t n, uint8_t kind) {
+  while (n--) MAP(s + (n << PAGE_LOG2)) = kind;
 }
 
-/* Gives n pages at s to the free spans, merging with the spans they touch:
- * the page map finds both neighbours in O(1). */
+/* Gives n pages at s back to the free pages. */
 static void free_pages(addr s, uint32_t n) {
-  if (MAP(s - PAGE_SIZE) == ZEE_MAP_FREE) {
-    addr t = AT(s - PAGE_SIZE)[SPAN_START];
-    unlink_span(t);
-    n += (s - t) >> PAGE_LOG2;
-    s = t;
-  }
-  addr end = s + (n << PAGE_LOG2);
-  if (MAP(end) == ZEE_MAP_FREE) {
-    n += AT(end)[SPAN_PAGES];
-    unlink_span(end);
-  }
-  addr last = s + ((n - 1) << PAGE_LOG2);
-  AT(s)[SPAN_PAGES] = n;
-  AT(s)[SPAN_NEXT] = H.spans;
-  AT(s)[SPAN_PREV] = 0;
-  if (H.spans) AT(H.spans)[SPAN_PREV] = s;
-  H.spans = s;
-  AT(last)[SPAN_START] = s;
-  MAP(s) = MAP(last) = ZEE_MAP_FREE;
+  mark(s, n, ZEE_MAP_FREE);
   H.free_pages += n;
-}
-
-/* Takes the n pages at `at` out of span s; the pages around them stay free.
- * The first and last taken pages are marked first, so that the leftovers
- * never merge back into them. */
-static void take_pages(addr s, addr at, uint32_t n, uint8_t first) {
-  addr end = s + (AT(s)[SPAN_PAGES] << PAGE_LOG2), tail = at + (n << PAGE_LOG2);
-  unlink_span(s);
-  MAP(tail - PAGE_SIZE) = ZEE_MAP_LARGE;
-  MAP(at) = first;
-  if (at != s) free_pages(s, (at - s) >> PAGE_LOG2);
-  if (tail != end) free_pages(tail, (end - tail) >> PAGE_LOG2);
+  if (s < H.first_free) H.first_free = s;
 }
 
 /* Takes n more pages from the source; they join the span at the top. */
@@ -405,7 +370,7 @@ static void init(void) {
 #else
   memset(page_map, 0, sizeof page_map); /* the native harness restarts heaps */
 #endif
-  H.heap_start = H.heap_end = (source_base() + OFFSET_MASK) & ~OFFSET_MASK;
+  H.heap_start = H.heap_end = H.first_free = (source_base() + OFFSET_MASK) & ~OFFSET_MASK;
   addr end = source_size();
   if (end > H.heap_start) {
     free_pages(H.heap_start, (end - H.heap_start) >> PAGE_LOG2);
@@ -423,7 +388,7 @@ static void make_small_page(addr p, addr top) {
   release_range(p + MIN_FRAME, top);
 }
 
-/* Gives an empty small page back to the free spans. */
+/* Gives an empty small page back to the free pages. */
 static void drop_page(addr p) {
   for (uint32_t size = MIN_FRAME; size <= MAX_FRAME; size <<= 1) {
     ASSERT(has_meta(p + size, size | ZEE_TAG_FREE), p + size);
@@ -441,101 +406,52 @@ static void page_emptied(addr p) {
   if (spare && spare != p && !(AT(spare)[PAGE_WORD] & ZEE_COUNT_MASK)) drop_page(spare);
 }
 
-/* One block fewer in page p; an empty page is released. */
-static void page_put(addr p) {
-  ASSERT(AT(p)[PAGE_WORD] & ZEE_COUNT_MASK, p);
-  if (!(--AT(p)[PAGE_WORD] & ZEE_COUNT_MASK)) page_emptied(p);
-}
-
-/* Can small page a hold r bytes of a large block in its top?  Only if it
- * anchors none yet and the top-level frames covering them are all free. */
-static int fits_top(addr a, uint32_t r) {
-  if (AT(a)[PAGE_LARGE]) return 0;
-  uint32_t size = MAX_FRAME;
-  while (2 * size > PAGE_SIZE - r && has_meta(a + size, size | ZEE_TAG_FREE)) size >>= 1;
-  return 2 * size <= PAGE_SIZE - r; /* r = 0 needs nothing but the vacant tail slot */
-}
-
-/* Takes [start, A+64K) out of a page's free top-level frames. */
-static void carve_top(addr a, addr start) {
-  addr low = a + PAGE_SIZE;
-  for (uint32_t size = MAX_FRAME; low > start; size >>= 1) bury(low = a + size, size);
-  release_range(low, start);
-}
-
-static addr align_up(addr a, uint32_t align) { return (a + align - 1) & ~(align - 1); }
-
-/* How many pages to grow by so that the search for an anchor of a large
- * block (r, j) succeeds: the span at the top, and the page under it, count. */
-static uint32_t pages_short(uint32_t r, uint32_t j, uint32_t align) {
-  addr top = H.heap_end, t = top;
-  uint32_t have = 0, anchored = 0;
-  if (source_size() == top) {
-    if (MAP(top - PAGE_SIZE) == ZEE_MAP_FREE) {
-      t = AT(top - PAGE_SIZE)[SPAN_START];
-      have = AT(t)[SPAN_PAGES];
-    }
-    anchored = j && MAP(t - PAGE_SIZE) == ZEE_MAP_SMALL && fits_top(t - PAGE_SIZE, r) &&
-               !(t & (align - 1));
-  }
-  uint32_t need = j + !anchored + (align > PAGE_SIZE ? align >> PAGE_LOG2 : 0);
-  return need > have ? need - have : 1;
-}
-
 /*
- * Returns a small page A whose top r bytes are free and carved out, with the
- * j pages after it taken (A + 64K aligned to `align`), or 0.  A is the page
- * before a free span if that fits, else a fresh page carved from a span;
- * closest fit over the spans, growing memory if none fits.  With r = j = 0
- * this is how small pages are made.
+ * Returns a fresh small page A whose frames tile [A+16, A+64K-r), with the
+ * j pages after it taken for a large block (A + 64K aligned to `align`), or
+ * 0.  First fit in address order over the page map, growing memory if no
+ * run of j + 1 free pages fits.  With r = j = 0 this is how small pages are
+ * made.
  */
 static addr take_anchor(uint32_t r, uint32_t j, uint32_t align) {
   if (!H.heap_start) init(); /* here, not in malloc: the first call always lands here */
   for (int tries = 0;; tries++) {
-    addr best = 0, best_at = 0;
-    uint32_t best_score = ~0u;
-    for (addr s = H.spans; s; s = AT(s)[SPAN_NEXT]) {
-      addr end = s + (AT(s)[SPAN_PAGES] << PAGE_LOG2), at = s;
-      if (!j || MAP(s - PAGE_SIZE) != ZEE_MAP_SMALL || !fits_top(s - PAGE_SIZE, r) ||
-          (s & (align - 1)))
-        at = align_up(s + PAGE_SIZE, align); /* needs a fresh anchor at at - 64K */
-      if (at < s || at > end || (end - at) >> PAGE_LOG2 < j) continue; /* at < s: wrapped */
-      /* A fresh anchor ranks after every page that is one already. */
-      uint32_t score = ((end - at) >> PAGE_LOG2) - j + ((uint32_t)(at != s) << 16);
-      if (score < best_score) best = s, best_at = at, best_score = score;
-      if (score == (uint32_t)!j << 16) break; /* nothing fits closer */
-    }
-    if (best) {
-      addr a = best_at - PAGE_SIZE;
-      if (best_at == best) {
-        take_pages(best, best_at, j, ZEE_MAP_LARGE);
-        carve_top(a, a + PAGE_SIZE - r);
-      } else {
-        take_pages(best, a, j + 1, ZEE_MAP_SMALL);
+    uint32_t run = 0;
+    while (H.first_free < H.heap_end && MAP(H.first_free) != ZEE_MAP_FREE) H.first_free += PAGE_SIZE;
+    for (addr p = H.first_free; p < H.heap_end; p += PAGE_SIZE) {
+      addr a = p - (j << PAGE_LOG2);
+      run = MAP(p) == ZEE_MAP_FREE ? run + 1 : 0;
+      if (run > j && !((a + PAGE_SIZE) & (align - 1))) {
+        mark(a, j + 1, ZEE_MAP_LARGE);
+        MAP(a) = ZEE_MAP_SMALL;
+        H.free_pages -= j + 1;
         make_small_page(a, a + PAGE_SIZE - r);
+        return a;
       }
-      return a;
     }
-    if (tries || !grow(pages_short(r, j, align))) return 0;
+    /* Grow just enough: the free run at the top of the heap counts. */
+    if (source_size() != H.heap_end) run = 0;
+    int32_t need = j + 1 - run + (align > PAGE_SIZE ? align >> PAGE_LOG2 : 0);
+    if (tries || !grow(need < 1 ? 1 : need)) return 0;
   }
 }
 
 /* ---- Blocks ----------------------------------------------------------------- */
 
 /* Takes [x, end) inside one page if the blocks from x on are free frames up
- * to end (what the last one holds beyond end goes back); else changes
- * nothing and returns 0.  Serves holes, and realloc's growth in place. */
+ * to end (what the last one holds beyond end goes back); else returns 0
+ * with the frames as they were.  Serves every small block, holes, and
+ * realloc's growth in place. */
 static int absorb(addr x, addr end) {
   addr y = x;
   while (y < end) {
     uint32_t info = AT(y - META_SIZE)[0];
-    if (info < MIN_FRAME || (info & TAG_MASK) != ZEE_TAG_FREE || !has_meta(y, info)) return 0;
+    if (info < MIN_FRAME || (info & TAG_MASK) != ZEE_TAG_FREE || !has_meta(y, info)) {
+      release_range(x, y); /* give back what was taken: it merges as before */
+      return 0;
+    }
+    bury(y, info & ~TAG_MASK);
     y += info & ~TAG_MASK;
-  }
-  for (y = x; y < end;) {
-    uint32_t size = AT(y - META_SIZE)[0] & ~TAG_MASK;
-    bury(y, size);
-    y += size;
   }
   release_range(end, y);
   return 1;
@@ -563,22 +479,19 @@ static addr alloc_small(uint32_t size, uint32_t align) {
   }
   f = H.lists[k];
   ASSERT(has_meta(f, (MIN_FRAME << k) | ZEE_TAG_FREE), f);
-  unlink_frame(f, MIN_FRAME << k);
-  release_range(f + size, f + (MIN_FRAME << k)); /* the rest of the frame */
+  absorb(f, f + size); /* the frame, less what lies beyond size */
 found:
   set_meta(f, size | ZEE_TAG_SMALL);
   AT(f & ~OFFSET_MASK)[PAGE_WORD]++;
   return f;
 }
 
-/* A large block of m bytes (m % align == 0, or m % 64K == 0 if align > 64K). */
+/* A large block of m bytes (m % align == 0, or m % 64K == 0 if align > 64K):
+ * m % 64K bytes in the top of a fresh anchor page, then whole pages. */
 static addr alloc_large(uint32_t m, uint32_t align) {
   uint32_t r = m & OFFSET_MASK, j = m >> PAGE_LOG2;
-  addr a = 0;
-  if (!j) /* it fits the top of one page: try pages whose top half is free */
-    for (addr f = H.lists[CLASSES - 1]; f && !a; f = AT(f)[0])
-      if (fits_top(f - MAX_FRAME, r)) carve_top(a = f - MAX_FRAME, f + MAX_FRAME - r);
-  if (!a && !(a = take_anchor(r, j, align))) return 0;
+  addr a = take_anchor(r, j, align);
+  if (!a) return 0;
   addr p = a + PAGE_SIZE - r;
   set_meta(p, m | ZEE_TAG_LARGE);
   AT(a)[PAGE_WORD]++;
@@ -587,22 +500,27 @@ static addr alloc_large(uint32_t m, uint32_t align) {
   return p;
 }
 
-/* Frees a block: its frames merge back, its whole pages join the spans. */
+/* Frees a block: its frames merge back, its whole pages become free pages.
+ * An anchor left empty goes too, so that the run can serve the next large
+ * block whole; a small page left empty becomes the spare. */
 static void release(addr p, uint32_t info) {
   uint32_t size = info & ~TAG_MASK;
   addr page = (p - META_SIZE) & ~OFFSET_MASK;
   account(-(int32_t)usable(info), -1);
   set_meta(p, info ^ 1); /* tag 6 or 4: a second free() is a double free */
+  ASSERT(AT(page)[PAGE_WORD] & ZEE_COUNT_MASK, page);
+  uint32_t left = --AT(page)[PAGE_WORD] & ZEE_COUNT_MASK;
   if (info & 2) {
     release_range(p, p + size);
+    if (!left) page_emptied(page);
   } else {
     uint32_t j = size >> PAGE_LOG2;
     AT(page)[PAGE_LARGE] = 0;
     H.large_pages -= j;
-    if (j) free_pages(page + PAGE_SIZE, j);
+    free_pages(page + PAGE_SIZE, j);
     release_range(p, page + PAGE_SIZE);
+    if (!left) drop_page(page);
   }
-  page_put(page);
 }
 
 /* Resizes a small block in place: shrinks by freeing the tail, grows over
@@ -616,27 +534,26 @@ static int resize_small(addr p, uint32_t size, uint32_t want) {
 }
 
 /* Resizes a large block in place to r + j' whole pages >= want: shrinks by
- * freeing whole pages, grows over the span after it or at the heap's top. */
+ * freeing whole pages, grows over the free pages after it or at the heap's
+ * top.  Returns 0 if it can't. */
 static int resize_large(addr p, uint32_t size, uint32_t want) {
   addr a = (p - META_SIZE) & ~OFFSET_MASK;
   uint32_t r = size & OFFSET_MASK, j = size >> PAGE_LOG2;
   uint32_t j2 = want > r ? (want - r + OFFSET_MASK) >> PAGE_LOG2 : 0;
-  addr end = a + PAGE_SIZE + (j << PAGE_LOG2), end2 = a + PAGE_SIZE + (j2 << PAGE_LOG2);
+  addr end = a + PAGE_SIZE + (j << PAGE_LOG2);
   if (j2 < j) {
-    if (j2) MAP(end2 - PAGE_SIZE) = ZEE_MAP_LARGE;
-    free_pages(end2, j - j2);
+    free_pages(a + PAGE_SIZE + (j2 << PAGE_LOG2), j - j2);
   } else if (j2 > j) {
-    for (int tries = 0;; tries++) {
-      uint32_t have = MAP(end) == ZEE_MAP_FREE ? AT(end)[SPAN_PAGES] : 0;
-      if (have >= j2 - j) {
-        take_pages(end, end, j2 - j, ZEE_MAP_LARGE);
-        break;
-      }
+    uint32_t need = j2 - j, have = 0;
+    for (int tries = 0; have < need; tries++) {
+      while (have < need && MAP(end + (have << PAGE_LOG2)) == ZEE_MAP_FREE) have++;
       /* At the top of the heap, growing memory extends the block. */
-      if (tries || end + (have << PAGE_LOG2) != H.heap_end || source_size() != H.heap_end ||
-          !grow(j2 - j - have))
+      if (have < need && (tries || end + (have << PAGE_LOG2) != H.heap_end ||
+                          source_size() != H.heap_end || !grow(need - have)))
         return 0;
     }
+    mark(end, need, ZEE_MAP_LARGE);
+    H.free_pages -= need;
   }
   H.large_pages += j2 - j;
   set_meta(p, (r + (j2 << PAGE_LOG2)) | ZEE_TAG_LARGE);
@@ -653,8 +570,9 @@ static uint32_t block_info(addr p) {
 #endif
   uint32_t info = AT(p - META_SIZE)[0];
 #if ZEE_VALIDATION >= 1
-  if ((info & 12) != 4 || AT(p - META_SIZE)[1] != (info ^ p ^ ZEE_SALT)) fault(ZEE_E_HEADER, p);
-  if (!(info & 1)) fault(ZEE_E_DOUBLE_FREE, p);
+  /* In use is tag 5 or 7; a sound header with tag 4 or 6 is a freed block. */
+  uint32_t bad = AT(p - META_SIZE)[1] ^ info ^ p ^ ZEE_SALT;
+  if (bad || (info & 13) != 5) fault(bad || (info & 12) != 4 ? ZEE_E_HEADER : ZEE_E_DOUBLE_FREE, p);
 #endif
 #if ZEE_VALIDATION >= 2
   uint32_t size = info & ~TAG_MASK;
@@ -778,7 +696,7 @@ const zee_heap_info_t *zee_heap_info(void) { return &H; }
 /* ---- Whole-heap walk: zee_check() ------------------------------------------------ */
 
 typedef struct walk_totals {
-  uint32_t used_bytes, used_blocks, small_pages, large_pages, free_pages, spans, free_frames;
+  uint32_t used_bytes, used_blocks, small_pages, large_pages, free_pages, free_frames;
 } walk_totals;
 
 /* Is f a sound header of tag `tag` (the size is checked by the caller)? */
@@ -787,7 +705,7 @@ static int sound(addr f, unsigned tag) {
   return (info & TAG_MASK) == tag && has_meta(f, info);
 }
 
-/* Walks the blocks of small page p; returns 0 or a ZEE_C_* code. */
+/* Walks the blocks of small page p and its large block; 0 or a ZEE_C_* code. */
 static int walk_page(addr p, walk_totals *t) {
   addr large = AT(p)[PAGE_LARGE], limit = p + PAGE_SIZE, f = p + MIN_FRAME;
   uint32_t count = 0;
@@ -815,15 +733,15 @@ static int walk_page(addr p, walk_totals *t) {
   }
   if (f != limit) return ZEE_C_OVERLAP;
   if (large) {
-    uint32_t info = AT(large - META_SIZE)[0], size = info & ~TAG_MASK;
+    uint32_t info = AT(large - META_SIZE)[0], size = info & ~TAG_MASK, j = size >> PAGE_LOG2;
     if (!sound(large, ZEE_TAG_LARGE) || size < MAX_FRAME ||
-        large + size != p + PAGE_SIZE + (size & ~OFFSET_MASK) ||
-        size > H.heap_end - large ||
-        ((size >> PAGE_LOG2) && MAP(large + size - PAGE_SIZE) != ZEE_MAP_LARGE))
+        large + size != p + PAGE_SIZE + (j << PAGE_LOG2) || j > (H.heap_end - p) >> PAGE_LOG2)
       return ZEE_C_LARGE;
+    for (uint32_t i = 1; i <= j; i++)
+      if (MAP(p + (i << PAGE_LOG2)) != ZEE_MAP_LARGE) return ZEE_C_LARGE;
     count++;
     t->used_bytes += size;
-    t->large_pages += size >> PAGE_LOG2;
+    t->large_pages += j;
   }
   if ((AT(p)[PAGE_WORD] & ZEE_COUNT_MASK) != count || (!count && p != H.spare))
     return ZEE_C_COUNT;
@@ -836,24 +754,13 @@ static int walk_page(addr p, walk_totals *t) {
 static int walk(void) {
   walk_totals t = {0};
   if (!H.heap_start) return 0;
-  int after_span = 0;
   for (addr p = H.heap_start; p < H.heap_end;) {
     unsigned kind = MAP(p);
     if (kind == ZEE_MAP_FREE) {
-      uint32_t k = AT(p)[SPAN_PAGES];
-      addr last = p + ((k - 1) << PAGE_LOG2);
-      if (!k || k > (H.heap_end - p) >> PAGE_LOG2 || AT(last)[SPAN_START] != p ||
-          MAP(last) != ZEE_MAP_FREE)
-        return ZEE_C_SPAN;
-      if (after_span) return ZEE_C_SPAN_MERGE;
-      t.free_pages += k;
-      t.spans++;
-      p = last + PAGE_SIZE;
-      after_span = 1;
-      continue;
-    }
-    after_span = 0;
-    if (kind == ZEE_MAP_SMALL) {
+      if (p < H.first_free) return ZEE_C_SPAN;
+      t.free_pages++;
+      p += PAGE_SIZE;
+    } else if (kind == ZEE_MAP_SMALL) {
       int r = walk_page(p, &t);
       if (r) return r;
       addr large = AT(p)[PAGE_LARGE];
@@ -861,18 +768,11 @@ static int walk(void) {
     } else if (kind == ZEE_MAP_NONE) {
       p += PAGE_SIZE; /* foreign: someone else grew it */
     } else {
-      return ZEE_C_PAGE; /* a large block's mark where a page must begin */
+      return ZEE_C_PAGE; /* a large block's page where no large block reaches */
     }
   }
-  /* The span list holds exactly the spans walked. */
-  uint32_t n = 0;
-  for (addr s = H.spans, prev = 0; s; prev = s, s = AT(s)[SPAN_NEXT])
-    if (++n > t.spans || s < H.heap_start || s >= H.heap_end || (s & OFFSET_MASK) ||
-        MAP(s) != ZEE_MAP_FREE || AT(s)[SPAN_PREV] != prev)
-      return ZEE_C_SPAN;
-  if (n != t.spans) return ZEE_C_SPAN;
   /* The free lists hold exactly the free frames walked. */
-  n = 0;
+  uint32_t n = 0;
   for (unsigned c = 0; c < CLASSES; c++) {
     uint32_t size = MIN_FRAME << c;
     for (addr f = H.lists[c], prev = 0; f; prev = f, f = AT(f)[0])
@@ -901,8 +801,8 @@ int zee_check(void) {
 
 /* From the running totals, in O(1).  dlmalloc's meanings: arena = bytes the
  * heap owns, uordblks = bytes in use (usable sizes), fordblks = the rest
- * (free frames and spans, headers, page words), keepcost = bytes in free
- * spans; ordblks and the other counts are not tracked (0). */
+ * (free frames and pages, headers, page words), keepcost = bytes in free
+ * pages; ordblks and the other counts are not tracked (0). */
 struct mallinfo mallinfo(void) {
   struct mallinfo mi = {0};
   lock();

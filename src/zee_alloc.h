@@ -39,11 +39,12 @@ extern "C" {
 #define ZEE_COUNT_MASK 0xffffu    /* ... the count of blocks in that word */
 #define ZEE_INFO_MAGIC 0x3345455au /* "ZEE3" */
 
-/* One byte per wasm page in the page map (zee_heap_info_t.page_map). */
+/* One byte per wasm page in the page map (zee_heap_info_t.page_map); it is
+ * the only record of the free pages. */
 #define ZEE_MAP_NONE 0u  /* not the allocator's (below the heap, or foreign) */
-#define ZEE_MAP_FREE 1u  /* first or last page of a free span */
+#define ZEE_MAP_FREE 1u  /* a free page */
 #define ZEE_MAP_SMALL 2u /* a small page */
-#define ZEE_MAP_LARGE 3u /* the last page of a large block */
+#define ZEE_MAP_LARGE 3u /* a whole page inside a large block */
 
 /* ---- Faults reported by checked builds (argument of the fault hook) --- */
 enum zee_fault_code {
@@ -57,14 +58,13 @@ enum zee_fault_code {
 /* ---- Results of zee_check() (0 means the heap is consistent) --------- */
 enum zee_check_code {
   ZEE_C_OK = 0,
-  ZEE_C_SPAN = 16,       /* free span: bounds, map marks, links or length */
-  ZEE_C_SPAN_MERGE = 17, /* two free spans touch but were not merged */
+  ZEE_C_SPAN = 16,       /* a free page below the first-free mark */
   ZEE_C_PAGE = 18,       /* small page: tag, map mark or large-block field */
   ZEE_C_OVERLAP = 19,    /* blocks of a page don't tile it exactly */
   ZEE_C_FRAME = 20,      /* a header: tag, check word, size or alignment */
   ZEE_C_COUNT = 21,      /* a page's block count disagrees with its blocks */
   ZEE_C_BUDDY = 22,      /* two free buddies were not merged */
-  ZEE_C_LARGE = 23,      /* a large block: size, placement, map mark */
+  ZEE_C_LARGE = 23,      /* a large block: size, placement, map marks */
   ZEE_C_LIST = 24,       /* free list: member not a free frame of its class,
                             broken back link, or cycle */
   ZEE_C_LIST_COUNT = 25, /* a free frame is on no list (or on two) */
@@ -83,7 +83,7 @@ typedef struct zee_heap_info {
   uint32_t heap_start; /* first page zee_alloc may own (0 until first use) */
   uint32_t heap_end;   /* end of the last page it owns */
   uint32_t page_map;   /* address of the page map: a byte per page, ZEE_MAP_* */
-  uint32_t spans;      /* first free span (unordered, doubly linked) */
+  uint32_t first_free; /* no page below it is free: where searches begin */
   uint32_t spare;      /* an empty small page kept back from release */
   uint32_t lists[ZEE_CLASSES]; /* free-list heads, 16 B .. 32 KiB */
   /* Running totals */
@@ -92,7 +92,7 @@ typedef struct zee_heap_info {
   uint32_t peak_bytes;  /* highest used_bytes so far */
   uint32_t small_pages; /* pages that are small pages */
   uint32_t large_pages; /* whole pages inside large blocks */
-  uint32_t free_pages;  /* pages in free spans */
+  uint32_t free_pages;  /* free pages */
 } zee_heap_info_t;
 
 /* The allocator's state, for inspection.  Never changes the heap. */
@@ -101,7 +101,7 @@ const zee_heap_info_t *zee_heap_info(void);
 /* Whole-heap consistency check: 0, or a zee_check_code. */
 int zee_check(void);
 
-/* Gives the kept-back empty small page (if any) to the free spans. */
+/* Gives the kept-back empty small page (if any) back to the free pages. */
 void zee_trim(void);
 
 /* The project's names for the standard calls (same functions). */

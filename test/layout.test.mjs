@@ -183,15 +183,17 @@ describe('large blocks', () => {
     expect(z.check()).toBe(0);
   });
 
-  test('a second large block anchors on the page before the span it takes, if that page has room on top', async () => {
+  test('first fit: a large block takes the lowest run of j + 1 free pages; the first becomes its anchor', async () => {
     const z = await fresh();
-    const a = z.malloc(3 * PAGE);
-    const b = z.malloc(2 * PAGE);
-    const c = z.malloc(2 * PAGE);
-    z.free(b); // its anchor stays a small page with a free top; its pages become a span
-    const d = z.malloc(2 * PAGE);
-    expect(d).toBe(b);
-    expect([a, c].every((x) => x !== 0)).toBe(true);
+    const a = z.malloc(3 * PAGE), b = z.malloc(2 * PAGE), c = z.malloc(2 * PAGE);
+    z.free(a); // 4 free pages (anchor and block) at the bottom
+    z.free(b); // 3 more, right after them: one run of 7
+    const d = z.malloc(5 * PAGE);
+    expect(d).toBe(a); // the run starts at a's anchor, which becomes d's anchor
+    expect(mapOf(z, d - PAGE)).toBe(MAP_SMALL);
+    const e = z.malloc(PAGE);
+    expect(e).toBeGreaterThan(c); // the one page left there is not enough for anchor + page
+    expect(c).toBeGreaterThan(0);
     expect(z.check()).toBe(0);
   });
 
@@ -211,35 +213,35 @@ describe('large blocks', () => {
 });
 
 describe('pages and spans', () => {
-  test('a free span: pages at word 0, links, its start in the last page, the map marks both ends', async () => {
+  test('free pages are only marks in the page map; the first-free mark starts the search', async () => {
     const z = await fresh();
-    const guard = z.malloc(8);
-    const p = z.malloc(5 * PAGE), q = z.malloc(1);
+    const guard = z.malloc(8), q = z.malloc(1);
+    const p = z.malloc(5 * PAGE);
+    z.HEAPU8.fill(0x6b, p, p + 5 * PAGE);
     z.free(p);
-    const s = spans(z).find((x) => x.start === p);
-    expect(s).toBeDefined();
-    expect(s.pages).toBe(5);
-    expect(z.HEAPU32[(p + 4 * PAGE + 12) >>> 2]).toBe(p);
-    expect(mapOf(z, p)).toBe(MAP_FREE);
-    expect(mapOf(z, p + 4 * PAGE)).toBe(MAP_FREE);
+    const s = spans(z).find((x) => x.start === p - PAGE);
+    expect(s).toEqual({ start: p - PAGE, pages: 6 }); // the emptied anchor joined them
+    for (let i = 0; i < 5; i++) expect(mapOf(z, p + i * PAGE)).toBe(MAP_FREE);
+    expect(z.HEAPU8.subarray(p, p + 5 * PAGE).every((x) => x === 0x6b)).toBe(true); // nothing written
+    expect(state(z).firstFree).toBeLessThanOrEqual(p - PAGE);
     expect(guard && q).toBeTruthy();
     expect(z.check()).toBe(0);
   });
 
-  test('touching spans merge in O(1) through the page map, from either side', async () => {
+  test('free neighbours merge by themselves: a freed run joins the free pages on both sides', async () => {
     const z = await fresh();
     const blocks = [1, 2, 3].map(() => z.malloc(2 * PAGE));
     const anchors = blocks.map((p) => p - PAGE);
     expect(anchors[1]).toBe(anchors[0] + 3 * PAGE); // three runs of anchor + two pages, in a row
     expect(anchors[2]).toBe(anchors[1] + 3 * PAGE);
-    const guard = z.malloc(5 * PAGE); // keeps the runs away from the top span
+    const guard = z.malloc(5 * PAGE); // keeps the runs away from the top
     z.free(blocks[0]);
     z.free(blocks[2]);
-    z.free(blocks[1]); // its pages touch a span on neither side yet: the anchors are between
-    z.trim(); // the last empty anchor goes: everything merges into one span
-    const s = spans(z).find((x) => x.start === anchors[0]);
-    expect(s).toEqual({ start: anchors[0], pages: 9 });
-    expect(walk(z).filter((x, i, all) => x.kind === 'span' && all[i + 1]?.kind === 'span')).toEqual([]);
+    z.free(blocks[1]);
+    z.trim(); // the spare (the last emptied anchor) goes too
+    expect(spans(z).find((x) => x.start === anchors[0])).toEqual({ start: anchors[0], pages: 9 });
+    const large = z.malloc(8 * PAGE); // one run: anchor + 8 pages
+    expect(large).toBe(anchors[0] + PAGE);
     expect(guard).toBeGreaterThan(anchors[2]);
     expect(z.check()).toBe(0);
   });
@@ -317,7 +319,9 @@ describe('zee_check() names the broken rule', () => {
       const f = listMembers(z, [...Array(12).keys()].find((c) => listMembers(z, c).length))[0];
       z.HEAPU32[(f + 4) >>> 2] = p;
     }],
-    ['a span length', 'ZEE_C_SPAN', (z) => { const s = spans(z)[0]; z.HEAPU32[s.start >>> 2] += 1; }],
+    ['the first-free mark above a free page', 'ZEE_C_SPAN', (z) => {
+      z.HEAPU32[(z.stateAddress >>> 2) + 6] = spans(z)[0].start + PAGE;
+    }],
     ['a large block header', 'ZEE_C_LARGE', (z, p, big) => { z.HEAPU32[(big - 4) >>> 2] ^= 16; }],
     ['a map byte of a small page', 'ZEE_C_PAGE', (z, p) => { z.HEAPU8[state(z).pageMap + (p >>> 16)] = MAP_LARGE; }],
   ])('%s → %s', async (what, rule, damage) => {

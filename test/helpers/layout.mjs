@@ -38,7 +38,8 @@ export function listMembers(z, c) {
 }
 
 /**
- * The heap in address order: [{ kind: 'span', start, pages } |
+ * The heap in address order: [{ kind: 'span', start, pages } (a maximal run
+ * of free pages: the page map is their only record) |
  * { kind: 'small', start, count, large, blocks: [{ addr, size, tag }] } |
  * { kind: 'foreign', start }].  A small page's `large` is the payload of the
  * large block it anchors ({ addr, size, pages }) or null.
@@ -48,9 +49,10 @@ export function walk(z) {
   for (let p = st.heapStart; p && p < st.heapEnd && out.length < 70000;) {
     const kind = u8[st.pageMap + (p >>> 16)];
     if (kind === MAP_FREE) {
-      const pages = u32[p >>> 2];
-      out.push({ kind: 'span', start: p, pages });
-      p += Math.max(1, pages) * PAGE;
+      const last = out[out.length - 1];
+      if (last?.kind === 'span' && last.start + last.pages * PAGE === p) last.pages++;
+      else out.push({ kind: 'span', start: p, pages: 1 });
+      p += PAGE;
     } else if (kind === MAP_SMALL) {
       const largeAt = u32[(p + 4) >>> 2], limit = largeAt % PAGE ? largeAt : p + PAGE, blocks = [];
       for (let f = p + 16; f < limit && blocks.length < 5000;) {
