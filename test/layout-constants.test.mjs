@@ -159,7 +159,12 @@ describe('js/layout.mjs matches src/zee_alloc.h', () => {
     for (const entry of Object.values(layout.FAULTS)) expect(Object.isFrozen(entry)).toBe(true);
   });
 
-  // Controls: the comparison must see each kind of drift.
+  // Controls: the comparison must see each kind of drift.  The edits are
+  // made to the header as it is (its fields and codes, read by the parser).
+  const seventh = header.fields[6];
+  const afterLists = header.fields[header.fields.findIndex((f) => f.name === 'lists') + 1];
+  const fault = Object.entries(header.enums.zee_fault_code ?? {})[2] ?? ['none', 0];
+  const lastCheck = Object.entries(header.enums.zee_check_code ?? {}).at(-1) ?? ['none', 0];
   const mutate = (from, to) => {
     expect(HEADER).toContain(from);
     return parseHeader(HEADER.replace(from, to));
@@ -177,18 +182,28 @@ describe('js/layout.mjs matches src/zee_alloc.h', () => {
     ],
     [
       'a field inserted into the state block',
-      () => mutate('uint32_t spans;', 'uint32_t extra;\n  uint32_t spans;'),
-      /zee_heap_info_t\.extra: missing from STATE[\s\S]*STATE\.spans: header 7/,
+      () => mutate(`uint32_t ${seventh.name};`, `uint32_t extra;\n  uint32_t ${seventh.name};`),
+      new RegExp(
+        `zee_heap_info_t\\.extra: missing from STATE[\\s\\S]*STATE\\.${camel(seventh.name)}: header ${seventh.offset + 1}`,
+      ),
     ],
-    ['a wider array', () => mutate('lists[ZEE_CLASSES]', 'lists[13]'), /STATE\.usedBytes: header 21/],
+    [
+      'a wider array',
+      () => mutate('lists[ZEE_CLASSES]', `lists[${header.defines.ZEE_CLASSES + 1}]`),
+      new RegExp(`STATE\\.${camel(afterLists.name)}: header ${afterLists.offset + 1}`),
+    ],
     [
       'a renumbered fault',
-      () => mutate('ZEE_E_DOUBLE_FREE = 3', 'ZEE_E_DOUBLE_FREE = 5'),
-      /FAULTS ZEE_E_DOUBLE_FREE: header 5, js\/layout\.mjs 3/,
+      () => mutate(`${fault[0]} = ${fault[1]}`, `${fault[0]} = ${fault[1] + 10}`),
+      new RegExp(`FAULTS ${fault[0]}: header ${fault[1] + 10}, js/layout\\.mjs ${fault[1]}`),
     ],
     [
       'a new check code',
-      () => mutate('ZEE_C_TOTALS = 26', 'ZEE_C_TOTALS = 26,\n  ZEE_C_NEW = 27'),
+      () =>
+        mutate(
+          `${lastCheck[0]} = ${lastCheck[1]}`,
+          `${lastCheck[0]} = ${lastCheck[1]},\n  ZEE_C_NEW = ${lastCheck[1] + 1}`,
+        ),
       /ZEE_C_NEW: missing from CHECK_CODES/,
     ],
     ['a moved config field', () => mutate('ZEE_THREADS << 4', 'ZEE_THREADS << 8'), /decodeConfig\(0 \| 1 << 8\)/],
@@ -197,8 +212,9 @@ describe('js/layout.mjs matches src/zee_alloc.h', () => {
   });
 
   test('a field that is not uint32_t stops the parse with a clear error', () => {
-    expect(() => parseHeader(HEADER.replace('uint32_t spare;', 'uint64_t spare;'))).toThrow(
-      /spare is uint64_t, not uint32_t/,
+    const f = header.fields[7].name;
+    expect(() => parseHeader(HEADER.replace(`uint32_t ${f};`, `uint64_t ${f};`))).toThrow(
+      new RegExp(`${f} is uint64_t, not uint32_t`),
     );
   });
 });
@@ -228,6 +244,9 @@ function literals() {
   out.push(new RegExp(`\\b0x0*${(d.ZEE_PAGE_TAG >>> 16).toString(16)}\\b`, 'i'));
   return out;
 }
+// JS with its comments blanked out, line numbers kept.
+const jsCode = (text) =>
+  text.replace(/\/\*[\s\S]*?\*\//g, (m) => m.replace(/[^\n]/g, ' ')).replace(/(^|[^:'"\\])\/\/.*$/gm, '$1');
 const TABLES = [
   /\b\d+\s*:\s*(?:Object\.freeze\(\s*)?\[?\s*['"]ZEE_[CE]_\w+['"]/, // 20: 'ZEE_C_FRAME', 3: ['ZEE_E_DOUBLE_FREE', ...]
   /['"]?\bZEE_[CE]_\w+['"]?\s*:\s*\d/, //                                 ZEE_C_FRAME: 20
@@ -256,7 +275,8 @@ describe('no other JS file keeps its own copy of the layout', () => {
     const found = [];
     const patterns = [...literals(), ...TABLES];
     for (const file of files) {
-      const lines = readFileSync(join(root, file), 'utf8').split('\n');
+      // Comments may mention a value; code may not hold one.
+      const lines = jsCode(readFileSync(join(root, file), 'utf8')).split('\n');
       lines.forEach((line, i) => {
         if (patterns.some((p) => p.test(line))) found.push(`${file}:${i + 1}: ${line.trim()}`);
       });
@@ -276,5 +296,12 @@ describe('no other JS file keeps its own copy of the layout', () => {
     ];
     for (const line of copy) expect([line, patterns.some((p) => p.test(line))]).toEqual([line, true]);
     expect(patterns.some((p) => p.test("const RULES = { ZEE_C_FRAME: 'a header is broken' };"))).toBe(false);
+    // A comment may name a code; the same text as code is a copy.
+    const commented =
+      "/** zee_check() result -> rule name (20: 'ZEE_C_FRAME'). */\n// 20: 'ZEE_C_FRAME'\nconst x = { 20: 'ZEE_C_FRAME' };";
+    const hits = jsCode(commented)
+      .split('\n')
+      .map((line) => patterns.some((p) => p.test(line)));
+    expect(hits).toEqual([false, false, true]);
   });
 });
