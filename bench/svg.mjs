@@ -1,7 +1,7 @@
 // Renders bench results (the object bench/run.mjs writes as JSON) as one SVG:
-// code size, speed relative to dlmalloc, and memory relative to dlmalloc.
-const COLORS = { zee_alloc: '#2b7bb9', zee_cache: '#7fb3dc', dlmalloc: '#9a9a9a', emmalloc: '#e08a2c' };
-const LABELS = { zee_cache: 'zee_alloc cache=32' };
+// code size; the synthetic workloads' speed and memory relative to dlmalloc;
+// the real programs' heap and time relative to dlmalloc.
+const COLORS = { zee_alloc: '#2b7bb9', dlmalloc: '#9a9a9a', emmalloc: '#e08a2c' };
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 
 // One horizontal bar chart: rows of grouped bars, a labelled axis, a 1x line.
@@ -33,13 +33,13 @@ export function renderSvg(res) {
   const z = 'zee_alloc default';
   const sizeRows = Object.keys(res.size).map((set) => ({
     label: set,
-    values: { zee_alloc: res.size[set][z].bytes, zee_cache: res.size[set]['zee_alloc cache=32'].bytes, emmalloc: res.size[set].emmalloc.bytes, dlmalloc: res.size[set].dlmalloc.bytes },
+    values: { zee_alloc: res.size[set][z].bytes, emmalloc: res.size[set].emmalloc.bytes, dlmalloc: res.size[set].dlmalloc.bytes },
   }));
   const maxSize = Math.max(...sizeRows.flatMap((r) => Object.values(r.values)));
   let p = panel('Code size added to a module (bytes, -Oz + wasm-opt -Oz; smaller is better)', sizeRows,
-    ['zee_alloc', 'zee_cache', 'emmalloc', 'dlmalloc'], { x: 10, y: 48, width: W, max: maxSize, unit: (v) => `${v.toLocaleString('en-US')} B` });
+    ['zee_alloc', 'emmalloc', 'dlmalloc'], { x: 10, y: 48, width: W, max: maxSize, unit: (v) => `${v.toLocaleString('en-US')} B` });
   parts.push(p.svg);
-  const series = ['zee_alloc', 'zee_cache', 'emmalloc'];
+  const series = ['zee_alloc', 'emmalloc'];
   const rel = (n, key) => Object.fromEntries(series.map((a) => [a, res.speed[n][a][key]]));
   const speedRows = names.map((n) => ({ label: n, values: rel(n, 'speed_vs_dlmalloc') }));
   speedRows.push({ label: 'geometric mean', values: res.summary.speed_geomean });
@@ -50,9 +50,22 @@ export function renderSvg(res) {
   p = panel('Peak memory relative to dlmalloc (final wasm memory size; dashed line = dlmalloc; smaller is better)', memRows,
     series, { x: 10, y: p.bottom + 24, width: W, max: 4, unit: (v) => `${v.toFixed(2)}×`, refLine: 1 });
   parts.push(p.svg);
+  const progs = Object.keys(res.programs || {});
+  if (progs.length) {
+    const prel = (n, key) => Object.fromEntries(series.map((a) => [a, res.programs[n][a][key]]));
+    const sources = progs.map((n) => res.programs[n].source.split(',')[0]).join(', ');
+    p = panel(`Real programs (${sources}): peak heap relative to dlmalloc (smaller is better)`,
+      progs.map((n) => ({ label: n, values: prel(n, 'heap_vs_dlmalloc') })),
+      series, { x: 10, y: p.bottom + 24, width: W, max: 3, unit: (v) => `${v.toFixed(2)}×`, refLine: 1 });
+    parts.push(p.svg);
+    p = panel('Real programs: run time relative to dlmalloc (dashed line = dlmalloc; smaller is better)',
+      progs.map((n) => ({ label: n, values: prel(n, 'time_vs_dlmalloc') })),
+      series, { x: 10, y: p.bottom + 24, width: W, max: 3, unit: (v) => `${v.toFixed(2)}×`, refLine: 1 });
+    parts.push(p.svg);
+  }
   const H = p.bottom + 30;
   const legend = Object.entries(COLORS).map(([k, c], i) =>
-    `<rect x="${10 + i * 140}" y="18" width="10" height="10" fill="${c}"/><text x="${24 + i * 140}" y="27" class="l">${LABELS[k] || k}</text>`).join('\n');
+    `<rect x="${10 + i * 140}" y="18" width="10" height="10" fill="${c}"/><text x="${24 + i * 140}" y="27" class="l">${k}</text>`).join('\n');
   const m = res.machine;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">
 <style>.t{font-size:12px;font-weight:bold}.l{font-size:11px}.v{font-size:9px;fill:#333}.f{font-size:9px;fill:#666}</style>
