@@ -295,9 +295,12 @@ static void check_fit(uint32_t o, size_t u, size_t n, size_t align, fit how, siz
 static void accept_block(slot *s, unsigned char *p, size_t n, size_t align, fit how, size_t old_u,
                          int whole, const char *what) {
   uint32_t o = off(p);
+  const zee_heap_info_t *h = A->heap_info();
+  /* Before malloc_usable_size(p), which would fault (or read wild memory). */
+  if ((uint64_t)o < (uint64_t)h->heap_start + 16 || o >= h->heap_end)
+    fail("%s(%zu) = 0x%x: not inside the heap [0x%x, 0x%x)", what, n, o, h->heap_start, h->heap_end);
   size_t u = A->usable_size(p);
   check_fit(o, u, n, align, how, old_u, what);
-  const zee_heap_info_t *h = A->heap_info();
   if (!src_heap_range(o - 8, (uint64_t)u + 8) || o - 8 < h->heap_start || o + (uint64_t)u > h->heap_end)
     fail("%s(%zu) = 0x%x+%zu: outside the heap or on foreign pages", what, n, o, u);
   /* [p-8, p+usable) holds the block's header and payload: no two may meet. */
