@@ -12,7 +12,7 @@ export const LAYOUT = Object.freeze({
   MIN_FRAME: 16,
   MAX_FRAME: 32768,
   CLASSES: 12,
-  MAX_SMALL: 32760,
+  MAX_SMALL: 65512,
   TAG_MASK: 15,
   TAG_SMALL: 7,
   TAG_LARGE: 5,

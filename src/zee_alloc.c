@@ -19,7 +19,9 @@
  *     the header slot of what follows.  A larger request is a large block of
  *     m = roundup(n, 16) bytes that ends on a page boundary: m % 64 KiB bytes
  *     in the top of a small page (its anchor), then m / 64 KiB whole pages.
- *     So n <= malloc_usable_size(malloc(n)) <= n + 15.
+ *     So n <= malloc_usable_size(malloc(n)) <= n + 15.  Small blocks never
+ *     use their last 8 bytes, so a page's last 8 bytes are always free to
+ *     hold the header of a page-aligned large block after it.
  *   - Every page the allocator owns is a small page, a free page, or a page
  *     of a large block, and the page map says which (ZEE_MAP_*).  No page
  *     below H.first_free is free.
@@ -98,7 +100,7 @@ _Static_assert(MIN_FRAME == 1u << MIN_LOG2, "MIN_FRAME / MIN_LOG2");
 _Static_assert(MAX_FRAME * 2 == PAGE_SIZE, "a page holds one frame of each size");
 _Static_assert(MIN_FRAME == 2 * META_SIZE, "a free 16 B frame holds two links");
 _Static_assert(CLASSES == PAGE_LOG2 - MIN_LOG2, "CLASSES");
-_Static_assert(MAX_SMALL + META_SIZE == MAX_FRAME, "a small block fits the largest frame");
+_Static_assert(MAX_SMALL + META_SIZE + MIN_FRAME == PAGE_SIZE, "a small block fits one page");
 _Static_assert(ZEE_GRANULE == MIN_FRAME, "blocks are made of frames");
 _Static_assert((ZEE_TAG_SMALL & ZEE_TAG_LARGE & 1) && !(ZEE_TAG_FREE & 1) &&
                    !(ZEE_TAG_MERGED & 1),
@@ -336,6 +338,25 @@ static void bury(addr f, uint32_t size) {
   set_meta(f, size | ZEE_TAG_MERGED);
 }
 
+/* Takes [x, end) inside one page if the blocks from x on are free frames up
+ * to end (what the last one holds beyond end goes back); else returns 0
+ * with the frames as they were.  Serves every small block, holes, and
+ * realloc's growth in place. */
+static int absorb(addr x, addr end) {
+  addr y = x;
+  while (y < end) {
+    uint32_t info = AT(y - META_SIZE)[0];
+    if (info < MIN_FRAME || (info & TAG_MASK) != ZEE_TAG_FREE || !has_meta(y, info)) {
+      release_range(x, y); /* give back what was taken: it merges as before */
+      return 0;
+    }
+    bury(y, info & ~TAG_MASK);
+    y += info & ~TAG_MASK;
+  }
+  release_range(end, y);
+  return 1;
+}
+
 /* ---- Free pages ----------------------------------------------------------- */
 
 /* Marks n pages from s in the page map: it is the only record of which
@@ -353,10 +374,9 @@ static void free_pages(addr s, uint32_t n) {
 
 /* Takes n more pages from the source; they join the span at the top. */
 static int grow(uint32_t n) {
-  addr cur = source_size(), from = cur < H.heap_end ? H.heap_end : cur;
+  addr from = source_size(); /* >= heap_end: memory never shrinks */
   if (n > (MAX_HEAP - from) >> PAGE_LOG2 || !source_grow(from + (n << PAGE_LOG2))) return 0;
-  addr end = source_size();
-  if (end <= from) return 0;
+  addr end = source_size(); /* > from: the growth succeeded */
   /* Pages between heap_end and `from` were grown by someone else: MAP 0. */
   free_pages(from, (end - from) >> PAGE_LOG2);
   H.heap_end = end;
@@ -388,12 +408,10 @@ static void make_small_page(addr p, addr top) {
   release_range(p + MIN_FRAME, top);
 }
 
-/* Gives an empty small page back to the free pages. */
+/* Gives an empty small page back to the free pages: its frames are all
+ * free and merged, so absorb() takes them whole. */
 static void drop_page(addr p) {
-  for (uint32_t size = MIN_FRAME; size <= MAX_FRAME; size <<= 1) {
-    ASSERT(has_meta(p + size, size | ZEE_TAG_FREE), p + size);
-    bury(p + size, size);
-  }
+  absorb(p + MIN_FRAME, p + PAGE_SIZE);
   if (H.spare == p) H.spare = 0;
   H.small_pages--;
   free_pages(p, 1);
@@ -406,12 +424,30 @@ static void page_emptied(addr p) {
   if (spare && spare != p && !(AT(spare)[PAGE_WORD] & ZEE_COUNT_MASK)) drop_page(spare);
 }
 
+/* Why a few tries: holes that freed blocks of this size left behind are
+ * reused before a larger frame is split; the bound keeps malloc O(1). */
+#define HOLE_TRIES 8
+
+/* The offset of the top-level frame from which a page's top r bytes are
+ * taken (r > 0): the frames from there to the page end cover them. */
+static uint32_t top_start(uint32_t r) { return 1u << (31 - __builtin_clz(PAGE_SIZE - r)); }
+
+/* Takes the top r bytes of small page a if they are free, and the page anchors
+ * no large block yet (its last 8 bytes are then a vacant header slot). */
+static int take_top(addr a, uint32_t r) {
+  addr x = a + top_start(r);
+  if (AT(a)[PAGE_LARGE] || (r && !absorb(x, a + PAGE_SIZE))) return 0;
+  release_range(x, a + PAGE_SIZE - r);
+  return 1;
+}
+
 /*
- * Returns a fresh small page A whose frames tile [A+16, A+64K-r), with the
- * j pages after it taken for a large block (A + 64K aligned to `align`), or
- * 0.  First fit in address order over the page map, growing memory if no
- * run of j + 1 free pages fits.  With r = j = 0 this is how small pages are
- * made.
+ * Returns a small page A whose top r bytes are taken, with the j pages after
+ * it taken for a large block (A + 64K aligned to `align`), or 0.  First fit
+ * in address order over the page map: A is the small page before a run of j
+ * free pages if its top is free, or else the first of j + 1 free pages,
+ * made a small page; memory grows if nothing fits.  With r = j = 0 this is
+ * how small pages are made.
  */
 static addr take_anchor(uint32_t r, uint32_t j, uint32_t align) {
   if (!H.heap_start) init(); /* here, not in malloc: the first call always lands here */
@@ -421,61 +457,55 @@ static addr take_anchor(uint32_t r, uint32_t j, uint32_t align) {
     for (addr p = H.first_free; p < H.heap_end; p += PAGE_SIZE) {
       addr a = p - (j << PAGE_LOG2);
       run = MAP(p) == ZEE_MAP_FREE ? run + 1 : 0;
-      if (run > j && !((a + PAGE_SIZE) & (align - 1))) {
-        mark(a, j + 1, ZEE_MAP_LARGE);
+      if ((a + PAGE_SIZE) & (align - 1)) continue;
+      if (run > j) { /* a fresh anchor */
+        H.free_pages--;
         MAP(a) = ZEE_MAP_SMALL;
-        H.free_pages -= j + 1;
         make_small_page(a, a + PAGE_SIZE - r);
-        return a;
+      } else if (!(run == j && j && MAP(a) == ZEE_MAP_SMALL && take_top(a, r))) {
+        continue;
       }
+      mark(a + PAGE_SIZE, j, ZEE_MAP_LARGE);
+      H.free_pages -= j;
+      return a;
     }
     /* Grow just enough: the free run at the top of the heap counts. */
     if (source_size() != H.heap_end) run = 0;
-    int32_t need = j + 1 - run + (align > PAGE_SIZE ? align >> PAGE_LOG2 : 0);
-    if (tries || !grow(need < 1 ? 1 : need)) return 0;
+    /* (>= 1: a top run of j + 1 + slack pages would have held an aligned fit) */
+    uint32_t need = j + 1 - run + (align > PAGE_SIZE ? align >> PAGE_LOG2 : 0);
+    if (tries || !grow(need)) return 0;
   }
 }
 
 /* ---- Blocks ----------------------------------------------------------------- */
 
-/* Takes [x, end) inside one page if the blocks from x on are free frames up
- * to end (what the last one holds beyond end goes back); else returns 0
- * with the frames as they were.  Serves every small block, holes, and
- * realloc's growth in place. */
-static int absorb(addr x, addr end) {
-  addr y = x;
-  while (y < end) {
-    uint32_t info = AT(y - META_SIZE)[0];
-    if (info < MIN_FRAME || (info & TAG_MASK) != ZEE_TAG_FREE || !has_meta(y, info)) {
-      release_range(x, y); /* give back what was taken: it merges as before */
-      return 0;
-    }
-    bury(y, info & ~TAG_MASK);
-    y += info & ~TAG_MASK;
-  }
-  release_range(end, y);
-  return 1;
-}
-
-/* Why a few tries: holes that freed blocks of this size left behind are
- * reused before a larger frame is split; the bound keeps malloc O(1). */
-#define HOLE_TRIES 8
-
-/* A small block of `size` bytes (a multiple of 16) aligned to `align`. */
+/* A small block of `size` bytes (a multiple of 16, at most 64 KiB - 16)
+ * aligned to `align` (at most 32 KiB, and 16 above 32 KiB).  Up to 32 KiB it
+ * comes from the smallest free frame that holds it, or a hole; above, from
+ * the free top-level frames of a page (the 32 KiB frame and those below). */
 static addr alloc_small(uint32_t size, uint32_t align) {
   uint32_t need = size < align ? align : size;
-  unsigned c = 32 - MIN_LOG2 - __builtin_clz(need - 1), k = c;
+  unsigned c = 32 - MIN_LOG2 - __builtin_clz(need - 1), k;
+  /* Where a hole may be: at a frame of half the class, or for a block above
+   * 32 KiB at the top-level frame `low` of a page whose 32 KiB frame is free. */
+  unsigned holes = c - 1;
+  uint32_t skip = 0;
   addr f;
-  while (k < CLASSES && !H.lists[k]) k++;
-  if (k != c && c && size == need) { /* a hole of 2^(c-1) and free frames after it */
-    unsigned tries = HOLE_TRIES;
-    for (f = H.lists[c - 1]; f && tries--; f = AT(f)[0])
-      if (!(f & (align - 1)) && f + size <= (f & ~OFFSET_MASK) + PAGE_SIZE && absorb(f, f + size))
-        goto found;
-  }
-  if (k == CLASSES) {
-    if (!take_anchor(0, 0, MIN_FRAME)) return 0;
-    k = c; /* a fresh page has a frame of every size */
+  if (size > MAX_FRAME) holes = CLASSES - 1, skip = top_start(size) - MAX_FRAME;
+  for (;;) {
+    for (k = c; k < CLASSES && !H.lists[k]; k++) {}
+    /* (a hole that would cross the page end fails in absorb(), at the page's
+     * last 8 bytes, which never hold a free header) */
+    if (align == MIN_FRAME && c && (k != c || size > MAX_FRAME)) {
+      unsigned tries = HOLE_TRIES;
+      for (f = H.lists[holes]; f && tries--; f = AT(f)[0])
+        if (absorb(f + skip, f + skip + size)) {
+          f += skip;
+          goto found;
+        }
+    }
+    if (k < CLASSES) break;
+    if (!take_anchor(0, 0, MIN_FRAME)) return 0; /* a fresh page: every frame free */
   }
   f = H.lists[k];
   ASSERT(has_meta(f, (MIN_FRAME << k) | ZEE_TAG_FREE), f);
@@ -528,7 +558,7 @@ static void release(addr p, uint32_t info) {
 static int resize_small(addr p, uint32_t size, uint32_t want) {
   addr end = p + want;
   if (want <= size) release_range(end, p + size);
-  else if (end > ((p - META_SIZE) & ~OFFSET_MASK) + PAGE_SIZE || !absorb(p + size, end)) return 0;
+  else if (!absorb(p + size, end)) return 0; /* fails at the page end, see alloc_small */
   set_meta(p, want | ZEE_TAG_SMALL);
   return 1;
 }
@@ -596,13 +626,13 @@ static void *out_of_memory(void) {
 /* Serves n bytes aligned to `align` (a power of two, at least 16). */
 static void *allocate(size_t n, size_t align) {
   addr p;
-  if (n <= MAX_SMALL && align <= MAX_FRAME) {
+  if (n <= (align > MIN_FRAME ? MAX_FRAME - META_SIZE : MAX_SMALL) && align <= MAX_FRAME) {
     p = alloc_small(((uint32_t)n + META_SIZE + MIN_FRAME - 1) & ~(MIN_FRAME - 1), align);
   } else {
-    /* r must keep the payload aligned: a multiple of align, or 0 past 32 KiB */
-    uint64_t g = align > MAX_FRAME ? PAGE_SIZE : align;
-    uint64_t m = ((uint64_t)(n ? n : 1) + g - 1) & ~(g - 1);
-    p = m > MAX_HEAP || align > MAX_HEAP / 2 ? 0 : alloc_large((uint32_t)m, (uint32_t)align);
+    /* r must keep the payload aligned: a multiple of align, or 0 past 32 KiB
+     * (g <= 64 KiB, so the sum can't wrap) */
+    uint32_t g = align > MAX_FRAME ? PAGE_SIZE : align;
+    p = n > MAX_HEAP || align > MAX_HEAP / 2 ? 0 : alloc_large(((uint32_t)n + g - 1 + !n) & ~(g - 1), align);
   }
   if (!p) return out_of_memory();
   account(usable(AT(p - META_SIZE)[0]), 1);

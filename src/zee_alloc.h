@@ -26,7 +26,7 @@ extern "C" {
 #define ZEE_MIN_FRAME 16u      /* smallest buddy frame */
 #define ZEE_MAX_FRAME 32768u   /* largest buddy frame inside a small page */
 #define ZEE_CLASSES 12u        /* free lists of frames 16, 32, ... 32768 */
-#define ZEE_MAX_SMALL 32760u   /* largest request served by a small block */
+#define ZEE_MAX_SMALL 65512u   /* largest malloc() served by a small block */
 
 /* Low 4 bits of a header's info word (the rest is the block's size). */
 #define ZEE_TAG_MASK 15u

@@ -175,20 +175,31 @@ describe('size boundaries', () => {
     expect(meta(z, z.malloc(4312)).size).toBe(4320); // SQLite's page cache entry: not 8 KiB
   });
 
-  test('32 KiB - 8 is a small block, 32 KiB - 7 a large block in the top of a page', () => {
-    const a = z.malloc(32768 - 8), b = z.malloc(32768 - 7);
-    expect(meta(z, a).small).toBe(true);
+  test('up to 65,512 B is a small block in one page: above 32 KiB it starts at a top-level frame', () => {
+    const a = z.malloc(32760), b = z.malloc(32761), c = z.malloc(65512), d = z.malloc(65513);
+    expect(meta(z, a)).toMatchObject({ small: true, size: 32768 });
     expect(z.usableSize(a)).toBe(32760);
-    expect(meta(z, b).large).toBe(true);
-    expect(b % PAGE).toBe(32768);
-    expect(z.usableSize(b)).toBe(32768);
+    // 32,784 B: from the 16 KiB frame up (16 KiB + 32 KiB free at the top of a page)
+    expect(meta(z, b)).toMatchObject({ small: true, size: 32784 });
+    expect(b % PAGE).toBe(16384);
+    expect(z.usableSize(b)).toBe(32776);
+    // 65,520 B: the whole page after its first 16 bytes
+    expect(meta(z, c)).toMatchObject({ small: true, size: 65520 });
+    expect(c % PAGE).toBe(16);
+    expect(z.usableSize(c)).toBe(65512);
+    // one byte more: a large block of 65,520 B that ends on the page boundary
+    expect(meta(z, d)).toMatchObject({ large: true, size: 65520 });
+    expect((d + 65520) % PAGE).toBe(0);
+    expect(z.usableSize(d)).toBe(65520);
   });
 
-  test('a block of 32..64 KiB fits in the top of one page', () => {
+  test('a block of 32..64 KiB fits in one page, next to small blocks', () => {
     const mem = z.memoryBytes;
+    const q = z.malloc(100);
     const p = z.malloc(50000);
-    expect((p + 50000) % PAGE).toBe(0);
-    expect(z.usableSize(p)).toBe(50000);
+    expect(p - (p % PAGE)).toBe(q - (q % PAGE)); // the same page
+    expect(p % PAGE).toBe(8192); // 50,016 B from the 8 KiB frame up
+    expect(z.usableSize(p)).toBe(50008);
     expect(z.memoryBytes).toBe(mem);
   });
 
