@@ -334,10 +334,10 @@ async function fetchTarball(pkg) {
   if (!existsSync(file) || sha512(readFileSync(file)) !== pkg.integrity) {
     rmSync(file, { force: true });
     try {
-      await execFile('npm', ['pack', `${pkg.name}@${pkg.version}`, '--pack-destination', dir, '--ignore-scripts', '--silent'],
+      await execFile('npm', ['pack', `${pkg.name}@${pkg.version}`, '--pack-destination', dir, '--ignore-scripts'],
         { cwd: dir, maxBuffer: 16 << 20 });
     } catch (e) {
-      throw new Error(`cannot fetch ${pkg.name}@${pkg.version} with npm pack (the npm registry must be reachable): ${(e.stderr || e.message).trim()}`);
+      throw new Error(`cannot fetch ${pkg.name}@${pkg.version} with npm pack (the npm registry must be reachable):\n${(e.stderr || e.message).trim().split('\n').slice(0, 6).join('\n')}`);
     }
     if (!existsSync(file)) throw new Error(`npm pack ${pkg.name}@${pkg.version} did not write ${relative(root, file)}`);
     const got = sha512(readFileSync(file));
@@ -353,7 +353,7 @@ async function fetchTarball(pkg) {
 async function unpack(p, tarball) {
   const dest = join(work, 'src', `${p.package.name.replace(/^@/, '').replace(/\//g, '-')}-${p.package.version}`);
   const marker = join(dest, '.unpacked');
-  if (!existsSync(marker)) {
+  if (!existsSync(marker) || readFileSync(marker, 'utf8') !== `${p.package.integrity}\n`) {
     rmSync(dest, { recursive: true, force: true });
     mkdirSync(dest, { recursive: true });
     try {
@@ -372,8 +372,7 @@ const emccVersion = () => (emccVersionLine ||= execFileSync('emcc', ['--version'
 // Fetches, unpacks, patches and compiles one program's library into objects
 // under build/bench/obj/programs/, reused while the package, the flags and
 // emcc are the same.  Returns what the link needs.
-async function prepareProgram(p) {
-  const pkgDir = await unpack(p, await fetchTarball(p.package));
+async function prepareProgram(p, pkgDir) {
   const flags = [...SPEED_FLAGS, ...p.defines.map((d) => `-D${d}`), ...p.include.map((d) => `-I${join(pkgDir, d)}`)];
   const key = createHash('sha256').update(JSON.stringify({
     integrity: p.package.integrity, flags: [...SPEED_FLAGS, ...p.defines], patches: p.patches || {}, emcc: emccVersion(),
@@ -620,6 +619,22 @@ function machine() {
   };
 }
 
+// Which zee_alloc was measured: the commit, whether src/ had uncommitted
+// changes, and a hash of the sources the build read.
+function zeeProvenance() {
+  const git = (args) => {
+    try {
+      return execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      return null;
+    }
+  };
+  const h = createHash('sha256');
+  for (const f of readdirSync(join(root, 'src')).filter((f) => /\.[ch]$/.test(f)).sort()) h.update(f).update(readFileSync(join(root, 'src', f)));
+  const status = git(['status', '--porcelain', '--', 'src']);
+  return { commit: git(['rev-parse', 'HEAD']) || 'unknown', src_modified: status === null ? 'unknown' : status !== '', src_sha256: h.digest('hex') };
+}
+
 const fmt = (n) => (typeof n === 'number' ? n.toLocaleString('en-US') : n);
 const x = (v) => `${v.toFixed(2)}×`;
 const mib = (b) => (b < 2 ** 20 ? `${(b / 1024).toFixed(1)} KiB` : `${(b / 2 ** 20).toFixed(2)} MiB`);
@@ -705,16 +720,20 @@ function summarize(size, speed, programs) {
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   const t0 = Date.now();
+  const zeeSource = zeeProvenance(); // before anything is built from it
   const since = () => `${((Date.now() - t0) / 1000).toFixed(0)} s`;
   mkdirSync(join(work, 'obj'), { recursive: true });
   process.stderr.write(`bench: ${o.quick ? 'quick' : 'full'} run, ${o.runs} run(s) per workload and program, scale ${o.scale}\n`);
-  // The programs' fetch, library compile and links start first and share the
-  // build slots with everything else (SQLite's amalgamation is the longest
-  // job); each program links as soon as its objects and zee_alloc's are built.
+  // The programs' sources first: a registry that can't be reached fails the
+  // run at once.  Their compiles and links then start ahead of the rest and
+  // share the build slots with it (SQLite's amalgamation is the longest job);
+  // each program links as soon as its objects and zee_alloc's are built.
+  const unpacked = await Promise.all(PROGRAMS.map(async (p) => unpack(p, await fetchTarball(p.package))));
+  process.stderr.write(`  program sources ready: ${PROGRAMS.map((p) => `${p.package.name}@${p.package.version}`).join(', ')} (${since()})\n`);
   const zeeSpeed = zeeObjects('speed', SPEED_FLAGS, []);
   zeeSpeed.catch(() => {}); // awaited below
-  const programsBuilt = Promise.all(PROGRAMS.map(async (p) => {
-    const prep = await prepareProgram(p);
+  const programsBuilt = Promise.all(PROGRAMS.map(async (p, i) => {
+    const prep = await prepareProgram(p, unpacked[i]);
     await linkProgram(p, prep, await zeeSpeed);
     return [p.name, prep];
   }));
@@ -734,7 +753,7 @@ async function main() {
   const res = {
     generated: new Date().toISOString(), mode: o.quick ? 'quick' : 'full', runs: o.runs, scale: o.scale,
     command: o.quick ? 'npm run test:bench' : 'npm run bench',
-    machine: machine(),
+    machine: machine(), zee_alloc_source: zeeSource,
     flags: {
       size: '-Oz, then wasm-opt -Oz', speed: [...SPEED_FLAGS, ...LINK_FLAGS].join(' '),
       programs: [...SPEED_FLAGS, ...PROGRAM_LINK_FLAGS].join(' '),
@@ -751,6 +770,7 @@ async function main() {
   for (const [k, t] of Object.entries(res.summary.targets))
     console.log(`  ${t.met ? 'met    ' : 'NOT met'}  ${k}: ${Array.isArray(t.value) ? t.value.join(', ') || 'none' : t.value}`);
   console.log(`\n${res.machine.cpu} (${res.machine.cores} cores), node ${res.machine.node}, ${res.machine.emcc}`);
+  console.log(`zee_alloc from commit ${zeeSource.commit.slice(0, 12)}${zeeSource.src_modified === true ? ' with uncommitted changes in src/' : ''}`);
   console.log(`wrote ${relative(root, o.out)} and ${relative(root, o.svg)} in ${res.seconds} s`);
 }
 
