@@ -9,12 +9,12 @@
  *   - a new block is aligned, inside the heap, off foreign pages and clear of
  *     every live block (payload and header), with the usable size of layout 3
  *     (src/zee_alloc.c, docs/c-api.md): a small block (a request of at most
- *     32,760 bytes) is 8 bytes short of a multiple of 16 and lies in one
- *     page; a large block is a multiple of 16 that ends on a page boundary;
- *     malloc, calloc and realloc give n .. n + 15 usable bytes, except that a
- *     large block resized in place keeps the part in its anchor page
- *     (n .. n + 64 KiB - 1); aligned requests waste less than their
- *     alignment (a page, above 32 KiB);
+ *     ZEE_MAX_SMALL bytes; 32,760 when aligned past 16) is 8 bytes short of
+ *     a multiple of 16 and lies in one page; a large block is a multiple of
+ *     16 that ends on a page boundary; malloc, calloc and realloc give
+ *     n .. n + 15 usable bytes, except that a large block resized in place
+ *     keeps the part in its anchor page (n .. n + 64 KiB - 1); aligned
+ *     requests waste less than their alignment (a page, above 32 KiB);
  *   - calloc memory is zero, realloc kept the old bytes;
  *   - every live block still holds its own position-dependent pattern (its
  *     ends always; every byte, and its usable size, every few calls and at
@@ -232,7 +232,7 @@ static void check_totals(void) {
     if (!S[i].p) continue;
     blocks++;
     bytes += S[i].u;
-    if (S[i].u > ZEE_MAX_SMALL) large += (uint32_t)(S[i].u / PAGE);
+    large += (uint32_t)(S[i].u / PAGE); /* 0 for a small block */
   }
   if (h->used_blocks != blocks || h->used_bytes != bytes)
     fail("running totals: %u blocks of %u bytes; %u live blocks hold %llu", h->used_blocks,
@@ -259,20 +259,28 @@ static void check_totals(void) {
 /* ---- A new block -------------------------------------------------------------------- */
 typedef enum fit {
   FIT_EXACT,    /* malloc, calloc, realloc: n .. n + 15 usable bytes */
-  FIT_ALIGNED,  /* memalign: usable n .. less than the alignment more */
+  FIT_ALIGNED,  /* memalign past 16: n .. less than the alignment more */
   FIT_IN_PLACE, /* realloc kept a large block: its anchor part is unchanged */
 } fit;
+
+/* Small blocks keep their last 8 bytes for the next header; large ones don't. */
+static int is_small(size_t u) { return u % 16 == 8; }
 
 /* The usable size u of block o of request (n, align) against the rules of layout 3. */
 static void check_fit(uint32_t o, size_t u, size_t n, size_t align, fit how, size_t old_u, const char *what) {
   if (o % 16 || (uint64_t)o % align) fail("%s(%zu, align %zu) = 0x%x: misaligned", what, n, align, o);
   if (u < n) fail("%s(%zu) = 0x%x: usable size %zu too small", what, n, o, u);
-  int small = u <= ZEE_MAX_SMALL;
-  if (small ? u % 16 != 8 || o % PAGE < 16 || o / PAGE != (o + u + 7) / PAGE
-            : u % 16 || (o + u) % PAGE)
+  int small = is_small(u);
+  if (small ? u > ZEE_MAX_SMALL || o % PAGE < 16 || o / PAGE != (o + u + 7) / PAGE
+            : u % 16 || u < ZEE_MAX_FRAME || (o + u) % PAGE)
     fail("%s(%zu) = 0x%x+%zu: neither a small block (8 short of a multiple of 16, in one page) "
-         "nor a large one (a multiple of 16 that ends on a page boundary)", what, n, o, u);
-  int want_small = n <= ZEE_MAX_SMALL && (how != FIT_ALIGNED || align <= ZEE_MAX_FRAME);
+         "nor a large one (a multiple of 16, at least 32 KiB, that ends on a page boundary)",
+         what, n, o, u);
+  /* Small up to ZEE_MAX_SMALL; aligned to 32 B .. 32 KiB, small up to the
+   * largest frame's payload (above it, either kind); aligned past 32 KiB, large. */
+  int want_small = how != FIT_ALIGNED ? n <= ZEE_MAX_SMALL
+                   : align > ZEE_MAX_FRAME ? 0
+                   : n <= ZEE_MAX_FRAME - ZEE_META_SIZE ? 1 : small;
   if (small != want_small)
     fail("%s(%zu, align %zu) = 0x%x+%zu: a %s block, not a %s one", what, n, align, o, u,
          small ? "small" : "large", want_small ? "small" : "large");
@@ -387,7 +395,8 @@ static const uint64_t SPECIAL_SIZES[] = {
     0, 1, 8, 9, 24, 25, 32759, 32760, 32761, 32768, 65528, 65536, 65537,
     MAX_HEAP - 1, MAX_HEAP, MAX_HEAP + 1ull, 0xfffffff8u, 0xffffffffu, 0x100000000ull,
     0x7fffffffu, 0x80000000u, SIZE_MAX, SIZE_MAX - 7, SIZE_MAX / 2 + 1, 40u << 20,
-    16376, 16377, 32744, 32745, 65519, 65520, 65521, 98304, MAX_HEAP / 2, MAX_HEAP - 15};
+    16376, 16377, 32744, 32745, 65519, 65520, 65521, 98304, MAX_HEAP / 2, MAX_HEAP - 15,
+    ZEE_MAX_SMALL - 1, ZEE_MAX_SMALL, ZEE_MAX_SMALL + 1};
 
 /* Sizes around every class boundary, small ones, large ones with every
  * remainder, whole pages, special ones. */
@@ -462,7 +471,8 @@ static void do_memalign(slot *s, size_t align, size_t n, int whole) {
   }
   if (!p) return accept_null(n, align, d, "memalign");
   s->seed = next_seed++;
-  accept_block(s, p, n, align < 16 ? 16 : align, FIT_ALIGNED, 0, whole, "memalign");
+  /* An alignment of 16 or less is malloc's. */
+  accept_block(s, p, n, align < 16 ? 16 : align, align <= 16 ? FIT_EXACT : FIT_ALIGNED, 0, whole, "memalign");
   fill(s, 0, s->len);
 }
 
@@ -488,7 +498,7 @@ static void do_realloc(slot *s, size_t n, int whole) {
   verify(&moved, 0, keep, "realloc copy");
   s->p = 0; /* not live while its successor is checked */
   /* Only a large block can keep a size other than n .. n + 15 in place. */
-  fit how = q == old && s->u > ZEE_MAX_SMALL ? FIT_IN_PLACE : FIT_EXACT;
+  fit how = q == old && !is_small(s->u) ? FIT_IN_PLACE : FIT_EXACT;
   accept_block(&moved, q, n, 16, how, s->u, whole, "realloc");
   if (q != old) {
     /* A move holds both blocks for a moment. */

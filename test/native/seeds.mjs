@@ -45,7 +45,8 @@ function classes() {
   const ops = [];
   let slot = 0;
   for (let k = 0; k <= 15; k++) for (const d of [-9, -8, 0, 1]) ops.push(malloc(slot++ % 48, pow2(k, d)));
-  for (const i of [6, 7, 8, 9, 25, 26, 27, 28]) ops.push(malloc(slot++ % 48, special(i))); // 32759 .. 32768, 16376 .. 32745
+  // 32759 .. 32768, 16376 .. 32745, 65519 .. 65521, ZEE_MAX_SMALL - 1 .. + 1
+  for (const i of [6, 7, 8, 9, 25, 26, 27, 28, 29, 30, 31, 35, 36, 37]) ops.push(malloc(slot++ % 48, special(i)));
   for (const p of [1, 2, 3, 16, 17]) for (const d of [-1, 0, 1]) ops.push(malloc(slot++ % 48, pages(p, d)));
   for (let i = 0; i < 48; i += 2) ops.push(free(i));
   for (let a = 0; a < 24; a += 3) ops.push(memalign(slot++ % 48, a, small(100)));
