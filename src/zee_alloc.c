@@ -135,8 +135,8 @@ extern unsigned char __heap_base;
 static addr source_base(void) { return (addr)(uintptr_t)&__heap_base; }
 /* Current memory size; the 4 GiB page is left out so sizes fit in 32 bits. */
 static addr source_size(void) {
-  uint32_t n = (uint32_t)__builtin_wasm_memory_size(0);
-  return (n > MAX_PAGES ? MAX_PAGES : n) << PAGE_LOG2;
+  addr size = (uint32_t)__builtin_wasm_memory_size(0) << PAGE_LOG2;
+  return size ? size : MAX_HEAP; /* 65536 pages wrap to 0 */
 }
 /* Grow through Emscripten so its JS heap views stay valid. */
 static int source_grow(addr new_size) { return emscripten_resize_heap(new_size); }
@@ -281,10 +281,11 @@ static int has_meta(addr p, uint32_t info) {
 /* What malloc_usable_size reports for a header: small blocks keep their tail. */
 static uint32_t usable(uint32_t info) { return (info & ~TAG_MASK) - (info & 2) * 4; }
 
-/* Keeps the running totals of zee_heap_info_t in step with every call. */
-static void account(int32_t bytes, int32_t blocks) {
-  H.used_bytes += bytes;
-  H.used_blocks += blocks;
+/* Keeps the running totals of zee_heap_info_t in step with every call:
+ * `sign` is +1 for a block that comes to life, -1 for one that goes. */
+static void account(uint32_t info, int32_t sign) {
+  H.used_bytes += sign * (int32_t)usable(info);
+  H.used_blocks += sign;
   if (H.used_bytes > H.peak_bytes) H.peak_bytes = H.used_bytes;
 }
 
@@ -339,19 +340,20 @@ static void bury(addr f, uint32_t size) {
 }
 
 /* Takes [x, end) inside one page if the blocks from x on are free frames up
- * to end (what the last one holds beyond end goes back); else returns 0
- * with the frames as they were.  Serves every small block, holes, and
- * realloc's growth in place. */
+ * to end (what the last one holds beyond end goes back); else returns 0 and
+ * changes nothing.  Serves every small block, holes, a large block's part
+ * in its anchor, realloc's growth in place, and pages being released. */
 static int absorb(addr x, addr end) {
   addr y = x;
-  while (y < end) {
+  while (y < end) { /* look first: a hole that doesn't fit costs only reads */
     uint32_t info = AT(y - META_SIZE)[0];
-    if (info < MIN_FRAME || (info & TAG_MASK) != ZEE_TAG_FREE || !has_meta(y, info)) {
-      release_range(x, y); /* give back what was taken: it merges as before */
-      return 0;
-    }
-    bury(y, info & ~TAG_MASK);
+    if (info < MIN_FRAME || (info & TAG_MASK) != ZEE_TAG_FREE || !has_meta(y, info)) return 0;
     y += info & ~TAG_MASK;
+  }
+  for (addr z = x; z < y;) {
+    uint32_t size = AT(z - META_SIZE)[0] & ~TAG_MASK;
+    bury(z, size);
+    z += size;
   }
   release_range(end, y);
   return 1;
@@ -536,7 +538,7 @@ static addr alloc_large(uint32_t m, uint32_t align) {
 static void release(addr p, uint32_t info) {
   uint32_t size = info & ~TAG_MASK;
   addr page = (p - META_SIZE) & ~OFFSET_MASK;
-  account(-(int32_t)usable(info), -1);
+  account(info, -1);
   set_meta(p, info ^ 1); /* tag 6 or 4: a second free() is a double free */
   ASSERT(AT(page)[PAGE_WORD] & ZEE_COUNT_MASK, page);
   uint32_t left = --AT(page)[PAGE_WORD] & ZEE_COUNT_MASK;
@@ -635,7 +637,7 @@ static void *allocate(size_t n, size_t align) {
     p = n > MAX_HEAP || align > MAX_HEAP / 2 ? 0 : alloc_large(((uint32_t)n + g - 1 + !n) & ~(g - 1), align);
   }
   if (!p) return out_of_memory();
-  account(usable(AT(p - META_SIZE)[0]), 1);
+  account(AT(p - META_SIZE)[0], 1);
   return to_ptr(p);
 }
 
@@ -701,7 +703,8 @@ void *zee_realloc(void *ptr, size_t n) {
   }
   void *q = ptr;
   if (done) {
-    account(usable(AT(p - META_SIZE)[0]) - old, 0);
+    account(info, -1); /* the old size goes, the new one comes */
+    account(AT(p - META_SIZE)[0], 1);
   } else {
     /* Move: the old block stays intact if the new one can't be had. */
     q = allocate(n, MIN_FRAME);
