@@ -8,18 +8,18 @@
 // allocator has not taken any page yet.
 //
 //   snapshot(source)  every page (small, large, free-span, foreign), every
-//                     block of every small page, every large block, free
-//                     span and free list, with totals and a fragmentation
-//                     figure, and the allocator's own running counters
+//                     block of every small page, every large block, every
+//                     run of free pages and free list, with totals and a
+//                     fragmentation figure, and the allocator's own running
+//                     counters
 //   validate(source)  { ok, violations: [{ rule, address, message }] }
 //   renderText(snapshot, options) / renderSVG(snapshot, options)  (js/render.mjs)
 //
 // `source` is a ZeeAlloc instance, `{ memory | buffer, stateAddress }`, or an
 // Emscripten `Module` (HEAPU8 or wasmMemory, plus `_zee_heap_info` exported).
 //
-// The walk follows the page map from heap_start to heap_end, one page or one
-// whole span or large block at a time, so it never trusts the map marks of
-// interior pages.  Every read is bounds-checked, every loop advances by at
+// The walk follows the page map from heap_start to heap_end, one page (or a
+// small page and the large block it anchors) at a time.  Every read is bounds-checked, every loop advances by at
 // least one block or page and every list walk stops at a repeat, so a smashed
 // heap gives violations, never an exception or an endless loop.
 
@@ -42,15 +42,14 @@ const SALT = LAYOUT.SALT;
  * `CHECK_CODES[z.check()]`; ZEE_C_STATE is the inspector's own.
  */
 export const RULES = Object.freeze({
-  ZEE_C_STATE: 'the state block (zee_heap_info_t): magic, layout version, config, heap bounds, page map inside memory',
-  ZEE_C_SPAN: 'free span: page count, bounds, map marks of its first and last page, the start stored in its last page, list links, on the span list exactly once',
-  ZEE_C_SPAN_MERGE: 'two free spans touch but were not merged',
-  ZEE_C_PAGE: 'small page: tag, large-block field; a map mark that no page can start with; the spare is not a small page',
+  ZEE_C_STATE: 'the state block (zee_heap_info_t): magic, layout version, config, heap bounds, page map inside memory, first_free on a page boundary',
+  ZEE_C_SPAN: 'a free page below first_free (the first-fit search would never find it)',
+  ZEE_C_PAGE: 'small page: tag, large-block field; a map mark that no page can start with (LARGE where no large block reaches, or an unknown value); the spare is not a small page',
   ZEE_C_OVERLAP: "blocks of a page don't tile it exactly (zee_check()'s code; in layout 3 a walk that follows each block's size can only overrun its page's limit, which both report as ZEE_C_FRAME, so neither reports this one)",
-  ZEE_C_FRAME: "a block header in a small page: tag, check word, size (within the page's limit; a free frame: a power of two 16..32768 aligned to its size; a small block at most 32768)",
+  ZEE_C_FRAME: "a block header in a small page: tag, check word, size (within the page's limit; a free frame: a power of two 16..32768 aligned to its size)",
   ZEE_C_COUNT: "a small page's block count disagrees with its blocks in use (+1 for the large block it anchors), or an empty small page is not the spare",
   ZEE_C_BUDDY: 'two free buddies of one size were not merged',
-  ZEE_C_LARGE: "a large block: header (tag, check word), size (at least 32768, ends on a page boundary), pages inside the heap, map mark of its last page",
+  ZEE_C_LARGE: "a large block: header (tag, check word), size (at least 32768, ends on a page boundary), pages inside the heap, every whole page marked LARGE in the page map",
   ZEE_C_LIST: 'free list: member is not a free frame of its class, broken back link, or a loop',
   ZEE_C_LIST_COUNT: 'a free frame is on no free list (or on two)',
   ZEE_C_TOTALS: "a running total of the state (used bytes and blocks, peak, small, large and free pages) disagrees with the walk",
@@ -127,9 +126,9 @@ function emptyTotals() {
 
 /**
  * Walks the whole heap once; returns the snapshot with its violations, in
- * walk order: the state, the pages in address order (spans, small pages and
- * their blocks, large blocks), the span list, the free lists, the spare, the
- * running totals.
+ * walk order: the state, the pages in address order (free pages, small pages
+ * and their blocks, large blocks), the free lists, the spare, the running
+ * totals.
  */
 function walk(source) {
   const { buffer, stateAddress } = resolveSource(source);
@@ -145,7 +144,7 @@ function walk(source) {
   const st = {
     magic: w(STATE.magic), layout: w(STATE.layout), config: w(STATE.config),
     heapStart: w(STATE.heapStart), heapEnd: w(STATE.heapEnd), pageMap: w(STATE.pageMap),
-    spans: w(STATE.spans), spare: w(STATE.spare),
+    firstFree: w(STATE.firstFree), spare: w(STATE.spare),
     lists: Array.from({ length: CLASSES }, (_, c) => w(STATE.lists + c)),
   };
   const counters = {
@@ -160,6 +159,7 @@ function walk(source) {
     heapStart: st.heapStart,
     heapEnd: st.heapEnd,
     pageMap: st.pageMap,
+    firstFree: st.firstFree,
     spare: st.spare,
     counters,
     pages: [],
@@ -182,8 +182,8 @@ function walk(source) {
     report('ZEE_C_STATE', stateAt('config'), `config word ${hex(st.config)} is not ZEE_VALIDATION (0..2) | ZEE_THREADS << 4`);
   if (st.heapStart === 0) {
     // Nothing taken yet: no list may hold anything and every counter is 0.
-    if (st.heapEnd || st.spans || st.spare || st.lists.some((x) => x))
-      report('ZEE_C_STATE', stateAt('heapEnd'), 'heap_start is 0 (nothing allocated yet) but heap_end, the span list, the spare or a free list is set');
+    if (st.heapEnd || st.firstFree || st.spare || st.lists.some((x) => x))
+      report('ZEE_C_STATE', stateAt('heapEnd'), 'heap_start is 0 (nothing allocated yet) but heap_end, first_free, the spare or a free list is set');
     for (const [name, v] of Object.entries(counters))
       if (v) report('ZEE_C_TOTALS', stateAt(name), `the heap is empty (heap_start 0) but the state's ${name} is ${v}`);
     return snap;
@@ -197,6 +197,11 @@ function walk(source) {
     report('ZEE_C_STATE', stateAt('pageMap'), `the page map at ${hex(st.pageMap)} (a byte per page up to ${hex(heapEnd)}) is not inside the ${memBytes}-byte memory`);
     return snap;
   }
+  // Why only alignment: first_free is a lower bound (a free page below it is
+  // ZEE_C_SPAN), but the search steps from it a page at a time, so an
+  // unaligned one would carve pages at unaligned addresses.
+  if (st.firstFree % PAGE)
+    report('ZEE_C_STATE', stateAt('firstFree'), `first_free ${hex(st.firstFree)} is not a page boundary`);
   const mark = (a) => u8[st.pageMap + a / PAGE];
   const inHeap = (a) => a >= heapStart && a < heapEnd;
   const t = snap.totals;
@@ -204,7 +209,6 @@ function walk(source) {
   t.pages = t.heapBytes / PAGE;
 
   const blockAt = new Map(); // payload address -> block, for the lists
-  const spanAt = new Map(); // first page -> span
   const smallAt = new Map(); // page address -> small page
   const addPage = (page) => {
     page.index = (page.address - heapStart) / PAGE;
@@ -221,15 +225,21 @@ function walk(source) {
   let walkedAll = true; // false once a part of the heap could not be read
 
   // ---- pages in address order ----------------------------------------------
-  let spanEnd = -1, spanFrom = 0; // the span just walked, to find touching spans
+  let run = null; // the run of free pages being walked
   for (let a = heapStart; a < heapEnd; ) {
     const m = mark(a);
     if (m === LAYOUT.MAP_FREE) {
-      a = walkSpan(a, spanEnd === a ? spanFrom : 0);
-      spanEnd = a;
+      if (a < st.firstFree)
+        report('ZEE_C_SPAN', a, `page ${hex(a)} is free but lies below first_free ${hex(st.firstFree)}`);
+      if (!run) snap.spans.push(run = { address: a, pages: 0, bytes: 0 });
+      run.pages++;
+      run.bytes += PAGE;
+      addPage({ address: a, kind: 'free-span', span: run.address });
+      t.freeSpanBytes += PAGE;
+      a += PAGE;
       continue;
     }
-    spanEnd = -1;
+    run = null;
     if (m === LAYOUT.MAP_SMALL) a = walkSmall(a);
     else if (m === LAYOUT.MAP_NONE) {
       addPage({ address: a, kind: 'foreign' });
@@ -244,36 +254,6 @@ function walk(source) {
       walkedAll = false;
       a += PAGE;
     }
-  }
-
-  // The free span at S (touching the span that starts at `before`, if
-  // non-zero); returns the page after it.
-  function walkSpan(S, before) {
-    const k = rd(S), room = (heapEnd - S) / PAGE;
-    const span = { address: S, pages: k, bytes: k * PAGE, next: rd(S + 4), prev: rd(S + 8) };
-    spanAt.set(S, span);
-    if (!k || k > room) {
-      report('ZEE_C_SPAN', S, `free span ${hex(S)} claims ${k} pages; 1..${room} fit below the heap end`);
-      span.pages = 0;
-      span.bytes = 0;
-      span.corrupt = true;
-      addPage({ address: S, kind: 'corrupt', span: S });
-      t.corruptBytes += PAGE;
-      walkedAll = false;
-      return S + PAGE;
-    }
-    const L = S + (k - 1) * PAGE;
-    if (mark(L) !== LAYOUT.MAP_FREE)
-      report('ZEE_C_SPAN', L, `the last page ${hex(L)} of free span ${hex(S)} (${k} pages) has map mark ${mark(L)}, expected FREE (${LAYOUT.MAP_FREE})`);
-    else if (rd(L + 12) !== S)
-      report('ZEE_C_SPAN', L + 12, `the last page ${hex(L)} of free span ${hex(S)} (${k} pages) holds ${hex(rd(L + 12))} at +12, expected the span's start`);
-    if (before) report('ZEE_C_SPAN_MERGE', S, `free spans ${hex(before)} and ${hex(S)} touch but were not merged`);
-    snap.spans.push(span);
-    for (let i = 0; i < k; i++) addPage({ address: S + i * PAGE, kind: 'free-span', span: S });
-    t.freeSpanBytes += span.bytes;
-    t.freeSpans++;
-    spanFrom = S;
-    return S + span.bytes;
   }
 
   // The small page at P and the large block it anchors; returns the next
@@ -315,7 +295,7 @@ function walk(source) {
       else if (check !== ((info ^ f ^ SALT) >>> 0)) bad = `check word ${hex(check)} should be ${hex(info ^ f ^ SALT)}`;
       else if (tg === LAYOUT.TAG_FREE && !(isPow2(size) && size >= MIN && size <= MAX)) bad = `a free frame of ${size} B: not a power of two in ${MIN}..${MAX}`;
       else if (tg === LAYOUT.TAG_FREE && f % size) bad = `a free frame of ${size} B is not aligned to its size`;
-      else if (tg === LAYOUT.TAG_SMALL && !(size >= MIN && size <= MAX)) bad = `a small block of ${size} B: not in ${MIN}..${MAX}`;
+      else if (size < MIN) bad = `a small block of ${size} B`;
       else if (f + size > limit) bad = `its ${size} B run to ${hex(f + size)}, past ${limit < P + PAGE ? `the large block at ${hex(limit)}` : 'the page end'}`;
       t.metadataBytes += f === P + 16 ? 0 : 8; // its header (the one at P+8 is counted)
       if (bad) {
@@ -351,7 +331,7 @@ function walk(source) {
       if (page.count !== want)
         report('ZEE_C_COUNT', P, `small page ${hex(P)} counts ${page.count} blocks in use, its blocks say ${want}`);
       else if (want === 0 && P !== st.spare)
-        report('ZEE_C_COUNT', P, `small page ${hex(P)} is empty but is not the spare: it should have gone back to the free spans`);
+        report('ZEE_C_COUNT', P, `small page ${hex(P)} is empty but is not the spare: it should have gone back to the free pages`);
     }
     return next;
   }
@@ -374,12 +354,16 @@ function walk(source) {
     if (tg !== LAYOUT.TAG_LARGE) bad = `tag ${tg} is not a large block's (${LAYOUT.TAG_LARGE})`;
     else if (check !== ((info ^ p ^ SALT) >>> 0)) bad = `check word ${hex(check)} should be ${hex(info ^ p ^ SALT)}`;
     else {
-      const last = A + (m - inPage); // its last page, when it has whole pages
       if (m < MAX) bad = `size ${m} is below ${MAX}`;
       else if ((p + m) % PAGE) bad = `it ends at ${hex(p + m)}, not on a page boundary`;
       else if (m - inPage > heapEnd - A - PAGE) bad = `its ${(m - inPage) / PAGE} whole pages after the anchor run past the heap end ${hex(heapEnd)}`;
-      else if (last !== A && mark(last) !== LAYOUT.MAP_LARGE)
-        bad = `its last page ${hex(last)} has map mark ${mark(last)}, expected LARGE (${LAYOUT.MAP_LARGE})`;
+      else {
+        for (let q = A + PAGE; q < p + m; q += PAGE) {
+          if (mark(q) === LAYOUT.MAP_LARGE) continue;
+          bad = `its page ${hex(q)} has map mark ${mark(q)}, expected LARGE (${LAYOUT.MAP_LARGE})`;
+          break;
+        }
+      }
     }
     if (bad) {
       report('ZEE_C_LARGE', p, `large block ${hex(p)} (header at ${hex(p - 8)}, anchored by ${hex(A)}): ${bad}`);
@@ -399,23 +383,6 @@ function walk(source) {
     for (let i = 1; i <= j; i++) addPage({ address: A + i * PAGE, kind: 'large', large: p });
     return A + (j + 1) * PAGE;
   }
-
-  // ---- the span list: every span the walk found, once, links intact ------
-  const listed = new Set();
-  for (let s = st.spans, prev = 0; s; ) {
-    const span = spanAt.get(s);
-    if (!span) {
-      report('ZEE_C_SPAN', s, `span list: ${hex(s)} (from ${prev ? `span ${hex(prev)}` : 'the state'}) is not the first page of a free span`);
-      break;
-    }
-    if (listed.has(s)) { report('ZEE_C_SPAN', s, `the span list loops back to ${hex(s)}`); break; }
-    listed.add(s);
-    if (span.prev !== prev) report('ZEE_C_SPAN', s, `span ${hex(s)} links back to ${hex(span.prev)}, expected ${prev ? hex(prev) : 0}`);
-    prev = s;
-    s = span.next;
-  }
-  for (const span of snap.spans)
-    if (!listed.has(span.address)) report('ZEE_C_SPAN', span.address, `free span ${hex(span.address)} (${span.pages} pages) is not on the span list`);
 
   // ---- free lists -----------------------------------------------------------
   const onList = new Map(); // frame -> class
@@ -460,12 +427,14 @@ function walk(source) {
   // ---- totals: the walk's sums, then the state's running counters --------
   t.usedBlocks = t.usedSmall + t.usedLarge;
   t.freeBytes = t.freeFrameBytes + t.freeSpanBytes;
+  t.freeSpans = snap.spans.length;
   for (const s of snap.spans) if (s.bytes > t.largestFreeBlock) t.largestFreeBlock = s.bytes;
   t.fragmentation = t.freeBytes ? 1 - t.largestFreeBlock / t.freeBytes : 0;
   t.freeListMembers = snap.freeLists.reduce((n, l) => n + l.members.length, 0);
   t.freeListBytes = snap.freeLists.reduce((n, l) => n + l.members.length * (l.size - META), 0);
   // Why: a walk that skipped unreadable parts can't count them; the rule
-  // that stopped it is reported already.
+  // that stopped it is reported already.  (A large block's pages are counted
+  // from its header: a LARGE mark elsewhere is a ZEE_C_PAGE already.)
   if (walkedAll) {
     const walked = {
       usedBytes: t.usedBytes, usedBlocks: t.usedBlocks, smallPages: t.pagesByKind.small,
@@ -481,10 +450,10 @@ function walk(source) {
 
 /**
  * A plain-data (JSON-safe) picture of the heap: every page with its kind,
- * every block of every small page, every large block, free span and free
- * list, the state's running counters, and totals.  Works on a corrupted heap
- * too: what can't be walked is marked `corrupt`, and `violations` lists what
- * validate() reports.
+ * every block of every small page, every large block, run of free pages
+ * (`spans`) and free list, the state's running counters, and totals.  Works
+ * on a corrupted heap too: what can't be walked is marked `corrupt`, and
+ * `violations` lists what validate() reports.
  */
 export function snapshot(source) {
   return walk(source);
@@ -494,7 +463,7 @@ export function snapshot(source) {
  * Checks every layout rule independently of zee_check(); returns
  * `{ ok, violations: [{ rule, address, message }] }` in walk order (the
  * state, the pages in address order with their blocks and large blocks, the
- * span list, the free lists, the spare, the running totals), so for a single
+ * free lists, the spare, the running totals), so for a single
  * damage the first violation names the rule zee_check() returns.
  */
 export function validate(source) {

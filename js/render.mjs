@@ -112,11 +112,11 @@ function sliceBytes(page, slices) {
 
 // ---- text ------------------------------------------------------------------
 
-const KIND_LABEL = { small: 'small', large: 'large', 'free-span': 'span', foreign: 'other', corrupt: 'BAD' };
+const KIND_LABEL = { small: 'small', large: 'large', 'free-span': 'free', foreign: 'other', corrupt: 'BAD' };
 
-// Why: long runs of identical pages (a big span, the pages of one large
-// block, foreign pages) read best as one row; `collapse: false` keeps one
-// row per page.  Small pages are never folded: each has its own map.
+// Why: long runs of alike pages (free pages, the pages of one large block,
+// foreign pages) read best as one row; `collapse: false` keeps one row per
+// page.  Small pages are never folded: each has its own map.
 function rows(snap, collapse) {
   const out = [];
   const pages = snap.pages;
@@ -184,9 +184,9 @@ function blockLine(snap, b) {
 }
 
 /**
- * A terminal heap map: one row per page (runs of 3+ identical large, span
- * or foreign pages folded unless `collapse: false`), a header with the
- * totals and a legend.  Fits `columns` (default 80, at least 60).  With
+ * A terminal heap map: one row per page (runs of 3+ large pages of one
+ * block, free or foreign pages folded unless `collapse: false`), a header
+ * with the totals and a legend.  Fits `columns` (default 80, at least 60).  With
  * `page: address`, lists that page's blocks one per line instead.
  */
 export function renderText(snap, options = {}) {
@@ -213,7 +213,7 @@ export function renderText(snap, options = {}) {
       out.push(fit(`  page ${(p.address - l.anchor) / PAGE} of ${l.pages} whole pages of large block ${hex(l.address)} (${l.size} B, anchored by ${hex(l.anchor)})`));
     } else if (p.kind === 'free-span') {
       const s = snap.spans.find((x) => x.address === p.span);
-      out.push(fit(`  page ${(p.address - p.span) / PAGE + 1} of free span ${hex(p.span)} (${s ? s.pages : '?'} pages)`));
+      out.push(fit(`  free: page ${(p.address - p.span) / PAGE + 1} of the ${s ? s.pages : '?'} free pages from ${hex(p.span)}`));
     } else out.push(fit(p.kind === 'foreign' ? "  not zee_alloc's: memory grown by someone else" : `  unreadable: map mark ${p.mark ?? '?'}`));
     return out.join('\n') + '\n';
   }
@@ -234,7 +234,7 @@ export function renderText(snap, options = {}) {
   }
   const legend = [
     `legend: # in use  . free frame  % mostly in use  : mostly free  = large block`,
-    `        - free span  ~ not zee_alloc's  ! unreadable; a cell = ${formatBytes(Math.round(PAGE / cells))}`,
+    `        - free page  ~ not zee_alloc's  ! unreadable; a cell = ${formatBytes(Math.round(PAGE / cells))}`,
     `        u/f: blocks in use / free frames; +L: the page anchors a large block`,
   ];
   for (const l of legend) out.push(fit(l));
@@ -338,10 +338,10 @@ function overviewRow(snap, { page: p, run }, y, width, slices, tips = true) {
   } else if (p.kind === 'free-span') {
     const sp = snap.spans.find((x) => x.address === p.span);
     const k = (p.address - p.span) / PAGE + 1;
-    tip = `free span ${hex(p.span)}: ${sp ? sp.pages : '?'} pages; page${run > 1 ? 's' : ''} ${k}${run > 1 ? `..${k + run - 1}` : ''}`;
+    tip = `free page${run > 1 ? 's' : ''} ${k}${run > 1 ? `..${k + run - 1}` : ''} of the ${sp ? sp.pages : '?'} free pages from ${hex(p.span)}`;
     o.push(bar(COLORS.span));
   } else if (p.kind === 'corrupt') {
-    tip = `${hex(p.address)}: unreadable (map mark ${p.mark ?? '?'}${p.span ? ', a broken span' : ''})`;
+    tip = `${hex(p.address)}: unreadable (map mark ${p.mark})`;
     o.push(bar(COLORS.corrupt));
   } else {
     tip = `${hex(p.address)}${run > 1 ? ` (+${run - 1} pages)` : ''}: not zee_alloc's (memory grown by someone else)`;
@@ -356,8 +356,8 @@ const OVERVIEW_OPTIONS = ['width', 'slices', 'collapse', 'title', 'maxBytes', 'p
 /**
  * A self-contained SVG heap map.
  *
- * Overview (default): a row per page (runs of 3+ identical large, span or
- * foreign pages folded unless `collapse: false`).  A small page is drawn as
+ * Overview (default): a row per page (runs of 3+ large pages of one block,
+ * free or foreign pages folded unless `collapse: false`).  A small page is drawn as
  * `slices` cells (default 64, 1 KiB each), each coloured by the share of its
  * bytes in use, so the SVG grows with the pages, never with the blocks.
  * Every row is a `<g class="zee-page zee-KIND" data-page="ADDRESS">` with a
@@ -390,7 +390,7 @@ export function renderSVG(snap, options = {}) {
   const list = rows(snap, collapse);
   const rowStep = ROW_H + GAP;
   const W = LABEL_W + width + NOTE_W;
-  const legend = [[RAMP[8], '100% in use'], [RAMP[4], '50%'], [RAMP[0], 'free frames'], [COLORS.large, 'large block'], [COLORS.span, 'free span'], [COLORS.meta, 'metadata'], ['url(#zee-hatch)', "not zee_alloc's"], [COLORS.corrupt, 'unreadable']];
+  const legend = [[RAMP[8], '100% in use'], [RAMP[4], '50%'], [RAMP[0], 'free frames'], [COLORS.large, 'large block'], [COLORS.span, 'free pages'], [COLORS.meta, 'metadata'], ['url(#zee-hatch)', "not zee_alloc's"], [COLORS.corrupt, 'unreadable']];
   // The whole SVG for `rowsShown` rows drawn from `body`, with a cut note.
   const assemble = (body, rowsShown, sl, tips) => {
     const { lines: head, y } = headerLines(snap, title);
@@ -452,7 +452,7 @@ function zoomSVG(snap, p, { width, title, budget, lines, slices }) {
   else if (p.kind === 'large') {
     const l = largeOf(snap, p.large);
     summary = l ? `page ${hex(p.address)}: page ${(p.address - l.anchor) / PAGE} of the ${l.pages} whole pages of large block ${hex(l.address)} (${l.size} B, anchored by ${hex(l.anchor)})` : `page ${hex(p.address)}: large`;
-  } else if (p.kind === 'free-span') summary = `page ${hex(p.address)}: page ${(p.address - p.span) / PAGE + 1} of free span ${hex(p.span)}`;
+  } else if (p.kind === 'free-span') summary = `page ${hex(p.address)}: free, page ${(p.address - p.span) / PAGE + 1} of the run of free pages from ${hex(p.span)}`;
   else if (p.kind === 'corrupt') summary = `page ${hex(p.address)}: unreadable (map mark ${p.mark ?? '?'})`;
   else summary = `page ${hex(p.address)}: not zee_alloc's (memory grown by someone else)`;
   const legend = [[COLORS.used, 'in use'], [COLORS.free, 'free frame'], [COLORS.large, 'large block'], [COLORS.meta, 'header'], [COLORS.reserved, 'reserved'], [COLORS.corrupt, 'unreadable']];

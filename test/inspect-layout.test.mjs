@@ -3,7 +3,7 @@
 // damage per rule, each expected as the first violation.  These heaps don't
 // come from the allocator, so the inspector's rules are tested on their own,
 // including states the allocator never produces (a LARGE mark at a page start,
-// an unknown map byte, a span that runs past the heap end).
+// an unknown map byte, a free page below first_free).
 import { LAYOUT, STATE, STATE_WORDS } from '../js/layout.mjs';
 import { snapshot, validate, assertValid, renderText, renderSVG, RULES, InspectError } from '../js/inspect.mjs';
 
@@ -14,8 +14,8 @@ const MAP_AT = 8192;
 
 /**
  * A hand-written heap of `pages` pages.  Pages are described in any order,
- * then finish() links the free lists and the span list (in address order)
- * and writes the running totals.
+ * then finish() links the free lists (in address order), sets first_free to
+ * the first free page, and writes the running totals.
  */
 function heapOf(pages, { extraPages = 0 } = {}) {
   const buffer = new ArrayBuffer((HEAP_PAGE + pages + extraPages) * PAGE);
@@ -25,7 +25,7 @@ function heapOf(pages, { extraPages = 0 } = {}) {
   const wr = (a, v) => { u32[a >>> 2] = v >>> 0; };
   const header = (p, size, tag) => { wr(p - 8, size | tag); wr(p - 4, (size | tag) ^ p ^ LAYOUT.SALT); };
   const free = []; // [address, size]
-  const spans = [];
+  const freePages = [];
   const c = { usedBytes: 0, usedBlocks: 0, smallPages: 0, largePages: 0, freePages: 0 };
   const h = {
     buffer, u32, u8, heapStart, P, wr, header,
@@ -50,7 +50,7 @@ function heapOf(pages, { extraPages = 0 } = {}) {
         if (p !== f) throw new Error(`test heap: page ${i}'s blocks end at ${f - base}, the large block starts at ${p - base}`);
         header(p, large, LAYOUT.TAG_LARGE);
         const j = large >>> 16;
-        if (j) u8[MAP_AT + HEAP_PAGE + i + j] = LAYOUT.MAP_LARGE;
+        for (let k = 1; k <= j; k++) u8[MAP_AT + HEAP_PAGE + i + k] = LAYOUT.MAP_LARGE;
         c.usedBytes += large; c.usedBlocks++; c.largePages += j;
         used++;
       } else if (f !== base + PAGE && !loose) throw new Error(`test heap: page ${i}'s blocks end at ${f - base}, not at the page end`);
@@ -66,15 +66,14 @@ function heapOf(pages, { extraPages = 0 } = {}) {
       for (let s = 16; s <= 32768; s *= 2) blocks.push([s, 'f']);
       return h.small(i, blocks);
     },
-    span(i, k) {
-      const S = P(i), L = P(i + k - 1);
-      wr(S, k);
-      wr(L + 12, S);
-      u8[MAP_AT + HEAP_PAGE + i] = LAYOUT.MAP_FREE;
-      u8[MAP_AT + HEAP_PAGE + i + k - 1] = LAYOUT.MAP_FREE;
-      spans.push(S);
+    /** k free pages from page i: marked FREE in the map, nothing else. */
+    free(i, k) {
+      for (let n = 0; n < k; n++) {
+        u8[MAP_AT + HEAP_PAGE + i + n] = LAYOUT.MAP_FREE;
+        freePages.push(P(i + n));
+      }
       c.freePages += k;
-      return S;
+      return P(i);
     },
     finish({ spare = 0 } = {}) {
       wr(STATE_AT + 4 * STATE.magic, LAYOUT.INFO_MAGIC);
@@ -84,9 +83,7 @@ function heapOf(pages, { extraPages = 0 } = {}) {
       wr(STATE_AT + 4 * STATE.heapEnd, P(pages));
       wr(STATE_AT + 4 * STATE.pageMap, MAP_AT);
       wr(STATE_AT + 4 * STATE.spare, spare);
-      spans.sort((a, b) => a - b);
-      spans.forEach((s, n) => { wr(s + 4, spans[n + 1] ?? 0); wr(s + 8, spans[n - 1] ?? 0); });
-      wr(STATE_AT + 4 * STATE.spans, spans[0] ?? 0);
+      wr(STATE_AT + 4 * STATE.firstFree, freePages.length ? Math.min(...freePages) : P(pages));
       for (let k = 0; k < LAYOUT.CLASSES; k++) {
         const members = free.filter(([, s]) => s === LAYOUT.MIN_FRAME << k).map(([f]) => f).sort((a, b) => a - b);
         members.forEach((f, n) => { wr(f, members[n + 1] ?? 0); wr(f + 4, members[n - 1] ?? 0); });
@@ -110,17 +107,17 @@ function heapOf(pages, { extraPages = 0 } = {}) {
 //   1  the large block's whole page
 //   2  small: 4 KiB in use @4096, the rest free frames (16 @16 .. 2 KiB @2 KiB,
 //      8 KiB @8 KiB, 16 KiB @16 KiB, 32 KiB @32 KiB)
-//   3-4 a free span of 2 pages
+//   3-4 two free pages
 //   5  foreign (someone else's)
-//   6  a free span of 1 page
+//   6  a free page
 //   7  the spare: an empty small page
 function reference({ page2: blocks2 } = {}) {
   const h = heapOf(8);
   const b0 = [[16, 'u'], [32, 'f'], [64, 'f'], [128, 'f'], [256, 'f'], [512, 'f'], [1024, 'f'], [2048, 'f'], [4096, 'f'], [8192, 'f'], [16384, 'f'], [16384, 'u']];
   const page0 = h.small(0, b0, { large: PAGE + 16384 });
   const page2 = h.small(2, blocks2 ?? [[16, 'f'], [32, 'f'], [64, 'f'], [128, 'f'], [256, 'f'], [512, 'f'], [1024, 'f'], [2048, 'f'], [4096, 'u'], [8192, 'f'], [16384, 'f'], [32768, 'f']], { loose: !!blocks2 });
-  h.span(3, 2);
-  h.span(6, 1);
+  h.free(3, 2);
+  h.free(6, 1);
   h.emptySmall(7);
   h.finish({ spare: h.P(7) });
   return { h, page0, page2 };
@@ -147,10 +144,9 @@ describe('a hand-written heap: every page kind', () => {
     expect(s.pages[1]).toMatchObject({ kind: 'large', large: P(0) + 49152 });
     expect(s.pages[7]).toMatchObject({ spare: true, count: 0, usedBlocks: 0, freeFrames: 12 });
     expect(s.large).toEqual([{ address: page0.large, anchor: P(0), size: PAGE + 16384, usable: PAGE + 16384, pages: 1, inPage: 16384, end: P(2) }]);
-    expect(s.spans).toEqual([
-      { address: P(3), pages: 2, bytes: 2 * PAGE, next: P(6), prev: 0 },
-      { address: P(6), pages: 1, bytes: PAGE, next: 0, prev: P(3) },
-    ]);
+    expect(s.spans).toEqual([{ address: P(3), pages: 2, bytes: 2 * PAGE }, { address: P(6), pages: 1, bytes: PAGE }]);
+    expect(s.pages.filter((p) => p.kind === 'free-span').map((p) => p.span)).toEqual([P(3), P(3), P(6)]);
+    expect(s.firstFree).toBe(P(3));
     // the anchor's blocks, ending with the large block's part in the page
     expect(s.pages[0].blocks.map((b) => [b.address - P(0), b.size, b.state])).toEqual([
       [16, 16, 'used'], ...[32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384].map((x) => [x, x, 'free']),
@@ -179,6 +175,13 @@ describe('a hand-written heap: every page kind', () => {
     expect(t.fragmentation).toBeCloseTo(1 - 2 * PAGE / t.freeBytes, 12);
     expect(JSON.parse(JSON.stringify(s))).toEqual(s);
     expect(assertValid(h.src)).toEqual({ ok: true, violations: [] });
+  });
+
+  test('free pages hold nothing: whatever their bytes say, the map alone makes them free', () => {
+    const { h } = reference();
+    new Uint32Array(h.buffer, h.P(3), 2 * PAGE / 4).fill(0xdeadbeef);
+    new Uint32Array(h.buffer, h.P(6), PAGE / 4).fill(0x5a450001); // even a small page's tag
+    expect(validate(h.src)).toEqual({ ok: true, violations: [] });
   });
 
   test('a large block that starts on the page boundary (size a multiple of 64 KiB) and one inside its anchor only', () => {
@@ -222,7 +225,7 @@ describe('one damage, one rule: the first violation names it', () => {
     ['a check word flipped', 'ZEE_C_FRAME', (h, r) => { h.u32[(r.page2.blocks[8] - 4) >>> 2] ^= 0x100; return r.page2.blocks[8]; }],
     ['the MERGED tag (4) met by the walk', 'ZEE_C_FRAME', (h, r) => { const f = r.page2.blocks[3]; h.header(f, 128, LAYOUT.TAG_MERGED); return f; }],
     ['a free frame that is not a power of two', 'ZEE_C_FRAME', (h, r) => { const f = r.page2.blocks[7]; h.header(f, 2048 - 16, LAYOUT.TAG_FREE); return f; }],
-    ['a small block larger than 32 KiB', 'ZEE_C_FRAME', (h) => { const f = h.P(7) + 32768; h.header(f, 65536 - 16, LAYOUT.TAG_SMALL); return f; }],
+    ['a small block running past the page end', 'ZEE_C_FRAME', (h) => { const f = h.P(7) + 32768; h.header(f, 32768 + 16, LAYOUT.TAG_SMALL); return f; }],
     ['a block that runs into the anchored large block', 'ZEE_C_FRAME', (h, r) => { const f = r.page0.blocks[11]; h.header(f, 16384 + 32, LAYOUT.TAG_SMALL); return f; }],
     ["a page's count off by one", 'ZEE_C_COUNT', (h) => { h.u32[h.P(2) >>> 2] += 1; return h.P(2); }],
     ['a small page tag overwritten', 'ZEE_C_PAGE', (h) => { h.wr(h.P(2), 3); return h.P(2); }],
@@ -235,22 +238,10 @@ describe('one damage, one rule: the first violation names it', () => {
     ['a large block size that does not end on a page boundary', 'ZEE_C_LARGE', (h, r) => { h.header(r.page0.large, PAGE + 16384 + 16, LAYOUT.TAG_LARGE); return r.page0.large; }],
     ['a large block below 32 KiB', 'ZEE_C_LARGE', (h) => { const p = h.P(7) + 49152; h.header(p, 16384, LAYOUT.TAG_LARGE); h.wr(h.P(7) + 4, p); h.header(h.P(7) + 32768, 16384, LAYOUT.TAG_FREE); return p; }],
     ['a large block running past the heap end', 'ZEE_C_LARGE', (h, r) => { h.header(r.page0.large, 9 * PAGE + 16384, LAYOUT.TAG_LARGE); return r.page0.large; }],
-    ["a large block's last page not marked LARGE", 'ZEE_C_LARGE', (h, r) => { h.u8[h.mapAt(1)] = LAYOUT.MAP_SMALL; return r.page0.large; }],
-    ['a span length of 0', 'ZEE_C_SPAN', (h) => { h.wr(h.P(3), 0); return h.P(3); }],
-    ['a span running past the heap end', 'ZEE_C_SPAN', (h) => { h.wr(h.P(6), 3); return h.P(6); }],
-    ["a span's last page not marked FREE", 'ZEE_C_SPAN', (h) => { h.u8[h.mapAt(4)] = LAYOUT.MAP_NONE; return h.P(4); }],
-    ["the start stored in a span's last page", 'ZEE_C_SPAN', (h) => { h.wr(h.P(4) + 12, h.P(0)); return h.P(4) + 12; }],
-    ['a broken span back link', 'ZEE_C_SPAN', (h) => { h.wr(h.P(6) + 8, 0); return h.P(6); }],
-    ['a span list that skips a span', 'ZEE_C_SPAN', (h) => { h.wr(h.P(3) + 4, 0); return h.P(6); }],
-    ['a span list that points into a span', 'ZEE_C_SPAN', (h) => { h.wr(h.P(3) + 4, h.P(4)); return h.P(4); }],
-    ['a span list loop', 'ZEE_C_SPAN', (h) => { h.wr(h.P(6) + 4, h.P(3)); return h.P(3); }],
-    ['two touching spans', 'ZEE_C_SPAN_MERGE', (h) => {
-      // page 5 (foreign) becomes a span of its own, touching both neighbours
-      h.wr(h.P(5), 1); h.wr(h.P(5) + 12, h.P(5)); h.u8[h.mapAt(5)] = LAYOUT.MAP_FREE;
-      h.wr(h.P(4) + 4, h.P(5)); h.wr(h.P(5) + 8, h.P(3)); h.wr(h.P(5) + 4, h.P(6)); h.wr(h.P(6) + 8, h.P(5));
-      h.wr(h.stateWord('freePages'), 4);
-      return h.P(5);
-    }],
+    ["a large block's page not marked LARGE", 'ZEE_C_LARGE', (h, r) => { h.u8[h.mapAt(1)] = LAYOUT.MAP_SMALL; return r.page0.large; }],
+    ['a free page below first_free', 'ZEE_C_SPAN', (h) => { h.wr(h.stateWord('firstFree'), h.P(4)); return h.P(3); }],
+    ['first_free past every free page', 'ZEE_C_SPAN', (h) => { h.wr(h.stateWord('firstFree'), h.P(8)); return h.P(3); }],
+    ['a foreign page marked free, below first_free', 'ZEE_C_SPAN', (h) => { h.u8[h.mapAt(5)] = LAYOUT.MAP_FREE; h.wr(h.stateWord('firstFree'), h.P(6)); return h.P(3); }],
     ['a free-list link to a block in use', 'ZEE_C_LIST', (h, r) => { h.wr(r.page2.blocks[0], r.page2.blocks[8]); return r.page2.blocks[8]; }],
     ['a free-list link outside the heap', 'ZEE_C_LIST', (h, r) => { h.wr(r.page2.blocks[0], 0xfffffff0); return 0xfffffff0; }],
     ['a broken free-list back link', 'ZEE_C_LIST', (h) => { h.wr(h.P(7) + 16 + 4, 0); return h.P(7) + 16; }],
@@ -264,6 +255,7 @@ describe('one damage, one rule: the first violation names it', () => {
     ['heap bounds past the memory', 'ZEE_C_STATE', (h) => { h.wr(h.stateWord('heapEnd'), h.buffer.byteLength + PAGE); return h.stateWord('heapStart'); }],
     ['a page map outside the memory', 'ZEE_C_STATE', (h) => { h.wr(h.stateWord('pageMap'), h.buffer.byteLength - 2); return h.stateWord('pageMap'); }],
     ['an unknown config word', 'ZEE_C_STATE', (h) => { h.wr(h.stateWord('config'), 0x103); return h.stateWord('config'); }],
+    ['first_free off a page boundary', 'ZEE_C_STATE', (h) => { h.wr(h.stateWord('firstFree'), h.P(3) - 16); return h.stateWord('firstFree'); }],
   ])('%s: %s', (_, rule, damage) => {
     const r = reference();
     expect(validate(r.h.src).ok).toBe(true);
@@ -307,12 +299,36 @@ describe('one damage, one rule: the first violation names it', () => {
 
   test('links far outside memory never throw or hang', () => {
     const { h } = reference();
-    h.wr(h.stateWord('spans'), 0xfff00000);
+    h.wr(h.stateWord('firstFree'), 0xfff00000);
     h.wr(h.stateWord('lists') + 12, 0xfffffff0);
     h.wr(h.P(0) + 4, 0xffff0000);
     h.wr(h.P(7), 0xffffffff);
     const v = validate(h.src);
     expect(rules(v)).toEqual(expect.arrayContaining(['ZEE_C_SPAN', 'ZEE_C_PAGE', 'ZEE_C_LIST']));
+  });
+
+  test("a large block of several pages: each of its pages must be marked LARGE, and the spare may be in use", () => {
+    const h = heapOf(5);
+    const full = [];
+    for (let s = 16; s <= 32768; s *= 2) full.push([s, s === 16 ? 'u' : 'f']);
+    const a = h.small(0, full, { large: 3 * PAGE }); // pages 1-3
+    h.free(4, 1);
+    h.finish({ spare: h.P(0) }); // the spare, serving blocks again
+    expect(validate(h.src)).toEqual({ ok: true, violations: [] });
+    expect(snapshot(h.src).pages.map((p) => p.kind)).toEqual(['small', 'large', 'large', 'large', 'free-span']);
+    h.u8[h.mapAt(2)] = LAYOUT.MAP_FREE; // the middle page
+    expectFirst(h, 'ZEE_C_LARGE', a.large);
+    expect(validate(h.src).violations[0].message).toMatch(/its page 0x00040000 has map mark 1, expected LARGE/);
+  });
+
+  test('a small block of a whole page (65,520 B, the largest) is sound', () => {
+    const h = heapOf(1);
+    const { blocks: [b] } = h.small(0, [[PAGE - 16, 'u']]);
+    h.finish();
+    const s = snapshot(h.src);
+    expect(s.violations).toEqual([]);
+    expect(s.blocks).toEqual([{ address: b, page: h.P(0), size: PAGE - 16, usable: LAYOUT.MAX_SMALL, state: 'used', class: -1 }]);
+    expect(s.totals).toMatchObject({ usedBytes: LAYOUT.MAX_SMALL, metadataBytes: 16, reservedBytes: 8 });
   });
 });
 
@@ -324,7 +340,7 @@ describe('renderers on a hand-written heap', () => {
     const lines = text.trimEnd().split('\n');
     expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(80);
     const rows = lines.filter((l) => /^0x[0-9a-f]{8} /.test(l));
-    expect(rows.map((r) => r.slice(11, 17).trim())).toEqual(['small', 'large', 'small', 'span', 'span', 'other', 'span', 'small']);
+    expect(rows.map((r) => r.slice(11, 17).trim())).toEqual(['small', 'large', 'small', 'free', 'free', 'other', 'free', 'small']);
     expect(rows[0]).toMatch(/\|[#%:.=]+\| 2u 10f \+L$/);
     expect(rows[0]).toMatch(/=+\|/); // the large block's part ends the anchor's row
     expect(rows[1]).toMatch(/\|=+\| 80 KiB block$/);
@@ -460,6 +476,6 @@ describe('a map that scales: aggregated cells and maxBytes', () => {
 });
 
 test('every rule has a description and STATE_WORDS covers the state block', () => {
-  expect(Object.keys(RULES).sort()).toEqual(['ZEE_C_BUDDY', 'ZEE_C_COUNT', 'ZEE_C_FRAME', 'ZEE_C_LARGE', 'ZEE_C_LIST', 'ZEE_C_LIST_COUNT', 'ZEE_C_OVERLAP', 'ZEE_C_PAGE', 'ZEE_C_SPAN', 'ZEE_C_SPAN_MERGE', 'ZEE_C_STATE', 'ZEE_C_TOTALS']);
+  expect(Object.keys(RULES).sort()).toEqual(['ZEE_C_BUDDY', 'ZEE_C_COUNT', 'ZEE_C_FRAME', 'ZEE_C_LARGE', 'ZEE_C_LIST', 'ZEE_C_LIST_COUNT', 'ZEE_C_OVERLAP', 'ZEE_C_PAGE', 'ZEE_C_SPAN', 'ZEE_C_STATE', 'ZEE_C_TOTALS']);
   expect(STATE_WORDS).toBe(STATE.freePages + 1);
 });

@@ -20,7 +20,7 @@ export type InspectSource =
 
 /** The rules validate() reports: zee_check()'s codes, plus ZEE_C_STATE. */
 export type Rule =
-  | 'ZEE_C_STATE' | 'ZEE_C_SPAN' | 'ZEE_C_SPAN_MERGE' | 'ZEE_C_PAGE' | 'ZEE_C_OVERLAP' | 'ZEE_C_FRAME'
+  | 'ZEE_C_STATE' | 'ZEE_C_SPAN' | 'ZEE_C_PAGE' | 'ZEE_C_OVERLAP' | 'ZEE_C_FRAME'
   | 'ZEE_C_COUNT' | 'ZEE_C_BUDDY' | 'ZEE_C_LARGE' | 'ZEE_C_LIST' | 'ZEE_C_LIST_COUNT' | 'ZEE_C_TOTALS';
 
 export interface Violation {
@@ -90,11 +90,12 @@ export interface LargePageInfo {
   large: number;
 }
 
+/** A free page (marked FREE in the page map; it holds nothing). */
 export interface SpanPageInfo {
   address: number;
   index: number;
   kind: 'free-span';
-  /** The span's first page. */
+  /** The first page of the run of free pages it belongs to. */
   span: number;
 }
 
@@ -105,15 +106,13 @@ export interface ForeignPageInfo {
   kind: 'foreign';
 }
 
-/** A page the walk could not read: a map mark no page can start with, or a broken span. */
+/** A page the walk could not read: a map mark no page can start with. */
 export interface CorruptPageInfo {
   address: number;
   index: number;
   kind: 'corrupt';
   /** The map mark found. */
-  mark?: number;
-  /** The span whose length could not be read. */
-  span?: number;
+  mark: number;
 }
 
 export type PageInfo = SmallPageInfo | LargePageInfo | SpanPageInfo | ForeignPageInfo | CorruptPageInfo;
@@ -134,13 +133,11 @@ export interface LargeBlockInfo {
   end: number;
 }
 
+/** A run of free pages (a maximal one: free pages merge by themselves). */
 export interface SpanInfo {
   address: number;
   pages: number;
   bytes: number;
-  /** The span list's links as stored in the span. */
-  next: number;
-  prev: number;
 }
 
 export interface FreeListInfo {
@@ -160,7 +157,7 @@ export interface SnapshotTotals {
   usedBlocks: number;
   usedSmall: number;
   usedLarge: number;
-  /** Free frames (usable bytes) and free spans. */
+  /** Free frames (usable bytes) and free pages. */
   freeBytes: number;
   freeFrameBytes: number;
   freeFrames: number;
@@ -174,7 +171,7 @@ export interface SnapshotTotals {
   reservedBytes: number;
   foreignBytes: number;
   corruptBytes: number;
-  /** The largest free frame (usable bytes) or free span. */
+  /** The largest free frame (usable bytes) or run of free pages. */
   largestFreeBlock: number;
   /** 1 - largestFreeBlock / freeBytes (0 when nothing is free). */
   fragmentation: number;
@@ -207,11 +204,14 @@ export interface Snapshot {
   heapStart: number;
   heapEnd: number;
   pageMap: number;
+  /** No page below it is free (where the allocator's search begins). */
+  firstFree: number;
   spare: number;
   counters: HeapCounters;
   pages: PageInfo[];
   blocks: BlockInfo[];
   large: LargeBlockInfo[];
+  /** The runs of free pages, in address order. */
   spans: SpanInfo[];
   freeLists: FreeListInfo[];
   totals: SnapshotTotals;
@@ -221,7 +221,7 @@ export interface Snapshot {
 export interface RenderTextOptions {
   /** Width of the map in characters (default 80, at least 60). */
   columns?: number;
-  /** Fold runs of 3+ identical large, span or foreign pages into one row (default true). */
+  /** Fold runs of 3+ large pages of one block, free or foreign pages into one row (default true). */
   collapse?: boolean;
   /** List the blocks of the page holding this address instead of the map. */
   page?: number;
@@ -232,7 +232,7 @@ export interface RenderSVGOptions {
   width?: number;
   /** Cells per small page in the overview, a power of two 1..1024 (default 64: 1 KiB each). */
   slices?: number;
-  /** Fold runs of 3+ identical large, span or foreign pages into one row (default true). */
+  /** Fold runs of 3+ large pages of one block, free or foreign pages into one row (default true). */
   collapse?: boolean;
   title?: string;
   /** The most bytes the SVG may take: fewer slices, then no tooltips, then fewer rows (the SVG says what it cut). */

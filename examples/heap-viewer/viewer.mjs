@@ -122,7 +122,7 @@ function draw() {
     stat('peak-bytes', 'peak bytes in use', b(s.counters.peakBytes), "the allocator's running peak of bytes in use"),
     stat('free-bytes', 'bytes free', b(t.freeBytes)),
     stat('free-frames', 'free frames', v(t.freeFrames)),
-    stat('free-spans', 'free spans', v(t.freeSpans)),
+    stat('free-pages', 'free pages', v(t.freeSpanBytes / 65536), 'whole pages no block uses'),
     stat('largest-free', 'largest free block', b(t.largestFreeBlock)),
     stat('metadata', 'headers and page words', b(t.metadataBytes)),
     stat('fragmentation', 'fragmentation', v(t.fragmentation, `${(100 * t.fragmentation).toFixed(1)}%`), '1 - largest free block / bytes free'),
@@ -203,7 +203,7 @@ $('random').onclick = () => run(() => {
   say(`random workload (seed ${used}): ${allocs} allocations, ${frees} frees${nulls ? `, ${nulls} NULL` : ''}`);
 });
 
-$('trim').onclick = () => run(() => { z.trim(); ops++; say('trim(): the spare page went back to the free spans'); });
+$('trim').onclick = () => run(() => { z.trim(); ops++; say('trim(): the spare page, if empty, is a free page again'); });
 
 $('reset').onclick = async () => {
   await newHeap();
