@@ -42,7 +42,7 @@ const SALT = LAYOUT.SALT;
  * `CHECK_CODES[z.check()]`; ZEE_C_STATE is the inspector's own.
  */
 export const RULES = Object.freeze({
-  ZEE_C_STATE: 'the state block (zee_heap_info_t): magic, layout version, config, heap bounds, page map inside memory, first_free on a page boundary',
+  ZEE_C_STATE: "the state block (zee_heap_info_t): magic, layout version, config, heap bounds, page map inside memory with no mark below heap_start, first_free on a page boundary",
   ZEE_C_SPAN: 'a free page below first_free (the first-fit search would never find it)',
   ZEE_C_PAGE: 'small page: tag, large-block field; a map mark that no page can start with (LARGE where no large block reaches, or an unknown value); the spare is not a small page',
   ZEE_C_OVERLAP: "blocks of a page don't tile it exactly (zee_check()'s code; in layout 3 a walk that follows each block's size can only overrun its page's limit, which both report as ZEE_C_FRAME, so neither reports this one)",
@@ -195,6 +195,14 @@ function walk(source) {
   const heapStart = st.heapStart, heapEnd = st.heapEnd;
   if (!st.pageMap || st.pageMap + heapEnd / PAGE > memBytes) {
     report('ZEE_C_STATE', stateAt('pageMap'), `the page map at ${hex(st.pageMap)} (a byte per page up to ${hex(heapEnd)}) is not inside the ${memBytes}-byte memory`);
+    return snap;
+  }
+  // Why: no page below heap_start is the allocator's, and its anchor search
+  // may look one page below a run of free pages, so a mark there is damage;
+  // it is also how a page_map word moved up shows (the allocator indexes its
+  // own map, so only readers like this one follow that word).
+  if (heapStart && u8[st.pageMap + heapStart / PAGE - 1] !== LAYOUT.MAP_NONE) {
+    report('ZEE_C_STATE', stateAt('pageMap'), `the page map at ${hex(st.pageMap)} marks the page below heap_start ${u8[st.pageMap + heapStart / PAGE - 1]} (expected NONE): a wrong page_map word, or that byte is damaged`);
     return snap;
   }
   // Why only alignment: first_free is a lower bound (a free page below it is

@@ -254,6 +254,8 @@ describe('one damage, one rule: the first violation names it', () => {
     ['the layout version', 'ZEE_C_STATE', (h) => { h.wr(h.stateWord('layout'), 2); return STATE_AT; }],
     ['heap bounds past the memory', 'ZEE_C_STATE', (h) => { h.wr(h.stateWord('heapEnd'), h.buffer.byteLength + PAGE); return h.stateWord('heapStart'); }],
     ['a page map outside the memory', 'ZEE_C_STATE', (h) => { h.wr(h.stateWord('pageMap'), h.buffer.byteLength - 2); return h.stateWord('pageMap'); }],
+    ['a page map pointer moved up by a page', 'ZEE_C_STATE', (h) => { h.wr(h.stateWord('pageMap'), MAP_AT + 1); return h.stateWord('pageMap'); }],
+    ['a mark on the page below the heap', 'ZEE_C_STATE', (h) => { h.u8[h.mapAt(-1)] = LAYOUT.MAP_SMALL; return h.stateWord('pageMap'); }],
     ['an unknown config word', 'ZEE_C_STATE', (h) => { h.wr(h.stateWord('config'), 0x103); return h.stateWord('config'); }],
     ['first_free off a page boundary', 'ZEE_C_STATE', (h) => { h.wr(h.stateWord('firstFree'), h.P(3) - 16); return h.stateWord('firstFree'); }],
   ])('%s: %s', (_, rule, damage) => {
