@@ -147,7 +147,9 @@ void harness_fresh(const zee_api *api, const src_options *o) {
          "allocation", api->name, h->heap_start, h->heap_end, src_stat.grows);
 }
 
-/* Returns the usable size of the block its first allocation got (0: none). */
+/* Makes sure the first allocation has happened, so that the memory above
+ * the base is the heap's and memory grown after it is someone else's.
+ * Returns the usable size of the block it allocated (0: none). */
 static uint32_t own_heap(const zee_api *api) {
   const zee_heap_info_t *h = api->heap_info();
   if (h->heap_start) return 0;
@@ -161,8 +163,6 @@ static uint32_t own_heap(const zee_api *api) {
          heap_base());
   return u;
 }
-
-void harness_own_heap(const zee_api *api) { own_heap(api); }
 
 /* ---- Patterns -------------------------------------------------------------------
  * Block bytes come from a fixed pseudo-random table with a prime period, at

@@ -32,9 +32,6 @@ void harness_run(const uint8_t *data, size_t size, int config_override);
  * initialised until its first allocation (heap_start 0). */
 struct src_options;
 void harness_fresh(const zee_api *api, const struct src_options *o);
-/* Makes sure the first allocation has happened, so that the memory above
- * the base is the heap's and memory grown after it is someone else's. */
-void harness_own_heap(const zee_api *api);
 /* Operations executed, NULLs accepted (with their cause), growth requests
  * refused, and bad pointers (freed or interior) rejected so far (all inputs). */
 extern uint64_t harness_ops, harness_nulls, harness_refused, harness_rejected;
