@@ -19,11 +19,12 @@
 // Emscripten `Module` (HEAPU8 or wasmMemory, plus `_zee_heap_info` exported).
 //
 // The walk follows the page map from heap_start to heap_end, one page (or a
-// small page and the large block it anchors) at a time.  Every read is bounds-checked, every loop advances by at
-// least one block or page and every list walk stops at a repeat, so a smashed
-// heap gives violations, never an exception or an endless loop.
+// small page and the large block it anchors) at a time.  Every read is
+// bounds-checked, every loop advances by at least one block or page and every
+// list walk stops at a repeat, so a smashed heap gives violations, never an
+// exception or an endless loop.
 
-import { LAYOUT, STATE, STATE_WORDS, CHECK_CODES, decodeConfig } from './layout.mjs';
+import { LAYOUT, STATE, STATE_WORDS, decodeConfig } from './layout.mjs';
 import { InspectError } from './render.mjs';
 
 export { renderText, renderSVG, formatBytes, InspectError } from './render.mjs';
@@ -255,7 +256,7 @@ function walk(source) {
       a += PAGE;
     } else {
       report('ZEE_C_PAGE', a, m === LAYOUT.MAP_LARGE
-        ? `page ${hex(a)} is marked LARGE (the last page of a large block) but no large block ends there`
+        ? `page ${hex(a)} is marked LARGE (a page inside a large block) but no large block reaches it`
         : `page ${hex(a)} has map mark ${m}, none of NONE, FREE, SMALL, LARGE (${LAYOUT.MAP_NONE}..${LAYOUT.MAP_LARGE})`);
       addPage({ address: a, kind: 'corrupt', mark: m });
       t.corruptBytes += PAGE;

@@ -150,9 +150,19 @@ function cellChars(page, cells) {
   return s;
 }
 
-function largeOf(snap, address) {
-  return snap.large.find((l) => l.address === address);
+// Why an index: rows look up their run of free pages or large block, and a
+// linear search per row would make big heaps quadratic.
+const indexes = new WeakMap();
+function indexOf(snap) {
+  let ix = indexes.get(snap);
+  if (!ix) {
+    ix = { large: new Map(snap.large.map((l) => [l.address, l])), spans: new Map(snap.spans.map((s) => [s.address, s])) };
+    indexes.set(snap, ix);
+  }
+  return ix;
 }
+const largeOf = (snap, address) => indexOf(snap).large.get(address);
+const spanOf = (snap, address) => indexOf(snap).spans.get(address);
 
 function pageNote(snap, p) {
   if (p.kind === 'small') {
@@ -166,7 +176,7 @@ function pageNote(snap, p) {
     return l && p.address === l.anchor + PAGE ? `${formatBytes(l.size)} block` : '';
   }
   if (p.kind === 'free-span') {
-    const s = snap.spans.find((x) => x.address === p.span);
+    const s = spanOf(snap, p.span);
     return s && s.address === p.address ? `${s.pages}p free` : '';
   }
   if (p.kind === 'corrupt') return 'unreadable';
@@ -212,7 +222,7 @@ export function renderText(snap, options = {}) {
       const l = largeOf(snap, p.large);
       out.push(fit(`  page ${(p.address - l.anchor) / PAGE} of ${l.pages} whole pages of large block ${hex(l.address)} (${l.size} B, anchored by ${hex(l.anchor)})`));
     } else if (p.kind === 'free-span') {
-      const s = snap.spans.find((x) => x.address === p.span);
+      const s = spanOf(snap, p.span);
       out.push(fit(`  free: page ${(p.address - p.span) / PAGE + 1} of the ${s ? s.pages : '?'} free pages from ${hex(p.span)}`));
     } else out.push(fit(p.kind === 'foreign' ? "  not zee_alloc's: memory grown by someone else" : `  unreadable: map mark ${p.mark ?? '?'}`));
     return out.join('\n') + '\n';
@@ -336,7 +346,7 @@ function overviewRow(snap, { page: p, run }, y, width, slices, tips = true) {
     tip = l ? `large block ${hex(l.address)}: ${l.size} B in use, anchored by ${hex(l.anchor)}; page${run > 1 ? 's' : ''} ${k}${run > 1 ? `..${k + run - 1}` : ''} of its ${l.pages} whole pages` : `a page of large block ${hex(p.large)}`;
     o.push(bar(COLORS.large));
   } else if (p.kind === 'free-span') {
-    const sp = snap.spans.find((x) => x.address === p.span);
+    const sp = spanOf(snap, p.span);
     const k = (p.address - p.span) / PAGE + 1;
     tip = `free page${run > 1 ? 's' : ''} ${k}${run > 1 ? `..${k + run - 1}` : ''} of the ${sp ? sp.pages : '?'} free pages from ${hex(p.span)}`;
     o.push(bar(COLORS.span));
