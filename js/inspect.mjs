@@ -40,13 +40,12 @@ const SALT = LAYOUT.SALT;
 /**
  * The rules validate() reports.  The ZEE_C_* names are zee_check()'s codes
  * (src/zee_alloc.h, CHECK_CODES), so a violation can be compared with
- * `CHECK_CODES[z.check()]`; ZEE_C_STATE is the inspector's own.
+ * `CHECK_CODES[z.check()]`.
  */
 export const RULES = Object.freeze({
   ZEE_C_STATE: "the state block (zee_heap_info_t): magic, layout version, config, heap bounds, page map inside memory with no mark below heap_start, first_free on a page boundary",
   ZEE_C_SPAN: 'a free page below first_free (the first-fit search would never find it)',
   ZEE_C_PAGE: 'small page: tag, large-block field; a map mark that no page can start with (LARGE where no large block reaches, or an unknown value); the spare is not a small page',
-  ZEE_C_OVERLAP: "blocks of a page don't tile it exactly (zee_check()'s code; in layout 3 a walk that follows each block's size can only overrun its page's limit, which both report as ZEE_C_FRAME, so neither reports this one)",
   ZEE_C_FRAME: "a block header in a small page: tag, check word, size (within the page's limit; a free frame: a power of two 16..32768 aligned to its size)",
   ZEE_C_COUNT: "a small page's block count disagrees with its blocks in use (+1 for the large block it anchors), or an empty small page is not the spare",
   ZEE_C_BUDDY: 'two free buddies of one size were not merged',

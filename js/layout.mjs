@@ -64,7 +64,6 @@ export const CHECK_CODES = Object.freeze({
   0: 'ZEE_C_OK',
   16: 'ZEE_C_SPAN',
   18: 'ZEE_C_PAGE',
-  19: 'ZEE_C_OVERLAP',
   20: 'ZEE_C_FRAME',
   21: 'ZEE_C_COUNT',
   22: 'ZEE_C_BUDDY',
@@ -72,6 +71,7 @@ export const CHECK_CODES = Object.freeze({
   24: 'ZEE_C_LIST',
   25: 'ZEE_C_LIST_COUNT',
   26: 'ZEE_C_TOTALS',
+  27: 'ZEE_C_STATE',
 });
 
 /** The validation levels by the value of ZEE_VALIDATION (config & 15). */

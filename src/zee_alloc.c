@@ -772,7 +772,6 @@ static int walk_page(addr p, walk_totals *t) {
     }
     f += size;
   }
-  if (f != limit) return ZEE_C_OVERLAP;
   if (large) {
     uint32_t info = AT(large - META_SIZE)[0], size = info & ~TAG_MASK, j = size >> PAGE_LOG2;
     if (!sound(large, ZEE_TAG_LARGE) || size < MAX_FRAME ||
@@ -795,6 +794,8 @@ static int walk_page(addr p, walk_totals *t) {
 static int walk(void) {
   walk_totals t = {0};
   if (!H.heap_start) return 0;
+  if ((H.first_free & OFFSET_MASK) || MAP(H.heap_start - PAGE_SIZE)) return ZEE_C_STATE;
+  if (H.spare && MAP(H.spare) != ZEE_MAP_SMALL) return ZEE_C_PAGE;
   for (addr p = H.heap_start; p < H.heap_end;) {
     unsigned kind = MAP(p);
     if (kind == ZEE_MAP_FREE) {

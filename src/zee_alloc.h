@@ -59,8 +59,8 @@ enum zee_fault_code {
 enum zee_check_code {
   ZEE_C_OK = 0,
   ZEE_C_SPAN = 16,       /* a free page below the first-free mark */
-  ZEE_C_PAGE = 18,       /* small page: tag, map mark or large-block field */
-  ZEE_C_OVERLAP = 19,    /* blocks of a page don't tile it exactly */
+  ZEE_C_PAGE = 18,       /* small page: tag, map mark or large-block field;
+                            the spare is not a small page */
   ZEE_C_FRAME = 20,      /* a header: tag, check word, size or alignment */
   ZEE_C_COUNT = 21,      /* a page's block count disagrees with its blocks */
   ZEE_C_BUDDY = 22,      /* two free buddies were not merged */
@@ -68,7 +68,9 @@ enum zee_check_code {
   ZEE_C_LIST = 24,       /* free list: member not a free frame of its class,
                             broken back link, or cycle */
   ZEE_C_LIST_COUNT = 25, /* a free frame is on no list (or on two) */
-  ZEE_C_TOTALS = 26      /* a running total disagrees with the walk */
+  ZEE_C_TOTALS = 26,     /* a running total disagrees with the walk */
+  ZEE_C_STATE = 27       /* the state block: first_free off a page boundary,
+                            or a page-map mark below the heap */
 };
 
 /*

@@ -341,3 +341,19 @@ describe('zee_check() names the broken rule', () => {
     expect(CHECK_CODES[z.check()]).toBe(rule);
   });
 });
+
+describe('zee_check() and the state block', () => {
+  test.each([
+    ['first_free off a page boundary', 'ZEE_C_STATE', (z) => { z.HEAPU32[(z.stateAddress >>> 2) + 6] += 16; }],
+    ['a page-map mark below the heap', 'ZEE_C_STATE', (z) => { z.HEAPU8[state(z).pageMap + (state(z).heapStart >>> 16) - 1] = MAP_SMALL; }],
+    ['a spare that is not a small page', 'ZEE_C_PAGE', (z) => { z.HEAPU32[(z.stateAddress >>> 2) + 7] = spans(z)[0].start; }],
+  ])('%s → %s', async (what, rule, damage) => {
+    const z = await fresh();
+    const big = z.malloc(4 * PAGE);
+    z.malloc(100);
+    z.free(big); // free pages to point at
+    expect(z.check()).toBe(0);
+    damage(z);
+    expect(CHECK_CODES[z.check()]).toBe(rule);
+  });
+});

@@ -18,9 +18,9 @@ export type InspectSource =
   | { wasmMemory: WasmMemory; _zee_heap_info: () => number }
   | { readonly memory: WasmMemory; readonly stateAddress: number; readonly exports: unknown };
 
-/** The rules validate() reports: zee_check()'s codes, plus ZEE_C_STATE. */
+/** The rules validate() reports: zee_check()'s codes. */
 export type Rule =
-  | 'ZEE_C_STATE' | 'ZEE_C_SPAN' | 'ZEE_C_PAGE' | 'ZEE_C_OVERLAP' | 'ZEE_C_FRAME'
+  | 'ZEE_C_STATE' | 'ZEE_C_SPAN' | 'ZEE_C_PAGE' | 'ZEE_C_FRAME'
   | 'ZEE_C_COUNT' | 'ZEE_C_BUDDY' | 'ZEE_C_LARGE' | 'ZEE_C_LIST' | 'ZEE_C_LIST_COUNT' | 'ZEE_C_TOTALS';
 
 export interface Violation {

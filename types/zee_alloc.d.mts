@@ -108,16 +108,15 @@ export type ZeeFaultCode = 'ZEE_E_POINTER' | 'ZEE_E_HEADER' | 'ZEE_E_DOUBLE_FREE
 export type ZeeCheckCode =
   | 'ZEE_C_OK'
   | 'ZEE_C_SPAN'
-  | 'ZEE_C_SPAN_MERGE'
   | 'ZEE_C_PAGE'
-  | 'ZEE_C_OVERLAP'
   | 'ZEE_C_FRAME'
   | 'ZEE_C_COUNT'
   | 'ZEE_C_BUDDY'
   | 'ZEE_C_LARGE'
   | 'ZEE_C_LIST'
   | 'ZEE_C_LIST_COUNT'
-  | 'ZEE_C_TOTALS';
+  | 'ZEE_C_TOTALS'
+  | 'ZEE_C_STATE';
 
 export declare const ENOMEM: 48;
 export declare const EINVAL: 28;
