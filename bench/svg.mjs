@@ -27,6 +27,9 @@ function panel(title, rows, series, { x, y, width, max, unit, refLine }) {
   return { svg: out.join('\n'), bottom: cy };
 }
 
+// A ratio axis: at least 0..2, widened to the largest value (rounded up).
+const ratioMax = (rows) => Math.max(2, Math.ceil(Math.max(...rows.flatMap((r) => Object.values(r.values)))));
+
 export function renderSvg(res) {
   const W = 760, parts = [];
   const names = Object.keys(res.speed);
@@ -44,23 +47,23 @@ export function renderSvg(res) {
   const speedRows = names.map((n) => ({ label: n, values: rel(n, 'speed_vs_dlmalloc') }));
   speedRows.push({ label: 'geometric mean', values: res.summary.speed_geomean });
   p = panel('Speed: ops/s relative to dlmalloc (dashed line = dlmalloc; larger is better)', speedRows,
-    series, { x: 10, y: p.bottom + 24, width: W, max: 3, unit: (v) => `${v.toFixed(2)}×`, refLine: 1 });
+    series, { x: 10, y: p.bottom + 24, width: W, max: ratioMax(speedRows), unit: (v) => `${v.toFixed(2)}×`, refLine: 1 });
   parts.push(p.svg);
   const memRows = names.map((n) => ({ label: n, values: rel(n, 'memory_vs_dlmalloc') }));
   p = panel('Peak memory relative to dlmalloc (final wasm memory size; dashed line = dlmalloc; smaller is better)', memRows,
-    series, { x: 10, y: p.bottom + 24, width: W, max: 4, unit: (v) => `${v.toFixed(2)}×`, refLine: 1 });
+    series, { x: 10, y: p.bottom + 24, width: W, max: ratioMax(memRows), unit: (v) => `${v.toFixed(2)}×`, refLine: 1 });
   parts.push(p.svg);
   const progs = Object.keys(res.programs || {});
   if (progs.length) {
     const prel = (n, key) => Object.fromEntries(series.map((a) => [a, res.programs[n][a][key]]));
     const sources = progs.map((n) => res.programs[n].source.split(',')[0]).join(', ');
-    p = panel(`Real programs (${sources}): peak heap relative to dlmalloc (smaller is better)`,
-      progs.map((n) => ({ label: n, values: prel(n, 'heap_vs_dlmalloc') })),
-      series, { x: 10, y: p.bottom + 24, width: W, max: 3, unit: (v) => `${v.toFixed(2)}×`, refLine: 1 });
+    const heapRows = progs.map((n) => ({ label: n, values: prel(n, 'heap_vs_dlmalloc') }));
+    p = panel(`Real programs (${sources}): peak heap relative to dlmalloc (smaller is better)`, heapRows,
+      series, { x: 10, y: p.bottom + 24, width: W, max: ratioMax(heapRows), unit: (v) => `${v.toFixed(2)}×`, refLine: 1 });
     parts.push(p.svg);
-    p = panel('Real programs: run time relative to dlmalloc (dashed line = dlmalloc; smaller is better)',
-      progs.map((n) => ({ label: n, values: prel(n, 'time_vs_dlmalloc') })),
-      series, { x: 10, y: p.bottom + 24, width: W, max: 3, unit: (v) => `${v.toFixed(2)}×`, refLine: 1 });
+    const timeRows = progs.map((n) => ({ label: n, values: prel(n, 'time_vs_dlmalloc') }));
+    p = panel('Real programs: run time relative to dlmalloc (dashed line = dlmalloc; smaller is better)', timeRows,
+      series, { x: 10, y: p.bottom + 24, width: W, max: ratioMax(timeRows), unit: (v) => `${v.toFixed(2)}×`, refLine: 1 });
     parts.push(p.svg);
   }
   const H = p.bottom + 30;
