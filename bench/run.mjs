@@ -365,9 +365,9 @@ async function unpack(p, tarball) {
 let emccVersionLine;
 const emccVersion = () => (emccVersionLine ||= execFileSync('emcc', ['--version'], { env, encoding: 'utf8' }).split('\n')[0].trim());
 
-// Fetches, unpacks, patches and compiles one program's library into objects
-// under build/bench/obj/programs/, reused while the package, the flags and
-// emcc are the same.  Returns what the link needs.
+// Patches and compiles one program's library (unpacked in pkgDir) into
+// objects under build/bench/obj/programs/, reused while the package, the
+// flags and emcc are the same.  Returns what the link needs.
 async function prepareProgram(p, pkgDir) {
   const flags = [...SPEED_FLAGS, ...p.defines.map((d) => `-D${d}`), ...p.include.map((d) => `-I${join(pkgDir, d)}`)];
   const key = createHash('sha256').update(JSON.stringify({
@@ -462,7 +462,7 @@ async function runModule(what, file, args, initialMemory) {
   });
   const growth = parsed.find((x) => x && 'grow_calls' in x);
   const r = parsed.find((x) => x && ('error' in x || 'checksum' in x));
-  if (r?.error || failure || !r) throw new Error(`${what} failed its self-check: ${r?.error || failure || `unreadable output: ${stdout.slice(0, 200)}`}`);
+  if (r?.error || failure || !r) throw new Error(`${what} failed: ${r?.error || failure || `unreadable output: ${stdout.slice(0, 200)}`}`);
   if (!growth) throw new Error(`${what}: no line from bench/count-growth.cjs`);
   // The counter must have seen every growth: the memory is its initial size
   // plus what the counted calls added.
