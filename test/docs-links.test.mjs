@@ -2,7 +2,9 @@
 // image in README.md and docs/*.md resolves to a file (and a heading, for a
 // #fragment), every repository path they name in backquotes exists, and,
 // since the README and the docs ship in the npm package and are read there,
-// every relative link resolves inside the packed tarball too.  Also: the
+// every relative link resolves inside the packed tarball too.  Every value
+// the docs quote for a constant or code of src/zee_alloc.h is the header's,
+// and every ZEE_C_/ZEE_E_/ZEE_TAG_/ZEE_MAP_ name they use exists.  Also: the
 // README stays short, no two documents repeat a paragraph, and the Jest files
 // listed in docs/contributing.md are exactly the ones in test/.
 import { spawnSync } from 'node:child_process';
@@ -150,6 +152,67 @@ describe('links and paths in README.md and docs/', () => {
     expect(packed.has('LICENSE')).toBe(true);
     expect(read('LICENSE')).toMatch(/^MIT License\n\nCopyright \(c\) 2026 zee_alloc contributors\n/);
     expect(packed.has('README.md')).toBe(true);
+  });
+});
+
+// The header's numbers: #define ZEE_X value, and NAME = value in its enums.
+function headerValues() {
+  const code = read('src/zee_alloc.h').replace(/\/\*[\s\S]*?\*\//g, ' ');
+  const values = new Map();
+  for (const m of code.matchAll(/#define\s+(ZEE_\w+)\s+(0x[0-9a-f]+|\d+)u?\b/gi)) values.set(m[1], Number(m[2]));
+  for (const m of code.matchAll(/\b(ZEE_[CE]_\w+)\s*=\s*(\d+)/g)) values.set(m[1], Number(m[2]));
+  return values;
+}
+
+/** Values the docs quote for the header's names: [{ line, name, value }]. */
+export function quotedValues(markdown) {
+  const out = [];
+  prose(markdown).forEach((line, i) => {
+    // A table row `| 65,536 | `ZEE_PAGE_SIZE` |`, or `ZEE_SALT` = `0x5eea110c` / (`0x…`
+    for (const m of line.matchAll(/\|\s*([\d,]+)\s*\|\s*`(ZEE_\w+)`\s*\|/g))
+      out.push({ line: i + 1, name: m[2], value: Number(m[1].replace(/,/g, '')) });
+    for (const m of line.matchAll(/`(ZEE_\w+)`\s*(?:=|\()\s*`(0x[0-9a-f]+)`/gi))
+      out.push({ line: i + 1, name: m[1], value: Number(m[2]) });
+  });
+  return out;
+}
+
+describe('what the docs say about src/zee_alloc.h', () => {
+  const values = headerValues();
+
+  test('the parsers read the header and the docs (controls)', () => {
+    expect(values.get('ZEE_PAGE_SIZE')).toBe(65536);
+    expect(values.size).toBeGreaterThanOrEqual(30);
+    const md = '| page | 65,536 | `ZEE_PAGE_SIZE` |\n| 3 | `ZEE_E_DOUBLE_FREE` | double |\n(`ZEE_SALT` = `0x1234`)';
+    expect(quotedValues(md).map((q) => [q.name, q.value])).toEqual([
+      ['ZEE_PAGE_SIZE', 65536],
+      ['ZEE_E_DOUBLE_FREE', 3],
+      ['ZEE_SALT', 0x1234],
+    ]);
+  });
+
+  test.each(DOCS)("%s: every value it quotes for a header constant or code is the header's", (file) => {
+    const wrong = quotedValues(read(file))
+      .filter((q) => values.get(q.name) !== q.value)
+      .map((q) => `${file}:${q.line}: ${q.name} is ${values.get(q.name)} in the header, ${q.value} here`);
+    expect(wrong).toEqual([]);
+  });
+
+  // The JS side adds codes of its own (a zee_check() result it doesn't know).
+  const jsCodes = new Set(
+    readdirSync(join(root, 'js'))
+      .filter((f) => f.endsWith('.mjs'))
+      .flatMap((f) => [...read(`js/${f}`).matchAll(/['"](ZEE_[A-Z_]+)['"]/g)].map((m) => m[1])),
+  );
+
+  test.each(DOCS)('%s: every check code, fault, tag and map mark it names exists in the header or the JS', (file) => {
+    const unknown = [];
+    prose(read(file)).forEach((line, i) => {
+      for (const m of line.matchAll(/\b(ZEE_(?:C|E|TAG|MAP)_[A-Z_]+)\b/g)) {
+        if (!values.has(m[1]) && !jsCodes.has(m[1])) unknown.push(`${file}:${i + 1}: ${m[1]}`);
+      }
+    });
+    expect(unknown).toEqual([]);
   });
 });
 
