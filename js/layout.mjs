@@ -13,6 +13,7 @@ export const LAYOUT = Object.freeze({
   MAX_FRAME: 32768,
   CLASSES: 12,
   MAX_SMALL: 65512,
+  ROUND_MAX: 4096,
   TAG_MASK: 15,
   TAG_SMALL: 7,
   TAG_LARGE: 5,
@@ -48,8 +49,9 @@ export const STATE = Object.freeze({
   smallPages: 23,
   largePages: 24,
   freePages: 25,
+  cursor: 26,
 });
-export const STATE_WORDS = 26;
+export const STATE_WORDS = 27;
 
 /** Faults a checked build reports: code -> [name, message] (enum zee_fault_code). */
 export const FAULTS = Object.freeze({

@@ -286,6 +286,15 @@ static int has_meta(addr p, uint32_t info) {
   return AT(p - META_SIZE)[0] == info && AT(p - META_SIZE)[1] == (info ^ p ^ ZEE_SALT);
 }
 
+/* Small blocks of up to ROUND_MAX bytes occupy the power-of-two frame that
+ * holds them: a malloc/free of them is one frame off a list and back. */
+#define ROUND_MAX ZEE_ROUND_MAX
+
+/* The bytes a small block of `size` occupies from its payload on. */
+static uint32_t extent(uint32_t size) {
+  return size > ROUND_MAX ? size : 1u << (32 - __builtin_clz(size - 1));
+}
+
 /* What malloc_usable_size reports for a header: small blocks keep their tail. */
 static uint32_t usable(uint32_t info) { return (info & ~TAG_MASK) - (info & 2) * 4; }
 
@@ -434,10 +443,6 @@ static void page_emptied(addr p) {
   if (spare && spare != p && !(AT(spare)[PAGE_WORD] & ZEE_COUNT_MASK)) drop_page(spare);
 }
 
-/* Why a few tries: holes that freed blocks of this size left behind are
- * reused before a larger frame is split; the bound keeps malloc O(1). */
-#define HOLE_TRIES 8
-
 /* The offset of the top-level frame from which a page's top r bytes are
  * taken (r > 0): the frames from there to the page end cover them. */
 static uint32_t top_start(uint32_t r) { return 1u << (31 - __builtin_clz(PAGE_SIZE - r)); }
@@ -489,24 +494,31 @@ static addr take_anchor(uint32_t r, uint32_t j, uint32_t align) {
 
 /* ---- Blocks ----------------------------------------------------------------- */
 
+/* Why a few tries: holes that freed blocks of this size left behind are
+ * reused before a larger frame is split; the bound keeps malloc O(1). */
+#define HOLE_TRIES 8
+
 /* A small block of `size` bytes (a multiple of 16, at most 64 KiB - 16)
- * aligned to `align` (at most 32 KiB, and 16 above 32 KiB).  Up to 32 KiB it
- * comes from the smallest free frame that holds it, or a hole; above, from
- * the free top-level frames of a page (the 32 KiB frame and those below). */
+ * aligned to `align` (at most 32 KiB, and 16 above 32 KiB).  Up to
+ * ROUND_MAX it takes the smallest free frame that holds it, whole: the
+ * fast path, and the frames stay whole.  Above, it takes exactly its size:
+ * first right after the last block (so that a run of blocks packs), then a
+ * hole, then the bottom of the smallest free frame that holds it, then the
+ * bottom of a fresh page.  Holes above 32 KiB start at a page's top-level
+ * frame `low`. */
 static addr alloc_small(uint32_t size, uint32_t align) {
-  uint32_t need = size < align ? align : size;
-  unsigned c = 32 - MIN_LOG2 - __builtin_clz(need - 1), k;
-  /* Where a hole may be: at a frame of half the class, or for a block above
-   * 32 KiB at the top-level frame `low` of a page whose 32 KiB frame is free. */
-  unsigned holes = c - 1;
+  uint32_t need = size < align ? align : size, span = extent(size);
+  unsigned c = 32 - MIN_LOG2 - __builtin_clz(need - 1), k, holes = c - 1;
   uint32_t skip = 0;
-  addr f;
+  addr f = H.cursor;
+  int exact = span == size && align == MIN_FRAME;
+  if (exact && f && absorb(f, f + size)) goto found;
   if (size > MAX_FRAME) holes = CLASSES - 1, skip = top_start(size) - MAX_FRAME;
   for (;;) {
     for (k = c; k < CLASSES && !H.lists[k]; k++) {}
     /* (a hole that would cross the page end fails in absorb(), at the page's
      * last 8 bytes, which never hold a free header) */
-    if (align == MIN_FRAME && c && (k != c || size > MAX_FRAME)) {
+    if (exact && (k != c || size > MAX_FRAME)) {
       unsigned tries = HOLE_TRIES;
       for (f = H.lists[holes]; f && tries--; f = AT(f)[0])
         if (absorb(f + skip, f + skip + size)) {
@@ -515,12 +527,23 @@ static addr alloc_small(uint32_t size, uint32_t align) {
         }
     }
     if (k < CLASSES) break;
-    if (!take_anchor(0, 0, MIN_FRAME)) return 0; /* a fresh page: every frame free */
+    if (!(f = take_anchor(0, 0, MIN_FRAME))) return 0; /* a fresh page: every frame free */
+    if (exact) { /* an exact block packs from the page's bottom, the next after it */
+      f += MIN_FRAME;
+      absorb(f, f + size);
+      goto found;
+    }
   }
   f = H.lists[k];
   ASSERT(has_meta(f, (MIN_FRAME << k) | ZEE_TAG_FREE), f);
-  absorb(f, f + size); /* the frame, less what lies beyond size */
+  unlink_frame(f, MIN_FRAME << k);
+  while (k > c) { /* keep the lower half, free the upper half */
+    uint32_t half = MIN_FRAME << --k;
+    push(f + half, half);
+  }
+  release_range(f + span, f + (MIN_FRAME << c)); /* what an exact or aligned block leaves */
 found:
+  H.cursor = f + span;
   set_meta(f, size | ZEE_TAG_SMALL);
   AT(f & ~OFFSET_MASK)[PAGE_WORD]++;
   return f;
@@ -551,7 +574,7 @@ static void release(addr p, uint32_t info) {
   ASSERT(AT(page)[PAGE_WORD] & ZEE_COUNT_MASK, page);
   uint32_t left = --AT(page)[PAGE_WORD] & ZEE_COUNT_MASK;
   if (info & 2) {
-    release_range(p, p + size);
+    release_range(p, p + extent(size));
     if (!left) page_emptied(page);
   } else {
     uint32_t j = size >> PAGE_LOG2;
@@ -566,9 +589,9 @@ static void release(addr p, uint32_t info) {
 /* Resizes a small block in place: shrinks by freeing the tail, grows over
  * the free frames right after it.  Returns 0 if it can't. */
 static int resize_small(addr p, uint32_t size, uint32_t want) {
-  addr end = p + want;
-  if (want <= size) release_range(end, p + size);
-  else if (!absorb(p + size, end)) return 0; /* fails at the page end, see alloc_small */
+  addr end = p + extent(want), old = p + extent(size);
+  if (end <= old) release_range(end, old);
+  else if (!absorb(old, end)) return 0; /* fails at the page end, see alloc_small */
   set_meta(p, want | ZEE_TAG_SMALL);
   return 1;
 }
@@ -756,10 +779,11 @@ static int walk_page(addr p, walk_totals *t) {
     return ZEE_C_PAGE;
   while (f < limit) {
     uint32_t info = AT(f - META_SIZE)[0], size = info & ~TAG_MASK;
-    if (!size || size > limit - f || !has_meta(f, info)) return ZEE_C_FRAME;
+    if (!size || !has_meta(f, info)) return ZEE_C_FRAME;
     if ((info & TAG_MASK) == ZEE_TAG_SMALL) {
       count++;
       t->used_bytes += size - META_SIZE;
+      size = extent(size);
     } else if ((info & TAG_MASK) == ZEE_TAG_FREE) {
       if ((size & (size - 1)) || size > MAX_FRAME || (f & (size - 1))) return ZEE_C_FRAME;
       addr b = f ^ size;
@@ -770,6 +794,7 @@ static int walk_page(addr p, walk_totals *t) {
     } else {
       return ZEE_C_FRAME;
     }
+    if (size > limit - f) return ZEE_C_FRAME;
     f += size;
   }
   if (large) {

@@ -27,6 +27,8 @@ extern "C" {
 #define ZEE_MAX_FRAME 32768u   /* largest buddy frame inside a small page */
 #define ZEE_CLASSES 12u        /* free lists of frames 16, 32, ... 32768 */
 #define ZEE_MAX_SMALL 65512u   /* largest malloc() served by a small block */
+#define ZEE_ROUND_MAX 4096u    /* small blocks up to this size (header included)
+                                  occupy a whole power-of-two frame */
 
 /* Low 4 bits of a header's info word (the rest is the block's size). */
 #define ZEE_TAG_MASK 15u
@@ -95,6 +97,8 @@ typedef struct zee_heap_info {
   uint32_t small_pages; /* pages that are small pages */
   uint32_t large_pages; /* whole pages inside large blocks */
   uint32_t free_pages;  /* free pages */
+  uint32_t cursor;      /* where the last small block ended: the next exact
+                           one is tried there first (a hint, checked) */
 } zee_heap_info_t;
 
 /* The allocator's state, for inspection.  Never changes the heap. */
