@@ -470,8 +470,10 @@ static addr take_anchor(uint32_t r, uint32_t j, uint32_t align) {
     uint32_t run = 0;
     while (H.first_free < H.heap_end && MAP(H.first_free) != ZEE_MAP_FREE) H.first_free += PAGE_SIZE;
     for (addr p = H.first_free; p < H.heap_end; p += PAGE_SIZE) {
-      addr a = p - (j << PAGE_LOG2);
+      addr a = p - (j << PAGE_LOG2), large = AT(p)[PAGE_LARGE];
       run = MAP(p) == ZEE_MAP_FREE ? run + 1 : 0;
+      if (!run && MAP(p) == ZEE_MAP_SMALL && large) /* skip its large block's pages */
+        p += AT(large - META_SIZE)[0] & ~OFFSET_MASK;
       if ((a + PAGE_SIZE) & (align - 1)) continue;
       if (run > j) { /* a fresh anchor */
         H.free_pages--;
@@ -511,7 +513,7 @@ static addr alloc_small(uint32_t size, uint32_t align) {
   unsigned c = 32 - MIN_LOG2 - __builtin_clz(need - 1), k, holes = c - 1;
   uint32_t skip = 0;
   addr f = H.cursor;
-  int exact = span == size && align == MIN_FRAME;
+  int exact = size > ROUND_MAX && align == MIN_FRAME; /* (so c >= 8: holes is a class) */
   if (exact && f && absorb(f, f + size)) goto found;
   if (size > MAX_FRAME) holes = CLASSES - 1, skip = top_start(size) - MAX_FRAME;
   for (;;) {
@@ -543,7 +545,7 @@ static addr alloc_small(uint32_t size, uint32_t align) {
   }
   release_range(f + span, f + (MIN_FRAME << c)); /* what an exact or aligned block leaves */
 found:
-  H.cursor = f + span;
+  if (size > ROUND_MAX) H.cursor = f + size; /* where the next exact block goes first */
   set_meta(f, size | ZEE_TAG_SMALL);
   AT(f & ~OFFSET_MASK)[PAGE_WORD]++;
   return f;
@@ -574,6 +576,7 @@ static void release(addr p, uint32_t info) {
   ASSERT(AT(page)[PAGE_WORD] & ZEE_COUNT_MASK, page);
   uint32_t left = --AT(page)[PAGE_WORD] & ZEE_COUNT_MASK;
   if (info & 2) {
+    if (size > ROUND_MAX) H.cursor = p; /* the next exact block tries this hole */
     release_range(p, p + extent(size));
     if (!left) page_emptied(page);
   } else {

@@ -84,34 +84,39 @@ describe('exact-size blocks', () => {
     for (let c = 1; c < 12; c++) expect(listMembers(z, c)).toContain(page + (16 << c));
   });
 
-  test('4,312 B takes 4,320 B at the bottom of an 8 KiB frame; the rest goes back as the frames that tile it', async () => {
+  test('up to 4 KiB a block takes its whole power-of-two frame; above, exactly its size, packed one after another', async () => {
     const z = await fresh();
-    const p = z.malloc(4312);
-    expect(p % 8192).toBe(0);
-    const m = meta(z, p);
-    expect(m).toMatchObject({ size: 4320, tag: TAG_SMALL, checkOk: true });
-    expect(z.usableSize(p)).toBe(4312);
-    // 8192 - 4320 = 3872 = 32 + 256 + 512 + 1024 + 2048, each aligned to its size
-    const after = blocksOf(z, p).filter((b) => b.addr > p && b.addr < p + 8192);
-    expect(after.map((b) => [b.addr - p, b.size, b.tag])).toEqual([
-      [4320, 32, TAG_FREE], [4352, 256, TAG_FREE], [4608, 512, TAG_FREE], [5120, 1024, TAG_FREE], [6144, 2048, TAG_FREE],
-    ]);
-    for (const b of after) expect(listMembers(z, Math.log2(b.size) - 4)).toContain(b.addr);
-    // freeing it gives the 8 KiB frame back whole
-    z.free(p);
-    expect(meta(z, p)).toMatchObject({ size: 8192, tag: TAG_FREE, checkOk: true });
+    const small = z.malloc(1000); // 1,008 B: the 1 KiB frame
+    expect(small % 1024).toBe(0);
+    expect(meta(z, small)).toMatchObject({ size: 1008, tag: TAG_SMALL, checkOk: true });
+    expect(z.usableSize(small)).toBe(1000);
+    expect(meta(z, small + 1024).tag).not.toBe(TAG_SMALL); // the frame's last 16 B are padding
+    const a = z.malloc(4312), b = z.malloc(4312); // SQLite's page-cache entries: 4,320 B each, not 8 KiB
+    expect(meta(z, a)).toMatchObject({ size: 4320, tag: TAG_SMALL, checkOk: true });
+    expect(z.usableSize(a)).toBe(4312);
+    expect(b).toBe(a + 4320);
+    expect(meta(z, b + 4320)).toMatchObject({ tag: TAG_FREE, checkOk: true }); // the rest: free frames
+    const free = blocksOf(z, b + 4320).filter((x) => x.addr >= b + 4320 && x.tag === TAG_FREE);
+    for (const x of free) {
+      expect(x.addr % x.size).toBe(0); // each aligned to its size
+      expect(listMembers(z, Math.log2(x.size) - 4)).toContain(x.addr);
+    }
+    z.free(a);
+    z.free(b);
+    z.free(small);
+    z.trim();
+    expect(smallPages(z)).toEqual([]); // every frame merged back: the page went back
     expect(z.check()).toBe(0);
   });
 
-  test('a freed block leaves a hole that the next block of its size reuses, before splitting a larger frame', async () => {
+  test('a freed block leaves a hole that the next block of its size reuses', async () => {
     const z = await fresh();
-    const a = z.malloc(4312);
-    const fill = [];
-    // take every frame after it in its 8 KiB frame, so the hole can't merge
-    for (const n of [24, 248, 504, 1016, 2040]) fill.push(z.malloc(n));
-    expect(fill.every((q) => q > a && q < a + 8192)).toBe(true);
+    const a = z.malloc(4312), b = z.malloc(4312), c = z.malloc(4312);
+    z.free(b);
+    expect(z.malloc(4312)).toBe(b);
     z.free(a);
-    expect(z.malloc(4312)).toBe(a);
+    expect(z.malloc(4200)).toBe(a); // a smaller exact block fits the hole too
+    expect(c).toBe(b + 4320);
     expect(z.check()).toBe(0);
   });
 
@@ -138,8 +143,8 @@ describe('exact-size blocks', () => {
     expect(z.realloc(p, 3000)).toBe(p);
     expect(meta(z, p).size).toBe(3008);
     expect(z.realloc(p, 40)).toBe(p);
-    expect(meta(z, p).size).toBe(48);
-    expect(meta(z, p + 48).tag).toBe(TAG_FREE);
+    expect(meta(z, p).size).toBe(48); // in its 64 B frame
+    expect(meta(z, p + 64).tag).toBe(TAG_FREE);
     expect(z.HEAPU8.subarray(p, p + 40).every((x) => x === 3)).toBe(true);
     expect(z.check()).toBe(0);
   });
