@@ -16,7 +16,7 @@ const PAGE = 65536;
 const VARIANTS = ['default', 'dev', 'unsafe'];
 
 describe.each(VARIANTS)('%s build', (variant) => {
-  test.each([[16, 1], [24, 2], [48, 3]])(
+  test.each([[16, 1], [32, 2], [48, 3]])(
     'capped at %s pages with foreign growth (seed %s): NULLs accounted, heap and blocks intact', async (pages, seed) => {
       const z = await fresh(variant, { maximumPages: pages });
       const c = workload(z, {
