@@ -14,9 +14,10 @@
  * Invariants
  *   - The header of every block sits in the 8 bytes right before its
  *     payload: free(p) reads p - 8 and nothing else to find the block.
- *   - A request of n <= MAX_SMALL bytes is a small block: an extent of
- *     roundup(n + 8, 16) bytes inside one small page, whose last 8 bytes are
- *     the header slot of what follows.  A larger request is a large block of
+ *   - A request of n <= MAX_SMALL bytes is a small block of m = roundup(n +
+ *     8, 16) bytes inside one small page, whose last 8 bytes are the header
+ *     slot of what follows; up to ROUND_MAX it occupies the power-of-two
+ *     frame that holds m, above exactly m bytes.  A larger request is a large block of
  *     m = roundup(n, 16) bytes that ends on a page boundary: m % 64 KiB bytes
  *     in the top of a small page (its anchor), then m / 64 KiB whole pages.
  *     So n <= malloc_usable_size(malloc(n)) <= n + 15.  Small blocks never
