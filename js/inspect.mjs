@@ -1,4 +1,4 @@
-// zee_alloc's heap inspector (layout 3, exact-size blocks): reads the
+// zee_alloc's heap inspector (layout 3): reads the
 // allocator's structures straight from the wasm memory through typed-array
 // views.  It never calls into the allocator and never writes: an instance's
 // or a Module's zee_heap_info() export is only asked for the state block's
@@ -46,7 +46,7 @@ export const RULES = Object.freeze({
   ZEE_C_STATE: "the state block (zee_heap_info_t): magic, layout version, config, heap bounds, page map inside memory with no mark below heap_start, first_free on a page boundary",
   ZEE_C_SPAN: 'a free page below first_free (the first-fit search would never find it)',
   ZEE_C_PAGE: 'small page: tag, large-block field; a map mark that no page can start with (LARGE where no large block reaches, or an unknown value); the spare is not a small page',
-  ZEE_C_FRAME: "a block header in a small page: tag, check word, size (within the page's limit; a free frame: a power of two 16..32768 aligned to its size)",
+  ZEE_C_FRAME: "a block header in a small page: tag, check word, size (its extent within the page's limit: a block in use up to ROUND_MAX its power-of-two frame; a free frame: a power of two 16..32768 aligned to its size)",
   ZEE_C_COUNT: "a small page's block count disagrees with its blocks in use (+1 for the large block it anchors), or an empty small page is not the spare",
   ZEE_C_BUDDY: 'two free buddies of one size were not merged',
   ZEE_C_LARGE: "a large block: header (tag, check word), size (at least 32768, ends on a page boundary), pages inside the heap, every whole page marked LARGE in the page map",
@@ -58,6 +58,10 @@ export const RULES = Object.freeze({
 const hex = (a) => '0x' + (a >>> 0).toString(16).padStart(8, '0');
 const log2 = (x) => 31 - Math.clz32(x);
 const isPow2 = (x) => x > 0 && (x & (x - 1)) === 0;
+// The bytes a small block of header size m occupies from its payload on
+// (zee_alloc.c extent()): up to ROUND_MAX the power-of-two frame that holds
+// it, above exactly m.  (m is a multiple of 16; 0 stays 0, a broken header.)
+const extent = (m) => (m > 0 && m <= LAYOUT.ROUND_MAX ? 2 ** (32 - Math.clz32(m - 1)) : m);
 
 // Why: tag checks, not instanceof, so buffers from another realm (a Jest vm
 // context, an iframe, a worker's memory) are recognised.
@@ -119,7 +123,7 @@ function emptyTotals() {
     usedBytes: 0, usedBlocks: 0, usedSmall: 0, usedLarge: 0,
     freeBytes: 0, freeFrameBytes: 0, freeFrames: 0, freeSpanBytes: 0, freeSpans: 0,
     freeListBytes: 0, freeListMembers: 0,
-    metadataBytes: 0, reservedBytes: 0, foreignBytes: 0, corruptBytes: 0,
+    metadataBytes: 0, reservedBytes: 0, paddingBytes: 0, foreignBytes: 0, corruptBytes: 0,
     largestFreeBlock: 0, fragmentation: 0,
   };
 }
@@ -161,6 +165,7 @@ function walk(source) {
     pageMap: st.pageMap,
     firstFree: st.firstFree,
     spare: st.spare,
+    cursor: w(STATE.cursor),
     counters,
     pages: [],
     blocks: [],
@@ -216,6 +221,11 @@ function walk(source) {
   t.heapBytes = heapEnd - heapStart;
   t.pages = t.heapBytes / PAGE;
 
+  // The spare before the pages, as zee_check() does: a spare the map does
+  // not mark SMALL is its first finding, whatever the walk would meet.
+  const spareBad = st.spare && (!inHeap(st.spare) || mark(st.spare) !== LAYOUT.MAP_SMALL);
+  if (spareBad) report('ZEE_C_PAGE', st.spare, `the spare ${hex(st.spare)} is not a small page`);
+
   const blockAt = new Map(); // payload address -> block, for the lists
   const smallAt = new Map(); // page address -> small page
   const addPage = (page) => {
@@ -266,8 +276,9 @@ function walk(source) {
 
   // The small page at P and the large block it anchors; returns the next
   // page to walk.  Bytes: the page header and every block header are
-  // metadata; a block's payload (size - 8) is in use or free; the slot at
-  // the page end is the anchored large block's header, or reserved.
+  // metadata; a block's payload (size - 8) is in use or free; what a small
+  // block's extent holds beyond its header size is padding; the slot at the
+  // page end is the anchored large block's header, or reserved.
   function walkSmall(P) {
     const w0 = rd(P), w1 = rd(P + 4);
     const page = addPage({
@@ -296,7 +307,9 @@ function walk(source) {
     }
     const limit = page.limit;
     for (let f = P + 16; f < limit; ) {
-      const info = rd(f - 8), check = rd(f - 4), size = (info & ~15) >>> 0, tg = info & 15;
+      const info = rd(f - 8), check = rd(f - 4), tg = info & 15, header = (info & ~15) >>> 0;
+      // What it occupies: a small block its extent (zee_alloc.c extent()), a free frame its size.
+      const size = tg === LAYOUT.TAG_SMALL ? extent(header) : header;
       let bad = null;
       if (tg !== LAYOUT.TAG_FREE && tg !== LAYOUT.TAG_SMALL)
         bad = `tag ${tg} is neither a small block's (${LAYOUT.TAG_SMALL}) nor a free frame's (${LAYOUT.TAG_FREE})`;
@@ -304,7 +317,7 @@ function walk(source) {
       else if (tg === LAYOUT.TAG_FREE && !(isPow2(size) && size >= MIN && size <= MAX)) bad = `a free frame of ${size} B: not a power of two in ${MIN}..${MAX}`;
       else if (tg === LAYOUT.TAG_FREE && f % size) bad = `a free frame of ${size} B is not aligned to its size`;
       else if (size < MIN) bad = `a small block of ${size} B`;
-      else if (f + size > limit) bad = `its ${size} B run to ${hex(f + size)}, past ${limit < P + PAGE ? `the large block at ${hex(limit)}` : 'the page end'}`;
+      else if (f + size > limit) bad = `its ${size === header ? size : `${header} B block's ${size}`} B run to ${hex(f + size)}, past ${limit < P + PAGE ? `the large block at ${hex(limit)}` : 'the page end'}`;
       t.metadataBytes += f === P + 16 ? 0 : 8; // its header (the one at P+8 is counted)
       if (bad) {
         report('ZEE_C_FRAME', f, `block ${hex(f)} (header at ${hex(f - 8)}) of small page ${hex(P)}: ${bad}`);
@@ -312,10 +325,11 @@ function walk(source) {
         break;
       }
       const used = tg === LAYOUT.TAG_SMALL;
-      const rec = addBlock(page, { address: f, page: P, size, usable: size - META, state: used ? 'used' : 'free', class: used ? -1 : log2(size) - 4 });
+      const rec = addBlock(page, { address: f, page: P, size, usable: header - META, state: used ? 'used' : 'free', class: used ? -1 : log2(size) - 4 });
       if (used) {
         page.usedBlocks++; page.usedBytes += rec.usable;
         t.usedSmall++; t.usedBytes += rec.usable;
+        t.paddingBytes += size - header;
       } else {
         page.freeFrames++; page.freeBytes += rec.usable;
         t.freeFrames++; t.freeFrameBytes += rec.usable;
@@ -429,8 +443,8 @@ function walk(source) {
     if (rec.state === 'free' && !onList.has(rec.address))
       report('ZEE_C_LIST_COUNT', rec.address, `free frame ${hex(rec.address)} of ${rec.size} B is on no free list`);
 
-  // ---- the spare: a small page (emptied once; it may be in use again) -------
-  if (st.spare && !smallAt.has(st.spare)) report('ZEE_C_PAGE', st.spare, `the spare ${hex(st.spare)} is not a small page`);
+  // ---- the spare: the start of a small page (emptied once; it may be in use again)
+  if (st.spare && !spareBad && !smallAt.has(st.spare)) report('ZEE_C_PAGE', st.spare, `the spare ${hex(st.spare)} is not a small page`);
 
   // ---- totals: the walk's sums, then the state's running counters --------
   t.usedBlocks = t.usedSmall + t.usedLarge;

@@ -183,8 +183,11 @@ function pageNote(snap, p) {
   return '';
 }
 
+// A block in use fills its extent: beyond its header size is padding.
+const padNote = (b) => (b.size - b.usable - META > 0 ? `, padding ${b.size - b.usable - META} B` : '');
+
 function blockLine(snap, b) {
-  if (b.state === 'used') return `${hex(b.address)} in use      ${String(b.size).padStart(5)} B, usable ${b.usable} B`;
+  if (b.state === 'used') return `${hex(b.address)} in use      ${String(b.size).padStart(5)} B, usable ${b.usable} B${padNote(b)}`;
   if (b.state === 'free') return `${hex(b.address)} free frame  ${String(b.size).padStart(5)} B (list ${b.size})`;
   if (b.state === 'large') {
     const l = largeOf(snap, b.address);
@@ -509,7 +512,7 @@ function zoomSVG(snap, p, { width, title, budget, lines, slices }) {
       const attrs = ` class="zee-block zee-${b.state}" data-addr="${b.address}" data-state="${b.state}" data-size="${b.size}"`;
       let tip = null;
       if (tips) {
-        if (b.state === 'used') tip = `${hex(b.address)}: in use, block ${b.size} B, usable ${b.usable} B (header at ${hex(b.address - META)})`;
+        if (b.state === 'used') tip = `${hex(b.address)}: in use, block ${b.size} B, usable ${b.usable} B${padNote(b)} (header at ${hex(b.address - META)})`;
         else if (b.state === 'free') tip = `${hex(b.address)}: free frame of ${formatBytes(b.size)} (on free list ${b.size})`;
         else if (b.state === 'large') {
           const l = largeOf(snap, b.address);

@@ -89,7 +89,7 @@ test('allocate, zoom into a page, select a block there, free, random workload: t
   // the map aggregates: no block of its own in it
   expect(await page.locator('#map svg [data-addr]').count()).toBe(0);
 
-  // click the page's row: the page view draws its blocks, the 3,008 B block among them
+  // click the page's row: the page view draws its blocks, the 3,008 B block (its 4 KiB frame) among them
   await row.click();
   await page.waitForFunction((want) => document.body.dataset.zoom === String(want), P);
   expect(await page.isVisible('#zoom-panel')).toBe(true);
@@ -97,8 +97,9 @@ test('allocate, zoom into a page, select a block there, free, random workload: t
   expect(await page.inputValue('#page')).toBe(String(P));
   expect((await zoomBlocks()).used).toEqual([p]);
   const box = page.locator(`#zoom svg .zee-block[data-addr="${p}"]`).first();
-  expect(await box.getAttribute('data-size')).toBe('3008');
-  expect(await box.locator('title').textContent()).toMatch(/in use, block 3008 B, usable 3000 B/);
+  // 3,008 B with the header: it fills the 4 KiB frame that holds it
+  expect(await box.getAttribute('data-size')).toBe('4096');
+  expect(await box.locator('title').textContent()).toMatch(/in use, block 4096 B, usable 3000 B, padding 1088 B/);
   expect(await page.getAttribute(`#map svg g.zee-page[data-page="${P}"]`, 'class')).toBe('zee-page zee-small zoomed');
 
   // malloc(100000): a large block; its anchor's row and a large page appear

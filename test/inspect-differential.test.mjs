@@ -3,8 +3,9 @@
 // neither sees a problem), zee_check() must not trap, and the inspector and
 // both renderers must not throw.  Damage goes only where both look: block
 // headers, free-list links and heads, page words, page-map bytes, block
-// sizes and the running totals (the state words only the inspector checks
-// are covered by test/inspect-layout.test.mjs).
+// sizes, the running totals and the cursor (a hint, no rule for either; the
+// state words only the inspector checks are covered by
+// test/inspect-layout.test.mjs).
 // ZEE_SEED=<n> replays a run; ZEE_INSPECT_DAMAGES=<n> sets how many heaps.
 import { fresh } from './helpers/instance.mjs';
 import { seedFromEnv } from './helpers/shadow.mjs';
@@ -50,7 +51,7 @@ function damage(z, s, r) {
   const blocks = s.blocks.filter((b) => b.state === 'used' || b.state === 'free');
   const free = blocks.filter((b) => b.state === 'free');
   const small = s.pages.filter((p) => p.kind === 'small');
-  const kind = r.pick(['header', 'header', 'link', 'page', 'map', 'size', 'counter', 'head', 'large']);
+  const kind = r.pick(['header', 'header', 'link', 'page', 'map', 'size', 'counter', 'head', 'large', 'cursor']);
   if (kind === 'header') { const b = r.pick(blocks); return `header of ${b.state} ${b.address.toString(16)}, ${word(b.address - 8 + 4 * r.int(0, 1), r())}`; }
   if (kind === 'link' && free.length) { const b = r.pick(free); return `link of free ${b.address.toString(16)}, ${word(b.address + 4 * r.int(0, 1), r())}`; }
   if (kind === 'page') { const p = r.pick(small); return `page word of ${p.address.toString(16)}, ${word(p.address + 4 * r.int(0, 1), r())}`; }
@@ -72,6 +73,8 @@ function damage(z, s, r) {
     u32[(l.address - 4) >>> 2] = (next ^ l.address ^ LAYOUT.SALT) >>> 0;
     return `size of large ${l.address.toString(16)}: ${info.toString(16)} -> ${next.toString(16)}`;
   }
+  // the cursor is a hint the allocator checks before use: no rule, for either
+  if (kind === 'cursor') return `cursor, ${word(z.stateAddress + 4 * STATE.cursor, r())}`;
   if (kind === 'counter') {
     const f = r.pick(['usedBytes', 'usedBlocks', 'peakBytes', 'smallPages', 'largePages', 'freePages']);
     return `counter ${f}, ${word(z.stateAddress + 4 * STATE[f], r())}`;

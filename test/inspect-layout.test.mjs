@@ -8,6 +8,8 @@ import { LAYOUT, STATE, STATE_WORDS } from '../js/layout.mjs';
 import { snapshot, validate, assertValid, renderText, renderSVG, RULES, InspectError } from '../js/inspect.mjs';
 
 const PAGE = LAYOUT.PAGE_SIZE;
+// The bytes a small block of size m occupies (zee_alloc.c extent()).
+const extent = (m) => (m <= LAYOUT.ROUND_MAX ? 2 ** Math.ceil(Math.log2(m)) : m);
 const HEAP_PAGE = 2; // the heap starts at page 2; the state and page map sit in page 0
 const STATE_AT = 1024;
 const MAP_AT = 8192;
@@ -33,7 +35,11 @@ function heapOf(pages, { extraPages = 0 } = {}) {
     src: { buffer, stateAddress: STATE_AT },
     stateWord: (field) => STATE_AT + 4 * STATE[field],
     mapAt: (i) => MAP_AT + HEAP_PAGE + i,
-    /** Small page i tiled from P+16 by blocks [size, 'u' | 'f']; `large`: m of the block it anchors. */
+    /**
+     * Small page i tiled from P+16 by blocks [size, 'u' | 'f']; `large`: m of
+     * the block it anchors.  A block in use of size m occupies its extent: up
+     * to ROUND_MAX the power-of-two frame that holds it, above exactly m.
+     */
     small(i, blocks, { large = 0, loose = false } = {}) {
       const base = P(i);
       let f = base + 16, used = 0;
@@ -42,7 +48,7 @@ function heapOf(pages, { extraPages = 0 } = {}) {
         header(f, size, kind === 'u' ? LAYOUT.TAG_SMALL : LAYOUT.TAG_FREE);
         out.push(f);
         if (kind === 'u') { used++; c.usedBytes += size - 8; c.usedBlocks++; } else free.push([f, size]);
-        f += size;
+        f += kind === 'u' ? extent(size) : size;
       }
       let p = 0;
       if (large) {
@@ -171,7 +177,7 @@ describe('a hand-written heap: every page kind', () => {
       largestFreeBlock: 2 * PAGE,
     });
     const t = s.totals;
-    expect(t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes + t.foreignBytes + t.corruptBytes).toBe(t.heapBytes);
+    expect(t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes + t.paddingBytes + t.foreignBytes + t.corruptBytes).toBe(t.heapBytes);
     expect(t.fragmentation).toBeCloseTo(1 - 2 * PAGE / t.freeBytes, 12);
     expect(JSON.parse(JSON.stringify(s))).toEqual(s);
     expect(assertValid(h.src)).toEqual({ ok: true, violations: [] });
@@ -203,7 +209,38 @@ describe('a hand-written heap: every page kind', () => {
     expect(s.totals.reservedBytes).toBe(0);
     expect(s.totals.usedBytes).toBe(8 + 2 * PAGE + 8 + 32768);
     const t = s.totals;
-    expect(t.usedBytes + t.freeBytes + t.metadataBytes).toBe(t.heapBytes);
+    expect(t.usedBytes + t.freeBytes + t.metadataBytes + t.paddingBytes).toBe(t.heapBytes);
+  });
+
+  test('extents: a block in use up to ROUND_MAX fills its power-of-two frame (the rest is padding), one above takes exactly its size; a free page holds the cursor', () => {
+    const h = heapOf(2);
+    const fr = (...sizes) => sizes.map((x) => [x, 'f']);
+    const { blocks } = h.small(0, [
+      ...fr(16, 32, 64, 128, 256, 512, 1024, 2048),
+      [3008, 'u'], // @4096: the 4 KiB frame
+      [112, 'u'], // @8192: the 128 B frame
+      ...fr(128, 256, 512, 1024, 2048, 4096),
+      [4208, 'u'], // @16384: exactly 4,208 B
+      ...fr(16, 128, 256, 512, 1024, 2048, 8192, 32768),
+    ]);
+    h.free(1, 1);
+    h.finish();
+    // the cursor is a hint: anywhere, even a free page, is no violation
+    h.wr(h.stateWord('cursor'), h.P(1) + 40);
+    const s = snapshot(h.src);
+    expect(s.violations).toEqual([]);
+    expect(s.cursor).toBe(h.P(1) + 40);
+    const used = s.blocks.filter((b) => b.state === 'used').map((b) => [b.address - h.P(0), b.size, b.usable]);
+    expect(used).toEqual([[4096, 4096, 3000], [8192, 128, 104], [16384, 4208, 4200]]);
+    expect(blocks.map((f) => f - h.P(0)).slice(8, 11)).toEqual([4096, 8192, 8320]);
+    expect(blocks[blocks.length - 1] - h.P(0)).toBe(32768);
+    const t = s.totals;
+    expect(t).toMatchObject({ usedBytes: 3000 + 104 + 4200, usedSmall: 3, paddingBytes: 4096 - 3008 + 128 - 112, reservedBytes: 8 });
+    expect(t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes + t.paddingBytes).toBe(t.heapBytes);
+    expect(renderText(s, { page: h.P(0) })).toMatch(/in use\s+4096 B, usable 3000 B/);
+    // one byte granule more and the 4 KiB block's frame is 8 KiB, past the next block: the walk reads a header inside its frame no more
+    h.header(blocks[8], 4112, LAYOUT.TAG_SMALL);
+    expect(validate(h.src).violations[0]).toMatchObject({ rule: 'ZEE_C_FRAME', address: blocks[8] + 4112 });
   });
 
   test('heap_start 0 is an empty heap (nothing taken yet): no pages, no violations; a counter set there is ZEE_C_TOTALS', () => {
@@ -226,12 +263,13 @@ describe('one damage, one rule: the first violation names it', () => {
     ['the MERGED tag (4) met by the walk', 'ZEE_C_FRAME', (h, r) => { const f = r.page2.blocks[3]; h.header(f, 128, LAYOUT.TAG_MERGED); return f; }],
     ['a free frame that is not a power of two', 'ZEE_C_FRAME', (h, r) => { const f = r.page2.blocks[7]; h.header(f, 2048 - 16, LAYOUT.TAG_FREE); return f; }],
     ['a small block running past the page end', 'ZEE_C_FRAME', (h) => { const f = h.P(7) + 32768; h.header(f, 32768 + 16, LAYOUT.TAG_SMALL); return f; }],
+    ["a block whose size fits but whose extent (the 2 KiB frame of 1,040 B) runs past the page end", 'ZEE_C_FRAME', (h) => { const f = h.P(7) + 32768, g = f + 31728; h.header(f, 31728, LAYOUT.TAG_SMALL); h.header(g, 1040, LAYOUT.TAG_SMALL); return g; }],
     ['a block that runs into the anchored large block', 'ZEE_C_FRAME', (h, r) => { const f = r.page0.blocks[11]; h.header(f, 16384 + 32, LAYOUT.TAG_SMALL); return f; }],
     ["a page's count off by one", 'ZEE_C_COUNT', (h) => { h.u32[h.P(2) >>> 2] += 1; return h.P(2); }],
     ['a small page tag overwritten', 'ZEE_C_PAGE', (h) => { h.wr(h.P(2), 3); return h.P(2); }],
     ['a large-block field pointing outside its page', 'ZEE_C_PAGE', (h) => { h.wr(h.P(2) + 4, h.P(3) + 16); return h.P(2) + 4; }],
     ['an empty small page that is not the spare', 'ZEE_C_COUNT', (h) => { h.wr(h.stateWord('spare'), 0); return h.P(7); }],
-    ['a spare that is not a small page (the page kept back is then an empty non-spare)', 'ZEE_C_COUNT', (h) => { h.wr(h.stateWord('spare'), h.P(3)); return h.P(7); }],
+    ['a spare that is not a small page (found before the pages, as zee_check() does)', 'ZEE_C_PAGE', (h) => { h.wr(h.stateWord('spare'), h.P(3)); return h.P(3); }],
     ['a LARGE map mark at a page start', 'ZEE_C_PAGE', (h) => { h.u8[h.mapAt(5)] = LAYOUT.MAP_LARGE; return h.P(5); }],
     ['an unknown map mark', 'ZEE_C_PAGE', (h) => { h.u8[h.mapAt(5)] = 9; return h.P(5); }],
     ['a large block header with another tag', 'ZEE_C_LARGE', (h, r) => { h.header(r.page0.large, PAGE + 16384, LAYOUT.TAG_SMALL); return r.page0.large; }],
@@ -290,7 +328,7 @@ describe('one damage, one rule: the first violation names it', () => {
     expect(s.pages[2].corrupt).toBe(true);
     const t = s.totals;
     expect(t.corruptBytes).toBe(bad.size);
-    expect(t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes + t.foreignBytes + t.corruptBytes).toBe(t.heapBytes);
+    expect(t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes + t.paddingBytes + t.foreignBytes + t.corruptBytes).toBe(t.heapBytes);
     // no ZEE_C_TOTALS noise from a walk that could not count everything
     expect(rules(validate(h.src))).not.toContain('ZEE_C_TOTALS');
     const row = renderText(s, { collapse: false }).split('\n').find((l) => l.startsWith(`0x${h.P(2).toString(16).padStart(8, '0')}`));
@@ -479,5 +517,5 @@ describe('a map that scales: aggregated cells and maxBytes', () => {
 
 test('every rule has a description and STATE_WORDS covers the state block', () => {
   expect(Object.keys(RULES).sort()).toEqual(['ZEE_C_BUDDY', 'ZEE_C_COUNT', 'ZEE_C_FRAME', 'ZEE_C_LARGE', 'ZEE_C_LIST', 'ZEE_C_LIST_COUNT', 'ZEE_C_PAGE', 'ZEE_C_SPAN', 'ZEE_C_STATE', 'ZEE_C_TOTALS']);
-  expect(STATE_WORDS).toBe(STATE.freePages + 1);
+  expect(STATE_WORDS).toBe(STATE.cursor + 1);
 });

@@ -33,6 +33,10 @@ test.each(VARIANT_NAMES)('%s build: validate() passes after every operation of t
       // the walk's totals agree with its own lists (the state's totals are a rule: ZEE_C_TOTALS)
       if (s.totals.freeListBytes !== s.totals.freeFrameBytes || s.totals.freeListMembers !== s.totals.freeFrames)
         throw new Error(`op ${i}: free lists and pages disagree`);
+      // every byte of the heap is counted once (a block in use: usable, header, padding to its extent)
+      const t = s.totals;
+      if (t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes + t.paddingBytes + t.foreignBytes + t.corruptBytes !== t.heapBytes)
+        throw new Error(`op ${i}: the byte totals do not add up to the heap's ${t.heapBytes} B`);
     },
   });
   expect(checked).toBe(ops);

@@ -23,15 +23,15 @@ function header(z, p, size, tag) {
 async function scripted() {
   const z = await fresh('default', { initialPages: 8 });
   const a = z.malloc(1); // a 16 B block
-  const b = z.malloc(100); // 112 B, cut from the 128 B frame
   const c = z.malloc(24); // 32 B
+  const b = z.malloc(100); // 112 B: up to ROUND_MAX a block takes the whole frame that holds it, 128 B
   const d = z.malloc(70000); // a large block (above 65,512 B): 4,464 B in the top of the first page, then one whole page
   z.free(b);
   return { z, a, b, c, d };
 }
 
 describe('snapshot of a scripted heap', () => {
-  test('after malloc(1), malloc(100), malloc(24), malloc(70000), free(b): exact blocks, large block, span, lists and totals', async () => {
+  test('after malloc(1), malloc(24), malloc(100), malloc(70000), free(b): exact blocks, large block, span, lists and totals', async () => {
     const { z, a, c, d } = await scripted();
     const s = snapshot(z);
     const P = s.heapStart;
@@ -45,7 +45,7 @@ describe('snapshot of a scripted heap', () => {
     expect(s.pages.map((p) => p.address)).toEqual(Array.from({ length: heapPages }, (_, i) => P + i * PAGE));
     expect(s.pages[0]).toMatchObject({ count: 3, usedBlocks: 2, large: d, limit: d, spare: false, corrupt: false });
 
-    // b's 112 B went back and merged into the 128 B frame; the top of the page
+    // b's 128 B frame went back to its list; the top of the page
     // was carved into frames down to the large block at 61,072.
     const top = [[32768, 16384], [49152, 8192], [57344, 2048], [59392, 1024], [60416, 512], [60928, 128], [61056, 16]];
     expect(s.pages[0].blocks.map((f) => [f.address - P, f.size, f.state])).toEqual([
@@ -76,7 +76,8 @@ describe('snapshot of a scripted heap', () => {
     });
     const t = s.totals;
     expect(t.fragmentation).toBeCloseTo(1 - spanBytes / (freeFrameBytes + spanBytes), 12);
-    expect(t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes).toBe(t.heapBytes);
+    expect(t.paddingBytes).toBe(0); // a and c fill their frames, b is gone
+    expect(t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes + t.paddingBytes).toBe(t.heapBytes);
     // the allocator's running totals agree with the walk
     expect(s.counters).toEqual({ usedBytes: 70032, usedBlocks: 3, peakBytes: 70032 + 104, smallPages: 1, largePages: 1, freePages: heapPages - 2 });
     expect(validate(z)).toEqual({ ok: true, violations: [] });
@@ -140,27 +141,61 @@ describe('snapshot of a scripted heap', () => {
     expect(validate(z).ok).toBe(true);
   });
 
-  test('fragmentation = 1 - largest free block / free bytes: two free 32 KiB frames and no span give 1/2', async () => {
+  test('fragmentation = 1 - largest free block / free bytes: two free frames of one size and no span give 1/2', async () => {
     const z = await fresh('default', { initialPages: 4 });
     z.malloc(1);
-    // three pages, each with a 32,760 B block in its top half (a 32 KiB frame),
-    // the rest of each page filled with blocks as large as its free frames
-    const big = [0, 1, 2].map(() => z.malloc(32760));
+    // 40 blocks of 3,000 B (3,008 with the header: each takes a whole 4 KiB
+    // frame) over three pages, then the rest filled with 16 B blocks
+    const big = Array.from({ length: 40 }, () => z.malloc(3000));
     let s = snapshot(z);
-    for (const f of s.blocks.filter((b) => b.state === 'free')) z.malloc(f.usable);
+    const fill = (s.totals.freeFrameBytes + 8 * s.totals.freeFrames) / 16;
+    for (let i = 0; i < fill; i++) z.malloc(8);
     s = snapshot(z);
     expect(s.totals.pages).toBe(3);
     expect(s.totals.freeBytes).toBe(0);
     expect(s.totals.fragmentation).toBe(0);
-    // free two of them: the buddy of a frame at 32 KiB is the page word, nothing merges
-    expect(big.map((p) => p % PAGE)).toEqual([32768, 32768, 32768]);
-    z.free(big[0]);
-    z.free(big[2]);
+    expect(s.totals.paddingBytes).toBe(40 * (4096 - 3008));
+    expect(big.every((p) => p % 4096 === 0)).toBe(true);
+    // free two of them, on two pages: their buddies are in use, so nothing merges
+    const pick = [big[0], big[big.length - 1]];
+    expect(pick[1] - pick[0]).toBeGreaterThan(PAGE);
+    z.free(pick[0]);
+    z.free(pick[1]);
     s = snapshot(z);
-    expect(s.totals.freeBytes).toBe(2 * (32768 - 8));
-    expect(s.totals.largestFreeBlock).toBe(32768 - 8);
+    expect(s.blocks.filter((b) => b.state === 'free').map((b) => [b.address, b.size])).toEqual(pick.map((a) => [a, 4096]));
+    expect(s.totals.freeBytes).toBe(2 * (4096 - 8));
+    expect(s.totals.largestFreeBlock).toBe(4096 - 8);
     expect(s.totals.fragmentation).toBe(0.5);
     expect(validate(z).ok).toBe(true);
+  });
+
+  test('extents: a small block up to ROUND_MAX (4 KiB with the header) occupies its power-of-two frame, the rest counted as padding; above, exactly its size', async () => {
+    const z = await fresh('default', { initialPages: 8 });
+    const a = z.malloc(3000); // 3,008 B: the 4 KiB frame
+    const b = z.malloc(100); // 112 B: the 128 B frame
+    const c = z.malloc(4200); // 4,208 B: exactly that
+    const s = snapshot(z);
+    expect(s.violations).toEqual([]);
+    expect(z.check()).toBe(0);
+    const rec = (p) => s.blocks.find((x) => x.address === p);
+    expect([a, b, c].map((p) => [rec(p).size, rec(p).usable, rec(p).state])).toEqual([[4096, 3000, 'used'], [128, 104, 'used'], [4208, 4200, 'used']]);
+    expect([a, b, c].map((p) => z.usableSize(p))).toEqual([3000, 104, 4200]);
+    expect([a % 4096, b % 128]).toEqual([0, 0]);
+    // the next block starts where the extent ends
+    for (const p of [a, b, c]) {
+      const page = s.pages.find((x) => x.address === p - (p % PAGE));
+      const i = page.blocks.indexOf(rec(p));
+      if (i + 1 < page.blocks.length) expect(page.blocks[i + 1].address).toBe(p + rec(p).size);
+    }
+    const t = s.totals;
+    expect(t.paddingBytes).toBe((4096 - 3008) + (128 - 112));
+    expect(t.usedBytes).toBe(3000 + 104 + 4200);
+    expect(t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes + t.paddingBytes).toBe(t.heapBytes);
+    expect(renderText(s, { page: s.heapStart })).toMatch(/in use\s+4096 B, usable 3000 B/);
+    // the cursor is shown, a hint, not a rule
+    expect(s.cursor).toBe(z.HEAPU32[stateWord(z, 'cursor') >>> 2]);
+    z.HEAPU32[stateWord(z, 'cursor') >>> 2] = s.heapStart + 8;
+    expect([validate(z).ok, z.check()]).toEqual([true, 0]);
   });
 
   test('memory grown by someone else inside the heap shows as foreign pages and is not a violation', async () => {
@@ -248,6 +283,22 @@ describe('corruption: validate() and zee_check() name the same broken rule', () 
     expect(expectRule(z, 'ZEE_C_FRAME')[0].address).toBe(below.address);
   });
 
+  test('a small block whose header size fits but whose extent (its power-of-two frame) runs past the large block above it: ZEE_C_FRAME', async () => {
+    const z = await fresh('default', { initialPages: 8 });
+    z.malloc(8);
+    const j = z.malloc(100000);
+    const anchor = snapshot(z).pages.find((p) => p.large === j);
+    // from a free frame of 8 KiB or more up to the large block: a block of
+    // exactly (room - 1040) B, then one of 1,040 B whose extent is 2 KiB
+    const F = anchor.blocks.filter((b) => b.state === 'free' && b.size >= 8192).pop().address;
+    const g = j - 1040;
+    header(z, F, g - F, LAYOUT.TAG_SMALL);
+    header(z, g, 1040, LAYOUT.TAG_SMALL);
+    const v = expectRule(z, 'ZEE_C_FRAME');
+    expect(v[0].address).toBe(g);
+    expect(v[0].message).toMatch(/1040 B block's 2048 B run to/);
+  });
+
   test('a large block whose size no longer ends on a page boundary: ZEE_C_LARGE', async () => {
     const z = await fresh();
     z.malloc(8);
@@ -273,7 +324,7 @@ describe('corruption: validate() and zee_check() name the same broken rule', () 
     const f = snapshot(z).freeLists[2].members[0]; // a 64 B frame
     z.HEAPU32[f >>> 2] = used;
     const v = expectRule(z, 'ZEE_C_LIST');
-    expect(v.some((x) => x.address === used && /is a small block in use of 1008 B/.test(x.message))).toBe(true);
+    expect(v.some((x) => x.address === used && /is a small block in use of 1024 B/.test(x.message))).toBe(true);
   });
 
   test('a broken back link: ZEE_C_LIST at the member', async () => {

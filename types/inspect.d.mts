@@ -43,9 +43,14 @@ export interface BlockInfo {
   address: number;
   /** The small page holding it. */
   page: number;
-  /** Bytes from the payload to the next block (for 'large': its bytes in this page). */
+  /**
+   * Bytes from the payload to the next block: for 'used', the block's extent
+   * (the power-of-two frame that holds its header size if that is at most
+   * ROUND_MAX, 4096, else exactly the header size); for 'large', its bytes in
+   * this page.
+   */
   size: number;
-  /** malloc_usable_size(): size - 8 for 'used' and 'free'; 0 for 'corrupt'. */
+  /** malloc_usable_size(): header size - 8 for 'used', size - 8 for 'free'; 0 for 'corrupt'. */
   usable: number;
   /**
    * 'used': a small block in use; 'free': a free frame; 'large': the part of
@@ -169,6 +174,8 @@ export interface SnapshotTotals {
   metadataBytes: number;
   /** The vacant slot at the end of every small page that anchors no large block. */
   reservedBytes: number;
+  /** What small blocks up to ROUND_MAX occupy beyond their header size: the rest of their power-of-two frame. */
+  paddingBytes: number;
   foreignBytes: number;
   corruptBytes: number;
   /** The largest free frame (usable bytes) or run of free pages. */
@@ -207,6 +214,8 @@ export interface Snapshot {
   /** No page below it is free (where the allocator's search begins). */
   firstFree: number;
   spare: number;
+  /** The state's cursor: where the last small block ended, or 0.  A hint the allocator checks before use, not a rule. */
+  cursor: number;
   counters: HeapCounters;
   pages: PageInfo[];
   blocks: BlockInfo[];
