@@ -513,8 +513,15 @@ static addr alloc_small(uint32_t size, uint32_t align) {
   uint32_t need = size < align ? align : size, span = extent(size);
   unsigned c = 32 - MIN_LOG2 - __builtin_clz(need - 1), k, holes = c - 1;
   uint32_t skip = 0;
-  addr f = H.cursor;
+  addr f;
   int exact = size > ROUND_MAX && align == MIN_FRAME; /* (so c >= 8: holes is a class) */
+  if (span == MIN_FRAME << c && (f = H.lists[c])) { /* the fast path: pop a whole frame */
+    addr next = AT(f)[0];
+    H.lists[c] = next;
+    if (next) AT(next)[1] = 0;
+    goto found;
+  }
+  f = H.cursor;
   if (exact && f && absorb(f, f + size)) goto found;
   if (size > MAX_FRAME) holes = CLASSES - 1, skip = top_start(size) - MAX_FRAME;
   for (;;) {
@@ -577,8 +584,10 @@ static void release(addr p, uint32_t info) {
   ASSERT(AT(page)[PAGE_WORD] & ZEE_COUNT_MASK, page);
   uint32_t left = --AT(page)[PAGE_WORD] & ZEE_COUNT_MASK;
   if (info & 2) {
+    uint32_t span = extent(size);
     if (size > ROUND_MAX) H.cursor = p; /* the next exact block tries this hole */
-    release_range(p, p + extent(size));
+    if (size <= ROUND_MAX && !(p & (span - 1))) free_frame(p, span); /* a whole frame */
+    else release_range(p, p + span);
     if (!left) page_emptied(page);
   } else {
     uint32_t j = size >> PAGE_LOG2;
