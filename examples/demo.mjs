@@ -11,7 +11,8 @@ const kib = (n) => (n >= 1024 ? `${+(n / 1024).toFixed(1)} KiB` : `${n} B`);
 const z = await ZeeAlloc.create();
 const describe = (p) => {
   const info = z.HEAPU32[(p - 8) >>> 2]; // the header at p - 8: size | tag
-  const size = (info & ~15) >>> 0, page = hex((p - 8) & ~(PAGE - 1));
+  const size = (info & ~15) >>> 0,
+    page = hex((p - 8) & ~(PAGE - 1));
   return (info & 15) === 5
     ? `large ${kib(size)}: ${kib(PAGE - (p % PAGE || PAGE))} in the top of page ${page} + ${Math.floor(size / PAGE)} page(s)`
     : `small ${kib(size)} in page ${page}`;
@@ -20,14 +21,18 @@ const describe = (p) => {
 /** Pages the allocator owns, by kind: the running totals (O(1)). */
 function pages() {
   const t = z.stats();
-  return `small pages ${t.smallPages}, pages inside large blocks ${t.largePages}, free pages ${t.freePages}, ` +
-    `in use ${kib(t.usedBytes)} in ${t.usedBlocks} blocks, memory ${kib(t.memoryBytes)}`;
+  return (
+    `small pages ${t.smallPages}, pages inside large blocks ${t.largePages}, free pages ${t.freePages}, ` +
+    `in use ${kib(t.usedBytes)} in ${t.usedBlocks} blocks, memory ${kib(t.memoryBytes)}`
+  );
 }
 
 console.log('zee_alloc demo: every block costs its size rounded to 16 B (plus an 8 B header for small ones)\n');
 const live = [];
 const step = (label, p, n) => {
-  console.log(`${label.padEnd(33)} -> ${hex(p)}  ${describe(p)}${n !== undefined ? `, usable ${kib(z.usableSize(p))}` : ''}`);
+  console.log(
+    `${label.padEnd(33)} -> ${hex(p)}  ${describe(p)}${n !== undefined ? `, usable ${kib(z.usableSize(p))}` : ''}`,
+  );
 };
 for (const n of [0, 8, 9, 24, 100, 1000, 4000, 32760, 32761, 65536, 200000, 1 << 20]) {
   const p = z.malloc(n);

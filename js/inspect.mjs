@@ -43,16 +43,22 @@ const SALT = LAYOUT.SALT;
  * `CHECK_CODES[z.check()]`.
  */
 export const RULES = Object.freeze({
-  ZEE_C_STATE: "the state block (zee_heap_info_t): magic, layout version, config, heap bounds, page map inside memory with no mark below heap_start, first_free on a page boundary",
+  ZEE_C_STATE:
+    'the state block (zee_heap_info_t): magic, layout version, config, heap bounds, page map inside memory with no mark below heap_start, first_free on a page boundary',
   ZEE_C_SPAN: 'a free page below first_free (the first-fit search would never find it)',
-  ZEE_C_PAGE: 'small page: tag, large-block field; a map mark that no page can start with (LARGE where no large block reaches, or an unknown value); the spare is not a small page',
-  ZEE_C_FRAME: "a block header in a small page: tag, check word, size (its extent within the page's limit: a block in use up to ROUND_MAX its power-of-two frame; a free frame: a power of two 16..32768 aligned to its size)",
-  ZEE_C_COUNT: "a small page's block count disagrees with its blocks in use (+1 for the large block it anchors), or an empty small page is not the spare",
+  ZEE_C_PAGE:
+    'small page: tag, large-block field; a map mark that no page can start with (LARGE where no large block reaches, or an unknown value); the spare is not a small page',
+  ZEE_C_FRAME:
+    "a block header in a small page: tag, check word, size (its extent within the page's limit: a block in use up to ROUND_MAX its power-of-two frame; a free frame: a power of two 16..32768 aligned to its size)",
+  ZEE_C_COUNT:
+    "a small page's block count disagrees with its blocks in use (+1 for the large block it anchors), or an empty small page is not the spare",
   ZEE_C_BUDDY: 'two free buddies of one size were not merged',
-  ZEE_C_LARGE: "a large block: header (tag, check word), size (at least 32768, ends on a page boundary), pages inside the heap, every whole page marked LARGE in the page map",
+  ZEE_C_LARGE:
+    'a large block: header (tag, check word), size (at least 32768, ends on a page boundary), pages inside the heap, every whole page marked LARGE in the page map',
   ZEE_C_LIST: 'free list: member is not a free frame of its class, broken back link, or a loop',
   ZEE_C_LIST_COUNT: 'a free frame is on no free list (or on two)',
-  ZEE_C_TOTALS: "a running total of the state (used bytes and blocks, peak, small, large and free pages) disagrees with the walk",
+  ZEE_C_TOTALS:
+    'a running total of the state (used bytes and blocks, peak, small, large and free pages) disagrees with the walk',
 });
 
 const hex = (a) => '0x' + (a >>> 0).toString(16).padStart(8, '0');
@@ -102,29 +108,56 @@ function stateAddressOf(src) {
  */
 export function resolveSource(source) {
   if (source === null || typeof source !== 'object')
-    throw new InspectError(`expected a ZeeAlloc instance, { memory | buffer, stateAddress } or an Emscripten Module, got ${source === null ? 'null' : typeof source}`);
+    throw new InspectError(
+      `expected a ZeeAlloc instance, { memory | buffer, stateAddress } or an Emscripten Module, got ${source === null ? 'null' : typeof source}`,
+    );
   const buffer = bufferOf(source);
   if (!buffer)
-    throw new InspectError('the source has no memory: pass { memory } (a WebAssembly.Memory), { buffer } (an ArrayBuffer), or an Emscripten Module with HEAPU8 or wasmMemory');
+    throw new InspectError(
+      'the source has no memory: pass { memory } (a WebAssembly.Memory), { buffer } (an ArrayBuffer), or an Emscripten Module with HEAPU8 or wasmMemory',
+    );
   if (buffer.byteLength === 0)
-    throw new InspectError('the memory view is detached (length 0): memory grew since it was taken; pass the WebAssembly.Memory or a fresh view');
+    throw new InspectError(
+      'the memory view is detached (length 0): memory grew since it was taken; pass the WebAssembly.Memory or a fresh view',
+    );
   const stateAddress = stateAddressOf(source);
   if (stateAddress === undefined)
-    throw new InspectError('no state address: pass { stateAddress } (z.stateAddress), or export _zee_heap_info from the app (add it to EXPORTED_FUNCTIONS)');
-  if (!Number.isInteger(stateAddress) || stateAddress <= 0 || stateAddress % 4 || stateAddress + 4 * STATE_WORDS > buffer.byteLength)
+    throw new InspectError(
+      'no state address: pass { stateAddress } (z.stateAddress), or export _zee_heap_info from the app (add it to EXPORTED_FUNCTIONS)',
+    );
+  if (
+    !Number.isInteger(stateAddress) ||
+    stateAddress <= 0 ||
+    stateAddress % 4 ||
+    stateAddress + 4 * STATE_WORDS > buffer.byteLength
+  )
     throw new InspectError(`state address ${stateAddress} is not a word inside the ${buffer.byteLength}-byte memory`);
   return { buffer, stateAddress };
 }
 
 function emptyTotals() {
   return {
-    heapBytes: 0, pages: 0,
+    heapBytes: 0,
+    pages: 0,
     pagesByKind: { small: 0, large: 0, 'free-span': 0, foreign: 0, corrupt: 0 },
-    usedBytes: 0, usedBlocks: 0, usedSmall: 0, usedLarge: 0,
-    freeBytes: 0, freeFrameBytes: 0, freeFrames: 0, freeSpanBytes: 0, freeSpans: 0,
-    freeListBytes: 0, freeListMembers: 0,
-    metadataBytes: 0, reservedBytes: 0, paddingBytes: 0, foreignBytes: 0, corruptBytes: 0,
-    largestFreeBlock: 0, fragmentation: 0,
+    usedBytes: 0,
+    usedBlocks: 0,
+    usedSmall: 0,
+    usedLarge: 0,
+    freeBytes: 0,
+    freeFrameBytes: 0,
+    freeFrames: 0,
+    freeSpanBytes: 0,
+    freeSpans: 0,
+    freeListBytes: 0,
+    freeListMembers: 0,
+    metadataBytes: 0,
+    reservedBytes: 0,
+    paddingBytes: 0,
+    foreignBytes: 0,
+    corruptBytes: 0,
+    largestFreeBlock: 0,
+    fragmentation: 0,
   };
 }
 
@@ -146,14 +179,23 @@ function walk(source) {
 
   const w = (i) => u32[stateAddress / 4 + i];
   const st = {
-    magic: w(STATE.magic), layout: w(STATE.layout), config: w(STATE.config),
-    heapStart: w(STATE.heapStart), heapEnd: w(STATE.heapEnd), pageMap: w(STATE.pageMap),
-    firstFree: w(STATE.firstFree), spare: w(STATE.spare),
+    magic: w(STATE.magic),
+    layout: w(STATE.layout),
+    config: w(STATE.config),
+    heapStart: w(STATE.heapStart),
+    heapEnd: w(STATE.heapEnd),
+    pageMap: w(STATE.pageMap),
+    firstFree: w(STATE.firstFree),
+    spare: w(STATE.spare),
     lists: Array.from({ length: CLASSES }, (_, c) => w(STATE.lists + c)),
   };
   const counters = {
-    usedBytes: w(STATE.usedBytes), usedBlocks: w(STATE.usedBlocks), peakBytes: w(STATE.peakBytes),
-    smallPages: w(STATE.smallPages), largePages: w(STATE.largePages), freePages: w(STATE.freePages),
+    usedBytes: w(STATE.usedBytes),
+    usedBlocks: w(STATE.usedBlocks),
+    peakBytes: w(STATE.peakBytes),
+    smallPages: w(STATE.smallPages),
+    largePages: w(STATE.largePages),
+    freePages: w(STATE.freePages),
   };
   const snap = {
     layoutVersion: st.layout,
@@ -178,28 +220,49 @@ function walk(source) {
   const stateAt = (field) => stateAddress + 4 * STATE[field];
 
   if (st.magic !== LAYOUT.INFO_MAGIC || st.layout !== LAYOUT.VERSION) {
-    report('ZEE_C_STATE', stateAddress, st.magic !== LAYOUT.INFO_MAGIC
-      ? `no zee_heap_info_t at ${hex(stateAddress)}: magic is ${hex(st.magic)}, expected ${hex(LAYOUT.INFO_MAGIC)}`
-      : `layout version ${st.layout} is not the inspector's ${LAYOUT.VERSION}`);
+    report(
+      'ZEE_C_STATE',
+      stateAddress,
+      st.magic !== LAYOUT.INFO_MAGIC
+        ? `no zee_heap_info_t at ${hex(stateAddress)}: magic is ${hex(st.magic)}, expected ${hex(LAYOUT.INFO_MAGIC)}`
+        : `layout version ${st.layout} is not the inspector's ${LAYOUT.VERSION}`,
+    );
     return snap;
   }
   if ((st.config & 15) > 2 || st.config >>> 5)
-    report('ZEE_C_STATE', stateAt('config'), `config word ${hex(st.config)} is not ZEE_VALIDATION (0..2) | ZEE_THREADS << 4`);
+    report(
+      'ZEE_C_STATE',
+      stateAt('config'),
+      `config word ${hex(st.config)} is not ZEE_VALIDATION (0..2) | ZEE_THREADS << 4`,
+    );
   if (st.heapStart === 0) {
     // Nothing taken yet: no list may hold anything and every counter is 0.
     if (st.heapEnd || st.firstFree || st.spare || st.lists.some((x) => x))
-      report('ZEE_C_STATE', stateAt('heapEnd'), 'heap_start is 0 (nothing allocated yet) but heap_end, first_free, the spare or a free list is set');
+      report(
+        'ZEE_C_STATE',
+        stateAt('heapEnd'),
+        'heap_start is 0 (nothing allocated yet) but heap_end, first_free, the spare or a free list is set',
+      );
     for (const [name, v] of Object.entries(counters))
       if (v) report('ZEE_C_TOTALS', stateAt(name), `the heap is empty (heap_start 0) but the state's ${name} is ${v}`);
     return snap;
   }
   if (st.heapStart % PAGE || st.heapEnd % PAGE || st.heapStart >= st.heapEnd || st.heapEnd > memBytes) {
-    report('ZEE_C_STATE', stateAt('heapStart'), `heap bounds [${hex(st.heapStart)}, ${hex(st.heapEnd)}) are not whole pages inside the ${memBytes}-byte memory`);
+    report(
+      'ZEE_C_STATE',
+      stateAt('heapStart'),
+      `heap bounds [${hex(st.heapStart)}, ${hex(st.heapEnd)}) are not whole pages inside the ${memBytes}-byte memory`,
+    );
     return snap;
   }
-  const heapStart = st.heapStart, heapEnd = st.heapEnd;
+  const heapStart = st.heapStart,
+    heapEnd = st.heapEnd;
   if (!st.pageMap || st.pageMap + heapEnd / PAGE > memBytes) {
-    report('ZEE_C_STATE', stateAt('pageMap'), `the page map at ${hex(st.pageMap)} (a byte per page up to ${hex(heapEnd)}) is not inside the ${memBytes}-byte memory`);
+    report(
+      'ZEE_C_STATE',
+      stateAt('pageMap'),
+      `the page map at ${hex(st.pageMap)} (a byte per page up to ${hex(heapEnd)}) is not inside the ${memBytes}-byte memory`,
+    );
     return snap;
   }
   // Why: no page below heap_start is the allocator's, and its anchor search
@@ -207,7 +270,11 @@ function walk(source) {
   // it is also how a page_map word moved up shows (the allocator indexes its
   // own map, so only readers like this one follow that word).
   if (heapStart && u8[st.pageMap + heapStart / PAGE - 1] !== LAYOUT.MAP_NONE) {
-    report('ZEE_C_STATE', stateAt('pageMap'), `the page map at ${hex(st.pageMap)} marks the page below heap_start ${u8[st.pageMap + heapStart / PAGE - 1]} (expected NONE): a wrong page_map word, or that byte is damaged`);
+    report(
+      'ZEE_C_STATE',
+      stateAt('pageMap'),
+      `the page map at ${hex(st.pageMap)} marks the page below heap_start ${u8[st.pageMap + heapStart / PAGE - 1]} (expected NONE): a wrong page_map word, or that byte is damaged`,
+    );
     return snap;
   }
   // Why only alignment: first_free is a lower bound (a free page below it is
@@ -244,12 +311,12 @@ function walk(source) {
 
   // ---- pages in address order ----------------------------------------------
   let run = null; // the run of free pages being walked
-  for (let a = heapStart; a < heapEnd; ) {
+  for (let a = heapStart; a < heapEnd;) {
     const m = mark(a);
     if (m === LAYOUT.MAP_FREE) {
       if (a < st.firstFree)
         report('ZEE_C_SPAN', a, `page ${hex(a)} is free but lies below first_free ${hex(st.firstFree)}`);
-      if (!run) snap.spans.push(run = { address: a, pages: 0, bytes: 0 });
+      if (!run) snap.spans.push((run = { address: a, pages: 0, bytes: 0 }));
       run.pages++;
       run.bytes += PAGE;
       addPage({ address: a, kind: 'free-span', span: run.address });
@@ -264,9 +331,13 @@ function walk(source) {
       t.foreignBytes += PAGE;
       a += PAGE;
     } else {
-      report('ZEE_C_PAGE', a, m === LAYOUT.MAP_LARGE
-        ? `page ${hex(a)} is marked LARGE (a page inside a large block) but no large block reaches it`
-        : `page ${hex(a)} has map mark ${m}, none of NONE, FREE, SMALL, LARGE (${LAYOUT.MAP_NONE}..${LAYOUT.MAP_LARGE})`);
+      report(
+        'ZEE_C_PAGE',
+        a,
+        m === LAYOUT.MAP_LARGE
+          ? `page ${hex(a)} is marked LARGE (a page inside a large block) but no large block reaches it`
+          : `page ${hex(a)} has map mark ${m}, none of NONE, FREE, SMALL, LARGE (${LAYOUT.MAP_NONE}..${LAYOUT.MAP_LARGE})`,
+      );
       addPage({ address: a, kind: 'corrupt', mark: m });
       t.corruptBytes += PAGE;
       walkedAll = false;
@@ -280,19 +351,38 @@ function walk(source) {
   // block's extent holds beyond its header size is padding; the slot at the
   // page end is the anchored large block's header, or reserved.
   function walkSmall(P) {
-    const w0 = rd(P), w1 = rd(P + 4);
+    const w0 = rd(P),
+      w1 = rd(P + 4);
     const page = addPage({
-      address: P, kind: 'small', count: w0 & LAYOUT.COUNT_MASK, usedBlocks: 0, freeFrames: 0,
-      usedBytes: 0, freeBytes: 0, large: 0, limit: P + PAGE, spare: P === st.spare, corrupt: false, blocks: [],
+      address: P,
+      kind: 'small',
+      count: w0 & LAYOUT.COUNT_MASK,
+      usedBlocks: 0,
+      freeFrames: 0,
+      usedBytes: 0,
+      freeBytes: 0,
+      large: 0,
+      limit: P + PAGE,
+      spare: P === st.spare,
+      corrupt: false,
+      blocks: [],
     });
     smallAt.set(P, page);
     t.metadataBytes += 8 + 8; // the page header, the header slot at P+8
     let why = null;
     if ((w0 & ~LAYOUT.COUNT_MASK) >>> 0 !== LAYOUT.PAGE_TAG) {
-      report('ZEE_C_PAGE', P, `small page ${hex(P)} has ${hex(w0)} in its header, expected ${hex(LAYOUT.PAGE_TAG)} | count`);
+      report(
+        'ZEE_C_PAGE',
+        P,
+        `small page ${hex(P)} has ${hex(w0)} in its header, expected ${hex(LAYOUT.PAGE_TAG)} | count`,
+      );
       why = 'the page header is broken';
     } else if (w1 && (w1 % 16 || w1 < P + 16 || w1 > P + PAGE)) {
-      report('ZEE_C_PAGE', P + 4, `small page ${hex(P)}: large-block field ${hex(w1)} is not a 16-aligned address in [${hex(P + 16)}, ${hex(P + PAGE)}]`);
+      report(
+        'ZEE_C_PAGE',
+        P + 4,
+        `small page ${hex(P)}: large-block field ${hex(w1)} is not a 16-aligned address in [${hex(P + 16)}, ${hex(P + PAGE)}]`,
+      );
       why = "the page's large-block field is broken";
     }
     if (why) {
@@ -306,18 +396,23 @@ function walk(source) {
       page.limit = Math.min(p, P + PAGE);
     }
     const limit = page.limit;
-    for (let f = P + 16; f < limit; ) {
-      const info = rd(f - 8), check = rd(f - 4), tg = info & 15, header = (info & ~15) >>> 0;
+    for (let f = P + 16; f < limit;) {
+      const info = rd(f - 8),
+        check = rd(f - 4),
+        tg = info & 15,
+        header = (info & ~15) >>> 0;
       // What it occupies: a small block its extent (zee_alloc.c extent()), a free frame its size.
       const size = tg === LAYOUT.TAG_SMALL ? extent(header) : header;
       let bad = null;
       if (tg !== LAYOUT.TAG_FREE && tg !== LAYOUT.TAG_SMALL)
         bad = `tag ${tg} is neither a small block's (${LAYOUT.TAG_SMALL}) nor a free frame's (${LAYOUT.TAG_FREE})`;
-      else if (check !== ((info ^ f ^ SALT) >>> 0)) bad = `check word ${hex(check)} should be ${hex(info ^ f ^ SALT)}`;
-      else if (tg === LAYOUT.TAG_FREE && !(isPow2(size) && size >= MIN && size <= MAX)) bad = `a free frame of ${size} B: not a power of two in ${MIN}..${MAX}`;
+      else if (check !== (info ^ f ^ SALT) >>> 0) bad = `check word ${hex(check)} should be ${hex(info ^ f ^ SALT)}`;
+      else if (tg === LAYOUT.TAG_FREE && !(isPow2(size) && size >= MIN && size <= MAX))
+        bad = `a free frame of ${size} B: not a power of two in ${MIN}..${MAX}`;
       else if (tg === LAYOUT.TAG_FREE && f % size) bad = `a free frame of ${size} B is not aligned to its size`;
       else if (size < MIN) bad = `a small block of ${size} B`;
-      else if (f + size > limit) bad = `its ${size === header ? size : `${header} B block's ${size}`} B run to ${hex(f + size)}, past ${limit < P + PAGE ? `the large block at ${hex(limit)}` : 'the page end'}`;
+      else if (f + size > limit)
+        bad = `its ${size === header ? size : `${header} B block's ${size}`} B run to ${hex(f + size)}, past ${limit < P + PAGE ? `the large block at ${hex(limit)}` : 'the page end'}`;
       t.metadataBytes += f === P + 16 ? 0 : 8; // its header (the one at P+8 is counted)
       if (bad) {
         report('ZEE_C_FRAME', f, `block ${hex(f)} (header at ${hex(f - 8)}) of small page ${hex(P)}: ${bad}`);
@@ -325,20 +420,36 @@ function walk(source) {
         break;
       }
       const used = tg === LAYOUT.TAG_SMALL;
-      const rec = addBlock(page, { address: f, page: P, size, usable: header - META, state: used ? 'used' : 'free', class: used ? -1 : log2(size) - 4 });
+      const rec = addBlock(page, {
+        address: f,
+        page: P,
+        size,
+        usable: header - META,
+        state: used ? 'used' : 'free',
+        class: used ? -1 : log2(size) - 4,
+      });
       if (used) {
-        page.usedBlocks++; page.usedBytes += rec.usable;
-        t.usedSmall++; t.usedBytes += rec.usable;
+        page.usedBlocks++;
+        page.usedBytes += rec.usable;
+        t.usedSmall++;
+        t.usedBytes += rec.usable;
         t.paddingBytes += size - header;
       } else {
-        page.freeFrames++; page.freeBytes += rec.usable;
-        t.freeFrames++; t.freeFrameBytes += rec.usable;
+        page.freeFrames++;
+        page.freeBytes += rec.usable;
+        t.freeFrames++;
+        t.freeFrameBytes += rec.usable;
         if (rec.usable > t.largestFreeBlock) t.largestFreeBlock = rec.usable;
         // Its buddy f ^ size, if above it, is the next block: both free and
         // of one size means they were not merged.  (A buddy at page offset 0
         // never exists; one below was checked when the walk passed it.)
         const b = f ^ size;
-        if (b > f && b < limit && rd(b - 8) === (size | LAYOUT.TAG_FREE) && rd(b - 4) === ((size | LAYOUT.TAG_FREE) ^ b ^ SALT) >>> 0)
+        if (
+          b > f &&
+          b < limit &&
+          rd(b - 8) === (size | LAYOUT.TAG_FREE) &&
+          rd(b - 4) === ((size | LAYOUT.TAG_FREE) ^ b ^ SALT) >>> 0
+        )
           report('ZEE_C_BUDDY', f, `free frames ${hex(f)} and ${hex(b)} of ${size} B are buddies but were not merged`);
       }
       f += size;
@@ -353,7 +464,11 @@ function walk(source) {
       if (page.count !== want)
         report('ZEE_C_COUNT', P, `small page ${hex(P)} counts ${page.count} blocks in use, its blocks say ${want}`);
       else if (want === 0 && P !== st.spare)
-        report('ZEE_C_COUNT', P, `small page ${hex(P)} is empty but is not the spare: it should have gone back to the free pages`);
+        report(
+          'ZEE_C_COUNT',
+          P,
+          `small page ${hex(P)} is empty but is not the spare: it should have gone back to the free pages`,
+        );
     }
     return next;
   }
@@ -370,15 +485,19 @@ function walk(source) {
   // page after it.
   function walkLarge(page, p) {
     const A = page.address;
-    const info = rd(p - 8), check = rd(p - 4), m = (info & ~15) >>> 0, tg = info & 15;
+    const info = rd(p - 8),
+      check = rd(p - 4),
+      m = (info & ~15) >>> 0,
+      tg = info & 15;
     const inPage = A + PAGE - p; // its bytes inside the anchor
     let bad = null;
     if (tg !== LAYOUT.TAG_LARGE) bad = `tag ${tg} is not a large block's (${LAYOUT.TAG_LARGE})`;
-    else if (check !== ((info ^ p ^ SALT) >>> 0)) bad = `check word ${hex(check)} should be ${hex(info ^ p ^ SALT)}`;
+    else if (check !== (info ^ p ^ SALT) >>> 0) bad = `check word ${hex(check)} should be ${hex(info ^ p ^ SALT)}`;
     else {
       if (m < MAX) bad = `size ${m} is below ${MAX}`;
       else if ((p + m) % PAGE) bad = `it ends at ${hex(p + m)}, not on a page boundary`;
-      else if (m - inPage > heapEnd - A - PAGE) bad = `its ${(m - inPage) / PAGE} whole pages after the anchor run past the heap end ${hex(heapEnd)}`;
+      else if (m - inPage > heapEnd - A - PAGE)
+        bad = `its ${(m - inPage) / PAGE} whole pages after the anchor run past the heap end ${hex(heapEnd)}`;
       else {
         for (let q = A + PAGE; q < p + m; q += PAGE) {
           if (mark(q) === LAYOUT.MAP_LARGE) continue;
@@ -390,7 +509,10 @@ function walk(source) {
     if (bad) {
       report('ZEE_C_LARGE', p, `large block ${hex(p)} (header at ${hex(p - 8)}, anchored by ${hex(A)}): ${bad}`);
       if (inPage) unreadable(page, p, A + PAGE, bad);
-      else { page.corrupt = true; walkedAll = false; }
+      else {
+        page.corrupt = true;
+        walkedAll = false;
+      }
       return A + PAGE;
     }
     const j = (m - inPage) / PAGE;
@@ -412,29 +534,47 @@ function walk(source) {
     const size = MIN << c;
     const list = snap.freeLists[c];
     const seen = new Set();
-    for (let f = st.lists[c], prev = 0; f; ) {
+    for (let f = st.lists[c], prev = 0; f;) {
       if (f % 16 || !inHeap(f) || f % PAGE === 0) {
-        report('ZEE_C_LIST', f, `free list ${size}: link ${hex(f)} (from ${prev ? hex(prev) : 'the head'}) is not a block address inside the heap`);
+        report(
+          'ZEE_C_LIST',
+          f,
+          `free list ${size}: link ${hex(f)} (from ${prev ? hex(prev) : 'the head'}) is not a block address inside the heap`,
+        );
         break;
       }
-      if (seen.has(f)) { report('ZEE_C_LIST', f, `free list ${size} loops back to ${hex(f)}`); break; }
+      if (seen.has(f)) {
+        report('ZEE_C_LIST', f, `free list ${size} loops back to ${hex(f)}`);
+        break;
+      }
       seen.add(f);
       list.members.push(f);
-      const rec = blockAt.get(f), pg = f - (f % PAGE);
+      const rec = blockAt.get(f),
+        pg = f - (f % PAGE);
       if (!rec || rec.state !== 'free') {
         // Its words are not links: the walk of this list stops here.
-        report('ZEE_C_LIST', f, !rec
-          ? (smallAt.has(pg)
-            ? `free list ${size}: ${hex(f)} is not the start of a block of small page ${hex(pg)}${smallAt.get(pg).corrupt ? ' (or lies in its unreadable part)' : ''}`
-            : `free list ${size}: ${hex(f)} is not in a small page`)
-          : `free list ${size}: ${hex(f)} is ${rec.state === 'used' ? 'a small block in use' : 'a large block'} of ${rec.size} B`);
+        report(
+          'ZEE_C_LIST',
+          f,
+          !rec
+            ? smallAt.has(pg)
+              ? `free list ${size}: ${hex(f)} is not the start of a block of small page ${hex(pg)}${smallAt.get(pg).corrupt ? ' (or lies in its unreadable part)' : ''}`
+              : `free list ${size}: ${hex(f)} is not in a small page`
+            : `free list ${size}: ${hex(f)} is ${rec.state === 'used' ? 'a small block in use' : 'a large block'} of ${rec.size} B`,
+        );
         break;
       }
       if (rec.size !== size) report('ZEE_C_LIST', f, `free list ${size}: ${hex(f)} is a free frame of ${rec.size} B`);
-      else if (onList.has(f)) report('ZEE_C_LIST', f, `${hex(f)} is on free list ${MIN << onList.get(f)} and on free list ${size}`);
+      else if (onList.has(f))
+        report('ZEE_C_LIST', f, `${hex(f)} is on free list ${MIN << onList.get(f)} and on free list ${size}`);
       else onList.set(f, c);
       const back = rd(f + 4);
-      if (back !== prev) report('ZEE_C_LIST', f, `free list ${size}: ${hex(f)} links back to ${hex(back)}, expected ${prev ? hex(prev) : 0}`);
+      if (back !== prev)
+        report(
+          'ZEE_C_LIST',
+          f,
+          `free list ${size}: ${hex(f)} links back to ${hex(back)}, expected ${prev ? hex(prev) : 0}`,
+        );
       prev = f;
       f = rd(f);
     }
@@ -444,7 +584,8 @@ function walk(source) {
       report('ZEE_C_LIST_COUNT', rec.address, `free frame ${hex(rec.address)} of ${rec.size} B is on no free list`);
 
   // ---- the spare: the start of a small page (emptied once; it may be in use again)
-  if (st.spare && !spareBad && !smallAt.has(st.spare)) report('ZEE_C_PAGE', st.spare, `the spare ${hex(st.spare)} is not a small page`);
+  if (st.spare && !spareBad && !smallAt.has(st.spare))
+    report('ZEE_C_PAGE', st.spare, `the spare ${hex(st.spare)} is not a small page`);
 
   // ---- totals: the walk's sums, then the state's running counters --------
   t.usedBlocks = t.usedSmall + t.usedLarge;
@@ -459,14 +600,22 @@ function walk(source) {
   // from its header: a LARGE mark elsewhere is a ZEE_C_PAGE already.)
   if (walkedAll) {
     const walked = {
-      usedBytes: t.usedBytes, usedBlocks: t.usedBlocks, smallPages: t.pagesByKind.small,
-      largePages: t.pagesByKind.large, freePages: t.freeSpanBytes / PAGE,
+      usedBytes: t.usedBytes,
+      usedBlocks: t.usedBlocks,
+      smallPages: t.pagesByKind.small,
+      largePages: t.pagesByKind.large,
+      freePages: t.freeSpanBytes / PAGE,
     };
     for (const [name, v] of Object.entries(walked))
-      if (counters[name] !== v) report('ZEE_C_TOTALS', stateAt(name), `the state's ${name} is ${counters[name]}, the walk finds ${v}`);
+      if (counters[name] !== v)
+        report('ZEE_C_TOTALS', stateAt(name), `the state's ${name} is ${counters[name]}, the walk finds ${v}`);
   }
   if (counters.peakBytes < counters.usedBytes)
-    report('ZEE_C_TOTALS', stateAt('peakBytes'), `the state's peakBytes ${counters.peakBytes} is below its usedBytes ${counters.usedBytes}`);
+    report(
+      'ZEE_C_TOTALS',
+      stateAt('peakBytes'),
+      `the state's peakBytes ${counters.peakBytes} is below its usedBytes ${counters.usedBytes}`,
+    );
   return snap;
 }
 
@@ -506,4 +655,3 @@ export function assertValid(source) {
   }
   return r;
 }
-

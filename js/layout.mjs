@@ -56,7 +56,10 @@ export const STATE_WORDS = 27;
 /** Faults a checked build reports: code -> [name, message] (enum zee_fault_code). */
 export const FAULTS = Object.freeze({
   1: Object.freeze(['ZEE_E_POINTER', 'pointer not from this heap (misaligned or out of bounds)']),
-  2: Object.freeze(['ZEE_E_HEADER', 'invalid header at ptr-8 (never allocated, interior pointer, or header overwritten)']),
+  2: Object.freeze([
+    'ZEE_E_HEADER',
+    'invalid header at ptr-8 (never allocated, interior pointer, or header overwritten)',
+  ]),
   3: Object.freeze(['ZEE_E_DOUBLE_FREE', 'double free']),
   4: Object.freeze(['ZEE_E_INTERNAL', 'internal invariant broken']),
 });

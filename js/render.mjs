@@ -29,8 +29,12 @@ export function formatBytes(n) {
     throw new InspectError(`formatBytes: expected a byte count (a finite number >= 0), got ${describe(n)}`);
   if (n < 1024) return `${n} B`;
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024, u = 0;
-  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+  let v = n / 1024,
+    u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
   return `${v >= 100 || Number.isInteger(v) ? Math.round(v) : v.toFixed(1)} ${units[u]}`;
 }
 
@@ -44,9 +48,13 @@ function describe(value) {
 
 function checkSnapshot(snap, who) {
   if (!snap || typeof snap !== 'object' || !Array.isArray(snap.pages) || !snap.totals || !Array.isArray(snap.blocks))
-    throw new InspectError(`${who}: expected a snapshot from snapshot(source), got ${snap === null ? 'null' : describe(snap)}`);
+    throw new InspectError(
+      `${who}: expected a snapshot from snapshot(source), got ${snap === null ? 'null' : describe(snap)}`,
+    );
   if (snap.layoutVersion !== LAYOUT.VERSION && snap.violations?.[0]?.rule !== 'ZEE_C_STATE')
-    throw new InspectError(`${who}: the snapshot is of layout ${snap.layoutVersion}, this renderer draws layout ${LAYOUT.VERSION}`);
+    throw new InspectError(
+      `${who}: the snapshot is of layout ${snap.layoutVersion}, this renderer draws layout ${LAYOUT.VERSION}`,
+    );
 }
 
 // Why: a misspelt option (maxbytes) must not be silently ignored.
@@ -55,7 +63,9 @@ function checkOptions(options, allowed, who) {
     throw new InspectError(`${who}: options must be an object, got ${describe(options)}`);
   const unknown = Object.keys(options).filter((k) => !allowed.includes(k));
   if (unknown.length)
-    throw new InspectError(`${who}: unknown option ${unknown.map((k) => JSON.stringify(k)).join(', ')} (expected ${allowed.join(', ')})`);
+    throw new InspectError(
+      `${who}: unknown option ${unknown.map((k) => JSON.stringify(k)).join(', ')} (expected ${allowed.join(', ')})`,
+    );
 }
 
 function intOption(who, name, value, min, max, extra = '') {
@@ -79,7 +89,9 @@ function pageOption(snap, who, address) {
   const base = address - (address % PAGE);
   const i = snap.pages.findIndex((p) => p.address === base);
   if (i < 0)
-    throw new InspectError(`${who}: page ${hex(address)} is not a page of this heap [${hex(snap.heapStart)}, ${hex(snap.heapEnd)})`);
+    throw new InspectError(
+      `${who}: page ${hex(address)} is not a page of this heap [${hex(snap.heapStart)}, ${hex(snap.heapEnd)})`,
+    );
   return snap.pages[i];
 }
 
@@ -91,10 +103,14 @@ function pageOption(snap, who, address) {
  */
 function sliceBytes(page, slices) {
   const w = PAGE / slices;
-  const used = new Float64Array(slices), large = new Float64Array(slices), free = new Float64Array(slices), bad = new Float64Array(slices);
+  const used = new Float64Array(slices),
+    large = new Float64Array(slices),
+    free = new Float64Array(slices),
+    bad = new Float64Array(slices);
   const add = (arr, a, b) => {
     for (let c = Math.floor(a / w); c < slices && c * w < b; c++) {
-      const lo = Math.max(a, c * w), hi = Math.min(b, (c + 1) * w);
+      const lo = Math.max(a, c * w),
+        hi = Math.min(b, (c + 1) * w);
       if (hi > lo) arr[c] += hi - lo;
     }
   };
@@ -125,7 +141,12 @@ function rows(snap, collapse) {
     let n = 1;
     if (collapse && (p.kind === 'large' || p.kind === 'free-span' || p.kind === 'foreign')) {
       const owner = p.large ?? p.span ?? 0;
-      while (i + n < pages.length && pages[i + n].kind === p.kind && (pages[i + n].large ?? pages[i + n].span ?? 0) === owner) n++;
+      while (
+        i + n < pages.length &&
+        pages[i + n].kind === p.kind &&
+        (pages[i + n].large ?? pages[i + n].span ?? 0) === owner
+      )
+        n++;
     }
     if (n > 2) {
       out.push({ page: p, run: 1 });
@@ -156,7 +177,10 @@ const indexes = new WeakMap();
 function indexOf(snap) {
   let ix = indexes.get(snap);
   if (!ix) {
-    ix = { large: new Map(snap.large.map((l) => [l.address, l])), spans: new Map(snap.spans.map((s) => [s.address, s])) };
+    ix = {
+      large: new Map(snap.large.map((l) => [l.address, l])),
+      spans: new Map(snap.spans.map((s) => [s.address, s])),
+    };
     indexes.set(snap, ix);
   }
   return ix;
@@ -187,7 +211,8 @@ function pageNote(snap, p) {
 const padNote = (b) => (b.size - b.usable - META > 0 ? `, padding ${b.size - b.usable - META} B` : '');
 
 function blockLine(snap, b) {
-  if (b.state === 'used') return `${hex(b.address)} in use      ${String(b.size).padStart(5)} B, usable ${b.usable} B${padNote(b)}`;
+  if (b.state === 'used')
+    return `${hex(b.address)} in use      ${String(b.size).padStart(5)} B, usable ${b.usable} B${padNote(b)}`;
   if (b.state === 'free') return `${hex(b.address)} free frame  ${String(b.size).padStart(5)} B (list ${b.size})`;
   if (b.state === 'large') {
     const l = largeOf(snap, b.address);
@@ -210,31 +235,66 @@ export function renderText(snap, options = {}) {
   const fit = (line) => (line.length > columns ? line.slice(0, columns - 3) + '...' : line);
   const t = snap.totals;
   const out = [];
-  out.push(fit(`zee_alloc heap ${hex(snap.heapStart)}..${hex(snap.heapEnd)}: ${t.pages} pages (${formatBytes(t.heapBytes)}) of ${formatBytes(snap.memoryBytes)} memory`));
-  out.push(fit(`in use ${formatBytes(t.usedBytes)} in ${t.usedBlocks} blocks | free ${formatBytes(t.freeBytes)} (largest ${formatBytes(t.largestFreeBlock)}) | frag ${pct(t.fragmentation)}`));
-  out.push(fit(`metadata ${formatBytes(t.metadataBytes)} | reserved ${formatBytes(t.reservedBytes)} | foreign ${formatBytes(t.foreignBytes)} | peak ${formatBytes(snap.counters?.peakBytes ?? 0)} | ${snap.config?.validation ?? '?'}`));
+  out.push(
+    fit(
+      `zee_alloc heap ${hex(snap.heapStart)}..${hex(snap.heapEnd)}: ${t.pages} pages (${formatBytes(t.heapBytes)}) of ${formatBytes(snap.memoryBytes)} memory`,
+    ),
+  );
+  out.push(
+    fit(
+      `in use ${formatBytes(t.usedBytes)} in ${t.usedBlocks} blocks | free ${formatBytes(t.freeBytes)} (largest ${formatBytes(t.largestFreeBlock)}) | frag ${pct(t.fragmentation)}`,
+    ),
+  );
+  out.push(
+    fit(
+      `metadata ${formatBytes(t.metadataBytes)} | reserved ${formatBytes(t.reservedBytes)} | foreign ${formatBytes(t.foreignBytes)} | peak ${formatBytes(snap.counters?.peakBytes ?? 0)} | ${snap.config?.validation ?? '?'}`,
+    ),
+  );
   if (snap.violations.length) {
     const v = snap.violations[0];
-    out.push(fit(`INVALID: ${snap.violations.length} violation(s); first ${v.rule} at ${hex(v.address)}: ${v.message}`));
+    out.push(
+      fit(`INVALID: ${snap.violations.length} violation(s); first ${v.rule} at ${hex(v.address)}: ${v.message}`),
+    );
   }
   if (page !== undefined) {
     const p = pageOption(snap, 'renderText', page);
-    out.push(fit(`page ${hex(p.address)}: ${KIND_LABEL[p.kind] ?? p.kind}${p.kind === 'small' ? `, ${p.usedBlocks} blocks in use (${formatBytes(p.usedBytes)}), ${p.freeFrames} free frames (${formatBytes(p.freeBytes)}), count ${p.count}${p.spare ? ', the spare' : ''}` : ''}`));
+    out.push(
+      fit(
+        `page ${hex(p.address)}: ${KIND_LABEL[p.kind] ?? p.kind}${p.kind === 'small' ? `, ${p.usedBlocks} blocks in use (${formatBytes(p.usedBytes)}), ${p.freeFrames} free frames (${formatBytes(p.freeBytes)}), count ${p.count}${p.spare ? ', the spare' : ''}` : ''}`,
+      ),
+    );
     if (p.kind === 'small') for (const b of p.blocks) out.push(fit(`  ${blockLine(snap, b)}`));
     else if (p.kind === 'large') {
       const l = largeOf(snap, p.large);
-      out.push(fit(`  page ${(p.address - l.anchor) / PAGE} of ${l.pages} whole pages of large block ${hex(l.address)} (${l.size} B, anchored by ${hex(l.anchor)})`));
+      out.push(
+        fit(
+          `  page ${(p.address - l.anchor) / PAGE} of ${l.pages} whole pages of large block ${hex(l.address)} (${l.size} B, anchored by ${hex(l.anchor)})`,
+        ),
+      );
     } else if (p.kind === 'free-span') {
       const s = spanOf(snap, p.span);
-      out.push(fit(`  free: page ${(p.address - p.span) / PAGE + 1} of the ${s ? s.pages : '?'} free pages from ${hex(p.span)}`));
-    } else out.push(fit(p.kind === 'foreign' ? "  not zee_alloc's: memory grown by someone else" : `  unreadable: map mark ${p.mark ?? '?'}`));
+      out.push(
+        fit(
+          `  free: page ${(p.address - p.span) / PAGE + 1} of the ${s ? s.pages : '?'} free pages from ${hex(p.span)}`,
+        ),
+      );
+    } else
+      out.push(
+        fit(
+          p.kind === 'foreign'
+            ? "  not zee_alloc's: memory grown by someone else"
+            : `  unreadable: map mark ${p.mark ?? '?'}`,
+        ),
+      );
     return out.join('\n') + '\n';
   }
   const cells = columns - 38; // "0x00000000 small  |" + cells + "| " + note (17)
   for (const { page: p, run } of rows(snap, collapse)) {
     const label = (KIND_LABEL[p.kind] ?? p.kind).padEnd(6);
     if (run > 1) {
-      out.push(fit(`${' '.repeat(10)} ${label} |${`  ... ${run} pages to ${hex(p.address + run * PAGE - 1)}`.padEnd(cells)}|`));
+      out.push(
+        fit(`${' '.repeat(10)} ${label} |${`  ... ${run} pages to ${hex(p.address + run * PAGE - 1)}`.padEnd(cells)}|`),
+      );
       continue;
     }
     let bar;
@@ -257,13 +317,22 @@ export function renderText(snap, options = {}) {
 // ---- SVG -------------------------------------------------------------------
 
 const COLORS = {
-  large: '#7b3294', span: '#dff2d8', meta: '#555555', reserved: '#b0b0b0', foreign: '#e0e0e0',
-  corrupt: '#ff00ff', text: '#222222', bg: '#fafafa', used: '#d7301f', free: '#66bd63',
+  large: '#7b3294',
+  span: '#dff2d8',
+  meta: '#555555',
+  reserved: '#b0b0b0',
+  foreign: '#e0e0e0',
+  corrupt: '#ff00ff',
+  text: '#222222',
+  bg: '#fafafa',
+  used: '#d7301f',
+  free: '#66bd63',
 };
 // The share of a slice in use, in 9 steps: 0 (all free) .. 8 (all in use).
 const RAMP = ['#66bd63', '#c2e699', '#ffffb2', '#fed976', '#feb24c', '#fd8d3c', '#fc4e2a', '#e31a1c', '#b10026'];
 
-const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+const esc = (s) =>
+  String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 // Coordinates with at most 2 decimals, no trailing zeros.
 const num = (x) => String(Math.round(x * 100) / 100);
 
@@ -274,13 +343,19 @@ function utf8Length(s) {
     const c = s.charCodeAt(i);
     if (c < 0x80) n += 1;
     else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c < 0xdc00) { n += 4; i++; } else n += 3;
+    else if (c >= 0xd800 && c < 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
   }
   return n;
 }
 
 const FONT = 'font-family="ui-monospace, Menlo, Consolas, monospace" font-size="11"';
-const ROW_H = 16, GAP = 3, LABEL_W = 150, NOTE_W = 150;
+const ROW_H = 16,
+  GAP = 3,
+  LABEL_W = 150,
+  NOTE_W = 150;
 const HATCH = `<defs><pattern id="zee-hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="${COLORS.foreign}"/><line x1="0" y1="0" x2="0" y2="6" stroke="#bdbdbd" stroke-width="2"/></pattern></defs>`;
 
 // Header lines shared by both SVG views; returns { lines, y } (y: first free baseline).
@@ -288,12 +363,18 @@ function headerLines(snap, title) {
   const t = snap.totals;
   const c = snap.counters ?? {};
   const lines = [];
-  lines.push(`<text x="8" y="16" font-size="13" font-weight="bold" fill="${COLORS.text}">${esc(title)}: ${t.pages} pages (${esc(formatBytes(t.heapBytes))}) at ${hex(snap.heapStart)}</text>`);
-  lines.push(`<text x="8" y="33" fill="${COLORS.text}" class="zee-totals">in use ${esc(formatBytes(t.usedBytes))} in ${t.usedBlocks} blocks · free ${esc(formatBytes(t.freeBytes))} (largest ${esc(formatBytes(t.largestFreeBlock))}) · metadata ${esc(formatBytes(t.metadataBytes))} · fragmentation ${pct(t.fragmentation)} · peak ${esc(formatBytes(c.peakBytes ?? 0))}</text>`);
+  lines.push(
+    `<text x="8" y="16" font-size="13" font-weight="bold" fill="${COLORS.text}">${esc(title)}: ${t.pages} pages (${esc(formatBytes(t.heapBytes))}) at ${hex(snap.heapStart)}</text>`,
+  );
+  lines.push(
+    `<text x="8" y="33" fill="${COLORS.text}" class="zee-totals">in use ${esc(formatBytes(t.usedBytes))} in ${t.usedBlocks} blocks · free ${esc(formatBytes(t.freeBytes))} (largest ${esc(formatBytes(t.largestFreeBlock))}) · metadata ${esc(formatBytes(t.metadataBytes))} · fragmentation ${pct(t.fragmentation)} · peak ${esc(formatBytes(c.peakBytes ?? 0))}</text>`,
+  );
   let y = 49;
   if (snap.violations.length) {
     const v = snap.violations[0];
-    lines.push(`<text x="8" y="${y}" fill="#c00" font-weight="bold" class="zee-invalid">INVALID: ${snap.violations.length} violation(s); first ${esc(v.rule)} at ${hex(v.address)}: ${esc(v.message)}</text>`);
+    lines.push(
+      `<text x="8" y="${y}" fill="#c00" font-weight="bold" class="zee-invalid">INVALID: ${snap.violations.length} violation(s); first ${esc(v.rule)} at ${hex(v.address)}: ${esc(v.message)}</text>`,
+    );
     y += 16;
   }
   return { lines, y };
@@ -303,7 +384,9 @@ function legendLine(y, items) {
   const o = [];
   let x = 8;
   for (const [fill, label] of items) {
-    o.push(`<rect x="${x}" y="${y - 9}" width="11" height="11" fill="${fill}" stroke="#888" stroke-width="0.5"/><text x="${x + 15}" y="${y}" fill="${COLORS.text}">${esc(label)}</text>`);
+    o.push(
+      `<rect x="${x}" y="${y - 9}" width="11" height="11" fill="${fill}" stroke="#888" stroke-width="0.5"/><text x="${x + 15}" y="${y}" fill="${COLORS.text}">${esc(label)}</text>`,
+    );
     x += 26 + label.length * 7;
   }
   return `<g class="zee-legend">${o.join('')}</g>`;
@@ -335,18 +418,24 @@ function overviewRow(snap, { page: p, run }, y, width, slices, tips = true) {
     const cw = width / slices;
     const paths = new Map(); // colour -> path data
     o.push(`<rect x="${LABEL_W}" width="${width}" height="${ROW_H}" fill="${COLORS.meta}"/>`);
-    for (let c = 0; c < slices; ) {
+    for (let c = 0; c < slices;) {
       const fill = sliceColor(s, c);
       let n = 1;
       while (c + n < slices && sliceColor(s, c + n) === fill) n++;
-      if (fill) paths.set(fill, (paths.get(fill) ?? '') + `M${num(LABEL_W + c * cw)} 0h${num(n * cw)}v${ROW_H}h-${num(n * cw)}z`);
+      if (fill)
+        paths.set(
+          fill,
+          (paths.get(fill) ?? '') + `M${num(LABEL_W + c * cw)} 0h${num(n * cw)}v${ROW_H}h-${num(n * cw)}z`,
+        );
       c += n;
     }
     for (const [fill, d] of paths) o.push(`<path fill="${fill}" d="${d}"/>`);
   } else if (p.kind === 'large') {
     const l = largeOf(snap, p.large);
     const k = l ? (p.address - l.anchor) / PAGE : 0;
-    tip = l ? `large block ${hex(l.address)}: ${l.size} B in use, anchored by ${hex(l.anchor)}; page${run > 1 ? 's' : ''} ${k}${run > 1 ? `..${k + run - 1}` : ''} of its ${l.pages} whole pages` : `a page of large block ${hex(p.large)}`;
+    tip = l
+      ? `large block ${hex(l.address)}: ${l.size} B in use, anchored by ${hex(l.anchor)}; page${run > 1 ? 's' : ''} ${k}${run > 1 ? `..${k + run - 1}` : ''} of its ${l.pages} whole pages`
+      : `a page of large block ${hex(p.large)}`;
     o.push(bar(COLORS.large));
   } else if (p.kind === 'free-span') {
     const sp = spanOf(snap, p.span);
@@ -389,36 +478,68 @@ const OVERVIEW_OPTIONS = ['width', 'slices', 'collapse', 'title', 'maxBytes', 'p
 export function renderSVG(snap, options = {}) {
   checkSnapshot(snap, 'renderSVG');
   checkOptions(options, OVERVIEW_OPTIONS, 'renderSVG');
-  const { width = 1024, slices = 64, collapse = true, title = 'zee_alloc heap map', maxBytes, page, lines = 16 } = options;
+  const {
+    width = 1024,
+    slices = 64,
+    collapse = true,
+    title = 'zee_alloc heap map',
+    maxBytes,
+    page,
+    lines = 16,
+  } = options;
   intOption('renderSVG', 'width', width, 64, 1 << 20);
   slicesOption('renderSVG', slices);
-  if (typeof collapse !== 'boolean') throw new InspectError(`renderSVG: collapse must be true or false, got ${describe(collapse)}`);
+  if (typeof collapse !== 'boolean')
+    throw new InspectError(`renderSVG: collapse must be true or false, got ${describe(collapse)}`);
   if (typeof title !== 'string') throw new InspectError(`renderSVG: title must be a string, got ${describe(title)}`);
   if (maxBytes !== undefined) intOption('renderSVG', 'maxBytes', maxBytes, 1, Number.MAX_SAFE_INTEGER);
   intOption('renderSVG', 'lines', lines, 1, 256, ' and a power of two');
   if (!isPow2(lines)) throw new InspectError(`renderSVG: lines must be a power of two in [1, 256], got ${lines}`);
   const budget = maxBytes ?? Infinity;
-  if (page !== undefined) return zoomSVG(snap, pageOption(snap, 'renderSVG', page), { width, title, budget, lines, slices });
+  if (page !== undefined)
+    return zoomSVG(snap, pageOption(snap, 'renderSVG', page), { width, title, budget, lines, slices });
 
   const list = rows(snap, collapse);
   const rowStep = ROW_H + GAP;
   const W = LABEL_W + width + NOTE_W;
-  const legend = [[RAMP[8], '100% in use'], [RAMP[4], '50%'], [RAMP[0], 'free frames'], [COLORS.large, 'large block'], [COLORS.span, 'free pages'], [COLORS.meta, 'metadata'], ['url(#zee-hatch)', "not zee_alloc's"], [COLORS.corrupt, 'unreadable']];
+  const legend = [
+    [RAMP[8], '100% in use'],
+    [RAMP[4], '50%'],
+    [RAMP[0], 'free frames'],
+    [COLORS.large, 'large block'],
+    [COLORS.span, 'free pages'],
+    [COLORS.meta, 'metadata'],
+    ['url(#zee-hatch)', "not zee_alloc's"],
+    [COLORS.corrupt, 'unreadable'],
+  ];
   // The whole SVG for `rowsShown` rows drawn from `body`, with a cut note.
   const assemble = (body, rowsShown, sl, tips) => {
     const { lines: head, y } = headerLines(snap, title);
     let cut = '';
     if (sl !== slices || rowsShown < list.length || !tips) {
       const parts = [];
-      if (sl !== slices) parts.push(`${sl} slice${sl > 1 ? 's' : ''} of ${formatBytes(PAGE / sl)} per page instead of ${slices}`);
+      if (sl !== slices)
+        parts.push(`${sl} slice${sl > 1 ? 's' : ''} of ${formatBytes(PAGE / sl)} per page instead of ${slices}`);
       if (!tips) parts.push('no tooltips or notes');
-      if (rowsShown < list.length) parts.push(`${rowsShown} of ${list.length} rows shown, from ${hex(list[0].page.address)}`);
+      if (rowsShown < list.length)
+        parts.push(`${rowsShown} of ${list.length} rows shown, from ${hex(list[0].page.address)}`);
       cut = `<text x="8" y="${y}" fill="#a15c00" font-weight="bold" class="zee-cut">cut to fit maxBytes ${maxBytes}: ${esc(parts.join('; '))}</text>`;
     }
     const top = y + (cut ? 16 : 0) + 14;
     const H = top + rowsShown * rowStep + 10;
     const attrs = ` class="zee-map" data-slices="${sl}" data-rows="${list.length}" data-rows-shown="${rowsShown}" data-tooltips="${tips ? 1 : 0}"`;
-    return [svgOpen(W, H, title, attrs), ...head, cut, legendLine(top - 5, legend), `<g transform="translate(0,${top + 4})">`, body, '</g>', '</svg>\n'].filter((s) => s !== '').join('\n');
+    return [
+      svgOpen(W, H, title, attrs),
+      ...head,
+      cut,
+      legendLine(top - 5, legend),
+      `<g transform="translate(0,${top + 4})">`,
+      body,
+      '</g>',
+      '</svg>\n',
+    ]
+      .filter((s) => s !== '')
+      .join('\n');
   };
   const drawRows = (sl, tips, limit) => {
     const out = [];
@@ -448,14 +569,18 @@ export function renderSVG(snap, options = {}) {
     const svg = assemble(drawn.slice(0, n).join('\n'), n, 1, false);
     if (utf8Length(svg) <= budget) return svg;
   }
-  throw new InspectError(`renderSVG: maxBytes ${maxBytes} is too small: the map's header alone takes ${utf8Length(assemble('', 0, 1, false))} bytes`);
+  throw new InspectError(
+    `renderSVG: maxBytes ${maxBytes} is too small: the map's header alone takes ${utf8Length(assemble('', 0, 1, false))} bytes`,
+  );
 }
 
 // The blocks of one page, in `lines` rows.
 function zoomSVG(snap, p, { width, title, budget, lines, slices }) {
   const bytesPerLine = PAGE / lines;
   const scale = width / bytesPerLine;
-  const lineH = 18, lineStep = 22, labelW = 90;
+  const lineH = 18,
+    lineStep = 22,
+    labelW = 90;
   const W = labelW + width + 20;
   const ttl = `${title}: page ${hex(p.address)}`;
   const { lines: head, y } = headerLines(snap, title);
@@ -464,11 +589,21 @@ function zoomSVG(snap, p, { width, title, budget, lines, slices }) {
     summary = `page ${hex(p.address)} (small): ${p.usedBlocks} blocks in use (${formatBytes(p.usedBytes)}), ${p.freeFrames} free frames (${formatBytes(p.freeBytes)}), count ${p.count}${p.large ? `, anchors large block ${hex(p.large)}` : ''}${p.spare ? ', the spare' : ''}${p.corrupt ? ', partly unreadable' : ''}`;
   else if (p.kind === 'large') {
     const l = largeOf(snap, p.large);
-    summary = l ? `page ${hex(p.address)}: page ${(p.address - l.anchor) / PAGE} of the ${l.pages} whole pages of large block ${hex(l.address)} (${l.size} B, anchored by ${hex(l.anchor)})` : `page ${hex(p.address)}: large`;
-  } else if (p.kind === 'free-span') summary = `page ${hex(p.address)}: free, page ${(p.address - p.span) / PAGE + 1} of the run of free pages from ${hex(p.span)}`;
+    summary = l
+      ? `page ${hex(p.address)}: page ${(p.address - l.anchor) / PAGE} of the ${l.pages} whole pages of large block ${hex(l.address)} (${l.size} B, anchored by ${hex(l.anchor)})`
+      : `page ${hex(p.address)}: large`;
+  } else if (p.kind === 'free-span')
+    summary = `page ${hex(p.address)}: free, page ${(p.address - p.span) / PAGE + 1} of the run of free pages from ${hex(p.span)}`;
   else if (p.kind === 'corrupt') summary = `page ${hex(p.address)}: unreadable (map mark ${p.mark ?? '?'})`;
   else summary = `page ${hex(p.address)}: not zee_alloc's (memory grown by someone else)`;
-  const legend = [[COLORS.used, 'in use'], [COLORS.free, 'free frame'], [COLORS.large, 'large block'], [COLORS.meta, 'header'], [COLORS.reserved, 'reserved'], [COLORS.corrupt, 'unreadable']];
+  const legend = [
+    [COLORS.used, 'in use'],
+    [COLORS.free, 'free frame'],
+    [COLORS.large, 'large block'],
+    [COLORS.meta, 'header'],
+    [COLORS.reserved, 'reserved'],
+    [COLORS.corrupt, 'unreadable'],
+  ];
   // Lines: the summary at y, a cut note under it if any, the legend, the page.
   const frame = (body, note) => {
     const top = y + (note ? 16 : 0) + 30;
@@ -479,20 +614,30 @@ function zoomSVG(snap, p, { width, title, budget, lines, slices }) {
       `<text x="8" y="${y}" fill="${COLORS.text}" class="zee-summary">${esc(summary)}</text>`,
       note ? `<text x="8" y="${y + 16}" fill="#a15c00" font-weight="bold" class="zee-cut">${esc(note)}</text>` : '',
       legendLine(top - 8, legend),
-      `<g transform="translate(0,${top})">`, body, '</g>', '</svg>\n',
-    ].filter((s) => s !== '').join('\n');
+      `<g transform="translate(0,${top})">`,
+      body,
+      '</g>',
+      '</svg>\n',
+    ]
+      .filter((s) => s !== '')
+      .join('\n');
   };
 
   // Background per line: headers show through between the blocks.
   const base = [];
   for (let i = 0; i < lines; i++)
-    base.push(`<text x="8" y="${i * lineStep + 13}" fill="${COLORS.text}">${hex(p.address + i * bytesPerLine)}</text><rect x="${labelW}" y="${i * lineStep}" width="${width}" height="${lineH}" fill="${p.kind === 'small' ? COLORS.meta : p.kind === 'large' ? COLORS.large : p.kind === 'free-span' ? COLORS.span : p.kind === 'corrupt' ? COLORS.corrupt : 'url(#zee-hatch)'}"/>`);
+    base.push(
+      `<text x="8" y="${i * lineStep + 13}" fill="${COLORS.text}">${hex(p.address + i * bytesPerLine)}</text><rect x="${labelW}" y="${i * lineStep}" width="${width}" height="${lineH}" fill="${p.kind === 'small' ? COLORS.meta : p.kind === 'large' ? COLORS.large : p.kind === 'free-span' ? COLORS.span : p.kind === 'corrupt' ? COLORS.corrupt : 'url(#zee-hatch)'}"/>`,
+    );
   // One box per block, split where it wraps to the next line.
   const box = (from, to, fill, attrs, tip) => {
     const o = [];
-    for (let a = from; a < to; ) {
-      const line = Math.floor(a / bytesPerLine), end = Math.min(to, (line + 1) * bytesPerLine);
-      o.push(`<rect x="${num(labelW + (a - line * bytesPerLine) * scale)}" y="${line * lineStep}" width="${num(Math.max((end - a) * scale, 0.5))}" height="${lineH}" fill="${fill}"${attrs}>${tip ? `<title>${esc(tip)}</title>` : ''}</rect>`);
+    for (let a = from; a < to;) {
+      const line = Math.floor(a / bytesPerLine),
+        end = Math.min(to, (line + 1) * bytesPerLine);
+      o.push(
+        `<rect x="${num(labelW + (a - line * bytesPerLine) * scale)}" y="${line * lineStep}" width="${num(Math.max((end - a) * scale, 0.5))}" height="${lineH}" fill="${fill}"${attrs}>${tip ? `<title>${esc(tip)}</title>` : ''}</rect>`,
+      );
       a = end;
     }
     return o.join('');
@@ -503,7 +648,15 @@ function zoomSVG(snap, p, { width, title, budget, lines, slices }) {
       // The whole page belongs to one block: one box, selectable like the others.
       const l = largeOf(snap, p.large);
       const attrs = ` class="zee-block zee-large" data-addr="${p.large}" data-state="large" data-size="${l ? l.size : 0}"`;
-      o.push(box(0, PAGE, COLORS.large, attrs, tips ? `large block ${hex(p.large)} in use${l ? `, ${l.size} B` : ''}` : null));
+      o.push(
+        box(
+          0,
+          PAGE,
+          COLORS.large,
+          attrs,
+          tips ? `large block ${hex(p.large)} in use${l ? `, ${l.size} B` : ''}` : null,
+        ),
+      );
     }
     if (p.kind !== 'small') return o.join('\n');
     const P = p.address;
@@ -512,8 +665,10 @@ function zoomSVG(snap, p, { width, title, budget, lines, slices }) {
       const attrs = ` class="zee-block zee-${b.state}" data-addr="${b.address}" data-state="${b.state}" data-size="${b.size}"`;
       let tip = null;
       if (tips) {
-        if (b.state === 'used') tip = `${hex(b.address)}: in use, block ${b.size} B, usable ${b.usable} B${padNote(b)} (header at ${hex(b.address - META)})`;
-        else if (b.state === 'free') tip = `${hex(b.address)}: free frame of ${formatBytes(b.size)} (on free list ${b.size})`;
+        if (b.state === 'used')
+          tip = `${hex(b.address)}: in use, block ${b.size} B, usable ${b.usable} B${padNote(b)} (header at ${hex(b.address - META)})`;
+        else if (b.state === 'free')
+          tip = `${hex(b.address)}: free frame of ${formatBytes(b.size)} (on free list ${b.size})`;
         else if (b.state === 'large') {
           const l = largeOf(snap, b.address);
           tip = `${hex(b.address)}: large block in use, ${l ? `${l.size} B: ${b.size} B here and ${l.pages} whole pages after` : `${b.size} B here`}`;
@@ -523,7 +678,18 @@ function zoomSVG(snap, p, { width, title, budget, lines, slices }) {
       else if (b.state === 'large') o.push(box(off, off + b.size, COLORS.large, attrs, tip));
       else o.push(box(off, off + b.size - META, b.state === 'used' ? COLORS.used : COLORS.free, attrs, tip));
     }
-    if (!p.large && !p.corrupt) o.push(box(PAGE - META, PAGE, COLORS.reserved, '', tips ? `${hex(P + PAGE - META)}: the slot at the page end (reserved: a large block's header could go here)` : null));
+    if (!p.large && !p.corrupt)
+      o.push(
+        box(
+          PAGE - META,
+          PAGE,
+          COLORS.reserved,
+          '',
+          tips
+            ? `${hex(P + PAGE - META)}: the slot at the page end (reserved: a large block's header could go here)`
+            : null,
+        ),
+      );
     return o.join('\n');
   };
   let svg = frame(draw(true), '');
@@ -532,7 +698,12 @@ function zoomSVG(snap, p, { width, title, budget, lines, slices }) {
   if (utf8Length(svg) <= budget) return svg;
   // The page as slices, like one row of the overview.
   const row = overviewRow(snap, { page: p, run: 1 }, 0, width, slices);
-  svg = frame(row, `cut to fit maxBytes ${budget}: blocks not drawn one by one, ${slices} slices of ${formatBytes(PAGE / slices)}`);
+  svg = frame(
+    row,
+    `cut to fit maxBytes ${budget}: blocks not drawn one by one, ${slices} slices of ${formatBytes(PAGE / slices)}`,
+  );
   if (utf8Length(svg) <= budget) return svg;
-  throw new InspectError(`renderSVG: maxBytes ${budget} is too small to draw page ${hex(p.address)} (${utf8Length(svg)} bytes needed at least)`);
+  throw new InspectError(
+    `renderSVG: maxBytes ${budget} is too small to draw page ${hex(p.address)} (${utf8Length(svg)} bytes needed at least)`,
+  );
 }

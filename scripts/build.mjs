@@ -15,8 +15,17 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 
 export const EXPORTS = [
-  'malloc', 'free', 'calloc', 'realloc', 'aligned_alloc', 'posix_memalign',
-  'memalign', 'malloc_usable_size', 'zee_check', 'zee_heap_info', 'zee_trim',
+  'malloc',
+  'free',
+  'calloc',
+  'realloc',
+  'aligned_alloc',
+  'posix_memalign',
+  'memalign',
+  'malloc_usable_size',
+  'zee_check',
+  'zee_heap_info',
+  'zee_trim',
   '__errno_location',
 ];
 
@@ -27,7 +36,10 @@ export const EXPORTS = [
 export const EMCC_ENV = {
   ...process.env,
   NODE_PATH: process.env.NODE_PATH || '/usr/share/nodejs',
-  PATH: (process.env.PATH || '').split(':').filter((d) => !d.endsWith('node_modules/.bin')).join(':'),
+  PATH: (process.env.PATH || '')
+    .split(':')
+    .filter((d) => !d.endsWith('node_modules/.bin'))
+    .join(':'),
 };
 
 // What the JS wrapper provides (the unsafe build needs no zee_fault); any
@@ -54,19 +66,41 @@ export function build(name) {
   const v = VARIANTS[name];
   const out = wasmPath(name);
   mkdirSync(dirname(out), { recursive: true });
-  const sources = readdirSync(join(root, 'src')).filter((f) => f.endsWith('.c')).map((f) => join(root, 'src', f));
-  execFileSync('emcc', [
-    ...sources, '-O2', '-fno-builtin', '-sSTANDALONE_WASM', '--no-entry', '-sMALLOC=none',
-    '-DZEE_FAULT_IMPORT', ...v.defines.map((d) => `-D${d}`),
-    // zee_fault is imported from JS on purpose; the imports are checked below.
-    '-sERROR_ON_UNDEFINED_SYMBOLS=0', '-sWARN_ON_UNDEFINED_SYMBOLS=0', '-sALLOW_MEMORY_GROWTH=1', '-sIMPORTED_MEMORY=1',
-    '-sTOTAL_STACK=65536', '-sINITIAL_MEMORY=196608', '-sMAXIMUM_MEMORY=4GB',
-    `-sEXPORTED_FUNCTIONS=${EXPORTS.map((e) => '_' + e).join(',')}`, '-o', out,
-  ], { stdio: 'inherit', env: EMCC_ENV });
+  const sources = readdirSync(join(root, 'src'))
+    .filter((f) => f.endsWith('.c'))
+    .map((f) => join(root, 'src', f));
+  execFileSync(
+    'emcc',
+    [
+      ...sources,
+      '-O2',
+      '-fno-builtin',
+      '-sSTANDALONE_WASM',
+      '--no-entry',
+      '-sMALLOC=none',
+      '-DZEE_FAULT_IMPORT',
+      ...v.defines.map((d) => `-D${d}`),
+      // zee_fault is imported from JS on purpose; the imports are checked below.
+      '-sERROR_ON_UNDEFINED_SYMBOLS=0',
+      '-sWARN_ON_UNDEFINED_SYMBOLS=0',
+      '-sALLOW_MEMORY_GROWTH=1',
+      '-sIMPORTED_MEMORY=1',
+      '-sTOTAL_STACK=65536',
+      '-sINITIAL_MEMORY=196608',
+      '-sMAXIMUM_MEMORY=4GB',
+      `-sEXPORTED_FUNCTIONS=${EXPORTS.map((e) => '_' + e).join(',')}`,
+      '-o',
+      out,
+    ],
+    { stdio: 'inherit', env: EMCC_ENV },
+  );
   execFileSync(process.execPath, [wasmOpt(), '-O2', out, '-o', out], { stdio: 'inherit' });
-  const imports = WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(out))).map((i) => `${i.module}.${i.name}`);
+  const imports = WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(out))).map(
+    (i) => `${i.module}.${i.name}`,
+  );
   const unknown = imports.filter((i) => !IMPORTS.includes(i));
-  if (unknown.length) throw new Error(`${out} imports ${unknown.join(', ')}: unresolved (the wrapper provides ${IMPORTS.join(', ')})`);
+  if (unknown.length)
+    throw new Error(`${out} imports ${unknown.join(', ')}: unresolved (the wrapper provides ${IMPORTS.join(', ')})`);
   return { name, out, bytes: statSync(out).size };
 }
 

@@ -105,8 +105,7 @@ _Static_assert(MIN_FRAME == 2 * META_SIZE, "a free 16 B frame holds two links");
 _Static_assert(CLASSES == PAGE_LOG2 - MIN_LOG2, "CLASSES");
 _Static_assert(MAX_SMALL + META_SIZE + MIN_FRAME == PAGE_SIZE, "a small block fits one page");
 _Static_assert(ZEE_GRANULE == MIN_FRAME, "blocks are made of frames");
-_Static_assert((ZEE_TAG_SMALL & ZEE_TAG_LARGE & 1) && !(ZEE_TAG_FREE & 1) &&
-                   !(ZEE_TAG_MERGED & 1),
+_Static_assert((ZEE_TAG_SMALL & ZEE_TAG_LARGE & 1) && !(ZEE_TAG_FREE & 1) && !(ZEE_TAG_MERGED & 1),
                "bit 0 of the tag: in use");
 _Static_assert(((ZEE_TAG_SMALL | ZEE_TAG_LARGE | ZEE_TAG_FREE | ZEE_TAG_MERGED) & 12) == 4 &&
                    ((ZEE_TAG_SMALL & ZEE_TAG_LARGE & ZEE_TAG_FREE & ZEE_TAG_MERGED) & 12) == 4,
@@ -158,13 +157,15 @@ int zee_source_grow(addr new_size);
  * and abort.  It is called before anything is changed, so the heap stays
  * consistent if the handler unwinds instead of aborting. */
 #if defined(ZEE_FAULT_IMPORT)
-__attribute__((import_module("env"), import_name("zee_fault"))) void
-zee_fault(unsigned code, void *ptr);
+__attribute__((import_module("env"), import_name("zee_fault"))) void zee_fault(unsigned code,
+                                                                               void *ptr);
 #elif defined(__EMSCRIPTEN__)
 EM_JS(void, zee_fault, (unsigned code, void *ptr), {
-  var what = ["", 'pointer not from this heap (misaligned or out of bounds)',
-              'invalid header at ptr-8 (not allocated here, interior pointer, or overwritten)',
-              'double free', 'internal invariant broken'];
+  var what = [
+    "", 'pointer not from this heap (misaligned or out of bounds)',
+    'invalid header at ptr-8 (not allocated here, interior pointer, or overwritten)', 'double free',
+    'internal invariant broken'
+  ];
   err('zee_alloc: ' + (what[code] || 'fault ' + code) + ' at 0x' + (ptr >>> 0).toString(16));
   abort('zee_alloc fault ' + code);
 });
@@ -177,13 +178,13 @@ __attribute__((weak)) void zee_fault(unsigned code, void *ptr) {
 }
 #endif
 
-
 #if ZEE_THREADS
 static int lock_word;
 /* Why: a spinlock needs no futex, so it also works on the browser's main thread. */
 static void lock(void) {
   while (__atomic_exchange_n(&lock_word, 1, __ATOMIC_ACQUIRE))
-    while (__atomic_load_n(&lock_word, __ATOMIC_RELAXED)) {}
+    while (__atomic_load_n(&lock_word, __ATOMIC_RELAXED)) {
+    }
 }
 static void unlock(void) { __atomic_store_n(&lock_word, 0, __ATOMIC_RELEASE); }
 #else
@@ -304,7 +305,8 @@ static uint32_t usable(uint32_t info) { return (info & ~TAG_MASK) - (info & 2) *
 static void account(uint32_t info, int32_t sign) {
   H.used_bytes += sign * (int32_t)usable(info);
   H.used_blocks += sign;
-  if (H.used_bytes > H.peak_bytes) H.peak_bytes = H.used_bytes;
+  if (H.used_bytes > H.peak_bytes)
+    H.peak_bytes = H.used_bytes;
 }
 
 /* ---- Free frames ------------------------------------------------------------ */
@@ -318,16 +320,20 @@ static void push(addr f, uint32_t size) {
   set_meta(f, size | ZEE_TAG_FREE);
   AT(f)[0] = head;
   AT(f)[1] = 0;
-  if (head) AT(head)[1] = f;
+  if (head)
+    AT(head)[1] = f;
   H.lists[c] = f;
 }
 
 /* O(1) removal, needed when a buddy merges or a range is carved out. */
 static void unlink_frame(addr f, uint32_t size) {
   addr next = AT(f)[0], prev = AT(f)[1];
-  if (prev) AT(prev)[0] = next;
-  else H.lists[class_of(size)] = next;
-  if (next) AT(next)[1] = prev;
+  if (prev)
+    AT(prev)[0] = next;
+  else
+    H.lists[class_of(size)] = next;
+  if (next)
+    AT(next)[1] = prev;
 }
 
 /* Frees frame f, merging it with its free buddies. */
@@ -345,7 +351,8 @@ static void free_frame(addr f, uint32_t size) {
 static void release_range(addr x, addr y) {
   while (x < y) {
     uint32_t size = x & -x;
-    while (size > y - x) size >>= 1;
+    while (size > y - x)
+      size >>= 1;
     free_frame(x, size);
     x += size;
   }
@@ -365,7 +372,8 @@ static int absorb(addr x, addr end) {
   addr y = x;
   while (y < end) { /* look first: a hole that doesn't fit costs only reads */
     uint32_t info = AT(y - META_SIZE)[0];
-    if (info < MIN_FRAME || (info & TAG_MASK) != ZEE_TAG_FREE || !has_meta(y, info)) return 0;
+    if (info < MIN_FRAME || (info & TAG_MASK) != ZEE_TAG_FREE || !has_meta(y, info))
+      return 0;
     y += info & ~TAG_MASK;
   }
   for (addr z = x; z < y;) {
@@ -382,20 +390,23 @@ static int absorb(addr x, addr end) {
 /* Marks n pages from s in the page map: it is the only record of which
  * pages are free, so free neighbours merge by themselves. */
 static void mark(addr s, uint32_t n, uint8_t kind) {
-  while (n--) MAP(s + (n << PAGE_LOG2)) = kind;
+  while (n--)
+    MAP(s + (n << PAGE_LOG2)) = kind;
 }
 
 /* Gives n pages at s back to the free pages. */
 static void free_pages(addr s, uint32_t n) {
   mark(s, n, ZEE_MAP_FREE);
   H.free_pages += n;
-  if (s < H.first_free) H.first_free = s;
+  if (s < H.first_free)
+    H.first_free = s;
 }
 
 /* Takes n more pages from the source; they join the span at the top. */
 static int grow(uint32_t n) {
   addr from = source_size(); /* >= heap_end: memory never shrinks */
-  if (n > (MAX_HEAP - from) >> PAGE_LOG2 || !source_grow(from + (n << PAGE_LOG2))) return 0;
+  if (n > (MAX_HEAP - from) >> PAGE_LOG2 || !source_grow(from + (n << PAGE_LOG2)))
+    return 0;
   addr end = source_size(); /* > from: the growth succeeded */
   /* Pages between heap_end and `from` were grown by someone else: MAP 0. */
   free_pages(from, (end - from) >> PAGE_LOG2);
@@ -432,7 +443,8 @@ static void make_small_page(addr p, addr top) {
  * free and merged, so absorb() takes them whole. */
 static void drop_page(addr p) {
   absorb(p + MIN_FRAME, p + PAGE_SIZE);
-  if (H.spare == p) H.spare = 0;
+  if (H.spare == p)
+    H.spare = 0;
   H.small_pages--;
   free_pages(p, 1);
 }
@@ -441,7 +453,8 @@ static void drop_page(addr p) {
 static void page_emptied(addr p) {
   addr spare = H.spare;
   H.spare = p;
-  if (spare && spare != p && !(AT(spare)[PAGE_WORD] & ZEE_COUNT_MASK)) drop_page(spare);
+  if (spare && spare != p && !(AT(spare)[PAGE_WORD] & ZEE_COUNT_MASK))
+    drop_page(spare);
 }
 
 /* The offset of the top-level frame from which a page's top r bytes are
@@ -452,7 +465,8 @@ static uint32_t top_start(uint32_t r) { return 1u << (31 - __builtin_clz(PAGE_SI
  * no large block yet (its last 8 bytes are then a vacant header slot). */
 static int take_top(addr a, uint32_t r) {
   addr x = a + top_start(r);
-  if (AT(a)[PAGE_LARGE] || (r && !absorb(x, a + PAGE_SIZE))) return 0;
+  if (AT(a)[PAGE_LARGE] || (r && !absorb(x, a + PAGE_SIZE)))
+    return 0;
   release_range(x, a + PAGE_SIZE - r);
   return 1;
 }
@@ -466,16 +480,19 @@ static int take_top(addr a, uint32_t r) {
  * how small pages are made.
  */
 static addr take_anchor(uint32_t r, uint32_t j, uint32_t align) {
-  if (!H.heap_start) init(); /* here, not in malloc: the first call always lands here */
+  if (!H.heap_start)
+    init(); /* here, not in malloc: the first call always lands here */
   for (int tries = 0;; tries++) {
     uint32_t run = 0;
-    while (H.first_free < H.heap_end && MAP(H.first_free) != ZEE_MAP_FREE) H.first_free += PAGE_SIZE;
+    while (H.first_free < H.heap_end && MAP(H.first_free) != ZEE_MAP_FREE)
+      H.first_free += PAGE_SIZE;
     for (addr p = H.first_free; p < H.heap_end; p += PAGE_SIZE) {
       addr a = p - (j << PAGE_LOG2), large = AT(p)[PAGE_LARGE];
       run = MAP(p) == ZEE_MAP_FREE ? run + 1 : 0;
       if (!run && MAP(p) == ZEE_MAP_SMALL && large) /* skip its large block's pages */
         p += AT(large - META_SIZE)[0] & ~OFFSET_MASK;
-      if ((a + PAGE_SIZE) & (align - 1)) continue;
+      if ((a + PAGE_SIZE) & (align - 1))
+        continue;
       if (run > j) { /* a fresh anchor */
         H.free_pages--;
         MAP(a) = ZEE_MAP_SMALL;
@@ -488,10 +505,12 @@ static addr take_anchor(uint32_t r, uint32_t j, uint32_t align) {
       return a;
     }
     /* Grow just enough: the free run at the top of the heap counts. */
-    if (source_size() != H.heap_end) run = 0;
+    if (source_size() != H.heap_end)
+      run = 0;
     /* (>= 1: a top run of j + 1 + slack pages would have held an aligned fit) */
     uint32_t need = j + 1 - run + (align > PAGE_SIZE ? align >> PAGE_LOG2 : 0);
-    if (tries || !grow(need)) return 0;
+    if (tries || !grow(need))
+      return 0;
   }
 }
 
@@ -515,17 +534,21 @@ static addr alloc_small(uint32_t size, uint32_t align) {
   uint32_t skip = 0;
   addr f;
   int exact = size > ROUND_MAX && align == MIN_FRAME; /* (so c >= 8: holes is a class) */
-  if (span == MIN_FRAME << c && (f = H.lists[c])) { /* the fast path: pop a whole frame */
+  if (span == MIN_FRAME << c && (f = H.lists[c])) {   /* the fast path: pop a whole frame */
     addr next = AT(f)[0];
     H.lists[c] = next;
-    if (next) AT(next)[1] = 0;
+    if (next)
+      AT(next)[1] = 0;
     goto found;
   }
   f = H.cursor;
-  if (exact && f && absorb(f, f + size)) goto found;
-  if (size > MAX_FRAME) holes = CLASSES - 1, skip = top_start(size) - MAX_FRAME;
+  if (exact && f && absorb(f, f + size))
+    goto found;
+  if (size > MAX_FRAME)
+    holes = CLASSES - 1, skip = top_start(size) - MAX_FRAME;
   for (;;) {
-    for (k = c; k < CLASSES && !H.lists[k]; k++) {}
+    for (k = c; k < CLASSES && !H.lists[k]; k++) {
+    }
     /* (a hole that would cross the page end fails in absorb(), at the page's
      * last 8 bytes, which never hold a free header) */
     if (exact && (k != c || size > MAX_FRAME)) {
@@ -536,8 +559,10 @@ static addr alloc_small(uint32_t size, uint32_t align) {
           goto found;
         }
     }
-    if (k < CLASSES) break;
-    if (!(f = take_anchor(0, 0, MIN_FRAME))) return 0; /* a fresh page: every frame free */
+    if (k < CLASSES)
+      break;
+    if (!(f = take_anchor(0, 0, MIN_FRAME)))
+      return 0;  /* a fresh page: every frame free */
     if (exact) { /* an exact block packs from the page's bottom, the next after it */
       f += MIN_FRAME;
       absorb(f, f + size);
@@ -553,7 +578,8 @@ static addr alloc_small(uint32_t size, uint32_t align) {
   }
   release_range(f + span, f + (MIN_FRAME << c)); /* what an exact or aligned block leaves */
 found:
-  if (size > ROUND_MAX) H.cursor = f + size; /* where the next exact block goes first */
+  if (size > ROUND_MAX)
+    H.cursor = f + size; /* where the next exact block goes first */
   set_meta(f, size | ZEE_TAG_SMALL);
   AT(f & ~OFFSET_MASK)[PAGE_WORD]++;
   return f;
@@ -564,7 +590,8 @@ found:
 static addr alloc_large(uint32_t m, uint32_t align) {
   uint32_t r = m & OFFSET_MASK, j = m >> PAGE_LOG2;
   addr a = take_anchor(r, j, align);
-  if (!a) return 0;
+  if (!a)
+    return 0;
   addr p = a + PAGE_SIZE - r;
   set_meta(p, m | ZEE_TAG_LARGE);
   AT(a)[PAGE_WORD]++;
@@ -585,17 +612,22 @@ static void release(addr p, uint32_t info) {
   uint32_t left = --AT(page)[PAGE_WORD] & ZEE_COUNT_MASK;
   if (info & 2) {
     uint32_t span = extent(size);
-    if (size > ROUND_MAX) H.cursor = p; /* the next exact block tries this hole */
-    if (size <= ROUND_MAX && !(p & (span - 1))) free_frame(p, span); /* a whole frame */
-    else release_range(p, p + span);
-    if (!left) page_emptied(page);
+    if (size > ROUND_MAX)
+      H.cursor = p; /* the next exact block tries this hole */
+    if (size <= ROUND_MAX && !(p & (span - 1)))
+      free_frame(p, span); /* a whole frame */
+    else
+      release_range(p, p + span);
+    if (!left)
+      page_emptied(page);
   } else {
     uint32_t j = size >> PAGE_LOG2;
     AT(page)[PAGE_LARGE] = 0;
     H.large_pages -= j;
     free_pages(page + PAGE_SIZE, j);
     release_range(p, page + PAGE_SIZE);
-    if (!left) drop_page(page);
+    if (!left)
+      drop_page(page);
   }
 }
 
@@ -603,8 +635,10 @@ static void release(addr p, uint32_t info) {
  * the free frames right after it.  Returns 0 if it can't. */
 static int resize_small(addr p, uint32_t size, uint32_t want) {
   addr end = p + extent(want), old = p + extent(size);
-  if (end <= old) release_range(end, old);
-  else if (!absorb(old, end)) return 0; /* fails at the page end, see alloc_small */
+  if (end <= old)
+    release_range(end, old);
+  else if (!absorb(old, end))
+    return 0; /* fails at the page end, see alloc_small */
   set_meta(p, want | ZEE_TAG_SMALL);
   return 1;
 }
@@ -622,7 +656,8 @@ static int resize_large(addr p, uint32_t size, uint32_t want) {
   } else if (j2 > j) {
     uint32_t need = j2 - j, have = 0;
     for (int tries = 0; have < need; tries++) {
-      while (have < need && MAP(end + (have << PAGE_LOG2)) == ZEE_MAP_FREE) have++;
+      while (have < need && MAP(end + (have << PAGE_LOG2)) == ZEE_MAP_FREE)
+        have++;
       /* At the top of the heap, growing memory extends the block. */
       if (have < need && (tries || end + (have << PAGE_LOG2) != H.heap_end ||
                           source_size() != H.heap_end || !grow(need - have)))
@@ -648,7 +683,8 @@ static uint32_t block_info(addr p) {
 #if ZEE_VALIDATION >= 1
   /* In use is tag 5 or 7; a sound header with tag 4 or 6 is a freed block. */
   uint32_t bad = AT(p - META_SIZE)[1] ^ info ^ p ^ ZEE_SALT;
-  if (bad || (info & 13) != 5) fault(bad || (info & 12) != 4 ? ZEE_E_HEADER : ZEE_E_DOUBLE_FREE, p);
+  if (bad || (info & 13) != 5)
+    fault(bad || (info & 12) != 4 ? ZEE_E_HEADER : ZEE_E_DOUBLE_FREE, p);
 #endif
 #if ZEE_VALIDATION >= 2
   uint32_t size = info & ~TAG_MASK;
@@ -678,9 +714,12 @@ static void *allocate(size_t n, size_t align) {
     /* r must keep the payload aligned: a multiple of align, or 0 past 32 KiB
      * (g <= 64 KiB, so the sum can't wrap) */
     uint32_t g = align > MAX_FRAME ? PAGE_SIZE : align;
-    p = n > MAX_HEAP || align > MAX_HEAP / 2 ? 0 : alloc_large(((uint32_t)n + g - 1 + !n) & ~(g - 1), align);
+    p = n > MAX_HEAP || align > MAX_HEAP / 2
+            ? 0
+            : alloc_large(((uint32_t)n + g - 1 + !n) & ~(g - 1), align);
   }
-  if (!p) return out_of_memory();
+  if (!p)
+    return out_of_memory();
   account(AT(p - META_SIZE)[0], 1);
   return to_ptr(p);
 }
@@ -695,7 +734,8 @@ void *zee_malloc(size_t n) {
 }
 
 void zee_free(void *ptr) {
-  if (!ptr) return;
+  if (!ptr)
+    return;
   lock();
   addr p = to_addr(ptr);
   release(p, block_info(p));
@@ -704,14 +744,17 @@ void zee_free(void *ptr) {
 
 void *zee_calloc(size_t count, size_t size) {
   size_t n;
-  if (__builtin_mul_overflow(count, size, &n)) return out_of_memory();
+  if (__builtin_mul_overflow(count, size, &n))
+    return out_of_memory();
   void *p = zee_malloc(n);
-  if (p) memset(p, 0, n);
+  if (p)
+    memset(p, 0, n);
   return p;
 }
 
 size_t zee_usable_size(void *ptr) {
-  if (!ptr) return 0;
+  if (!ptr)
+    return 0;
   lock();
   uint32_t info = block_info(to_addr(ptr));
   unlock();
@@ -730,7 +773,8 @@ void *zee_memalign(size_t align, size_t n) {
 }
 
 void *zee_realloc(void *ptr, size_t n) {
-  if (!ptr) return zee_malloc(n);
+  if (!ptr)
+    return zee_malloc(n);
   if (!n) {
     zee_free(ptr);
     return 0;
@@ -763,7 +807,8 @@ void *zee_realloc(void *ptr, size_t n) {
 
 void zee_trim(void) {
   lock();
-  if (H.spare && !(AT(H.spare)[PAGE_WORD] & ZEE_COUNT_MASK)) drop_page(H.spare);
+  if (H.spare && !(AT(H.spare)[PAGE_WORD] & ZEE_COUNT_MASK))
+    drop_page(H.spare);
   H.spare = 0;
   unlock();
 }
@@ -786,19 +831,23 @@ static int sound(addr f, unsigned tag) {
 static int walk_page(addr p, walk_totals *t) {
   addr large = AT(p)[PAGE_LARGE], limit = p + PAGE_SIZE, f = p + MIN_FRAME;
   uint32_t count = 0;
-  if ((AT(p)[PAGE_WORD] & ~ZEE_COUNT_MASK) != ZEE_PAGE_TAG) return ZEE_C_PAGE;
-  if (large & OFFSET_MASK) limit = large;
+  if ((AT(p)[PAGE_WORD] & ~ZEE_COUNT_MASK) != ZEE_PAGE_TAG)
+    return ZEE_C_PAGE;
+  if (large & OFFSET_MASK)
+    limit = large;
   if (large && (large < p + MIN_FRAME || large > p + PAGE_SIZE || (large & 15)))
     return ZEE_C_PAGE;
   while (f < limit) {
     uint32_t info = AT(f - META_SIZE)[0], size = info & ~TAG_MASK;
-    if (!size || !has_meta(f, info)) return ZEE_C_FRAME;
+    if (!size || !has_meta(f, info))
+      return ZEE_C_FRAME;
     if ((info & TAG_MASK) == ZEE_TAG_SMALL) {
       count++;
       t->used_bytes += size - META_SIZE;
       size = extent(size);
     } else if ((info & TAG_MASK) == ZEE_TAG_FREE) {
-      if ((size & (size - 1)) || size > MAX_FRAME || (f & (size - 1))) return ZEE_C_FRAME;
+      if ((size & (size - 1)) || size > MAX_FRAME || (f & (size - 1)))
+        return ZEE_C_FRAME;
       addr b = f ^ size;
       if ((b & OFFSET_MASK) && b > f && b < limit && sound(b, ZEE_TAG_FREE) &&
           (AT(b - META_SIZE)[0] & ~TAG_MASK) == size)
@@ -807,7 +856,8 @@ static int walk_page(addr p, walk_totals *t) {
     } else {
       return ZEE_C_FRAME;
     }
-    if (size > limit - f) return ZEE_C_FRAME;
+    if (size > limit - f)
+      return ZEE_C_FRAME;
     f += size;
   }
   if (large) {
@@ -816,7 +866,8 @@ static int walk_page(addr p, walk_totals *t) {
         large + size != p + PAGE_SIZE + (j << PAGE_LOG2) || j > (H.heap_end - p) >> PAGE_LOG2)
       return ZEE_C_LARGE;
     for (uint32_t i = 1; i <= j; i++)
-      if (MAP(p + (i << PAGE_LOG2)) != ZEE_MAP_LARGE) return ZEE_C_LARGE;
+      if (MAP(p + (i << PAGE_LOG2)) != ZEE_MAP_LARGE)
+        return ZEE_C_LARGE;
     count++;
     t->used_bytes += size;
     t->large_pages += j;
@@ -831,18 +882,23 @@ static int walk_page(addr p, walk_totals *t) {
 /* Checks every rule of the layout and the running totals. */
 static int walk(void) {
   walk_totals t = {0};
-  if (!H.heap_start) return 0;
-  if ((H.first_free & OFFSET_MASK) || MAP(H.heap_start - PAGE_SIZE)) return ZEE_C_STATE;
-  if (H.spare && MAP(H.spare) != ZEE_MAP_SMALL) return ZEE_C_PAGE;
+  if (!H.heap_start)
+    return 0;
+  if ((H.first_free & OFFSET_MASK) || MAP(H.heap_start - PAGE_SIZE))
+    return ZEE_C_STATE;
+  if (H.spare && MAP(H.spare) != ZEE_MAP_SMALL)
+    return ZEE_C_PAGE;
   for (addr p = H.heap_start; p < H.heap_end;) {
     unsigned kind = MAP(p);
     if (kind == ZEE_MAP_FREE) {
-      if (p < H.first_free) return ZEE_C_SPAN;
+      if (p < H.first_free)
+        return ZEE_C_SPAN;
       t.free_pages++;
       p += PAGE_SIZE;
     } else if (kind == ZEE_MAP_SMALL) {
       int r = walk_page(p, &t);
-      if (r) return r;
+      if (r)
+        return r;
       addr large = AT(p)[PAGE_LARGE];
       p += PAGE_SIZE + (large ? (AT(large - META_SIZE)[0] & ~OFFSET_MASK) : 0);
     } else if (kind == ZEE_MAP_NONE) {
@@ -861,7 +917,8 @@ static int walk(void) {
           !has_meta(f, size | ZEE_TAG_FREE))
         return ZEE_C_LIST;
   }
-  if (n != t.free_frames) return ZEE_C_LIST_COUNT;
+  if (n != t.free_frames)
+    return ZEE_C_LIST_COUNT;
   if (t.used_bytes != H.used_bytes || t.used_blocks != H.used_blocks ||
       t.small_pages != H.small_pages || t.large_pages != H.large_pages ||
       t.free_pages != H.free_pages || H.peak_bytes < H.used_bytes)
@@ -901,9 +958,11 @@ struct mallinfo mallinfo(void) {
 #define ZEE_ALIAS(name, target) __typeof(target) name __attribute__((alias(#target)))
 
 int zee_posix_memalign(void **out, size_t align, size_t n) {
-  if (align < sizeof(void *) || (align & (align - 1))) return EINVAL;
+  if (align < sizeof(void *) || (align & (align - 1)))
+    return EINVAL;
   void *p = zee_memalign(align, n);
-  if (!p) return ENOMEM;
+  if (!p)
+    return ENOMEM;
   *out = p;
   return 0;
 }

@@ -20,25 +20,26 @@ extern "C" {
 
 /* ---- Layout constants (layout version 3: exact-size blocks) ----------- */
 #define ZEE_LAYOUT_VERSION 3u
-#define ZEE_PAGE_SIZE 65536u   /* wasm page: small pages and large blocks */
-#define ZEE_META_SIZE 8u       /* the header before every payload */
-#define ZEE_GRANULE 16u        /* block sizes and addresses are multiples */
-#define ZEE_MIN_FRAME 16u      /* smallest buddy frame */
-#define ZEE_MAX_FRAME 32768u   /* largest buddy frame inside a small page */
-#define ZEE_CLASSES 12u        /* free lists of frames 16, 32, ... 32768 */
-#define ZEE_MAX_SMALL 65512u   /* largest malloc() served by a small block */
-#define ZEE_ROUND_MAX 4096u    /* small blocks up to this size (header included)
-                                  occupy a whole power-of-two frame */
+#define ZEE_PAGE_SIZE 65536u /* wasm page: small pages and large blocks */
+#define ZEE_META_SIZE 8u     /* the header before every payload */
+#define ZEE_GRANULE 16u      /* block sizes and addresses are multiples */
+#define ZEE_MIN_FRAME 16u    /* smallest buddy frame */
+#define ZEE_MAX_FRAME 32768u /* largest buddy frame inside a small page */
+#define ZEE_CLASSES 12u      /* free lists of frames 16, 32, ... 32768 */
+#define ZEE_MAX_SMALL 65512u /* largest malloc() served by a small block */
+/* Small blocks up to this size (header included) occupy a whole
+ * power-of-two frame; larger ones exactly their size. */
+#define ZEE_ROUND_MAX 4096u
 
 /* Low 4 bits of a header's info word (the rest is the block's size). */
 #define ZEE_TAG_MASK 15u
-#define ZEE_TAG_SMALL 7u       /* in use: a small block, usable size - 8 */
-#define ZEE_TAG_LARGE 5u       /* in use: a large block, usable size = size */
-#define ZEE_TAG_FREE 6u        /* a free frame, on the free list of its size */
-#define ZEE_TAG_MERGED 4u      /* a header left inside a merged free frame */
-#define ZEE_SALT 0x5eea110cu   /* check word = info ^ payload address ^ SALT */
-#define ZEE_PAGE_TAG 0x5a450000u  /* small page word 0: tag | blocks */
-#define ZEE_COUNT_MASK 0xffffu    /* ... the count of blocks in that word */
+#define ZEE_TAG_SMALL 7u           /* in use: a small block, usable size - 8 */
+#define ZEE_TAG_LARGE 5u           /* in use: a large block, usable size = size */
+#define ZEE_TAG_FREE 6u            /* a free frame, on the free list of its size */
+#define ZEE_TAG_MERGED 4u          /* a header left inside a merged free frame */
+#define ZEE_SALT 0x5eea110cu       /* check word = info ^ payload address ^ SALT */
+#define ZEE_PAGE_TAG 0x5a450000u   /* small page word 0: tag | blocks */
+#define ZEE_COUNT_MASK 0xffffu     /* ... the count of blocks in that word */
 #define ZEE_INFO_MAGIC 0x3345455au /* "ZEE3" */
 
 /* One byte per wasm page in the page map (zee_heap_info_t.page_map); it is
@@ -81,14 +82,14 @@ enum zee_check_code {
  * totals are kept up to date by every call, so reading them costs O(1).
  */
 typedef struct zee_heap_info {
-  uint32_t magic;      /* ZEE_INFO_MAGIC */
-  uint32_t layout;     /* ZEE_LAYOUT_VERSION */
-  uint32_t config;     /* ZEE_VALIDATION | ZEE_THREADS << 4 */
-  uint32_t heap_start; /* first page zee_alloc may own (0 until first use) */
-  uint32_t heap_end;   /* end of the last page it owns */
-  uint32_t page_map;   /* address of the page map: a byte per page, ZEE_MAP_* */
-  uint32_t first_free; /* no page below it is free: where searches begin */
-  uint32_t spare;      /* an empty small page kept back from release */
+  uint32_t magic;              /* ZEE_INFO_MAGIC */
+  uint32_t layout;             /* ZEE_LAYOUT_VERSION */
+  uint32_t config;             /* ZEE_VALIDATION | ZEE_THREADS << 4 */
+  uint32_t heap_start;         /* first page zee_alloc may own (0 until first use) */
+  uint32_t heap_end;           /* end of the last page it owns */
+  uint32_t page_map;           /* address of the page map: a byte per page, ZEE_MAP_* */
+  uint32_t first_free;         /* no page below it is free: where searches begin */
+  uint32_t spare;              /* an empty small page kept back from release */
   uint32_t lists[ZEE_CLASSES]; /* free-list heads, 16 B .. 32 KiB */
   /* Running totals */
   uint32_t used_bytes;  /* sum of malloc_usable_size() over live blocks */

@@ -4,11 +4,16 @@ import { PAGE, meta, spans, state } from './helpers/layout.mjs';
 import { ENOMEM, EINVAL } from '../js/zee_alloc.mjs';
 
 let z;
-beforeEach(async () => { z = await fresh(); });
-afterEach(() => { expect(z.check()).toBe(0); });
+beforeEach(async () => {
+  z = await fresh();
+});
+afterEach(() => {
+  expect(z.check()).toBe(0);
+});
 
 test('malloc(0) returns a unique, freeable pointer', () => {
-  const a = z.malloc(0), b = z.malloc(0);
+  const a = z.malloc(0),
+    b = z.malloc(0);
   expect(a).not.toBe(0);
   expect(b).not.toBe(0);
   expect(a).not.toBe(b);
@@ -176,7 +181,10 @@ describe('size boundaries', () => {
   });
 
   test('up to 65,512 B is a small block in one page: above 32 KiB it starts at a top-level frame', () => {
-    const a = z.malloc(32760), b = z.malloc(32761), c = z.malloc(65512), d = z.malloc(65513);
+    const a = z.malloc(32760),
+      b = z.malloc(32761),
+      c = z.malloc(65512),
+      d = z.malloc(65513);
     expect(meta(z, a)).toMatchObject({ small: true, size: 32768 });
     expect(z.usableSize(a)).toBe(32760);
     // 32,784 B, exactly, inside one page
@@ -216,7 +224,11 @@ describe('checked builds', () => {
   test('a bad free throws a ZeeFaultError with the pointer, and the heap stays usable', () => {
     const p = z.malloc(64);
     let err;
-    try { z.free(p + 16); } catch (e) { err = e; }
+    try {
+      z.free(p + 16);
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(Error);
     expect(err.code).toBe('ZEE_E_HEADER');
     expect(err.ptr).toBe(p + 16);
@@ -227,7 +239,9 @@ describe('checked builds', () => {
   });
 
   test('a double free is reported even after the block merged with its buddy', () => {
-    const a = z.malloc(8), b = z.malloc(8), c = z.malloc(8); // 16@16, 16@32, 16@48
+    const a = z.malloc(8),
+      b = z.malloc(8),
+      c = z.malloc(8); // 16@16, 16@32, 16@48
     z.free(b);
     z.free(c); // c is the upper half: it merges into 32@32 and its header ends up inside
     expect(() => z.free(c)).toThrow(expect.objectContaining({ code: 'ZEE_E_DOUBLE_FREE', ptr: c }));
@@ -242,7 +256,11 @@ describe('checked builds', () => {
     let thrown = 0;
     for (let i = 0; i < 3000; i++) {
       for (const bad of [() => z.free(p + 16), () => z.realloc(p + 32, 5), () => z.usableSize(7)]) {
-        try { bad(); } catch (e) { thrown++; }
+        try {
+          bad();
+        } catch (e) {
+          thrown++;
+        }
       }
     }
     expect(thrown).toBe(9000);

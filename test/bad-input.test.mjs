@@ -43,33 +43,57 @@ const CALLS = {
 const POINTER_ROWS = [
   ['a static address (the allocator state)', (z) => z.stateAddress & ~15, 'ZEE_E_POINTER'],
   ['a stack address (below the heap)', (z) => state(z).heapStart - 1024, 'ZEE_E_POINTER'],
-  ['an interior pointer of a small block', (z, sh) => sh.starts.find((p) => sh.blocks.get(p).size === 100) + 32, 'ZEE_E_HEADER'],
-  ['an interior pointer of a large block', (z, sh) => sh.starts.find((p) => sh.blocks.get(p).size === 200000) + PAGE, 'ZEE_E_HEADER'],
-  ['an address in a free page', (z) => {
-    const j = z.malloc(5 * PAGE);
-    z.free(j);
-    return spans(z)[0].start + PAGE + 16;
-  }, 'ZEE_E_HEADER'],
+  [
+    'an interior pointer of a small block',
+    (z, sh) => sh.starts.find((p) => sh.blocks.get(p).size === 100) + 32,
+    'ZEE_E_HEADER',
+  ],
+  [
+    'an interior pointer of a large block',
+    (z, sh) => sh.starts.find((p) => sh.blocks.get(p).size === 200000) + PAGE,
+    'ZEE_E_HEADER',
+  ],
+  [
+    'an address in a free page',
+    (z) => {
+      const j = z.malloc(5 * PAGE);
+      z.free(j);
+      return spans(z)[0].start + PAGE + 16;
+    },
+    'ZEE_E_HEADER',
+  ],
   ['an unaligned address (+1)', (z, sh) => sh.starts[0] + 1, 'ZEE_E_POINTER'],
   ['an 8-aligned address (+8)', (z, sh) => sh.starts[0] + 8, 'ZEE_E_POINTER'],
   ['a pointer past the heap', (z) => state(z).heapEnd + 16, 'ZEE_E_POINTER'],
   ['a pointer past the memory (0xfffffff0)', () => 0xfffffff0, 'ZEE_E_POINTER'],
-  ['a small block already freed (double free)', (z) => {
-    const p = z.malloc(40);
-    z.malloc(40); // keeps the buddy busy: p's frame stays as it was
-    z.free(p);
-    return p;
-  }, 'ZEE_E_DOUBLE_FREE'],
-  ['a small block freed and merged with its buddy (double free)', (z) => {
-    const p = z.malloc(40);
-    z.free(p);
-    return p;
-  }, 'ZEE_E_DOUBLE_FREE'],
-  ['a large block already freed (double free)', (z) => {
-    const p = z.malloc(3 * PAGE);
-    z.free(p);
-    return p;
-  }, 'ZEE_E_DOUBLE_FREE'],
+  [
+    'a small block already freed (double free)',
+    (z) => {
+      const p = z.malloc(40);
+      z.malloc(40); // keeps the buddy busy: p's frame stays as it was
+      z.free(p);
+      return p;
+    },
+    'ZEE_E_DOUBLE_FREE',
+  ],
+  [
+    'a small block freed and merged with its buddy (double free)',
+    (z) => {
+      const p = z.malloc(40);
+      z.free(p);
+      return p;
+    },
+    'ZEE_E_DOUBLE_FREE',
+  ],
+  [
+    'a large block already freed (double free)',
+    (z) => {
+      const p = z.malloc(3 * PAGE);
+      z.free(p);
+      return p;
+    },
+    'ZEE_E_DOUBLE_FREE',
+  ],
 ];
 
 describe.each(CHECKED)('bad pointers, %s build: a ZeeFaultError before any change', (variant) => {
@@ -79,7 +103,11 @@ describe.each(CHECKED)('bad pointers, %s build: a ZeeFaultError before any chang
       const p = make(z, sh) >>> 0;
       const before = snapshot(z);
       let err;
-      try { CALLS[call](z, p); } catch (e) { err = e; }
+      try {
+        CALLS[call](z, p);
+      } catch (e) {
+        err = e;
+      }
       expect(err).toBeInstanceOf(ZeeFaultError);
       expect(err.code).toBe(code);
       expect(err.ptr).toBe(p);
@@ -91,38 +119,48 @@ describe.each(CHECKED)('bad pointers, %s build: a ZeeFaultError before any chang
       sh.verifyAll();
       // still usable: allocate, fill, free around the live blocks
       for (const n of [16, 500, 70000]) sh.add(z.malloc(n), n);
-      for (const q of [...sh.starts]) { sh.remove(q); z.free(q); }
+      for (const q of [...sh.starts]) {
+        sh.remove(q);
+        z.free(q);
+      }
       expect(z.check()).toBe(0);
     });
   });
 
-  test.each(Object.keys(CALLS))('a header overwritten by the block before it: %s throws ZEE_E_HEADER, check() names the damage', async (call) => {
-    const { z, sh } = await setup(variant);
-    // two 32 B frames side by side: 8 bytes past lo's usable size is hi's header
-    const ps = Array.from({ length: 16 }, () => z.malloc(24));
-    const lo = ps.find((p) => ps.includes(p + 32));
-    expect(lo).toBeDefined();
-    const hi = lo + 32;
-    const saved = z.HEAPU8.slice(hi - 8, hi);
-    z.HEAPU8.fill(0x41, lo + 24, lo + 32); // the overflow
-    expect(z.check()).toBe(ZEE_C_FRAME);
-    const before = snapshot(z);
-    let err;
-    try { CALLS[call](z, hi); } catch (e) { err = e; }
-    expect(err).toBeInstanceOf(ZeeFaultError);
-    expect(err.code).toBe('ZEE_E_HEADER');
-    expect(err.ptr).toBe(hi);
-    expect(Buffer.compare(snapshot(z).heap, before.heap)).toBe(0);
-    expect(z.check()).toBe(ZEE_C_FRAME);
-    // repairing the header makes the heap whole again
-    z.HEAPU8.set(saved, hi - 8);
-    expect(z.check()).toBe(0);
-    z.free(hi);
-    sh.verifyAll();
-    expect(z.check()).toBe(0);
-  });
+  test.each(Object.keys(CALLS))(
+    'a header overwritten by the block before it: %s throws ZEE_E_HEADER, check() names the damage',
+    async (call) => {
+      const { z, sh } = await setup(variant);
+      // two 32 B frames side by side: 8 bytes past lo's usable size is hi's header
+      const ps = Array.from({ length: 16 }, () => z.malloc(24));
+      const lo = ps.find((p) => ps.includes(p + 32));
+      expect(lo).toBeDefined();
+      const hi = lo + 32;
+      const saved = z.HEAPU8.slice(hi - 8, hi);
+      z.HEAPU8.fill(0x41, lo + 24, lo + 32); // the overflow
+      expect(z.check()).toBe(ZEE_C_FRAME);
+      const before = snapshot(z);
+      let err;
+      try {
+        CALLS[call](z, hi);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ZeeFaultError);
+      expect(err.code).toBe('ZEE_E_HEADER');
+      expect(err.ptr).toBe(hi);
+      expect(Buffer.compare(snapshot(z).heap, before.heap)).toBe(0);
+      expect(z.check()).toBe(ZEE_C_FRAME);
+      // repairing the header makes the heap whole again
+      z.HEAPU8.set(saved, hi - 8);
+      expect(z.check()).toBe(0);
+      z.free(hi);
+      sh.verifyAll();
+      expect(z.check()).toBe(0);
+    },
+  );
 
-  test('an overwritten large-block header (overflow of the anchor page\'s last frame) is rejected too', async () => {
+  test("an overwritten large-block header (overflow of the anchor page's last frame) is rejected too", async () => {
     const { z } = await setup(variant);
     const j = z.malloc(2 * PAGE);
     const saved = z.HEAPU8.slice(j - 8, j);
@@ -137,17 +175,20 @@ describe.each(CHECKED)('bad pointers, %s build: a ZeeFaultError before any chang
 
 describe('bad pointers, unsafe build: no checks', () => {
   // The one outcome unsafe defines: wasm bounds-checks the header read.
-  test.each(Object.keys(CALLS))('%s of a pointer past the memory traps (RuntimeError) and changes nothing', async (call) => {
-    const { z, sh } = await setup('unsafe');
-    const before = snapshot(z);
-    for (const p of [state(z).heapEnd + 16, 0xfffffff0]) {
-      expect(state(z).heapEnd).toBe(z.memoryBytes);
-      expect(() => CALLS[call](z, p)).toThrow(WebAssembly.RuntimeError);
-    }
-    expect(Buffer.compare(snapshot(z).heap, before.heap)).toBe(0);
-    expect(z.check()).toBe(0);
-    sh.verifyAll();
-  });
+  test.each(Object.keys(CALLS))(
+    '%s of a pointer past the memory traps (RuntimeError) and changes nothing',
+    async (call) => {
+      const { z, sh } = await setup('unsafe');
+      const before = snapshot(z);
+      for (const p of [state(z).heapEnd + 16, 0xfffffff0]) {
+        expect(state(z).heapEnd).toBe(z.memoryBytes);
+        expect(() => CALLS[call](z, p)).toThrow(WebAssembly.RuntimeError);
+      }
+      expect(Buffer.compare(snapshot(z).heap, before.heap)).toBe(0);
+      expect(z.check()).toBe(0);
+      sh.verifyAll();
+    },
+  );
 
   test('a double free is not detected at the call, and zee_check() reports the damage afterwards', async () => {
     const { z } = await setup('unsafe');
@@ -160,8 +201,10 @@ describe('bad pointers, unsafe build: no checks', () => {
 });
 
 describe.each(LEVELS)('bad sizes and alignments, %s build', (variant) => {
-  const HUGE = [0xffffffff, 0xfffffff8, 0xffff0001, 0xffff0000, 0x80000000, (CAP + 1) * PAGE]
-    .map((n) => [n.toString(16), n]);
+  const HUGE = [0xffffffff, 0xfffffff8, 0xffff0001, 0xffff0000, 0x80000000, (CAP + 1) * PAGE].map((n) => [
+    n.toString(16),
+    n,
+  ]);
 
   test.each(HUGE)('malloc(0x%s) near SIZE_MAX returns NULL with ENOMEM', async (hex, n) => {
     const { z, sh } = await setup(variant);
@@ -174,7 +217,10 @@ describe.each(LEVELS)('bad sizes and alignments, %s build', (variant) => {
 
   test.each(HUGE)('calloc(1, 0x%s) and calloc(that, 1) return NULL with ENOMEM', async (hex, n) => {
     const { z, sh } = await setup(variant);
-    for (const [a, b] of [[1, n], [n, 1]]) {
+    for (const [a, b] of [
+      [1, n],
+      [n, 1],
+    ]) {
       z.errno = 0;
       expect(z.calloc(a, b)).toBe(0);
       expect(z.errno).toBe(ENOMEM);
@@ -183,28 +229,35 @@ describe.each(LEVELS)('bad sizes and alignments, %s build', (variant) => {
     sh.verifyAll();
   });
 
-  test.each(HUGE)('realloc(p, 0x%s) returns NULL with ENOMEM and leaves p intact (small and large p)', async (hex, n) => {
-    const { z, sh } = await setup(variant);
-    for (const p of [sh.starts[0], sh.starts[sh.starts.length - 1]]) {
-      const size = z.usableSize(p);
-      z.errno = 0;
-      expect(z.realloc(p, n)).toBe(0);
-      expect(z.errno).toBe(ENOMEM);
-      expect(z.usableSize(p)).toBe(size);
-      sh.verify(p);
-    }
-    expect(z.check()).toBe(0);
-  });
-
-  test.each([[0x10000, 0x10000], [0xffffffff, 2], [3, 0x55555556], [0x80000000, 0x80000000]])(
-    'calloc(%s, %s) whose product overflows returns NULL with ENOMEM', async (a, b) => {
+  test.each(HUGE)(
+    'realloc(p, 0x%s) returns NULL with ENOMEM and leaves p intact (small and large p)',
+    async (hex, n) => {
       const { z, sh } = await setup(variant);
-      z.errno = 0;
-      expect(z.calloc(a, b)).toBe(0);
-      expect(z.errno).toBe(ENOMEM);
+      for (const p of [sh.starts[0], sh.starts[sh.starts.length - 1]]) {
+        const size = z.usableSize(p);
+        z.errno = 0;
+        expect(z.realloc(p, n)).toBe(0);
+        expect(z.errno).toBe(ENOMEM);
+        expect(z.usableSize(p)).toBe(size);
+        sh.verify(p);
+      }
       expect(z.check()).toBe(0);
-      sh.verifyAll();
-    });
+    },
+  );
+
+  test.each([
+    [0x10000, 0x10000],
+    [0xffffffff, 2],
+    [3, 0x55555556],
+    [0x80000000, 0x80000000],
+  ])('calloc(%s, %s) whose product overflows returns NULL with ENOMEM', async (a, b) => {
+    const { z, sh } = await setup(variant);
+    z.errno = 0;
+    expect(z.calloc(a, b)).toBe(0);
+    expect(z.errno).toBe(ENOMEM);
+    expect(z.check()).toBe(0);
+    sh.verifyAll();
+  });
 
   test('aligned_alloc(0, n) is served with the minimum alignment (16), like memalign', async () => {
     const { z, sh } = await setup(variant);
@@ -216,23 +269,27 @@ describe.each(LEVELS)('bad sizes and alignments, %s build', (variant) => {
   });
 
   test.each([3, 24, 48, 0x30000, 0x80000001, 0xffffffff])(
-    'aligned_alloc(%s, n) with a non-power-of-two alignment returns NULL with EINVAL', async (a) => {
+    'aligned_alloc(%s, n) with a non-power-of-two alignment returns NULL with EINVAL',
+    async (a) => {
       const { z } = await setup(variant);
       z.errno = 0;
       expect(z.alignedAlloc(a, 100)).toBe(0);
       expect(z.errno).toBe(EINVAL);
       expect(z.check()).toBe(0);
-    });
+    },
+  );
 
   test.each([0, 1, 2, 3, 24, 0x30000, 0xffffffff])(
-    'posix_memalign(&p, %s, n) returns EINVAL and leaves p alone', async (a) => {
+    'posix_memalign(&p, %s, n) returns EINVAL and leaves p alone',
+    async (a) => {
       const { z } = await setup(variant);
       const out = z.malloc(4);
       z.HEAPU32[out >>> 2] = 0xdeadbeef;
       expect(z.exports.posix_memalign(out, a, 100)).toBe(EINVAL);
       expect(z.HEAPU32[out >>> 2]).toBe(0xdeadbeef);
       expect(z.check()).toBe(0);
-    });
+    },
+  );
 
   test('a huge alignment (2 GiB) fails with ENOMEM: aligned_alloc NULL, posix_memalign ENOMEM', async () => {
     const { z, sh } = await setup(variant);
@@ -257,7 +314,8 @@ describe.each(LEVELS)('bad sizes and alignments, %s build', (variant) => {
       expect(meta(z, p).tag & 1).toBe(0); // no longer in use: free (6) or buried in a merged frame (4)
       expect(z.check()).toBe(0);
     }
-    const a = z.realloc(0, 0), b = z.realloc(0, 0);
+    const a = z.realloc(0, 0),
+      b = z.realloc(0, 0);
     expect(a).not.toBe(0);
     expect(b).not.toBe(a);
     expect(z.usableSize(a)).toBe(8); // malloc(0): the smallest block, 16 B with its 8 B tail

@@ -16,13 +16,19 @@ let srv, browser, page;
 const errors = [];
 
 // Status and content type of one request to the viewer's server.
-const head = (url) => new Promise((resolve, reject) => {
-  get(url, (res) => { res.resume(); resolve({ status: res.statusCode, type: res.headers['content-type'] }); }).on('error', reject);
-});
+const head = (url) =>
+  new Promise((resolve, reject) => {
+    get(url, (res) => {
+      res.resume();
+      resolve({ status: res.statusCode, type: res.headers['content-type'] });
+    }).on('error', reject);
+  });
 
 // The stats panel's raw values, by name.
 async function stats() {
-  return page.$$eval('[data-stat]', (els) => Object.fromEntries(els.map((e) => [e.dataset.stat, Number(e.dataset.value)])));
+  return page.$$eval('[data-stat]', (els) =>
+    Object.fromEntries(els.map((e) => [e.dataset.stat, Number(e.dataset.value)])),
+  );
 }
 const ops = async () => Number(await page.getAttribute('body', 'data-ops'));
 const zoomed = async () => Number(await page.getAttribute('body', 'data-zoom'));
@@ -41,14 +47,16 @@ async function zoomBlocks() {
     return Object.fromEntries(Object.entries(by).map(([k, v]) => [k, [...v].sort((a, b) => a - b)]));
   });
 }
-const pageOf = (p) => (p - 8) - ((p - 8) % PAGE);
+const pageOf = (p) => p - 8 - ((p - 8) % PAGE);
 
 beforeAll(async () => {
   srv = await startServer({ port: 0 });
   browser = await launch({ width: 1400, height: 900 });
   page = browser.page;
   page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error' && !/favicon|404/.test(m.text())) errors.push(m.text()); });
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/favicon|404/.test(m.text())) errors.push(m.text());
+  });
 }, 60000);
 
 afterAll(async () => {

@@ -23,7 +23,9 @@ const buildRoot = join(root, 'build', 'emscripten');
 const env = {
   ...process.env,
   NODE_PATH: process.env.NODE_PATH || '/usr/share/nodejs',
-  PATH: process.env.PATH.split(':').filter((d) => !d.endsWith('node_modules/.bin')).join(':'),
+  PATH: process.env.PATH.split(':')
+    .filter((d) => !d.endsWith('node_modules/.bin'))
+    .join(':'),
 };
 delete env.NODE_OPTIONS;
 const PAGE = 65536;
@@ -51,12 +53,15 @@ function checkGlue(dir) {
     if (!table) continue;
     const provided = new Set([...table[1].matchAll(/"?([\w$]+)"?\s*:/g)].map((m) => m[1]));
     const wanted = WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(join(dir, f))))
-      .filter((i) => i.kind === 'function').map((i) => i.name);
+      .filter((i) => i.kind === 'function')
+      .map((i) => i.name);
     const missing = wanted.filter((n) => !provided.has(n));
     if (missing.length) {
       const which = spawnSync('sh', ['-c', 'command -v wasm-opt; wasm-opt --version'], { env, encoding: 'utf8' });
-      throw new Error(`${js} does not match ${f}: the wasm imports ${missing.join(', ')}, which the glue ` +
-        `doesn't provide (glue: ${[...provided].slice(0, 8).join(', ')}). wasm-opt on PATH: ${which.stdout}${which.stderr}`);
+      throw new Error(
+        `${js} does not match ${f}: the wasm imports ${missing.join(', ')}, which the glue ` +
+          `doesn't provide (glue: ${[...provided].slice(0, 8).join(', ')}). wasm-opt on PATH: ${which.stdout}${which.stderr}`,
+      );
     }
   }
 }
@@ -65,9 +70,16 @@ function checkGlue(dir) {
 // emcmake picks adds a flag Node 20 rejects) and builds it.
 function buildExample(name, defines = [], dir = name) {
   const out = join(buildRoot, dir);
-  sh('emcmake', ['cmake', '-S', join(root, 'examples', name), '-B', out,
-    '-DCMAKE_BUILD_TYPE=Release', `-DCMAKE_CROSSCOMPILING_EMULATOR=${process.execPath}`,
-    ...defines.map((d) => `-D${d}`)]);
+  sh('emcmake', [
+    'cmake',
+    '-S',
+    join(root, 'examples', name),
+    '-B',
+    out,
+    '-DCMAKE_BUILD_TYPE=Release',
+    `-DCMAKE_CROSSCOMPILING_EMULATOR=${process.execPath}`,
+    ...defines.map((d) => `-D${d}`),
+  ]);
   sh('cmake', ['--build', out, '-j2']);
   checkGlue(out);
   return out;
@@ -76,7 +88,11 @@ function buildExample(name, defines = [], dir = name) {
 // Runs a built program under Node; returns { status, stdout, stderr }.
 function run(file, args = [], timeout = 120000) {
   const r = spawnSync(process.execPath, [file, ...args], {
-    cwd: dirname(file), env, encoding: 'utf8', timeout, maxBuffer: 64 * MiB,
+    cwd: dirname(file),
+    env,
+    encoding: 'utf8',
+    timeout,
+    maxBuffer: 64 * MiB,
   });
   if (r.error && r.error.code !== 'ETIMEDOUT') throw r.error;
   return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
@@ -117,8 +133,21 @@ function cAppQsortNumbers(n) {
   return { min: a[0], median: a[n >> 1], max: a[n - 1], sum };
 }
 
-const C_STEPS = ['strdup', 'realloc-string', 'getenv', 'qsort', 'mmap', 'malloc0', 'calloc-overflow',
-  'calloc', 'aligned', 'posix_memalign-einval', 'usable_size', 'mallinfo', 'zee_check'];
+const C_STEPS = [
+  'strdup',
+  'realloc-string',
+  'getenv',
+  'qsort',
+  'mmap',
+  'malloc0',
+  'calloc-overflow',
+  'calloc',
+  'aligned',
+  'posix_memalign-einval',
+  'usable_size',
+  'mallinfo',
+  'zee_check',
+];
 
 // True if process `pid` exists.
 function alive(pid) {
@@ -153,7 +182,10 @@ function acquireLock(timeoutMs) {
       rmSync(lockDir, { recursive: true, force: true });
       continue;
     }
-    if (Date.now() > deadline) throw new Error(`${buildRoot} is in use by process ${owner || '?'} (another test run); waited ${timeoutMs / 1000} s`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `${buildRoot} is in use by process ${owner || '?'} (another test run); waited ${timeoutMs / 1000} s`,
+      );
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
   }
 }
@@ -167,7 +199,8 @@ beforeAll(() => {
 
 afterAll(() => {
   try {
-    if (Number(readFileSync(join(lockDir, 'pid'), 'utf8')) === process.pid) rmSync(lockDir, { recursive: true, force: true });
+    if (Number(readFileSync(join(lockDir, 'pid'), 'utf8')) === process.pid)
+      rmSync(lockDir, { recursive: true, force: true });
   } catch {}
 });
 
@@ -177,8 +210,7 @@ describe('emscripten.cmake', () => {
     const s = expectAllOk(r, 'c-app', C_STEPS);
     expect(r.stdout).toMatch(/^c-app on zee_alloc \(config 0x1\)$/m); // external validation, no threads
     const q = cAppQsortNumbers(100000);
-    expect(s.get('qsort').detail).toBe(
-      `100000 ints sorted, min=${q.min} median=${q.median} max=${q.max} sum=${q.sum}`);
+    expect(s.get('qsort').detail).toBe(`100000 ints sorted, min=${q.min} median=${q.median} max=${q.max} sum=${q.sum}`);
     expect(s.get('mallinfo').detail).toMatch(/^in-use \+104000 bytes for 1000 x malloc\(100\)/);
     expect(s.get('getenv').detail).toContain('PATH=/');
   });
@@ -196,7 +228,11 @@ describe('emscripten.cmake', () => {
   test('under AddressSanitizer: ASan owns malloc, zee_alloc serves its memory (BUILTIN_ONLY)', () => {
     const app = join(built['c-app'], 'c-app-asan.js');
     const r = run(app);
-    expectAllOk(r, 'c-app', C_STEPS.filter((s) => s !== 'mallinfo')); // ASan's mallinfo is a stub
+    expectAllOk(
+      r,
+      'c-app',
+      C_STEPS.filter((s) => s !== 'mallinfo'),
+    ); // ASan's mallinfo is a stub
     const o = run(app, ['heap-overflow']);
     const at = BigInt(/of a 40-byte block at (0x[0-9a-f]+)/.exec(o.stdout)[1]);
     expect(o.stderr).toContain(`AddressSanitizer: heap-buffer-overflow on address 0x${(at + 40n).toString(16)}`);
@@ -214,24 +250,50 @@ describe('emscripten.cmake', () => {
   test('a bad option value stops the configure with a clear message', () => {
     const out = join(buildRoot, 'bad-option');
     rmSync(out, { recursive: true, force: true });
-    const r = spawnSync('emcmake', ['cmake', '-S', join(root, 'examples', 'c-app'), '-B', out,
-      `-DCMAKE_CROSSCOMPILING_EMULATOR=${process.execPath}`, '-DZEE_ALLOC_VALIDATION=paranoid'],
-    { env, encoding: 'utf8' });
+    const r = spawnSync(
+      'emcmake',
+      [
+        'cmake',
+        '-S',
+        join(root, 'examples', 'c-app'),
+        '-B',
+        out,
+        `-DCMAKE_CROSSCOMPILING_EMULATOR=${process.execPath}`,
+        '-DZEE_ALLOC_VALIDATION=paranoid',
+      ],
+      { env, encoding: 'utf8' },
+    );
     expect(r.status).not.toBe(0);
-    expect(r.stderr.replace(/\s+/g, ' ')).toContain("zee_alloc_link: VALIDATION is 'paranoid'; expected one of: unsafe, external, dev (or 0..2)");
-    const c = spawnSync('emcmake', ['cmake', '-S', join(root, 'examples', 'c-app'), '-B', out,
-      `-DCMAKE_CROSSCOMPILING_EMULATOR=${process.execPath}`, '-DZEE_ALLOC_VALIDATION=3'],
-    { env, encoding: 'utf8' });
+    expect(r.stderr.replace(/\s+/g, ' ')).toContain(
+      "zee_alloc_link: VALIDATION is 'paranoid'; expected one of: unsafe, external, dev (or 0..2)",
+    );
+    const c = spawnSync(
+      'emcmake',
+      [
+        'cmake',
+        '-S',
+        join(root, 'examples', 'c-app'),
+        '-B',
+        out,
+        `-DCMAKE_CROSSCOMPILING_EMULATOR=${process.execPath}`,
+        '-DZEE_ALLOC_VALIDATION=3',
+      ],
+      { env, encoding: 'utf8' },
+    );
     expect(c.status).not.toBe(0);
-    expect(c.stderr.replace(/\s+/g, ' ')).toContain("zee_alloc_link: VALIDATION is '3'; expected one of: unsafe, external, dev (or 0..2)");
+    expect(c.stderr.replace(/\s+/g, ' ')).toContain(
+      "zee_alloc_link: VALIDATION is '3'; expected one of: unsafe, external, dev (or 0..2)",
+    );
   });
 
   test('without the Emscripten toolchain the configure says how to run it', () => {
     const out = join(buildRoot, 'no-toolchain');
     rmSync(out, { recursive: true, force: true });
     // A host compiler gets the configure past project() to the include.
-    const r = spawnSync('cmake', ['-S', join(root, 'examples', 'c-app'), '-B', out, '-DCMAKE_C_COMPILER=clang'],
-      { env, encoding: 'utf8' });
+    const r = spawnSync('cmake', ['-S', join(root, 'examples', 'c-app'), '-B', out, '-DCMAKE_C_COMPILER=clang'], {
+      env,
+      encoding: 'utf8',
+    });
     expect(r.status).not.toBe(0);
     expect(r.stderr.replace(/\s+/g, ' ')).toContain('zee_alloc/emscripten.cmake needs the Emscripten toolchain');
   });
@@ -239,23 +301,41 @@ describe('emscripten.cmake', () => {
   test('a -pthread target without THREADS ON stops the configure (it would link unlocked and race)', () => {
     const src = join(buildRoot, 'pthread-check-src');
     mkdirSync(src, { recursive: true });
-    writeFileSync(join(src, 'CMakeLists.txt'), [
-      'cmake_minimum_required(VERSION 3.13)', 'project(pthread_check C)',
-      `include(${join(root, 'emscripten.cmake')})`,
-      `add_executable(app ${join(root, 'examples', 'threads', 'main.c')})`,
-      'zee_alloc_link(app)', 'target_link_options(app PRIVATE -pthread)', ''].join('\n'));
+    writeFileSync(
+      join(src, 'CMakeLists.txt'),
+      [
+        'cmake_minimum_required(VERSION 3.13)',
+        'project(pthread_check C)',
+        `include(${join(root, 'emscripten.cmake')})`,
+        `add_executable(app ${join(root, 'examples', 'threads', 'main.c')})`,
+        'zee_alloc_link(app)',
+        'target_link_options(app PRIVATE -pthread)',
+        '',
+      ].join('\n'),
+    );
     const out = join(buildRoot, 'pthread-check');
     rmSync(out, { recursive: true, force: true });
-    const r = spawnSync('emcmake', ['cmake', '-S', src, '-B', out, `-DCMAKE_CROSSCOMPILING_EMULATOR=${process.execPath}`],
-      { env, encoding: 'utf8' });
+    const r = spawnSync(
+      'emcmake',
+      ['cmake', '-S', src, '-B', out, `-DCMAKE_CROSSCOMPILING_EMULATOR=${process.execPath}`],
+      { env, encoding: 'utf8' },
+    );
     expect(r.status).not.toBe(0);
     expect(r.stderr.replace(/\s+/g, ' ')).toContain(
-      'zee_alloc_link(app): the target is built with -pthread but zee_alloc without its lock; pass THREADS ON');
+      'zee_alloc_link(app): the target is built with -pthread but zee_alloc without its lock; pass THREADS ON',
+    );
   });
 
   test('a C++ app: vector, string, map, new/delete, aligned new, exceptions', () => {
     const r = run(join(built['cpp-app'], 'cpp-app.js'));
-    const s = expectAllOk(r, 'cpp-app', ['vector', 'string-map', 'new-delete', 'aligned-new', 'exceptions', 'zee_check']);
+    const s = expectAllOk(r, 'cpp-app', [
+      'vector',
+      'string-map',
+      'new-delete',
+      'aligned-new',
+      'exceptions',
+      'zee_check',
+    ]);
     let sum = 0n;
     for (let i = 0n; i < 200000n; i++) sum += i * i;
     expect(s.get('vector').detail).toMatch(new RegExp(`^200000 elements, sum=${sum}, capacity=`));
@@ -270,9 +350,21 @@ describe('plain emcc, no CMake', () => {
     const out = join(buildRoot, 'plain-emcc');
     mkdirSync(out, { recursive: true });
     writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n');
-    const sources = readdirSync(join(root, 'src')).filter((f) => f.endsWith('.c')).map((f) => join('src', f));
-    sh('emcc', ['-O2', '-fno-builtin', '-Isrc', ...sources, 'examples/c-app/main.c', '-sMALLOC=none',
-      '-sWASM_ASYNC_COMPILATION=0', '-sEXIT_RUNTIME=1', '-o', join(out, 'c-app.js')]);
+    const sources = readdirSync(join(root, 'src'))
+      .filter((f) => f.endsWith('.c'))
+      .map((f) => join('src', f));
+    sh('emcc', [
+      '-O2',
+      '-fno-builtin',
+      '-Isrc',
+      ...sources,
+      'examples/c-app/main.c',
+      '-sMALLOC=none',
+      '-sWASM_ASYNC_COMPILATION=0',
+      '-sEXIT_RUNTIME=1',
+      '-o',
+      join(out, 'c-app.js'),
+    ]);
     const r = run(join(out, 'c-app.js'));
     expectAllOk(r, 'c-app', C_STEPS);
     // Same lines as the CMake build, but for numbers that depend on the build
@@ -301,7 +393,8 @@ describe('memory', () => {
     const r = run(join(built.memory, 'mem-grow.js'));
     const s = expectAllOk(r, 'grow', ['round-1', 'round-2', 'reuse', 'realloc-top', 'zee_check']);
     const [, initial, grown, again] = /^memory (\d+) -> (\d+) bytes in round 1, (\d+) after round 2$/
-      .exec(s.get('reuse').detail).map(Number);
+      .exec(s.get('reuse').detail)
+      .map(Number);
     expect(initial).toBe(16 * MiB);
     expect(grown).toBeGreaterThan(192 * MiB);
     expect(again).toBe(grown);
@@ -315,7 +408,8 @@ describe('memory', () => {
     expect(n.final).toBe(64 * MiB); // grown exactly to the cap, not past it
     expectBigBlocksFill(n.big, n.heapStart, 64 * MiB);
     const [, k64, k4, b256, b16] = /^then (\d+) x 64 KiB, (\d+) x 4 KiB, (\d+) x 256 B, (\d+) x 16 B/
-      .exec(s.get('smaller-blocks').detail).map(Number);
+      .exec(s.get('smaller-blocks').detail)
+      .map(Number);
     expect(k4 + b256 + b16).toBeGreaterThan(0);
     expect(k64).toBeLessThan(17); // less than one more 1 MiB block's worth of pages
     expect(s.get('recovered').detail).toContain(`${Math.ceil(n.big / 2)} x 1 MiB fit again`);
@@ -351,7 +445,8 @@ describe('heap map', () => {
   test("the app's JS side prints its heap map; the inspector agrees with the allocator", () => {
     const r = run(join(root, 'examples', 'heap-map-app', 'run.mjs'), [built['heap-map-app']]);
     const names = [];
-    for (let i = 1; i <= 4; i++) names.push(`step ${i} validate`, `step ${i} in-use`, `step ${i} blocks`, `step ${i} foreign`);
+    for (let i = 1; i <= 4; i++)
+      names.push(`step ${i} validate`, `step ${i} in-use`, `step ${i} blocks`, `step ${i} foreign`);
     const lines = r.stdout.split('\n');
     for (const n of names) expect(lines.find((l) => l.startsWith(`${n}: `))).toMatch(new RegExp(`^${n}: ok `));
     expect(r.stdout).toContain('heap-map-app: 0 failures');
@@ -370,10 +465,16 @@ describe('threads', () => {
     const r = run(join(built.threads, 'threads.js'), ['4', '100000', '1']);
     expect(r.stderr).toBe('');
     for (let t = 1; t <= 4; t++) {
-      expect(r.stdout).toMatch(new RegExp(`^thread ${t}: 100000 ops \\(\\d+ malloc, \\d+ realloc, \\d+ free\\), \\d+ bytes checked, peak \\d+ live bytes, 0 errors$`, 'm'));
+      expect(r.stdout).toMatch(
+        new RegExp(
+          `^thread ${t}: 100000 ops \\(\\d+ malloc, \\d+ realloc, \\d+ free\\), \\d+ bytes checked, peak \\d+ live bytes, 0 errors$`,
+          'm',
+        ),
+      );
     }
     const [, before, after] = /^threads: 400000 ops, 0 errors, zee_check 0, memory (\d+) -> (\d+) bytes$/m
-      .exec(r.stdout).map(Number);
+      .exec(r.stdout)
+      .map(Number);
     expect(after).toBeGreaterThan(before); // workers grew the shared memory
     expect(r.status).toBe(0);
   });
@@ -385,7 +486,8 @@ describe('threads', () => {
     for (const seed of ['1', '2', '3']) {
       const r = run(join(built.threads, 'threads-nolock.js'), ['4', '20000', seed], 60000);
       const clean = /^threads: 80000 ops, 0 errors, zee_check 0/m.test(r.stdout) && r.status === 0;
-      const caught = /corrupted bytes|not zeroed|lost data|misaligned|zee_alloc: |RuntimeError/.test(r.stdout + r.stderr) ||
+      const caught =
+        /corrupted bytes|not zeroed|lost data|misaligned|zee_alloc: |RuntimeError/.test(r.stdout + r.stderr) ||
         r.signal === 'SIGTERM';
       attempts.push({ seed, status: r.status, clean, caught });
       if (caught && !clean) break;

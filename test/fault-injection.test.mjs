@@ -16,12 +16,23 @@ const PAGE = 65536;
 const VARIANTS = ['default', 'dev', 'unsafe'];
 
 describe.each(VARIANTS)('%s build', (variant) => {
-  test.each([[16, 1], [32, 2], [48, 3]])(
-    'capped at %s pages with foreign growth (seed %s): NULLs accounted, heap and blocks intact', async (pages, seed) => {
+  test.each([
+    [16, 1],
+    [32, 2],
+    [48, 3],
+  ])(
+    'capped at %s pages with foreign growth (seed %s): NULLs accounted, heap and blocks intact',
+    async (pages, seed) => {
       const z = await fresh(variant, { maximumPages: pages });
       const c = workload(z, {
-        seed: seed * 7919 + pages, ops: 12000, maxLive: 200, maxLarge: 6 * PAGE,
-        maxBytes: pages * PAGE, foreign: 0.01, checkEvery: 1, fullEvery: 3000,
+        seed: seed * 7919 + pages,
+        ops: 12000,
+        maxLive: 200,
+        maxLarge: 6 * PAGE,
+        maxBytes: pages * PAGE,
+        foreign: 0.01,
+        checkEvery: 1,
+        fullEvery: 3000,
       });
       expect(c.ops).toBe(12000);
       expect(c.nulls).toBeGreaterThan(20); // growth really did fail, many times
@@ -29,36 +40,46 @@ describe.each(VARIANTS)('%s build', (variant) => {
       expect(c.foreignPages).toBeGreaterThan(0);
       expect(c.peakMemory).toBeLessThanOrEqual(pages * PAGE);
       expect(z.check()).toBe(0);
-    });
+    },
+  );
 });
 
-test.each(['default', 'dev', 'unsafe'])('%s: after OOM, freeing blocks lets the same requests succeed again', async (variant) => {
-  const z = await fresh(variant, { maximumPages: 20 });
-  const sh = new Shadow(z);
-  for (const n of [100000, 5000, 100]) {
-    let p;
-    while ((p = z.malloc(n))) sh.add(p, n);
-    expect(z.errno).toBe(ENOMEM);
-  }
-  expect(z.memoryBytes).toBe(20 * PAGE);
-  expect(z.check()).toBe(0);
-  sh.verifyAll();
-  // free every other block: each size is served again
-  for (const p of sh.starts.filter((_, i) => i % 2 === 0)) { sh.remove(p); z.free(p); }
-  for (const n of [5000, 100]) {
-    const p = z.malloc(n);
-    expect(p).not.toBe(0);
-    sh.add(p, n);
-  }
-  sh.verifyAll();
-  // everything freed: the whole capped memory is available to one large block
-  // again
-  for (const p of [...sh.starts]) { sh.remove(p); z.free(p); }
-  z.trim();
-  const big = z.malloc(12 * PAGE);
-  expect(big).not.toBe(0);
-  expect(z.check()).toBe(0);
-});
+test.each(['default', 'dev', 'unsafe'])(
+  '%s: after OOM, freeing blocks lets the same requests succeed again',
+  async (variant) => {
+    const z = await fresh(variant, { maximumPages: 20 });
+    const sh = new Shadow(z);
+    for (const n of [100000, 5000, 100]) {
+      let p;
+      while ((p = z.malloc(n))) sh.add(p, n);
+      expect(z.errno).toBe(ENOMEM);
+    }
+    expect(z.memoryBytes).toBe(20 * PAGE);
+    expect(z.check()).toBe(0);
+    sh.verifyAll();
+    // free every other block: each size is served again
+    for (const p of sh.starts.filter((_, i) => i % 2 === 0)) {
+      sh.remove(p);
+      z.free(p);
+    }
+    for (const n of [5000, 100]) {
+      const p = z.malloc(n);
+      expect(p).not.toBe(0);
+      sh.add(p, n);
+    }
+    sh.verifyAll();
+    // everything freed: the whole capped memory is available to one large block
+    // again
+    for (const p of [...sh.starts]) {
+      sh.remove(p);
+      z.free(p);
+    }
+    z.trim();
+    const big = z.malloc(12 * PAGE);
+    expect(big).not.toBe(0);
+    expect(z.check()).toBe(0);
+  },
+);
 
 test('growth refused in the middle of a realloc keeps the old block and its bytes', async () => {
   const z = await fresh('dev', { maximumPages: 16 });

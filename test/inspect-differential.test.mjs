@@ -42,33 +42,56 @@ async function randomHeap(r) {
 
 // Writes one damage; returns a description for failure messages.
 function damage(z, s, r) {
-  const u32 = z.HEAPU32, u8 = z.HEAPU8;
+  const u32 = z.HEAPU32,
+    u8 = z.HEAPU8;
   const word = (a, how) => {
     const old = u32[a >>> 2];
-    u32[a >>> 2] = how < 0.3 ? 0 : how < 0.6 ? (old ^ (1 << r.int(0, 31))) >>> 0 : how < 0.8 ? (old + 16) >>> 0 : Math.floor(r() * 2 ** 32);
+    u32[a >>> 2] =
+      how < 0.3
+        ? 0
+        : how < 0.6
+          ? (old ^ (1 << r.int(0, 31))) >>> 0
+          : how < 0.8
+            ? (old + 16) >>> 0
+            : Math.floor(r() * 2 ** 32);
     return `word ${a.toString(16)}: ${old.toString(16)} -> ${u32[a >>> 2].toString(16)}`;
   };
   const blocks = s.blocks.filter((b) => b.state === 'used' || b.state === 'free');
   const free = blocks.filter((b) => b.state === 'free');
   const small = s.pages.filter((p) => p.kind === 'small');
   const kind = r.pick(['header', 'header', 'link', 'page', 'map', 'size', 'counter', 'head', 'large', 'cursor']);
-  if (kind === 'header') { const b = r.pick(blocks); return `header of ${b.state} ${b.address.toString(16)}, ${word(b.address - 8 + 4 * r.int(0, 1), r())}`; }
-  if (kind === 'link' && free.length) { const b = r.pick(free); return `link of free ${b.address.toString(16)}, ${word(b.address + 4 * r.int(0, 1), r())}`; }
-  if (kind === 'page') { const p = r.pick(small); return `page word of ${p.address.toString(16)}, ${word(p.address + 4 * r.int(0, 1), r())}`; }
+  if (kind === 'header') {
+    const b = r.pick(blocks);
+    return `header of ${b.state} ${b.address.toString(16)}, ${word(b.address - 8 + 4 * r.int(0, 1), r())}`;
+  }
+  if (kind === 'link' && free.length) {
+    const b = r.pick(free);
+    return `link of free ${b.address.toString(16)}, ${word(b.address + 4 * r.int(0, 1), r())}`;
+  }
+  if (kind === 'page') {
+    const p = r.pick(small);
+    return `page word of ${p.address.toString(16)}, ${word(p.address + 4 * r.int(0, 1), r())}`;
+  }
   if (kind === 'map') {
-    const a = s.heapStart + PAGE * r.int(0, s.totals.pages - 1), at = s.pageMap + a / PAGE, old = u8[at];
+    const a = s.heapStart + PAGE * r.int(0, s.totals.pages - 1),
+      at = s.pageMap + a / PAGE,
+      old = u8[at];
     u8[at] = r.int(0, 4);
     return `map byte of ${a.toString(16)}: ${old} -> ${u8[at]}`;
   }
   if (kind === 'size') {
     // a size changed by a granule with a matching check word: only the size is wrong
-    const b = r.pick(blocks), info = u32[(b.address - 8) >>> 2], next = (info + (r() < 0.5 ? 16 : -16)) >>> 0;
+    const b = r.pick(blocks),
+      info = u32[(b.address - 8) >>> 2],
+      next = (info + (r() < 0.5 ? 16 : -16)) >>> 0;
     u32[(b.address - 8) >>> 2] = next;
     u32[(b.address - 4) >>> 2] = (next ^ b.address ^ LAYOUT.SALT) >>> 0;
     return `size of ${b.state} ${b.address.toString(16)}: ${info.toString(16)} -> ${next.toString(16)}`;
   }
   if (kind === 'large' && s.large.length) {
-    const l = r.pick(s.large), info = u32[(l.address - 8) >>> 2], next = (info + 16 * r.int(-4, 4) * (r() < 0.5 ? 1 : 4096)) >>> 0;
+    const l = r.pick(s.large),
+      info = u32[(l.address - 8) >>> 2],
+      next = (info + 16 * r.int(-4, 4) * (r() < 0.5 ? 1 : 4096)) >>> 0;
     u32[(l.address - 8) >>> 2] = next;
     u32[(l.address - 4) >>> 2] = (next ^ l.address ^ LAYOUT.SALT) >>> 0;
     return `size of large ${l.address.toString(16)}: ${info.toString(16)} -> ${next.toString(16)}`;
@@ -101,7 +124,10 @@ test(`${ROUNDS} heaps, one damage each: validate() and zee_check() name the same
     }
     const s = snapshot(z);
     const first = s.violations[0]?.rule ?? 'ZEE_C_OK';
-    if (first !== c) throw new Error(`round ${i} (seed ${seed}): after ${what}, zee_check() says ${c}, validate() ${first}: ${s.violations[0]?.message}`);
+    if (first !== c)
+      throw new Error(
+        `round ${i} (seed ${seed}): after ${what}, zee_check() says ${c}, validate() ${first}: ${s.violations[0]?.message}`,
+      );
     tally[c] = (tally[c] ?? 0) + 1;
     renderText(s);
     renderSVG(s, { maxBytes: 200_000 });

@@ -29,19 +29,36 @@ int main(void) { return 0; }
 // Builds the app unless an up-to-date build exists (sources unchanged).
 function buildApp() {
   mkdirSync(dir, { recursive: true });
-  const src = `${dir}/app.c`, out = `${dir}/app.js`;
+  const src = `${dir}/app.c`,
+    out = `${dir}/app.js`;
   const core = `${root}src/zee_alloc.c`;
-  const stale = !existsSync(out) || !existsSync(src) || readFileSync(src, 'utf8') !== APP_C ||
-    statSync(core).mtimeMs > statSync(out).mtimeMs || statSync(`${root}src/zee_alloc.h`).mtimeMs > statSync(out).mtimeMs;
+  const stale =
+    !existsSync(out) ||
+    !existsSync(src) ||
+    readFileSync(src, 'utf8') !== APP_C ||
+    statSync(core).mtimeMs > statSync(out).mtimeMs ||
+    statSync(`${root}src/zee_alloc.h`).mtimeMs > statSync(out).mtimeMs;
   if (!stale) return out;
   writeFileSync(src, APP_C);
   writeFileSync(`${dir}/package.json`, '{ "type": "commonjs" }\n'); // the glue is CommonJS
-  execFileSync('emcc', [
-    src, core, `-I${root}src`, '-O1', '-sMALLOC=none', '-sALLOW_MEMORY_GROWTH=1',
-    '-sMODULARIZE=1', '-sEXPORT_NAME=createApp',
-    '-sEXPORTED_FUNCTIONS=_main,_app_alloc,_app_free,_zee_heap_info,_zee_check',
-    '-sEXPORTED_RUNTIME_METHODS=HEAPU8', '-o', out,
-  ], { env: EMCC_ENV, stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync(
+    'emcc',
+    [
+      src,
+      core,
+      `-I${root}src`,
+      '-O1',
+      '-sMALLOC=none',
+      '-sALLOW_MEMORY_GROWTH=1',
+      '-sMODULARIZE=1',
+      '-sEXPORT_NAME=createApp',
+      '-sEXPORTED_FUNCTIONS=_main,_app_alloc,_app_free,_zee_heap_info,_zee_check',
+      '-sEXPORTED_RUNTIME_METHODS=HEAPU8',
+      '-o',
+      out,
+    ],
+    { env: EMCC_ENV, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   return out;
 }
 
@@ -69,7 +86,15 @@ test("an Emscripten app's Module: the snapshot lists the app's blocks and valida
       expect(used.get(p).usable).toBeLessThanOrEqual(n + 15);
     } else {
       // 100,000 B: 34,464 B in the top of its anchor, then one whole page
-      expect(s.large).toContainEqual({ address: p, anchor: p - 8 - ((p - 8) % PAGE), size: 100000, usable: 100000, pages: 1, inPage: 34464, end: p + 100000 });
+      expect(s.large).toContainEqual({
+        address: p,
+        anchor: p - 8 - ((p - 8) % PAGE),
+        size: 100000,
+        usable: 100000,
+        pages: 1,
+        inPage: 34464,
+        end: p + 100000,
+      });
     }
   }
   // the app's own allocations (stdio, its startup) are in the heap too: at least ours

@@ -21,16 +21,28 @@ const MAP_AT = 8192;
  */
 function heapOf(pages, { extraPages = 0 } = {}) {
   const buffer = new ArrayBuffer((HEAP_PAGE + pages + extraPages) * PAGE);
-  const u32 = new Uint32Array(buffer), u8 = new Uint8Array(buffer);
+  const u32 = new Uint32Array(buffer),
+    u8 = new Uint8Array(buffer);
   const heapStart = HEAP_PAGE * PAGE;
   const P = (i) => heapStart + i * PAGE;
-  const wr = (a, v) => { u32[a >>> 2] = v >>> 0; };
-  const header = (p, size, tag) => { wr(p - 8, size | tag); wr(p - 4, (size | tag) ^ p ^ LAYOUT.SALT); };
+  const wr = (a, v) => {
+    u32[a >>> 2] = v >>> 0;
+  };
+  const header = (p, size, tag) => {
+    wr(p - 8, size | tag);
+    wr(p - 4, (size | tag) ^ p ^ LAYOUT.SALT);
+  };
   const free = []; // [address, size]
   const freePages = [];
   const c = { usedBytes: 0, usedBlocks: 0, smallPages: 0, largePages: 0, freePages: 0 };
   const h = {
-    buffer, u32, u8, heapStart, P, wr, header,
+    buffer,
+    u32,
+    u8,
+    heapStart,
+    P,
+    wr,
+    header,
     heapEnd: P(pages),
     src: { buffer, stateAddress: STATE_AT },
     stateWord: (field) => STATE_AT + 4 * STATE[field],
@@ -42,24 +54,33 @@ function heapOf(pages, { extraPages = 0 } = {}) {
      */
     small(i, blocks, { large = 0, loose = false } = {}) {
       const base = P(i);
-      let f = base + 16, used = 0;
+      let f = base + 16,
+        used = 0;
       const out = [];
       for (const [size, kind] of blocks) {
         header(f, size, kind === 'u' ? LAYOUT.TAG_SMALL : LAYOUT.TAG_FREE);
         out.push(f);
-        if (kind === 'u') { used++; c.usedBytes += size - 8; c.usedBlocks++; } else free.push([f, size]);
+        if (kind === 'u') {
+          used++;
+          c.usedBytes += size - 8;
+          c.usedBlocks++;
+        } else free.push([f, size]);
         f += kind === 'u' ? extent(size) : size;
       }
       let p = 0;
       if (large) {
         p = base + PAGE - (large & 0xffff);
-        if (p !== f) throw new Error(`test heap: page ${i}'s blocks end at ${f - base}, the large block starts at ${p - base}`);
+        if (p !== f)
+          throw new Error(`test heap: page ${i}'s blocks end at ${f - base}, the large block starts at ${p - base}`);
         header(p, large, LAYOUT.TAG_LARGE);
         const j = large >>> 16;
         for (let k = 1; k <= j; k++) u8[MAP_AT + HEAP_PAGE + i + k] = LAYOUT.MAP_LARGE;
-        c.usedBytes += large; c.usedBlocks++; c.largePages += j;
+        c.usedBytes += large;
+        c.usedBlocks++;
+        c.largePages += j;
         used++;
-      } else if (f !== base + PAGE && !loose) throw new Error(`test heap: page ${i}'s blocks end at ${f - base}, not at the page end`);
+      } else if (f !== base + PAGE && !loose)
+        throw new Error(`test heap: page ${i}'s blocks end at ${f - base}, not at the page end`);
       wr(base, LAYOUT.PAGE_TAG | used);
       wr(base + 4, p);
       u8[MAP_AT + HEAP_PAGE + i] = LAYOUT.MAP_SMALL;
@@ -91,8 +112,14 @@ function heapOf(pages, { extraPages = 0 } = {}) {
       wr(STATE_AT + 4 * STATE.spare, spare);
       wr(STATE_AT + 4 * STATE.firstFree, freePages.length ? Math.min(...freePages) : P(pages));
       for (let k = 0; k < LAYOUT.CLASSES; k++) {
-        const members = free.filter(([, s]) => s === LAYOUT.MIN_FRAME << k).map(([f]) => f).sort((a, b) => a - b);
-        members.forEach((f, n) => { wr(f, members[n + 1] ?? 0); wr(f + 4, members[n - 1] ?? 0); });
+        const members = free
+          .filter(([, s]) => s === LAYOUT.MIN_FRAME << k)
+          .map(([f]) => f)
+          .sort((a, b) => a - b);
+        members.forEach((f, n) => {
+          wr(f, members[n + 1] ?? 0);
+          wr(f + 4, members[n - 1] ?? 0);
+        });
         wr(STATE_AT + 4 * (STATE.lists + k), members[0] ?? 0);
       }
       wr(STATE_AT + 4 * STATE.usedBytes, c.usedBytes);
@@ -119,9 +146,39 @@ function heapOf(pages, { extraPages = 0 } = {}) {
 //   7  the spare: an empty small page
 function reference({ page2: blocks2 } = {}) {
   const h = heapOf(8);
-  const b0 = [[16, 'u'], [32, 'f'], [64, 'f'], [128, 'f'], [256, 'f'], [512, 'f'], [1024, 'f'], [2048, 'f'], [4096, 'f'], [8192, 'f'], [16384, 'f'], [16384, 'u']];
+  const b0 = [
+    [16, 'u'],
+    [32, 'f'],
+    [64, 'f'],
+    [128, 'f'],
+    [256, 'f'],
+    [512, 'f'],
+    [1024, 'f'],
+    [2048, 'f'],
+    [4096, 'f'],
+    [8192, 'f'],
+    [16384, 'f'],
+    [16384, 'u'],
+  ];
   const page0 = h.small(0, b0, { large: PAGE + 16384 });
-  const page2 = h.small(2, blocks2 ?? [[16, 'f'], [32, 'f'], [64, 'f'], [128, 'f'], [256, 'f'], [512, 'f'], [1024, 'f'], [2048, 'f'], [4096, 'u'], [8192, 'f'], [16384, 'f'], [32768, 'f']], { loose: !!blocks2 });
+  const page2 = h.small(
+    2,
+    blocks2 ?? [
+      [16, 'f'],
+      [32, 'f'],
+      [64, 'f'],
+      [128, 'f'],
+      [256, 'f'],
+      [512, 'f'],
+      [1024, 'f'],
+      [2048, 'f'],
+      [4096, 'u'],
+      [8192, 'f'],
+      [16384, 'f'],
+      [32768, 'f'],
+    ],
+    { loose: !!blocks2 },
+  );
   h.free(3, 2);
   h.free(6, 1);
   h.emptySmall(7);
@@ -144,48 +201,97 @@ describe('a hand-written heap: every page kind', () => {
     const s = snapshot(h.src);
     const P = h.P;
     expect(s.violations).toEqual([]);
-    expect(s.pages.map((p) => p.kind)).toEqual(['small', 'large', 'small', 'free-span', 'free-span', 'foreign', 'free-span', 'small']);
+    expect(s.pages.map((p) => p.kind)).toEqual([
+      'small',
+      'large',
+      'small',
+      'free-span',
+      'free-span',
+      'foreign',
+      'free-span',
+      'small',
+    ]);
     expect(s.pages.map((p) => p.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
-    expect(s.pages[0]).toMatchObject({ count: 3, usedBlocks: 2, freeFrames: 10, large: P(0) + 49152, limit: P(0) + 49152, spare: false, corrupt: false });
+    expect(s.pages[0]).toMatchObject({
+      count: 3,
+      usedBlocks: 2,
+      freeFrames: 10,
+      large: P(0) + 49152,
+      limit: P(0) + 49152,
+      spare: false,
+      corrupt: false,
+    });
     expect(s.pages[1]).toMatchObject({ kind: 'large', large: P(0) + 49152 });
     expect(s.pages[7]).toMatchObject({ spare: true, count: 0, usedBlocks: 0, freeFrames: 12 });
-    expect(s.large).toEqual([{ address: page0.large, anchor: P(0), size: PAGE + 16384, usable: PAGE + 16384, pages: 1, inPage: 16384, end: P(2) }]);
-    expect(s.spans).toEqual([{ address: P(3), pages: 2, bytes: 2 * PAGE }, { address: P(6), pages: 1, bytes: PAGE }]);
+    expect(s.large).toEqual([
+      {
+        address: page0.large,
+        anchor: P(0),
+        size: PAGE + 16384,
+        usable: PAGE + 16384,
+        pages: 1,
+        inPage: 16384,
+        end: P(2),
+      },
+    ]);
+    expect(s.spans).toEqual([
+      { address: P(3), pages: 2, bytes: 2 * PAGE },
+      { address: P(6), pages: 1, bytes: PAGE },
+    ]);
     expect(s.pages.filter((p) => p.kind === 'free-span').map((p) => p.span)).toEqual([P(3), P(3), P(6)]);
     expect(s.firstFree).toBe(P(3));
     // the anchor's blocks, ending with the large block's part in the page
     expect(s.pages[0].blocks.map((b) => [b.address - P(0), b.size, b.state])).toEqual([
-      [16, 16, 'used'], ...[32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384].map((x) => [x, x, 'free']),
-      [32768, 16384, 'used'], [49152, 16384, 'large'],
+      [16, 16, 'used'],
+      ...[32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384].map((x) => [x, x, 'free']),
+      [32768, 16384, 'used'],
+      [49152, 16384, 'large'],
     ]);
-    expect(s.blocks.filter((b) => b.state === 'used').map((b) => b.address)).toEqual([page0.blocks[0], page0.blocks[11], page2.blocks[8]]);
+    expect(s.blocks.filter((b) => b.state === 'used').map((b) => b.address)).toEqual([
+      page0.blocks[0],
+      page0.blocks[11],
+      page2.blocks[8],
+    ]);
     expect(s.freeLists[0].members).toEqual([P(2) + 16, P(7) + 16]);
     expect(s.freeLists[11].members).toEqual([P(2) + 32768, P(7) + 32768]);
     expect(s.counters).toMatchObject({ usedBlocks: 4, smallPages: 3, largePages: 1, freePages: 3 });
 
     const used = 8 + 16376 + 4088 + PAGE + 16384;
-    const freeFrames = (32768 - 32) - 8 * 10 + (65536 - 16 - 4096) - 8 * 11 + (65536 - 16) - 8 * 12;
+    const freeFrames = 32768 - 32 - 8 * 10 + (65536 - 16 - 4096) - 8 * 11 + (65536 - 16) - 8 * 12;
     expect(s.totals).toMatchObject({
-      heapBytes: 8 * PAGE, pages: 8,
+      heapBytes: 8 * PAGE,
+      pages: 8,
       pagesByKind: { small: 3, large: 1, 'free-span': 3, foreign: 1, corrupt: 0 },
-      usedBytes: used, usedBlocks: 4, usedSmall: 3, usedLarge: 1,
-      freeFrameBytes: freeFrames, freeFrames: 10 + 11 + 12, freeSpanBytes: 3 * PAGE, freeSpans: 2,
-      freeBytes: freeFrames + 3 * PAGE, freeListMembers: 33, freeListBytes: freeFrames,
+      usedBytes: used,
+      usedBlocks: 4,
+      usedSmall: 3,
+      usedLarge: 1,
+      freeFrameBytes: freeFrames,
+      freeFrames: 10 + 11 + 12,
+      freeSpanBytes: 3 * PAGE,
+      freeSpans: 2,
+      freeBytes: freeFrames + 3 * PAGE,
+      freeListMembers: 33,
+      freeListBytes: freeFrames,
       // page 0: header, 12 block headers, the large header; pages 2 and 7: header, 12 block headers
       metadataBytes: 8 + 8 * 12 + 8 + 8 + 8 * 12 + 8 + 8 * 12,
-      reservedBytes: 16, foreignBytes: PAGE, corruptBytes: 0,
+      reservedBytes: 16,
+      foreignBytes: PAGE,
+      corruptBytes: 0,
       largestFreeBlock: 2 * PAGE,
     });
     const t = s.totals;
-    expect(t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes + t.paddingBytes + t.foreignBytes + t.corruptBytes).toBe(t.heapBytes);
-    expect(t.fragmentation).toBeCloseTo(1 - 2 * PAGE / t.freeBytes, 12);
+    expect(
+      t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes + t.paddingBytes + t.foreignBytes + t.corruptBytes,
+    ).toBe(t.heapBytes);
+    expect(t.fragmentation).toBeCloseTo(1 - (2 * PAGE) / t.freeBytes, 12);
     expect(JSON.parse(JSON.stringify(s))).toEqual(s);
     expect(assertValid(h.src)).toEqual({ ok: true, violations: [] });
   });
 
   test('free pages hold nothing: whatever their bytes say, the map alone makes them free', () => {
     const { h } = reference();
-    new Uint32Array(h.buffer, h.P(3), 2 * PAGE / 4).fill(0xdeadbeef);
+    new Uint32Array(h.buffer, h.P(3), (2 * PAGE) / 4).fill(0xdeadbeef);
     new Uint32Array(h.buffer, h.P(6), PAGE / 4).fill(0x5a450001); // even a small page's tag
     expect(validate(h.src)).toEqual({ ok: true, violations: [] });
   });
@@ -195,7 +301,23 @@ describe('a hand-written heap: every page kind', () => {
     const full = [];
     for (let s = 16; s <= 32768; s *= 2) full.push([s, s === 16 ? 'u' : 'f']);
     const a = h.small(0, full, { large: 2 * PAGE }); // header in the anchor's last 8 bytes, pages 1-2
-    const b = h.small(3, [[16, 'u'], [32, 'f'], [64, 'f'], [128, 'f'], [256, 'f'], [512, 'f'], [1024, 'f'], [2048, 'f'], [4096, 'f'], [8192, 'f'], [16384, 'f']], { large: 32768 });
+    const b = h.small(
+      3,
+      [
+        [16, 'u'],
+        [32, 'f'],
+        [64, 'f'],
+        [128, 'f'],
+        [256, 'f'],
+        [512, 'f'],
+        [1024, 'f'],
+        [2048, 'f'],
+        [4096, 'f'],
+        [8192, 'f'],
+        [16384, 'f'],
+      ],
+      { large: 32768 },
+    );
     h.finish();
     const s = snapshot(h.src);
     expect(s.violations).toEqual([]);
@@ -231,11 +353,20 @@ describe('a hand-written heap: every page kind', () => {
     expect(s.violations).toEqual([]);
     expect(s.cursor).toBe(h.P(1) + 40);
     const used = s.blocks.filter((b) => b.state === 'used').map((b) => [b.address - h.P(0), b.size, b.usable]);
-    expect(used).toEqual([[4096, 4096, 3000], [8192, 128, 104], [16384, 4208, 4200]]);
+    expect(used).toEqual([
+      [4096, 4096, 3000],
+      [8192, 128, 104],
+      [16384, 4208, 4200],
+    ]);
     expect(blocks.map((f) => f - h.P(0)).slice(8, 11)).toEqual([4096, 8192, 8320]);
     expect(blocks[blocks.length - 1] - h.P(0)).toBe(32768);
     const t = s.totals;
-    expect(t).toMatchObject({ usedBytes: 3000 + 104 + 4200, usedSmall: 3, paddingBytes: 4096 - 3008 + 128 - 112, reservedBytes: 8 });
+    expect(t).toMatchObject({
+      usedBytes: 3000 + 104 + 4200,
+      usedSmall: 3,
+      paddingBytes: 4096 - 3008 + 128 - 112,
+      reservedBytes: 8,
+    });
     expect(t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes + t.paddingBytes).toBe(t.heapBytes);
     expect(renderText(s, { page: h.P(0) })).toMatch(/in use\s+4096 B, usable 3000 B/);
     // one byte granule more and the 4 KiB block's frame is 8 KiB, past the next block: the walk reads a header inside its frame no more
@@ -249,7 +380,13 @@ describe('a hand-written heap: every page kind', () => {
     h.wr(h.stateWord('layout'), LAYOUT.VERSION);
     h.wr(h.stateWord('config'), 2);
     const s = snapshot(h.src);
-    expect(s).toMatchObject({ heapStart: 0, pages: [], blocks: [], violations: [], config: { validation: 'dev', threads: false } });
+    expect(s).toMatchObject({
+      heapStart: 0,
+      pages: [],
+      blocks: [],
+      violations: [],
+      config: { validation: 'dev', threads: false },
+    });
     expect(s.totals.heapBytes).toBe(0);
     h.wr(h.stateWord('usedBlocks'), 1);
     expectFirst(h, 'ZEE_C_TOTALS', h.stateWord('usedBlocks'));
@@ -258,44 +395,322 @@ describe('a hand-written heap: every page kind', () => {
 
 describe('one damage, one rule: the first violation names it', () => {
   test.each([
-    ['a small block header overwritten', 'ZEE_C_FRAME', (h, r) => { h.wr(r.page0.blocks[0] - 8, 0x41414141); return r.page0.blocks[0]; }],
-    ['a check word flipped', 'ZEE_C_FRAME', (h, r) => { h.u32[(r.page2.blocks[8] - 4) >>> 2] ^= 0x100; return r.page2.blocks[8]; }],
-    ['the MERGED tag (4) met by the walk', 'ZEE_C_FRAME', (h, r) => { const f = r.page2.blocks[3]; h.header(f, 128, LAYOUT.TAG_MERGED); return f; }],
-    ['a free frame that is not a power of two', 'ZEE_C_FRAME', (h, r) => { const f = r.page2.blocks[7]; h.header(f, 2048 - 16, LAYOUT.TAG_FREE); return f; }],
-    ['a small block running past the page end', 'ZEE_C_FRAME', (h) => { const f = h.P(7) + 32768; h.header(f, 32768 + 16, LAYOUT.TAG_SMALL); return f; }],
-    ["a block whose size fits but whose extent (the 2 KiB frame of 1,040 B) runs past the page end", 'ZEE_C_FRAME', (h) => { const f = h.P(7) + 32768, g = f + 31728; h.header(f, 31728, LAYOUT.TAG_SMALL); h.header(g, 1040, LAYOUT.TAG_SMALL); return g; }],
-    ['a block that runs into the anchored large block', 'ZEE_C_FRAME', (h, r) => { const f = r.page0.blocks[11]; h.header(f, 16384 + 32, LAYOUT.TAG_SMALL); return f; }],
-    ["a page's count off by one", 'ZEE_C_COUNT', (h) => { h.u32[h.P(2) >>> 2] += 1; return h.P(2); }],
-    ['a small page tag overwritten', 'ZEE_C_PAGE', (h) => { h.wr(h.P(2), 3); return h.P(2); }],
-    ['a large-block field pointing outside its page', 'ZEE_C_PAGE', (h) => { h.wr(h.P(2) + 4, h.P(3) + 16); return h.P(2) + 4; }],
-    ['an empty small page that is not the spare', 'ZEE_C_COUNT', (h) => { h.wr(h.stateWord('spare'), 0); return h.P(7); }],
-    ['a spare that is not a small page (found before the pages, as zee_check() does)', 'ZEE_C_PAGE', (h) => { h.wr(h.stateWord('spare'), h.P(3)); return h.P(3); }],
-    ['a LARGE map mark at a page start', 'ZEE_C_PAGE', (h) => { h.u8[h.mapAt(5)] = LAYOUT.MAP_LARGE; return h.P(5); }],
-    ['an unknown map mark', 'ZEE_C_PAGE', (h) => { h.u8[h.mapAt(5)] = 9; return h.P(5); }],
-    ['a large block header with another tag', 'ZEE_C_LARGE', (h, r) => { h.header(r.page0.large, PAGE + 16384, LAYOUT.TAG_SMALL); return r.page0.large; }],
-    ['a large block size that does not end on a page boundary', 'ZEE_C_LARGE', (h, r) => { h.header(r.page0.large, PAGE + 16384 + 16, LAYOUT.TAG_LARGE); return r.page0.large; }],
-    ['a large block below 32 KiB', 'ZEE_C_LARGE', (h) => { const p = h.P(7) + 49152; h.header(p, 16384, LAYOUT.TAG_LARGE); h.wr(h.P(7) + 4, p); h.header(h.P(7) + 32768, 16384, LAYOUT.TAG_FREE); return p; }],
-    ['a large block running past the heap end', 'ZEE_C_LARGE', (h, r) => { h.header(r.page0.large, 9 * PAGE + 16384, LAYOUT.TAG_LARGE); return r.page0.large; }],
-    ["a large block's page not marked LARGE", 'ZEE_C_LARGE', (h, r) => { h.u8[h.mapAt(1)] = LAYOUT.MAP_SMALL; return r.page0.large; }],
-    ['a free page below first_free', 'ZEE_C_SPAN', (h) => { h.wr(h.stateWord('firstFree'), h.P(4)); return h.P(3); }],
-    ['first_free past every free page', 'ZEE_C_SPAN', (h) => { h.wr(h.stateWord('firstFree'), h.P(8)); return h.P(3); }],
-    ['a foreign page marked free, below first_free', 'ZEE_C_SPAN', (h) => { h.u8[h.mapAt(5)] = LAYOUT.MAP_FREE; h.wr(h.stateWord('firstFree'), h.P(6)); return h.P(3); }],
-    ['a free-list link to a block in use', 'ZEE_C_LIST', (h, r) => { h.wr(r.page2.blocks[0], r.page2.blocks[8]); return r.page2.blocks[8]; }],
-    ['a free-list link outside the heap', 'ZEE_C_LIST', (h, r) => { h.wr(r.page2.blocks[0], 0xfffffff0); return 0xfffffff0; }],
-    ['a broken free-list back link', 'ZEE_C_LIST', (h) => { h.wr(h.P(7) + 16 + 4, 0); return h.P(7) + 16; }],
-    ['a free-list loop', 'ZEE_C_LIST', (h) => { h.wr(h.P(7) + 16, h.P(2) + 16); return h.P(2) + 16; }],
-    ['a free frame on the list of another size', 'ZEE_C_LIST', (h) => { h.wr(h.stateWord('lists') + 4, h.P(2) + 16); return h.P(2) + 16; }],
-    ['a free frame on no list', 'ZEE_C_LIST_COUNT', (h) => { h.wr(h.stateWord('lists') + 4 * 11, h.P(7) + 32768); h.wr(h.P(7) + 32768 + 4, 0); return h.P(2) + 32768; }],
-    ...['usedBytes', 'usedBlocks', 'smallPages', 'largePages', 'freePages'].map((name) => [`the running total ${name} off by one`, 'ZEE_C_TOTALS', (h) => { h.u32[h.stateWord(name) >>> 2] += 1; return h.stateWord(name); }]),
-    ['a peak below the bytes in use', 'ZEE_C_TOTALS', (h) => { h.wr(h.stateWord('peakBytes'), 10); return h.stateWord('peakBytes'); }],
-    ['the magic', 'ZEE_C_STATE', (h) => { h.wr(h.stateWord('magic'), 0); return STATE_AT; }],
-    ['the layout version', 'ZEE_C_STATE', (h) => { h.wr(h.stateWord('layout'), 2); return STATE_AT; }],
-    ['heap bounds past the memory', 'ZEE_C_STATE', (h) => { h.wr(h.stateWord('heapEnd'), h.buffer.byteLength + PAGE); return h.stateWord('heapStart'); }],
-    ['a page map outside the memory', 'ZEE_C_STATE', (h) => { h.wr(h.stateWord('pageMap'), h.buffer.byteLength - 2); return h.stateWord('pageMap'); }],
-    ['a page map pointer moved up by a page', 'ZEE_C_STATE', (h) => { h.wr(h.stateWord('pageMap'), MAP_AT + 1); return h.stateWord('pageMap'); }],
-    ['a mark on the page below the heap', 'ZEE_C_STATE', (h) => { h.u8[h.mapAt(-1)] = LAYOUT.MAP_SMALL; return h.stateWord('pageMap'); }],
-    ['an unknown config word', 'ZEE_C_STATE', (h) => { h.wr(h.stateWord('config'), 0x103); return h.stateWord('config'); }],
-    ['first_free off a page boundary', 'ZEE_C_STATE', (h) => { h.wr(h.stateWord('firstFree'), h.P(3) - 16); return h.stateWord('firstFree'); }],
+    [
+      'a small block header overwritten',
+      'ZEE_C_FRAME',
+      (h, r) => {
+        h.wr(r.page0.blocks[0] - 8, 0x41414141);
+        return r.page0.blocks[0];
+      },
+    ],
+    [
+      'a check word flipped',
+      'ZEE_C_FRAME',
+      (h, r) => {
+        h.u32[(r.page2.blocks[8] - 4) >>> 2] ^= 0x100;
+        return r.page2.blocks[8];
+      },
+    ],
+    [
+      'the MERGED tag (4) met by the walk',
+      'ZEE_C_FRAME',
+      (h, r) => {
+        const f = r.page2.blocks[3];
+        h.header(f, 128, LAYOUT.TAG_MERGED);
+        return f;
+      },
+    ],
+    [
+      'a free frame that is not a power of two',
+      'ZEE_C_FRAME',
+      (h, r) => {
+        const f = r.page2.blocks[7];
+        h.header(f, 2048 - 16, LAYOUT.TAG_FREE);
+        return f;
+      },
+    ],
+    [
+      'a small block running past the page end',
+      'ZEE_C_FRAME',
+      (h) => {
+        const f = h.P(7) + 32768;
+        h.header(f, 32768 + 16, LAYOUT.TAG_SMALL);
+        return f;
+      },
+    ],
+    [
+      'a block whose size fits but whose extent (the 2 KiB frame of 1,040 B) runs past the page end',
+      'ZEE_C_FRAME',
+      (h) => {
+        const f = h.P(7) + 32768,
+          g = f + 31728;
+        h.header(f, 31728, LAYOUT.TAG_SMALL);
+        h.header(g, 1040, LAYOUT.TAG_SMALL);
+        return g;
+      },
+    ],
+    [
+      'a block that runs into the anchored large block',
+      'ZEE_C_FRAME',
+      (h, r) => {
+        const f = r.page0.blocks[11];
+        h.header(f, 16384 + 32, LAYOUT.TAG_SMALL);
+        return f;
+      },
+    ],
+    [
+      "a page's count off by one",
+      'ZEE_C_COUNT',
+      (h) => {
+        h.u32[h.P(2) >>> 2] += 1;
+        return h.P(2);
+      },
+    ],
+    [
+      'a small page tag overwritten',
+      'ZEE_C_PAGE',
+      (h) => {
+        h.wr(h.P(2), 3);
+        return h.P(2);
+      },
+    ],
+    [
+      'a large-block field pointing outside its page',
+      'ZEE_C_PAGE',
+      (h) => {
+        h.wr(h.P(2) + 4, h.P(3) + 16);
+        return h.P(2) + 4;
+      },
+    ],
+    [
+      'an empty small page that is not the spare',
+      'ZEE_C_COUNT',
+      (h) => {
+        h.wr(h.stateWord('spare'), 0);
+        return h.P(7);
+      },
+    ],
+    [
+      'a spare that is not a small page (found before the pages, as zee_check() does)',
+      'ZEE_C_PAGE',
+      (h) => {
+        h.wr(h.stateWord('spare'), h.P(3));
+        return h.P(3);
+      },
+    ],
+    [
+      'a LARGE map mark at a page start',
+      'ZEE_C_PAGE',
+      (h) => {
+        h.u8[h.mapAt(5)] = LAYOUT.MAP_LARGE;
+        return h.P(5);
+      },
+    ],
+    [
+      'an unknown map mark',
+      'ZEE_C_PAGE',
+      (h) => {
+        h.u8[h.mapAt(5)] = 9;
+        return h.P(5);
+      },
+    ],
+    [
+      'a large block header with another tag',
+      'ZEE_C_LARGE',
+      (h, r) => {
+        h.header(r.page0.large, PAGE + 16384, LAYOUT.TAG_SMALL);
+        return r.page0.large;
+      },
+    ],
+    [
+      'a large block size that does not end on a page boundary',
+      'ZEE_C_LARGE',
+      (h, r) => {
+        h.header(r.page0.large, PAGE + 16384 + 16, LAYOUT.TAG_LARGE);
+        return r.page0.large;
+      },
+    ],
+    [
+      'a large block below 32 KiB',
+      'ZEE_C_LARGE',
+      (h) => {
+        const p = h.P(7) + 49152;
+        h.header(p, 16384, LAYOUT.TAG_LARGE);
+        h.wr(h.P(7) + 4, p);
+        h.header(h.P(7) + 32768, 16384, LAYOUT.TAG_FREE);
+        return p;
+      },
+    ],
+    [
+      'a large block running past the heap end',
+      'ZEE_C_LARGE',
+      (h, r) => {
+        h.header(r.page0.large, 9 * PAGE + 16384, LAYOUT.TAG_LARGE);
+        return r.page0.large;
+      },
+    ],
+    [
+      "a large block's page not marked LARGE",
+      'ZEE_C_LARGE',
+      (h, r) => {
+        h.u8[h.mapAt(1)] = LAYOUT.MAP_SMALL;
+        return r.page0.large;
+      },
+    ],
+    [
+      'a free page below first_free',
+      'ZEE_C_SPAN',
+      (h) => {
+        h.wr(h.stateWord('firstFree'), h.P(4));
+        return h.P(3);
+      },
+    ],
+    [
+      'first_free past every free page',
+      'ZEE_C_SPAN',
+      (h) => {
+        h.wr(h.stateWord('firstFree'), h.P(8));
+        return h.P(3);
+      },
+    ],
+    [
+      'a foreign page marked free, below first_free',
+      'ZEE_C_SPAN',
+      (h) => {
+        h.u8[h.mapAt(5)] = LAYOUT.MAP_FREE;
+        h.wr(h.stateWord('firstFree'), h.P(6));
+        return h.P(3);
+      },
+    ],
+    [
+      'a free-list link to a block in use',
+      'ZEE_C_LIST',
+      (h, r) => {
+        h.wr(r.page2.blocks[0], r.page2.blocks[8]);
+        return r.page2.blocks[8];
+      },
+    ],
+    [
+      'a free-list link outside the heap',
+      'ZEE_C_LIST',
+      (h, r) => {
+        h.wr(r.page2.blocks[0], 0xfffffff0);
+        return 0xfffffff0;
+      },
+    ],
+    [
+      'a broken free-list back link',
+      'ZEE_C_LIST',
+      (h) => {
+        h.wr(h.P(7) + 16 + 4, 0);
+        return h.P(7) + 16;
+      },
+    ],
+    [
+      'a free-list loop',
+      'ZEE_C_LIST',
+      (h) => {
+        h.wr(h.P(7) + 16, h.P(2) + 16);
+        return h.P(2) + 16;
+      },
+    ],
+    [
+      'a free frame on the list of another size',
+      'ZEE_C_LIST',
+      (h) => {
+        h.wr(h.stateWord('lists') + 4, h.P(2) + 16);
+        return h.P(2) + 16;
+      },
+    ],
+    [
+      'a free frame on no list',
+      'ZEE_C_LIST_COUNT',
+      (h) => {
+        h.wr(h.stateWord('lists') + 4 * 11, h.P(7) + 32768);
+        h.wr(h.P(7) + 32768 + 4, 0);
+        return h.P(2) + 32768;
+      },
+    ],
+    ...['usedBytes', 'usedBlocks', 'smallPages', 'largePages', 'freePages'].map((name) => [
+      `the running total ${name} off by one`,
+      'ZEE_C_TOTALS',
+      (h) => {
+        h.u32[h.stateWord(name) >>> 2] += 1;
+        return h.stateWord(name);
+      },
+    ]),
+    [
+      'a peak below the bytes in use',
+      'ZEE_C_TOTALS',
+      (h) => {
+        h.wr(h.stateWord('peakBytes'), 10);
+        return h.stateWord('peakBytes');
+      },
+    ],
+    [
+      'the magic',
+      'ZEE_C_STATE',
+      (h) => {
+        h.wr(h.stateWord('magic'), 0);
+        return STATE_AT;
+      },
+    ],
+    [
+      'the layout version',
+      'ZEE_C_STATE',
+      (h) => {
+        h.wr(h.stateWord('layout'), 2);
+        return STATE_AT;
+      },
+    ],
+    [
+      'heap bounds past the memory',
+      'ZEE_C_STATE',
+      (h) => {
+        h.wr(h.stateWord('heapEnd'), h.buffer.byteLength + PAGE);
+        return h.stateWord('heapStart');
+      },
+    ],
+    [
+      'a page map outside the memory',
+      'ZEE_C_STATE',
+      (h) => {
+        h.wr(h.stateWord('pageMap'), h.buffer.byteLength - 2);
+        return h.stateWord('pageMap');
+      },
+    ],
+    [
+      'a page map pointer moved up by a page',
+      'ZEE_C_STATE',
+      (h) => {
+        h.wr(h.stateWord('pageMap'), MAP_AT + 1);
+        return h.stateWord('pageMap');
+      },
+    ],
+    [
+      'a mark on the page below the heap',
+      'ZEE_C_STATE',
+      (h) => {
+        h.u8[h.mapAt(-1)] = LAYOUT.MAP_SMALL;
+        return h.stateWord('pageMap');
+      },
+    ],
+    [
+      'an unknown config word',
+      'ZEE_C_STATE',
+      (h) => {
+        h.wr(h.stateWord('config'), 0x103);
+        return h.stateWord('config');
+      },
+    ],
+    [
+      'first_free off a page boundary',
+      'ZEE_C_STATE',
+      (h) => {
+        h.wr(h.stateWord('firstFree'), h.P(3) - 16);
+        return h.stateWord('firstFree');
+      },
+    ],
   ])('%s: %s', (_, rule, damage) => {
     const r = reference();
     expect(validate(r.h.src).ok).toBe(true);
@@ -313,8 +728,30 @@ describe('one damage, one rule: the first violation names it', () => {
     let r = reference({ page2: [...frames, [16384, 'u'], [32768, 'u']] });
     expectFirst(r.h, 'ZEE_C_FRAME', r.page2.blocks[12]);
     // the free 128 @128 split into two free 64 B buddies, both on the 64 B list
-    r = reference({ page2: [[16, 'f'], [32, 'f'], [64, 'f'], [64, 'f'], [64, 'f'], [256, 'f'], [512, 'f'], [1024, 'f'], [2048, 'f'], [4096, 'u'], [8192, 'f'], [16384, 'f'], [32768, 'f']] });
-    expect(snapshot(r.h.src).freeLists[2].members).toEqual([r.h.P(0) + 64, r.h.P(2) + 64, r.h.P(2) + 128, r.h.P(2) + 192, r.h.P(7) + 64]);
+    r = reference({
+      page2: [
+        [16, 'f'],
+        [32, 'f'],
+        [64, 'f'],
+        [64, 'f'],
+        [64, 'f'],
+        [256, 'f'],
+        [512, 'f'],
+        [1024, 'f'],
+        [2048, 'f'],
+        [4096, 'u'],
+        [8192, 'f'],
+        [16384, 'f'],
+        [32768, 'f'],
+      ],
+    });
+    expect(snapshot(r.h.src).freeLists[2].members).toEqual([
+      r.h.P(0) + 64,
+      r.h.P(2) + 64,
+      r.h.P(2) + 128,
+      r.h.P(2) + 192,
+      r.h.P(7) + 64,
+    ]);
     expectFirst(r.h, 'ZEE_C_BUDDY', r.h.P(2) + 128);
   });
 
@@ -328,10 +765,14 @@ describe('one damage, one rule: the first violation names it', () => {
     expect(s.pages[2].corrupt).toBe(true);
     const t = s.totals;
     expect(t.corruptBytes).toBe(bad.size);
-    expect(t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes + t.paddingBytes + t.foreignBytes + t.corruptBytes).toBe(t.heapBytes);
+    expect(
+      t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes + t.paddingBytes + t.foreignBytes + t.corruptBytes,
+    ).toBe(t.heapBytes);
     // no ZEE_C_TOTALS noise from a walk that could not count everything
     expect(rules(validate(h.src))).not.toContain('ZEE_C_TOTALS');
-    const row = renderText(s, { collapse: false }).split('\n').find((l) => l.startsWith(`0x${h.P(2).toString(16).padStart(8, '0')}`));
+    const row = renderText(s, { collapse: false })
+      .split('\n')
+      .find((l) => l.startsWith(`0x${h.P(2).toString(16).padStart(8, '0')}`));
     expect(row).toMatch(/^\S+ small  \|!+\| 0u 5f CORRUPT$/); // every cell holds some of the unreadable part
     const zoom = renderSVG(s, { page: h.P(2) });
     expect(zoom).toContain(`class="zee-block zee-corrupt" data-addr="${page2.blocks[5]}"`);
@@ -347,7 +788,7 @@ describe('one damage, one rule: the first violation names it', () => {
     expect(rules(v)).toEqual(expect.arrayContaining(['ZEE_C_SPAN', 'ZEE_C_PAGE', 'ZEE_C_LIST']));
   });
 
-  test("a large block of several pages: each of its pages must be marked LARGE, and the spare may be in use", () => {
+  test('a large block of several pages: each of its pages must be marked LARGE, and the spare may be in use', () => {
     const h = heapOf(5);
     const full = [];
     for (let s = 16; s <= 32768; s *= 2) full.push([s, s === 16 ? 'u' : 'f']);
@@ -363,11 +804,15 @@ describe('one damage, one rule: the first violation names it', () => {
 
   test('a small block of a whole page (65,520 B, the largest) is sound', () => {
     const h = heapOf(1);
-    const { blocks: [b] } = h.small(0, [[PAGE - 16, 'u']]);
+    const {
+      blocks: [b],
+    } = h.small(0, [[PAGE - 16, 'u']]);
     h.finish();
     const s = snapshot(h.src);
     expect(s.violations).toEqual([]);
-    expect(s.blocks).toEqual([{ address: b, page: h.P(0), size: PAGE - 16, usable: LAYOUT.MAX_SMALL, state: 'used', class: -1 }]);
+    expect(s.blocks).toEqual([
+      { address: b, page: h.P(0), size: PAGE - 16, usable: LAYOUT.MAX_SMALL, state: 'used', class: -1 },
+    ]);
     expect(s.totals).toMatchObject({ usedBytes: LAYOUT.MAX_SMALL, metadataBytes: 16, reservedBytes: 8 });
   });
 });
@@ -380,7 +825,16 @@ describe('renderers on a hand-written heap', () => {
     const lines = text.trimEnd().split('\n');
     expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(80);
     const rows = lines.filter((l) => /^0x[0-9a-f]{8} /.test(l));
-    expect(rows.map((r) => r.slice(11, 17).trim())).toEqual(['small', 'large', 'small', 'free', 'free', 'other', 'free', 'small']);
+    expect(rows.map((r) => r.slice(11, 17).trim())).toEqual([
+      'small',
+      'large',
+      'small',
+      'free',
+      'free',
+      'other',
+      'free',
+      'small',
+    ]);
     expect(rows[0]).toMatch(/\|[#%:.=]+\| 2u 10f \+L$/);
     expect(rows[0]).toMatch(/=+\|/); // the large block's part ends the anchor's row
     expect(rows[1]).toMatch(/\|=+\| 80 KiB block$/);
@@ -402,7 +856,10 @@ describe('renderers on a hand-written heap', () => {
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
     expect(svg).not.toMatch(/href="http|<script|@import|url\((?!#zee-hatch)/);
     expect(svg).toContain('data-slices="64"');
-    const rowsDrawn = [...svg.matchAll(/<g class="zee-page zee-([a-z-]+)" data-page="(\d+)"/g)].map((m) => [m[1], Number(m[2])]);
+    const rowsDrawn = [...svg.matchAll(/<g class="zee-page zee-([a-z-]+)" data-page="(\d+)"/g)].map((m) => [
+      m[1],
+      Number(m[2]),
+    ]);
     expect(rowsDrawn).toEqual(s.pages.map((p) => [p.kind, p.address]));
     // the spare is all free: one run of the "0% in use" colour over the bar
     const spare = svg.split('\n').find((l) => l.includes(`data-page="${h.P(7)}"`));
@@ -418,7 +875,11 @@ describe('renderers on a hand-written heap', () => {
     const s = snapshot(h.src);
     const svg = renderSVG(s, { page: h.P(0) });
     expect(svg).toContain(`class="zee-zoom" data-page="${h.P(0)}" data-kind="small"`);
-    const boxes = new Map([...svg.matchAll(/class="zee-block zee-(\w+)" data-addr="(\d+)" data-state="\w+" data-size="(\d+)"/g)].map((m) => [Number(m[2]), [m[1], Number(m[3])]]));
+    const boxes = new Map(
+      [...svg.matchAll(/class="zee-block zee-(\w+)" data-addr="(\d+)" data-state="\w+" data-size="(\d+)"/g)].map(
+        (m) => [Number(m[2]), [m[1], Number(m[3])]],
+      ),
+    );
     expect([...boxes.keys()]).toEqual(s.pages[0].blocks.map((b) => b.address));
     expect(boxes.get(page0.blocks[0])).toEqual(['used', 16]);
     expect(boxes.get(page0.large)).toEqual(['large', 16384]);
@@ -426,7 +887,9 @@ describe('renderers on a hand-written heap', () => {
     // the 16 KiB free frame at 16 KiB: line 4 (4 KiB per line) from x=90, 4 lines of 1024 px
     expect((svg.match(new RegExp(`data-addr="${h.P(0) + 16384}"`, 'g')) || []).length).toBe(4);
     const large = renderSVG(s, { page: h.P(1) });
-    expect(large).toContain(`class="zee-block zee-large" data-addr="${page0.large}" data-state="large" data-size="${PAGE + 16384}"`);
+    expect(large).toContain(
+      `class="zee-block zee-large" data-addr="${page0.large}" data-state="large" data-size="${PAGE + 16384}"`,
+    );
     expect(renderSVG(s, { page: h.P(5) })).toContain('not zee_alloc&#39;s');
   });
 
@@ -434,19 +897,34 @@ describe('renderers on a hand-written heap', () => {
     const { h } = reference();
     const s = snapshot(h.src);
     const bad = [
-      () => renderSVG({}), () => renderText(null), () => renderSVG(s, { maxbytes: 10 }), () => renderSVG(s, { width: 10 }),
-      () => renderSVG(s, { slices: 0 }), () => renderSVG(s, { maxBytes: -1 }), () => renderSVG(s, { maxBytes: 100 }),
-      () => renderSVG(s, { page: 'x' }), () => renderSVG(s, { page: 0 }), () => renderSVG(s, { lines: 3 }),
-      () => renderSVG(s, { collapse: 1 }), () => renderText(s, { columns: 20 }), () => renderText(s, 5),
+      () => renderSVG({}),
+      () => renderText(null),
+      () => renderSVG(s, { maxbytes: 10 }),
+      () => renderSVG(s, { width: 10 }),
+      () => renderSVG(s, { slices: 0 }),
+      () => renderSVG(s, { maxBytes: -1 }),
+      () => renderSVG(s, { maxBytes: 100 }),
+      () => renderSVG(s, { page: 'x' }),
+      () => renderSVG(s, { page: 0 }),
+      () => renderSVG(s, { lines: 3 }),
+      () => renderSVG(s, { collapse: 1 }),
+      () => renderText(s, { columns: 20 }),
+      () => renderText(s, 5),
     ];
     for (const f of bad) {
       let err;
-      try { f(); } catch (e) { err = e; }
+      try {
+        f();
+      } catch (e) {
+        err = e;
+      }
       expect(err).toBeInstanceOf(InspectError);
       expect(err).toMatchObject({ name: 'InspectError', code: 'ZEE_BAD_ARGUMENT' });
       expect(err.message).toMatch(/^zee_alloc inspect: (renderSVG|renderText): /);
     }
-    expect(() => snapshot({ buffer: h.buffer, stateAddress: 3 })).toThrow(expect.objectContaining({ code: 'ZEE_BAD_ARGUMENT' }));
+    expect(() => snapshot({ buffer: h.buffer, stateAddress: 3 })).toThrow(
+      expect.objectContaining({ code: 'ZEE_BAD_ARGUMENT' }),
+    );
   });
 });
 
@@ -460,7 +938,10 @@ describe('a map that scales: aggregated cells and maxBytes', () => {
     let seed = 12345;
     const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 16) / 65536;
     for (let i = 0; i < pages; i++) {
-      const blocks = [[16, 'u'], [32, 'u']];
+      const blocks = [
+        [16, 'u'],
+        [32, 'u'],
+      ];
       for (let k = 1; k < PAGE / 64; k++) blocks.push([64, k % 2 && rnd() < 0.4 ? 'f' : 'u']);
       h.small(i, blocks);
     }
@@ -516,6 +997,17 @@ describe('a map that scales: aggregated cells and maxBytes', () => {
 });
 
 test('every rule has a description and STATE_WORDS covers the state block', () => {
-  expect(Object.keys(RULES).sort()).toEqual(['ZEE_C_BUDDY', 'ZEE_C_COUNT', 'ZEE_C_FRAME', 'ZEE_C_LARGE', 'ZEE_C_LIST', 'ZEE_C_LIST_COUNT', 'ZEE_C_PAGE', 'ZEE_C_SPAN', 'ZEE_C_STATE', 'ZEE_C_TOTALS']);
+  expect(Object.keys(RULES).sort()).toEqual([
+    'ZEE_C_BUDDY',
+    'ZEE_C_COUNT',
+    'ZEE_C_FRAME',
+    'ZEE_C_LARGE',
+    'ZEE_C_LIST',
+    'ZEE_C_LIST_COUNT',
+    'ZEE_C_PAGE',
+    'ZEE_C_SPAN',
+    'ZEE_C_STATE',
+    'ZEE_C_TOTALS',
+  ]);
   expect(STATE_WORDS).toBe(STATE.cursor + 1);
 });

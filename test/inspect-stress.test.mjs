@@ -9,46 +9,71 @@ import { validate, snapshot, renderText, renderSVG } from '../js/inspect.mjs';
 
 const OPS = Number(process.env.ZEE_INSPECT_OPS || 80000);
 
-test.each(VARIANT_NAMES)('%s build: validate() passes after every operation of the random stress', async (variant) => {
-  const seed = seedFromEnv();
-  const ops = Math.round(OPS * (variant === 'default' ? 1 : 1 / 4));
-  console.log(`inspect stress ${variant}: seed ${seed}, ${ops} ops (replay with ZEE_SEED=${seed})`);
-  const z = await fresh(variant);
-  let checked = 0, maxBlocks = 0, sawLarge = false, sawSpan = false, sawSpare = false, sawInAnchor = false;
-  const t0 = Date.now();
-  const res = runRandom(z, {
-    seed, ops, maxSize: 1 << 19, maxLive: 300,
-    onOp(i) {
-      const s = snapshot(z);
-      if (s.violations.length) {
-        const v = s.violations[0];
-        throw new Error(`${variant}: op ${i} (seed ${seed}) broke ${v.rule} at 0x${v.address.toString(16)}: ${v.message}`);
-      }
-      checked++;
-      if (s.blocks.length > maxBlocks) maxBlocks = s.blocks.length;
-      if (s.large.length) sawLarge = true;
-      if (s.large.some((l) => l.inPage > 0)) sawInAnchor = true;
-      if (s.spans.length) sawSpan = true;
-      if (s.spare) sawSpare = true;
-      // the walk's totals agree with its own lists (the state's totals are a rule: ZEE_C_TOTALS)
-      if (s.totals.freeListBytes !== s.totals.freeFrameBytes || s.totals.freeListMembers !== s.totals.freeFrames)
-        throw new Error(`op ${i}: free lists and pages disagree`);
-      // every byte of the heap is counted once (a block in use: usable, header, padding to its extent)
-      const t = s.totals;
-      if (t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes + t.paddingBytes + t.foreignBytes + t.corruptBytes !== t.heapBytes)
-        throw new Error(`op ${i}: the byte totals do not add up to the heap's ${t.heapBytes} B`);
-    },
-  });
-  expect(checked).toBe(ops);
-  expect(res.counts.free).toBeGreaterThan(ops / 4);
-  expect([sawLarge, sawInAnchor, sawSpan, sawSpare]).toEqual([true, true, true, true]);
-  expect(maxBlocks).toBeGreaterThan(50);
-  // everything was freed: no block in use, the heap still valid and drawable
-  const end = snapshot(z);
-  expect(validate(z)).toEqual({ ok: true, violations: [] });
-  expect(end.totals.usedBlocks).toBe(0);
-  expect(end.counters).toMatchObject({ usedBlocks: 0, usedBytes: 0 });
-  expect(renderText(end)).toMatch(/in use 0 B in 0 blocks/);
-  expect(renderSVG(end)).toMatch(/<\/svg>\n$/);
-  console.log(`inspect stress ${variant}: ${checked} validations in ${Date.now() - t0} ms, memory ${z.memoryBytes} B`);
-}, 180000);
+test.each(VARIANT_NAMES)(
+  '%s build: validate() passes after every operation of the random stress',
+  async (variant) => {
+    const seed = seedFromEnv();
+    const ops = Math.round(OPS * (variant === 'default' ? 1 : 1 / 4));
+    console.log(`inspect stress ${variant}: seed ${seed}, ${ops} ops (replay with ZEE_SEED=${seed})`);
+    const z = await fresh(variant);
+    let checked = 0,
+      maxBlocks = 0,
+      sawLarge = false,
+      sawSpan = false,
+      sawSpare = false,
+      sawInAnchor = false;
+    const t0 = Date.now();
+    const res = runRandom(z, {
+      seed,
+      ops,
+      maxSize: 1 << 19,
+      maxLive: 300,
+      onOp(i) {
+        const s = snapshot(z);
+        if (s.violations.length) {
+          const v = s.violations[0];
+          throw new Error(
+            `${variant}: op ${i} (seed ${seed}) broke ${v.rule} at 0x${v.address.toString(16)}: ${v.message}`,
+          );
+        }
+        checked++;
+        if (s.blocks.length > maxBlocks) maxBlocks = s.blocks.length;
+        if (s.large.length) sawLarge = true;
+        if (s.large.some((l) => l.inPage > 0)) sawInAnchor = true;
+        if (s.spans.length) sawSpan = true;
+        if (s.spare) sawSpare = true;
+        // the walk's totals agree with its own lists (the state's totals are a rule: ZEE_C_TOTALS)
+        if (s.totals.freeListBytes !== s.totals.freeFrameBytes || s.totals.freeListMembers !== s.totals.freeFrames)
+          throw new Error(`op ${i}: free lists and pages disagree`);
+        // every byte of the heap is counted once (a block in use: usable, header, padding to its extent)
+        const t = s.totals;
+        if (
+          t.usedBytes +
+            t.freeBytes +
+            t.metadataBytes +
+            t.reservedBytes +
+            t.paddingBytes +
+            t.foreignBytes +
+            t.corruptBytes !==
+          t.heapBytes
+        )
+          throw new Error(`op ${i}: the byte totals do not add up to the heap's ${t.heapBytes} B`);
+      },
+    });
+    expect(checked).toBe(ops);
+    expect(res.counts.free).toBeGreaterThan(ops / 4);
+    expect([sawLarge, sawInAnchor, sawSpan, sawSpare]).toEqual([true, true, true, true]);
+    expect(maxBlocks).toBeGreaterThan(50);
+    // everything was freed: no block in use, the heap still valid and drawable
+    const end = snapshot(z);
+    expect(validate(z)).toEqual({ ok: true, violations: [] });
+    expect(end.totals.usedBlocks).toBe(0);
+    expect(end.counters).toMatchObject({ usedBlocks: 0, usedBytes: 0 });
+    expect(renderText(end)).toMatch(/in use 0 B in 0 blocks/);
+    expect(renderSVG(end)).toMatch(/<\/svg>\n$/);
+    console.log(
+      `inspect stress ${variant}: ${checked} validations in ${Date.now() - t0} ms, memory ${z.memoryBytes} B`,
+    );
+  },
+  180000,
+);

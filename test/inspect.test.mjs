@@ -6,7 +6,14 @@
 import { fresh, VARIANT_NAMES } from './helpers/instance.mjs';
 import { LAYOUT, STATE, CHECK_CODES } from '../js/layout.mjs';
 import {
-  snapshot, validate, assertValid, renderText, renderSVG, resolveSource, RULES, InspectError,
+  snapshot,
+  validate,
+  assertValid,
+  renderText,
+  renderSVG,
+  resolveSource,
+  RULES,
+  InspectError,
 } from '../js/inspect.mjs';
 
 const PAGE = LAYOUT.PAGE_SIZE;
@@ -47,14 +54,25 @@ describe('snapshot of a scripted heap', () => {
 
     // b's 128 B frame went back to its list; the top of the page
     // was carved into frames down to the large block at 61,072.
-    const top = [[32768, 16384], [49152, 8192], [57344, 2048], [59392, 1024], [60416, 512], [60928, 128], [61056, 16]];
+    const top = [
+      [32768, 16384],
+      [49152, 8192],
+      [57344, 2048],
+      [59392, 1024],
+      [60416, 512],
+      [60928, 128],
+      [61056, 16],
+    ];
     expect(s.pages[0].blocks.map((f) => [f.address - P, f.size, f.state])).toEqual([
-      [16, 16, 'used'], [32, 32, 'used'],
+      [16, 16, 'used'],
+      [32, 32, 'used'],
       ...[64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384].map((x) => [x, x, 'free']),
       ...top.map(([at, size]) => [at, size, 'free']),
       [61072, 4464, 'large'],
     ]);
-    expect(s.large).toEqual([{ address: d, anchor: P, size: 70000, usable: 70000, pages: 1, inPage: 4464, end: P + 2 * PAGE }]);
+    expect(s.large).toEqual([
+      { address: d, anchor: P, size: 70000, usable: 70000, pages: 1, inPage: 4464, end: P + 2 * PAGE },
+    ]);
     expect(s.spans).toEqual([{ address: P + 2 * PAGE, pages: heapPages - 2, bytes: (heapPages - 2) * PAGE }]);
     expect(s.firstFree).toBeLessThanOrEqual(P + 2 * PAGE);
     // every free frame is on the list of its size, nothing else is
@@ -65,13 +83,22 @@ describe('snapshot of a scripted heap', () => {
     const freeFrameBytes = free.reduce((n, f) => n + f.size - 8, 0);
     const spanBytes = (heapPages - 2) * PAGE;
     expect(s.totals).toMatchObject({
-      heapBytes: heapPages * PAGE, pages: heapPages,
+      heapBytes: heapPages * PAGE,
+      pages: heapPages,
       pagesByKind: { small: 1, large: 1, 'free-span': heapPages - 2, foreign: 0, corrupt: 0 },
-      usedBytes: 8 + 24 + 70000, usedBlocks: 3, usedSmall: 2, usedLarge: 1,
-      freeFrames: 16, freeFrameBytes, freeSpanBytes: spanBytes, freeSpans: 1,
+      usedBytes: 8 + 24 + 70000,
+      usedBlocks: 3,
+      usedSmall: 2,
+      usedLarge: 1,
+      freeFrames: 16,
+      freeFrameBytes,
+      freeSpanBytes: spanBytes,
+      freeSpans: 1,
       freeBytes: freeFrameBytes + spanBytes,
       metadataBytes: 8 + 8 * 18 + 8, // the page word, 18 block headers, the large block's header
-      reservedBytes: 0, foreignBytes: 0, corruptBytes: 0,
+      reservedBytes: 0,
+      foreignBytes: 0,
+      corruptBytes: 0,
       largestFreeBlock: spanBytes,
     });
     const t = s.totals;
@@ -79,7 +106,14 @@ describe('snapshot of a scripted heap', () => {
     expect(t.paddingBytes).toBe(0); // a and c fill their frames, b is gone
     expect(t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes + t.paddingBytes).toBe(t.heapBytes);
     // the allocator's running totals agree with the walk
-    expect(s.counters).toEqual({ usedBytes: 70032, usedBlocks: 3, peakBytes: 70032 + 104, smallPages: 1, largePages: 1, freePages: heapPages - 2 });
+    expect(s.counters).toEqual({
+      usedBytes: 70032,
+      usedBlocks: 3,
+      peakBytes: 70032 + 104,
+      smallPages: 1,
+      largePages: 1,
+      freePages: heapPages - 2,
+    });
     expect(validate(z)).toEqual({ ok: true, violations: [] });
     expect(z.check()).toBe(0);
   });
@@ -88,13 +122,16 @@ describe('snapshot of a scripted heap', () => {
     const { z, d } = await scripted();
     z.free(d);
     const s = snapshot(z);
-    const P = s.heapStart, heapPages = s.totals.pages;
+    const P = s.heapStart,
+      heapPages = s.totals.pages;
     expect(s.pages.map((p) => p.kind)).toEqual(['small', ...Array(heapPages - 1).fill('free-span')]);
     expect(s.spans).toEqual([{ address: P + PAGE, pages: heapPages - 1, bytes: (heapPages - 1) * PAGE }]);
     expect(s.large).toEqual([]);
     expect(s.pages[0]).toMatchObject({ count: 2, large: 0, limit: P + PAGE });
     expect(s.pages[0].blocks.map((f) => [f.address - P, f.size, f.state])).toEqual([
-      [16, 16, 'used'], [32, 32, 'used'], ...[64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768].map((x) => [x, x, 'free']),
+      [16, 16, 'used'],
+      [32, 32, 'used'],
+      ...[64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768].map((x) => [x, x, 'free']),
     ]);
     expect(s.totals).toMatchObject({ usedBytes: 32, usedBlocks: 2, reservedBytes: 8, metadataBytes: 8 + 12 * 8 });
     expect(s.counters).toMatchObject({ usedBytes: 32, largePages: 0, freePages: heapPages - 1 });
@@ -122,18 +159,27 @@ describe('snapshot of a scripted heap', () => {
     expect(s.spare).toBe(0);
     expect(s.pages.every((p) => p.kind === 'free-span')).toBe(true);
     expect(s.spans).toEqual([{ address: s.heapStart, pages: s.totals.pages, bytes: s.totals.heapBytes }]);
-    expect(s.totals).toMatchObject({ usedBytes: 0, usedBlocks: 0, freeBytes: s.totals.heapBytes, metadataBytes: 0, largestFreeBlock: s.totals.heapBytes, fragmentation: 0 });
+    expect(s.totals).toMatchObject({
+      usedBytes: 0,
+      usedBlocks: 0,
+      freeBytes: s.totals.heapBytes,
+      metadataBytes: 0,
+      largestFreeBlock: s.totals.heapBytes,
+      fragmentation: 0,
+    });
     expect(s.freeLists.every((l) => l.members.length === 0)).toBe(true);
     expect(validate(z).ok).toBe(true);
   });
 
-  test('a large block of whole pages is page-aligned with its header in the anchor\'s last 8 bytes', async () => {
+  test("a large block of whole pages is page-aligned with its header in the anchor's last 8 bytes", async () => {
     const z = await fresh('default', { initialPages: 8 });
     z.malloc(1);
     const j = z.malloc(2 * PAGE);
     const s = snapshot(z);
     expect(j).toBe(s.heapStart + PAGE);
-    expect(s.large).toEqual([{ address: j, anchor: s.heapStart, size: 2 * PAGE, usable: 2 * PAGE, pages: 2, inPage: 0, end: j + 2 * PAGE }]);
+    expect(s.large).toEqual([
+      { address: j, anchor: s.heapStart, size: 2 * PAGE, usable: 2 * PAGE, pages: 2, inPage: 0, end: j + 2 * PAGE },
+    ]);
     expect(s.pages[0]).toMatchObject({ large: j, limit: s.heapStart + PAGE, count: 2 });
     expect(s.pages[0].blocks.some((b) => b.state === 'large')).toBe(false); // nothing of it lies in the anchor but its header
     expect(s.pages.slice(1, 3).map((p) => p.kind)).toEqual(['large', 'large']);
@@ -162,7 +208,9 @@ describe('snapshot of a scripted heap', () => {
     z.free(pick[0]);
     z.free(pick[1]);
     s = snapshot(z);
-    expect(s.blocks.filter((b) => b.state === 'free').map((b) => [b.address, b.size])).toEqual(pick.map((a) => [a, 4096]));
+    expect(s.blocks.filter((b) => b.state === 'free').map((b) => [b.address, b.size])).toEqual(
+      pick.map((a) => [a, 4096]),
+    );
     expect(s.totals.freeBytes).toBe(2 * (4096 - 8));
     expect(s.totals.largestFreeBlock).toBe(4096 - 8);
     expect(s.totals.fragmentation).toBe(0.5);
@@ -178,7 +226,11 @@ describe('snapshot of a scripted heap', () => {
     expect(s.violations).toEqual([]);
     expect(z.check()).toBe(0);
     const rec = (p) => s.blocks.find((x) => x.address === p);
-    expect([a, b, c].map((p) => [rec(p).size, rec(p).usable, rec(p).state])).toEqual([[4096, 3000, 'used'], [128, 104, 'used'], [4208, 4200, 'used']]);
+    expect([a, b, c].map((p) => [rec(p).size, rec(p).usable, rec(p).state])).toEqual([
+      [4096, 3000, 'used'],
+      [128, 104, 'used'],
+      [4208, 4200, 'used'],
+    ]);
     expect([a, b, c].map((p) => z.usableSize(p))).toEqual([3000, 104, 4200]);
     expect([a % 4096, b % 128]).toEqual([0, 0]);
     // the next block starts where the extent ends
@@ -188,7 +240,7 @@ describe('snapshot of a scripted heap', () => {
       if (i + 1 < page.blocks.length) expect(page.blocks[i + 1].address).toBe(p + rec(p).size);
     }
     const t = s.totals;
-    expect(t.paddingBytes).toBe((4096 - 3008) + (128 - 112));
+    expect(t.paddingBytes).toBe(4096 - 3008 + (128 - 112));
     expect(t.usedBytes).toBe(3000 + 104 + 4200);
     expect(t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes + t.paddingBytes).toBe(t.heapBytes);
     expect(renderText(s, { page: s.heapStart })).toMatch(/in use\s+4096 B, usable 3000 B/);
@@ -219,7 +271,8 @@ describe('every build walks cleanly', () => {
   test.each(VARIANT_NAMES)('%s build: config decoded, heap valid after a mixed sequence', async (variant) => {
     const z = await fresh(variant);
     const ps = [1, 17, 300, 5000, 40000, 131072, 9, 70000].map((n) => z.malloc(n));
-    z.free(ps[1]); z.free(ps[4]);
+    z.free(ps[1]);
+    z.free(ps[4]);
     ps[3] = z.realloc(ps[3], 100);
     ps[5] = z.realloc(ps[5], 65536);
     ps.push(z.memalign(4096, 1000), z.memalign(131072, 10));
@@ -262,14 +315,16 @@ describe('corruption: validate() and zee_check() name the same broken rule', () 
   });
 
   // A check word that no longer matches its payload address.
-  test.each([['a small block', 'ZEE_C_FRAME', 100, 0x100], ['a large block', 'ZEE_C_LARGE', 200000, 1]])(
-    'a check word flipped on %s: %s at the block', async (_, rule, size, bit) => {
-      const z = await fresh();
-      z.malloc(8);
-      const p = z.malloc(size);
-      z.HEAPU32[(p - 4) >>> 2] ^= bit;
-      expect(expectRule(z, rule)[0].address).toBe(p);
-    });
+  test.each([
+    ['a small block', 'ZEE_C_FRAME', 100, 0x100],
+    ['a large block', 'ZEE_C_LARGE', 200000, 1],
+  ])('a check word flipped on %s: %s at the block', async (_, rule, size, bit) => {
+    const z = await fresh();
+    z.malloc(8);
+    const p = z.malloc(size);
+    z.HEAPU32[(p - 4) >>> 2] ^= bit;
+    expect(expectRule(z, rule)[0].address).toBe(p);
+  });
 
   test('a small block whose size runs past the large block above it: ZEE_C_FRAME', async () => {
     const z = await fresh('default', { initialPages: 8 });
@@ -307,7 +362,7 @@ describe('corruption: validate() and zee_check() name the same broken rule', () 
     expect(expectRule(z, 'ZEE_C_LARGE')[0].address).toBe(j);
   });
 
-  test("a page of a large block unmarked in the page map (the last, then a middle one): ZEE_C_LARGE", async () => {
+  test('a page of a large block unmarked in the page map (the last, then a middle one): ZEE_C_LARGE', async () => {
     for (const which of ['last', 'middle']) {
       const z = await fresh();
       z.malloc(8);
@@ -449,7 +504,8 @@ describe('corruption: validate() and zee_check() name the same broken rule', () 
     // next to... a free 64 B buddy needs one: free y's bytes as 64 @128, 64 @192
     z.free(y); // 128 @128 is whole again
     const P = x - 64;
-    const u32 = z.HEAPU32, lists = stateWord(z, 'lists') >>> 2;
+    const u32 = z.HEAPU32,
+      lists = stateWord(z, 'lists') >>> 2;
     // split the free 128 @128 into two free 64 B frames without merging them
     const head128 = u32[lists + 3];
     expect(head128).toBe(P + 128);
@@ -458,22 +514,27 @@ describe('corruption: validate() and zee_check() name the same broken rule', () 
     header(z, P + 128, 64, LAYOUT.TAG_FREE);
     header(z, P + 192, 64, LAYOUT.TAG_FREE);
     const head64 = u32[lists + 2];
-    u32[(P + 128) >>> 2] = P + 192; u32[(P + 132) >>> 2] = 0;
-    u32[(P + 192) >>> 2] = head64; u32[(P + 196) >>> 2] = P + 128;
+    u32[(P + 128) >>> 2] = P + 192;
+    u32[(P + 132) >>> 2] = 0;
+    u32[(P + 192) >>> 2] = head64;
+    u32[(P + 196) >>> 2] = P + 128;
     if (head64) u32[(head64 + 4) >>> 2] = P + 192;
     u32[lists + 2] = P + 128;
     expect(expectRule(z, 'ZEE_C_BUDDY')[0].address).toBe(P + 128);
   });
 
-  test.each(['usedBytes', 'usedBlocks', 'smallPages', 'largePages', 'freePages'])('the running total %s off by one: ZEE_C_TOTALS at that word', async (field) => {
-    const z = await fresh();
-    z.malloc(8);
-    z.malloc(200000);
-    z.HEAPU32[stateWord(z, field) >>> 2] += 1;
-    const v = expectRule(z, 'ZEE_C_TOTALS');
-    expect(v[0].address).toBe(stateWord(z, field));
-    expect(v[0].message).toMatch(new RegExp(`the state's ${field} is \\d+, the walk finds \\d+`));
-  });
+  test.each(['usedBytes', 'usedBlocks', 'smallPages', 'largePages', 'freePages'])(
+    'the running total %s off by one: ZEE_C_TOTALS at that word',
+    async (field) => {
+      const z = await fresh();
+      z.malloc(8);
+      z.malloc(200000);
+      z.HEAPU32[stateWord(z, field) >>> 2] += 1;
+      const v = expectRule(z, 'ZEE_C_TOTALS');
+      expect(v[0].address).toBe(stateWord(z, field));
+      expect(v[0].message).toMatch(new RegExp(`the state's ${field} is \\d+, the walk finds \\d+`));
+    },
+  );
 
   test('a peak below the bytes in use: ZEE_C_TOTALS', async () => {
     const z = await fresh();
@@ -489,7 +550,11 @@ describe('corruption: validate() and zee_check() name the same broken rule', () 
     z.HEAPU32[z.stateAddress >>> 2] = 0;
     expect(() => assertValid(z)).toThrow(/ZEE_C_STATE at 0x[0-9a-f]{8}: no zee_heap_info_t/);
     let err;
-    try { assertValid(z); } catch (e) { err = e; }
+    try {
+      assertValid(z);
+    } catch (e) {
+      err = e;
+    }
     expect(err).toMatchObject({ code: 'ZEE_C_STATE', violations: [expect.objectContaining({ rule: 'ZEE_C_STATE' })] });
     expect(snapshot(z).pages).toEqual([]);
   });
@@ -616,7 +681,9 @@ describe('renderSVG', () => {
     expect(svg).toContain(`<g class="zee-page zee-small" data-page="${s.heapStart}"`);
     expect(svg).not.toContain('data-addr'); // the overview draws no block by itself
     const zoom = renderSVG(s, { page: s.heapStart });
-    const used = [...new Set([...zoom.matchAll(/class="zee-block zee-used" data-addr="(\d+)"/g)].map((m) => Number(m[1])))];
+    const used = [
+      ...new Set([...zoom.matchAll(/class="zee-block zee-used" data-addr="(\d+)"/g)].map((m) => Number(m[1]))),
+    ];
     const free = new Set([...zoom.matchAll(/class="zee-block zee-free" data-addr="(\d+)"/g)].map((m) => m[1]));
     expect(used).toEqual([a, c]);
     expect(free.size).toBe(16);

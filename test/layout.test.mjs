@@ -3,8 +3,25 @@
 // through typed-array views, and check the exact-size rule for every size.
 import { fresh } from './helpers/instance.mjs';
 import {
-  PAGE, SALT, PAGE_TAG, TAG_SMALL, TAG_LARGE, TAG_FREE, TAG_MERGED, MAP_FREE, MAP_SMALL, MAP_LARGE,
-  meta, state, mapOf, listMembers, spans, smallPages, walk, pageOf, inUseCount,
+  PAGE,
+  SALT,
+  PAGE_TAG,
+  TAG_SMALL,
+  TAG_LARGE,
+  TAG_FREE,
+  TAG_MERGED,
+  MAP_FREE,
+  MAP_SMALL,
+  MAP_LARGE,
+  meta,
+  state,
+  mapOf,
+  listMembers,
+  spans,
+  smallPages,
+  walk,
+  pageOf,
+  inUseCount,
 } from './helpers/layout.mjs';
 import { LAYOUT, CHECK_CODES } from '../js/layout.mjs';
 
@@ -43,7 +60,8 @@ describe('exact-size blocks', () => {
       const p = z.malloc(n);
       const usable = z.usableSize(p);
       if (usable < n || usable > n + 15) throw new Error(`malloc(${n}): usable ${usable}`);
-      const info = u32()[(p - 8) >>> 2], size = (info & ~15) >>> 0;
+      const info = u32()[(p - 8) >>> 2],
+        size = (info & ~15) >>> 0;
       if (n <= LAYOUT.MAX_SMALL) {
         // roundup(n + 8, 16) bytes inside one page, at or above P+16
         if ((info & 15) !== TAG_SMALL || size !== roundUp(n + 8, 16) || p % PAGE < 16 || (p % PAGE) + size > PAGE)
@@ -51,11 +69,16 @@ describe('exact-size blocks', () => {
       } else {
         // roundup(n, 16) bytes from the top of the anchor to a page boundary
         const anchor = pageOf(p - 8);
-        if ((info & 15) !== TAG_LARGE || size !== roundUp(n, 16) || (p + size) % PAGE ||
-            u32()[(anchor + 4) >>> 2] !== p || p - anchor !== PAGE - (size % PAGE))
+        if (
+          (info & 15) !== TAG_LARGE ||
+          size !== roundUp(n, 16) ||
+          (p + size) % PAGE ||
+          u32()[(anchor + 4) >>> 2] !== p ||
+          p - anchor !== PAGE - (size % PAGE)
+        )
           throw new Error(`malloc(${n}) at 0x${p.toString(16)}: large header 0x${info.toString(16)}`);
       }
-      if (u32()[(p - 4) >>> 2] !== ((info ^ p ^ SALT) >>> 0)) throw new Error(`malloc(${n}): check word`);
+      if (u32()[(p - 4) >>> 2] !== (info ^ p ^ SALT) >>> 0) throw new Error(`malloc(${n}): check word`);
       z.free(p);
       if (n % 65536 === 0 || n === LAYOUT.MAX_SMALL + 1) {
         expect(z.check()).toBe(0);
@@ -91,7 +114,8 @@ describe('exact-size blocks', () => {
     expect(meta(z, small)).toMatchObject({ size: 1008, tag: TAG_SMALL, checkOk: true });
     expect(z.usableSize(small)).toBe(1000);
     expect(meta(z, small + 1024).tag).not.toBe(TAG_SMALL); // the frame's last 16 B are padding
-    const a = z.malloc(4312), b = z.malloc(4312); // SQLite's page-cache entries: 4,320 B each, not 8 KiB
+    const a = z.malloc(4312),
+      b = z.malloc(4312); // SQLite's page-cache entries: 4,320 B each, not 8 KiB
     expect(meta(z, a)).toMatchObject({ size: 4320, tag: TAG_SMALL, checkOk: true });
     expect(z.usableSize(a)).toBe(4312);
     expect(b).toBe(a + 4320);
@@ -111,7 +135,9 @@ describe('exact-size blocks', () => {
 
   test('a freed block leaves a hole that the next block of its size reuses', async () => {
     const z = await fresh();
-    const a = z.malloc(4312), b = z.malloc(4312), c = z.malloc(4312);
+    const a = z.malloc(4312),
+      b = z.malloc(4312),
+      c = z.malloc(4312);
     z.free(b);
     expect(z.malloc(4312)).toBe(b);
     z.free(a);
@@ -122,7 +148,9 @@ describe('exact-size blocks', () => {
 
   test('buddies merge on free; the buried upper header says merged, so a second free is a double free', async () => {
     const z = await fresh();
-    const a = z.malloc(8), b = z.malloc(8), c = z.malloc(8);
+    const a = z.malloc(8),
+      b = z.malloc(8),
+      c = z.malloc(8);
     const page = pageOf(a);
     expect([a, b, c].map((p) => p - page)).toEqual([16, 32, 48]);
     z.free(b);
@@ -171,7 +199,7 @@ describe('large blocks', () => {
     expect(z.check()).toBe(0);
   });
 
-  test('a multiple of 64 KiB is page-aligned with its header in the anchor\'s last 8 bytes', async () => {
+  test("a multiple of 64 KiB is page-aligned with its header in the anchor's last 8 bytes", async () => {
     const z = await fresh();
     const p = z.malloc(3 * PAGE);
     expect(p % PAGE).toBe(0);
@@ -190,7 +218,9 @@ describe('large blocks', () => {
 
   test('first fit: a large block takes the lowest run of j + 1 free pages; the first becomes its anchor', async () => {
     const z = await fresh();
-    const a = z.malloc(3 * PAGE), b = z.malloc(2 * PAGE), c = z.malloc(2 * PAGE);
+    const a = z.malloc(3 * PAGE),
+      b = z.malloc(2 * PAGE),
+      c = z.malloc(2 * PAGE);
     z.free(a); // 4 free pages (anchor and block) at the bottom
     z.free(b); // 3 more, right after them: one run of 7
     const d = z.malloc(5 * PAGE);
@@ -287,7 +317,9 @@ describe('pages and spans', () => {
 describe('running totals', () => {
   test('used bytes and blocks, peak and pages by kind follow every call', async () => {
     const z = await fresh();
-    const a = z.malloc(100), b = z.malloc(100000), c = z.malloc(3 * PAGE);
+    const a = z.malloc(100),
+      b = z.malloc(100000),
+      c = z.malloc(3 * PAGE);
     let s = state(z);
     expect(s.usedBytes).toBe(104 + 100000 + 3 * PAGE);
     expect(s.usedBlocks).toBe(3);
@@ -307,12 +339,17 @@ describe('running totals', () => {
   });
 
   test.each([
-    ['usedBytes', 1], ['usedBlocks', 1], ['smallPages', 1], ['largePages', 1], ['freePages', 1],
+    ['usedBytes', 1],
+    ['usedBlocks', 1],
+    ['smallPages', 1],
+    ['largePages', 1],
+    ['freePages', 1],
   ])('a corrupted %s is caught by zee_check() as ZEE_C_TOTALS', async (field, delta) => {
     const z = await fresh();
     z.malloc(5000);
     z.malloc(3 * PAGE);
-    const at = (z.stateAddress >>> 2) + { usedBytes: 20, usedBlocks: 21, smallPages: 23, largePages: 24, freePages: 25 }[field];
+    const at =
+      (z.stateAddress >>> 2) + { usedBytes: 20, usedBlocks: 21, smallPages: 23, largePages: 24, freePages: 25 }[field];
     z.HEAPU32[at] += delta;
     expect(z.check()).toBe(codeOf('ZEE_C_TOTALS'));
     z.HEAPU32[at] -= delta;
@@ -322,17 +359,52 @@ describe('running totals', () => {
 
 describe('zee_check() names the broken rule', () => {
   test.each([
-    ['a small block header', 'ZEE_C_FRAME', (z, p) => { z.HEAPU32[(p - 4) >>> 2] ^= 1; }],
-    ['a page count', 'ZEE_C_COUNT', (z, p) => { z.HEAPU32[pageOf(p) >>> 2] += 1; }],
-    ['a free-list back link', 'ZEE_C_LIST', (z, p) => {
-      const f = listMembers(z, [...Array(12).keys()].find((c) => listMembers(z, c).length))[0];
-      z.HEAPU32[(f + 4) >>> 2] = p;
-    }],
-    ['the first-free mark above a free page', 'ZEE_C_SPAN', (z) => {
-      z.HEAPU32[(z.stateAddress >>> 2) + 6] = spans(z)[0].start + PAGE;
-    }],
-    ['a large block header', 'ZEE_C_LARGE', (z, p, big) => { z.HEAPU32[(big - 4) >>> 2] ^= 16; }],
-    ['a map byte of a small page', 'ZEE_C_PAGE', (z, p) => { z.HEAPU8[state(z).pageMap + (p >>> 16)] = MAP_LARGE; }],
+    [
+      'a small block header',
+      'ZEE_C_FRAME',
+      (z, p) => {
+        z.HEAPU32[(p - 4) >>> 2] ^= 1;
+      },
+    ],
+    [
+      'a page count',
+      'ZEE_C_COUNT',
+      (z, p) => {
+        z.HEAPU32[pageOf(p) >>> 2] += 1;
+      },
+    ],
+    [
+      'a free-list back link',
+      'ZEE_C_LIST',
+      (z, p) => {
+        const f = listMembers(
+          z,
+          [...Array(12).keys()].find((c) => listMembers(z, c).length),
+        )[0];
+        z.HEAPU32[(f + 4) >>> 2] = p;
+      },
+    ],
+    [
+      'the first-free mark above a free page',
+      'ZEE_C_SPAN',
+      (z) => {
+        z.HEAPU32[(z.stateAddress >>> 2) + 6] = spans(z)[0].start + PAGE;
+      },
+    ],
+    [
+      'a large block header',
+      'ZEE_C_LARGE',
+      (z, p, big) => {
+        z.HEAPU32[(big - 4) >>> 2] ^= 16;
+      },
+    ],
+    [
+      'a map byte of a small page',
+      'ZEE_C_PAGE',
+      (z, p) => {
+        z.HEAPU8[state(z).pageMap + (p >>> 16)] = MAP_LARGE;
+      },
+    ],
   ])('%s → %s', async (what, rule, damage) => {
     const z = await fresh();
     const p = z.malloc(200);
@@ -349,9 +421,27 @@ describe('zee_check() names the broken rule', () => {
 
 describe('zee_check() and the state block', () => {
   test.each([
-    ['first_free off a page boundary', 'ZEE_C_STATE', (z) => { z.HEAPU32[(z.stateAddress >>> 2) + 6] += 16; }],
-    ['a page-map mark below the heap', 'ZEE_C_STATE', (z) => { z.HEAPU8[state(z).pageMap + (state(z).heapStart >>> 16) - 1] = MAP_SMALL; }],
-    ['a spare that is not a small page', 'ZEE_C_PAGE', (z) => { z.HEAPU32[(z.stateAddress >>> 2) + 7] = spans(z)[0].start; }],
+    [
+      'first_free off a page boundary',
+      'ZEE_C_STATE',
+      (z) => {
+        z.HEAPU32[(z.stateAddress >>> 2) + 6] += 16;
+      },
+    ],
+    [
+      'a page-map mark below the heap',
+      'ZEE_C_STATE',
+      (z) => {
+        z.HEAPU8[state(z).pageMap + (state(z).heapStart >>> 16) - 1] = MAP_SMALL;
+      },
+    ],
+    [
+      'a spare that is not a small page',
+      'ZEE_C_PAGE',
+      (z) => {
+        z.HEAPU32[(z.stateAddress >>> 2) + 7] = spans(z)[0].start;
+      },
+    ],
   ])('%s → %s', async (what, rule, damage) => {
     const z = await fresh();
     const big = z.malloc(4 * PAGE);

@@ -12,7 +12,9 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const corpus = fileURLToPath(new URL('native/corpus', import.meta.url));
 // The builds of the core: the X(name, validation, threads) lines of configs.h.
-const configs = [...readFileSync(new URL('native/configs.h', import.meta.url), 'utf8').matchAll(/^\s*X\((\w+), *(\d), *(\d)\)/gm)];
+const configs = [
+  ...readFileSync(new URL('native/configs.h', import.meta.url), 'utf8').matchAll(/^\s*X\((\w+), *(\d), *(\d)\)/gm),
+];
 const builds = configs.length;
 const checked = configs.filter((m) => Number(m[2]) > 0).length;
 const env = { ...process.env, UBSAN_OPTIONS: 'print_stacktrace=1' };
@@ -21,13 +23,16 @@ let bin;
 // Why: a sanitizer report is long; the test failure should show all of it.
 function run(args, program = bin) {
   const r = spawnSync(program, args, { cwd: root, encoding: 'utf8', env });
-  if (r.status !== 0) throw new Error(`${program} ${args.join(' ')} exited ${r.status ?? r.signal}\n${r.stdout}\n${r.stderr}`);
+  if (r.status !== 0)
+    throw new Error(`${program} ${args.join(' ')} exited ${r.status ?? r.signal}\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
 }
 
 function build(kind, core) {
   const out = execFileSync('bash', ['test/native/build.sh', kind], {
-    cwd: root, encoding: 'utf8', env: core ? { ...process.env, ZEE_CORE: core } : process.env,
+    cwd: root,
+    encoding: 'utf8',
+    env: core ? { ...process.env, ZEE_CORE: core } : process.env,
   });
   return out.trim().split('\n').pop();
 }
@@ -46,7 +51,9 @@ test('every corpus input passes under every build of the core (ASan + UBSan)', (
   const files = readdirSync(corpus).filter((f) => !f.startsWith('.'));
   expect(files.length).toBeGreaterThanOrEqual(30);
   const out = run(['--all-configs', corpus]);
-  const m = out.match(/regress: (\d+) inputs, (\d+) runs, (\d+) calls, (\d+) NULLs accounted, (\d+) growths refused, (\d+) bad pointers rejected, no finding/);
+  const m = out.match(
+    /regress: (\d+) inputs, (\d+) runs, (\d+) calls, (\d+) NULLs accounted, (\d+) growths refused, (\d+) bad pointers rejected, no finding/,
+  );
   expect(m).not.toBeNull();
   expect(Number(m[1])).toBe(files.length);
   expect(Number(m[2])).toBe(files.length * builds);
@@ -57,7 +64,9 @@ test('every corpus input passes under every build of the core (ASan + UBSan)', (
 const SEED = Number(process.env.ZEE_SEED ?? 20261125) >>> 0;
 test(`fault injection natively: 200 random inputs, growth refused at random points, every build (seed ${SEED})`, () => {
   const out = run(['--random', '200', String(SEED)]);
-  const m = out.match(/regress: 200 inputs, (\d+) runs, (\d+) calls, (\d+) NULLs accounted, (\d+) growths refused, (\d+) bad pointers rejected, no finding/);
+  const m = out.match(
+    /regress: 200 inputs, (\d+) runs, (\d+) calls, (\d+) NULLs accounted, (\d+) growths refused, (\d+) bad pointers rejected, no finding/,
+  );
   expect(m).not.toBeNull();
   expect(Number(m[1])).toBe(200 * builds);
   const [calls, nulls, refused] = [m[2], m[3], m[4]].map(Number);
@@ -95,17 +104,34 @@ describe('the harness catches a broken core', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const cases = [
-    ['the peak follows the bytes in use', 'if (H.used_bytes > H.peak_bytes) H.peak_bytes = H.used_bytes;', 'H.peak_bytes = H.used_bytes;', /running totals: peak \d+ bytes, want \d+/],
-    ['zee_heap_info() initialises the heap', 'const zee_heap_info_t *zee_heap_info(void) { return &H; }',
-      'const zee_heap_info_t *zee_heap_info(void) {\n  if (!H.heap_start) init();\n  return &H;\n}', /the heap was initialised .* before its first allocation/],
+    [
+      'the peak follows the bytes in use',
+      'if (H.used_bytes > H.peak_bytes) H.peak_bytes = H.used_bytes;',
+      'H.peak_bytes = H.used_bytes;',
+      /running totals: peak \d+ bytes, want \d+/,
+    ],
+    [
+      'zee_heap_info() initialises the heap',
+      'const zee_heap_info_t *zee_heap_info(void) { return &H; }',
+      'const zee_heap_info_t *zee_heap_info(void) {\n  if (!H.heap_start) init();\n  return &H;\n}',
+      /the heap was initialised .* before its first allocation/,
+    ],
   ];
-  test.each(cases)('%s', (_, from, to, finding) => {
-    expect(core.split(from)).toHaveLength(2); // the site is in the core exactly once
-    const path = join(dir, 'zee_alloc.c');
-    writeFileSync(path, core.replace(from, to));
-    const mutant = build('regress', path);
-    const r = spawnSync(mutant, ['--all-configs', join(corpus, 'seed-classes-0')], { cwd: root, encoding: 'utf8', env });
-    expect(r.status).not.toBe(0);
-    expect(r.stderr).toMatch(finding);
-  }, 120000);
+  test.each(cases)(
+    '%s',
+    (_, from, to, finding) => {
+      expect(core.split(from)).toHaveLength(2); // the site is in the core exactly once
+      const path = join(dir, 'zee_alloc.c');
+      writeFileSync(path, core.replace(from, to));
+      const mutant = build('regress', path);
+      const r = spawnSync(mutant, ['--all-configs', join(corpus, 'seed-classes-0')], {
+        cwd: root,
+        encoding: 'utf8',
+        env,
+      });
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(finding);
+    },
+    120000,
+  );
 });

@@ -24,12 +24,19 @@ test('pages grown by someone else are skipped: no block, span or page lands in t
       sh.add(p, n);
     }
     foreign.push([...foreignGrow(z, 1 + round, 0xee), 0xee]);
-    for (const p of sh.starts.filter((_, i) => i % 4 === 0)) { sh.remove(p); z.free(p); }
+    for (const p of sh.starts.filter((_, i) => i % 4 === 0)) {
+      sh.remove(p);
+      z.free(p);
+    }
   }
-  for (let i = 0; i < 100; i++) { const n = r.int(1, 200000); sh.add(z.malloc(n), n); }
+  for (let i = 0; i < 100; i++) {
+    const n = r.int(1, 200000);
+    sh.add(z.malloc(n), n);
+  }
   const inGap = (a) => foreign.some(([s, e]) => a >= s && a < e);
   for (const p of sh.starts) expect(inGap(p)).toBe(false);
-  for (const sp of spans(z)) for (let q = sp.start; q < sp.start + sp.pages * PAGE; q += PAGE) expect(inGap(q)).toBe(false);
+  for (const sp of spans(z))
+    for (let q = sp.start; q < sp.start + sp.pages * PAGE; q += PAGE) expect(inGap(q)).toBe(false);
   for (const pg of smallPages(z)) expect(inGap(pg)).toBe(false);
   for (const [s, e, byte] of foreign) expect(z.HEAPU8.subarray(s, e).every((b) => b === byte)).toBe(true);
   sh.verifyAll();

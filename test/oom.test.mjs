@@ -28,7 +28,11 @@ test('filling the capped heap: every NULL is ENOMEM, live blocks stay intact, fr
     for (;;) {
       z.errno = 0;
       const p = z.malloc(n);
-      if (!p) { expect(z.errno).toBe(ENOMEM); nulls++; break; }
+      if (!p) {
+        expect(z.errno).toBe(ENOMEM);
+        nulls++;
+        break;
+      }
       sh.add(p, n);
     }
     expect(z.check()).toBe(0);
@@ -44,7 +48,10 @@ test('filling the capped heap: every NULL is ENOMEM, live blocks stay intact, fr
   expect(z.check()).toBe(0);
   // free a third of the blocks, and the same sizes fit again
   const freed = sh.starts.filter((_, i) => i % 3 === 0);
-  for (const p of freed) { sh.remove(p); z.free(p); }
+  for (const p of freed) {
+    sh.remove(p);
+    z.free(p);
+  }
   expect(z.malloc(3000)).not.toBe(0);
   expect(z.check()).toBe(0);
   sh.verifyAll();

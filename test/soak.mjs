@@ -53,22 +53,56 @@ function growthBound(n, align = 16) {
  * check), onProgress(i, counters, inspectorSnapshot).
  */
 export function workload(z, o) {
-  const { seed, ops, maxLive = 300, maxLarge = 512 << 10, deadline = Infinity, checkEvery = 1000, fullEvery = 100000,
-    maxBytes = 65536 * PAGE, foreign = 0, onProgress } = o;
+  const {
+    seed,
+    ops,
+    maxLive = 300,
+    maxLarge = 512 << 10,
+    deadline = Infinity,
+    checkEvery = 1000,
+    fullEvery = 100000,
+    maxBytes = 65536 * PAGE,
+    foreign = 0,
+    onProgress,
+  } = o;
   const r = rng(seed);
   const sh = new Shadow(z);
-  const c = { ops: 0, malloc: 0, calloc: 0, realloc: 0, aligned: 0, posix: 0, free: 0, usable: 0, trim: 0, nulls: 0,
-    foreignPages: 0, peakMemory: z.memoryBytes, peakLive: 0, peakBlocks: 0, validations: 0 };
+  const c = {
+    ops: 0,
+    malloc: 0,
+    calloc: 0,
+    realloc: 0,
+    aligned: 0,
+    posix: 0,
+    free: 0,
+    usable: 0,
+    trim: 0,
+    nulls: 0,
+    foreignPages: 0,
+    peakMemory: z.memoryBytes,
+    peakLive: 0,
+    peakBlocks: 0,
+    validations: 0,
+  };
   const foreignRanges = [];
-  const fail = (i, msg) => { throw new SoakError(`${msg} (call ${i}, seed ${seed})`); };
+  const fail = (i, msg) => {
+    throw new SoakError(`${msg} (call ${i}, seed ${seed})`);
+  };
   // Why: a NULL is only fine if the cap left no room for the growth needed.
   const nullOk = (i, what, n, align) => {
     c.nulls++;
     if (z.errno !== ENOMEM) fail(i, `${what}(${n}) = NULL with errno ${z.errno}, not ENOMEM`);
     if (z.memoryBytes + growthBound(n, align) <= maxBytes)
-      fail(i, `${what}(${n}, align ${align}) = NULL with ${maxBytes - z.memoryBytes} bytes of memory still free to grow`);
+      fail(
+        i,
+        `${what}(${n}, align ${align}) = NULL with ${maxBytes - z.memoryBytes} bytes of memory still free to grow`,
+      );
   };
-  const release = (p) => { sh.remove(p); z.free(p); c.free++; };
+  const release = (p) => {
+    sh.remove(p);
+    z.free(p);
+    c.free++;
+  };
 
   for (let i = 1; i <= ops; i++) {
     const x = r();
@@ -76,7 +110,7 @@ export function workload(z, o) {
     // The chance to free grows with the live count: it hovers near 40% of maxLive.
     if (sh.count >= maxLive || r() < sh.count / maxLive) {
       release(sh.pick(r));
-    } else if (x < 0.40) {
+    } else if (x < 0.4) {
       const n = randomSize(r, maxLarge);
       const p = z.malloc(n);
       c.malloc++;
@@ -85,8 +119,9 @@ export function workload(z, o) {
         if (u < n || u > n + 15) fail(i, `malloc(${n}): usable size ${u}, not within [n, n + 15]`);
         sh.add(p, n);
       } else nullOk(i, 'malloc', n, 16);
-    } else if (x < 0.50) {
-      const k = r.int(1, 8), n = Math.floor(randomSize(r, maxLarge) / k);
+    } else if (x < 0.5) {
+      const k = r.int(1, 8),
+        n = Math.floor(randomSize(r, maxLarge) / k);
       const p = z.calloc(k, n);
       c.calloc++;
       if (p) {
@@ -115,7 +150,8 @@ export function workload(z, o) {
         }
       }
     } else if (x < 0.88) {
-      const align = 2 ** r.int(0, r() < 0.9 ? 12 : 20), n = randomSize(r, maxLarge);
+      const align = 2 ** r.int(0, r() < 0.9 ? 12 : 20),
+        n = randomSize(r, maxLarge);
       const posix = r() < 0.3 && align >= 4;
       let p;
       if (posix) {
@@ -128,7 +164,8 @@ export function workload(z, o) {
         p = z.alignedAlloc(align, n);
         c.aligned++;
       }
-      if (p) sh.add(p, n, align); else nullOk(i, posix ? 'posix_memalign' : 'aligned_alloc', n, align);
+      if (p) sh.add(p, n, align);
+      else nullOk(i, posix ? 'posix_memalign' : 'aligned_alloc', n, align);
     } else if (x < 0.97 && sh.count) {
       const p = sh.pick(r);
       const u = z.usableSize(p);
@@ -167,7 +204,8 @@ export function workload(z, o) {
       if (snap.violations.length) fail(i, `inspector: ${snap.violations[0].rule}: ${snap.violations[0].message}`);
       if (snap.totals.usedBlocks !== sh.count)
         fail(i, `inspector counts ${snap.totals.usedBlocks} blocks in use, the shadow ${sh.count}`);
-      if (snap.totals.usedBytes < sh.liveBytes) fail(i, `inspector: ${snap.totals.usedBytes} bytes in use < ${sh.liveBytes} live`);
+      if (snap.totals.usedBytes < sh.liveBytes)
+        fail(i, `inspector: ${snap.totals.usedBytes} bytes in use < ${sh.liveBytes} live`);
       onProgress?.(i, c, snap);
     }
     c.ops = i;
@@ -187,19 +225,26 @@ async function soak(variant, ops, seed, log, seconds = Infinity) {
   const z = await fresh(variant);
   const t0 = performance.now();
   const c = workload(z, {
-    seed, ops, deadline: t0 + seconds * 1000, fullEvery: Math.min(1000000, Math.max(10000, Math.floor(ops / 10))),
+    seed,
+    ops,
+    deadline: t0 + seconds * 1000,
+    fullEvery: Math.min(1000000, Math.max(10000, Math.floor(ops / 10))),
     onProgress: (i, c, snap) => {
       const rate = i / ((performance.now() - t0) / 1000);
-      log(`  ${variant}: ${i.toLocaleString('en-US')} calls, ${Math.round(rate).toLocaleString('en-US')} calls/s, ` +
-        `memory ${MB(z.memoryBytes)}, ${snap.totals.usedBlocks} blocks (${MB(snap.totals.usedBytes)}) in use, ` +
-        `fragmentation ${(snap.totals.fragmentation * 100).toFixed(1)}%`);
+      log(
+        `  ${variant}: ${i.toLocaleString('en-US')} calls, ${Math.round(rate).toLocaleString('en-US')} calls/s, ` +
+          `memory ${MB(z.memoryBytes)}, ${snap.totals.usedBlocks} blocks (${MB(snap.totals.usedBytes)}) in use, ` +
+          `fragmentation ${(snap.totals.fragmentation * 100).toFixed(1)}%`,
+      );
     },
   });
   const secs = (performance.now() - t0) / 1000;
-  log(`soak ${variant} (seed ${seed}): ${c.ops.toLocaleString('en-US')} calls in ${secs.toFixed(1)} s = ` +
-    `${Math.round(c.ops / secs).toLocaleString('en-US')} calls/s; peak memory ${MB(c.peakMemory)} for a peak of ` +
-    `${MB(c.peakLive)} live in up to ${c.peakBlocks} blocks; ${c.nulls} NULLs; ${c.validations} full validations; ` +
-    `process max RSS ${MB(process.resourceUsage().maxRSS * 1024)}; no finding`);
+  log(
+    `soak ${variant} (seed ${seed}): ${c.ops.toLocaleString('en-US')} calls in ${secs.toFixed(1)} s = ` +
+      `${Math.round(c.ops / secs).toLocaleString('en-US')} calls/s; peak memory ${MB(c.peakMemory)} for a peak of ` +
+      `${MB(c.peakLive)} live in up to ${c.peakBlocks} blocks; ${c.nulls} NULLs; ${c.validations} full validations; ` +
+      `process max RSS ${MB(process.resourceUsage().maxRSS * 1024)}; no finding`,
+  );
   return c;
 }
 
@@ -211,8 +256,9 @@ async function main(argv) {
     if (v === undefined || v.startsWith('--')) throw new SoakError(`${name} needs a value`);
     return v;
   };
-  for (const a of argv) if (a.startsWith('--') && !['--ci', '--ops', '--variant', '--seed'].includes(a))
-    throw new SoakError(`unknown option ${a} (use --ci, --ops N, --variant NAME, --seed S)`);
+  for (const a of argv)
+    if (a.startsWith('--') && !['--ci', '--ops', '--variant', '--seed'].includes(a))
+      throw new SoakError(`unknown option ${a} (use --ci, --ops N, --variant NAME, --seed S)`);
   const seed = Number(arg('--seed', process.env.ZEE_SEED ?? (Math.random() * 2 ** 32) >>> 0)) >>> 0;
   const log = (s) => console.log(s);
   if (argv.includes('--ci')) {

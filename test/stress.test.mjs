@@ -13,7 +13,10 @@ test(`random stress: ${OPS} mixed operations, sizes 1 B .. 1 MiB, no corruption`
   const z = await fresh();
   const t0 = Date.now();
   const res = runRandom(z, { seed, ops: OPS });
-  console.log(`stress: ${OPS} ops in ${Date.now() - t0} ms, peak live ${res.peakLiveBytes} B, memory ${res.memoryBytes} B`, res.counts);
+  console.log(
+    `stress: ${OPS} ops in ${Date.now() - t0} ms, peak live ${res.peakLiveBytes} B, memory ${res.memoryBytes} B`,
+    res.counts,
+  );
   expect(res.counts.free).toBeGreaterThan(OPS / 4);
   expect(res.counts.realloc + res.counts.aligned + res.counts.calloc).toBeGreaterThan(OPS / 10);
   // Everything was freed: only the spare page may remain a small page.

@@ -28,7 +28,10 @@ describe.each(Object.keys(CONFIG))('variant %s', (variant) => {
 
 test('first fit: a large request takes the lowest run of free pages that fits', async () => {
   const z = await fresh();
-  const a = z.malloc(6 * PAGE), g1 = z.malloc(PAGE), b = z.malloc(3 * PAGE), g2 = z.malloc(PAGE);
+  const a = z.malloc(6 * PAGE),
+    g1 = z.malloc(PAGE),
+    b = z.malloc(3 * PAGE),
+    g2 = z.malloc(PAGE);
   z.free(a);
   z.free(b);
   z.trim();

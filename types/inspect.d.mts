@@ -20,8 +20,16 @@ export type InspectSource =
 
 /** The rules validate() reports: zee_check()'s codes. */
 export type Rule =
-  | 'ZEE_C_STATE' | 'ZEE_C_SPAN' | 'ZEE_C_PAGE' | 'ZEE_C_FRAME'
-  | 'ZEE_C_COUNT' | 'ZEE_C_BUDDY' | 'ZEE_C_LARGE' | 'ZEE_C_LIST' | 'ZEE_C_LIST_COUNT' | 'ZEE_C_TOTALS';
+  | 'ZEE_C_STATE'
+  | 'ZEE_C_SPAN'
+  | 'ZEE_C_PAGE'
+  | 'ZEE_C_FRAME'
+  | 'ZEE_C_COUNT'
+  | 'ZEE_C_BUDDY'
+  | 'ZEE_C_LARGE'
+  | 'ZEE_C_LIST'
+  | 'ZEE_C_LIST_COUNT'
+  | 'ZEE_C_TOTALS';
 
 export interface Violation {
   rule: Rule;
@@ -254,10 +262,26 @@ export interface RenderSVGOptions {
 
 /** The layout constants of src/zee_alloc.h (js/layout.mjs). */
 export declare const LAYOUT: Readonly<{
-  VERSION: number; PAGE_SIZE: number; META_SIZE: number; GRANULE: number; MIN_FRAME: number;
-  MAX_FRAME: number; CLASSES: number; MAX_SMALL: number; TAG_MASK: number; TAG_SMALL: number;
-  TAG_LARGE: number; TAG_FREE: number; TAG_MERGED: number; SALT: number; PAGE_TAG: number;
-  COUNT_MASK: number; INFO_MAGIC: number; MAP_NONE: number; MAP_FREE: number; MAP_SMALL: number;
+  VERSION: number;
+  PAGE_SIZE: number;
+  META_SIZE: number;
+  GRANULE: number;
+  MIN_FRAME: number;
+  MAX_FRAME: number;
+  CLASSES: number;
+  MAX_SMALL: number;
+  TAG_MASK: number;
+  TAG_SMALL: number;
+  TAG_LARGE: number;
+  TAG_FREE: number;
+  TAG_MERGED: number;
+  SALT: number;
+  PAGE_TAG: number;
+  COUNT_MASK: number;
+  INFO_MAGIC: number;
+  MAP_NONE: number;
+  MAP_FREE: number;
+  MAP_SMALL: number;
   MAP_LARGE: number;
 }>;
 /** Rule name -> what it checks. */

@@ -32,7 +32,8 @@ static void *counting_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   void *p = realloc(ptr, nsize);
   if (p) {
     live = live - old + nsize; /* in 64 bits: nsize - old can be negative */
-    if (live > peak_live) peak_live = live;
+    if (live > peak_live)
+      peak_live = live;
   }
   return p;
 }
@@ -46,21 +47,27 @@ int main(int argc, char **argv) {
   long scale = program_scale(argc, argv);
   double t0 = emscripten_get_now();
   lua_State *L = lua_newstate(counting_alloc, NULL);
-  if (!L) fail("lua_newstate failed (out of memory)", 0);
+  if (!L)
+    fail("lua_newstate failed (out of memory)", 0);
   lua_atpanic(L, panic);
   luaL_openlibs(L);
-  if (luaL_loadbuffer(L, (const char *)lua_workload, sizeof lua_workload, "=lua_workload.lua") != LUA_OK)
+  if (luaL_loadbuffer(L, (const char *)lua_workload, sizeof lua_workload, "=lua_workload.lua") !=
+      LUA_OK)
     fail("cannot load the script", lua_tostring(L, -1));
   lua_pushinteger(L, scale);
-  if (lua_pcall(L, 1, 1, 0) != LUA_OK) fail("the script failed", lua_tostring(L, -1));
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK)
+    fail("the script failed", lua_tostring(L, -1));
   size_t len;
   const char *out = lua_tolstring(L, -1, &len);
-  if (!out || !len) fail("the script returned no output", 0);
+  if (!out || !len)
+    fail("the script returned no output", 0);
   hash_bytes(out, len);
   uint64_t lines = 0;
-  for (size_t i = 0; i < len; i++) lines += out[i] == '\n';
+  for (size_t i = 0; i < len; i++)
+    lines += out[i] == '\n';
   lua_close(L);
-  if (live != 0) fail("Lua still holds memory after lua_close", 0);
+  if (live != 0)
+    fail("Lua still holds memory after lua_close", 0);
   report("lua", emscripten_get_now() - t0, lines, peak_live);
   return 0;
 }

@@ -41,9 +41,12 @@ static void hash_text(const char *s) {
 static void json_text(const char *s) {
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') printf("\\%c", c);
-    else if (c < 0x20) printf("\\u%04x", c);
-    else putchar(c);
+    if (c == '"' || c == '\\')
+      printf("\\%c", c);
+    else if (c < 0x20)
+      printf("\\u%04x", c);
+    else
+      putchar(c);
   }
 }
 
@@ -64,7 +67,8 @@ static void fail(const char *what, const char *detail) {
 static long program_scale(int argc, char **argv) {
   char *end;
   long s = argc > 1 ? strtol(argv[1], &end, 10) : 0;
-  if (argc < 2 || *end || s <= 0 || s > 100000) fail("usage: <program> SCALE (an integer 1..100000)", argc > 1 ? argv[1] : "missing");
+  if (argc < 2 || *end || s <= 0 || s > 100000)
+    fail("usage: <program> SCALE (an integer 1..100000)", argc > 1 ? argv[1] : "missing");
   return s;
 }
 
@@ -73,10 +77,12 @@ static long program_scale(int argc, char **argv) {
  * grows).  work and peak_live describe the run and must match across
  * allocators. */
 static void report(const char *name, double ms, uint64_t work, uint64_t peak_live) {
-  printf("{\"program\":\"%s\",\"ms\":%.3f,\"checksum\":\"%016llx\",\"work\":%llu,\"peak_live\":%llu,"
-         "\"mem\":%lu,\"heap_base\":%lu}\n",
-         name, ms, (unsigned long long)result_hash, (unsigned long long)work, (unsigned long long)peak_live,
-         (unsigned long)__builtin_wasm_memory_size(0) * 65536ul, (unsigned long)(uintptr_t)&__heap_base);
+  printf(
+      "{\"program\":\"%s\",\"ms\":%.3f,\"checksum\":\"%016llx\",\"work\":%llu,\"peak_live\":%llu,"
+      "\"mem\":%lu,\"heap_base\":%lu}\n",
+      name, ms, (unsigned long long)result_hash, (unsigned long long)work,
+      (unsigned long long)peak_live, (unsigned long)__builtin_wasm_memory_size(0) * 65536ul,
+      (unsigned long)(uintptr_t)&__heap_base);
   fflush(stdout);
 }
 

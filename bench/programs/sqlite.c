@@ -18,7 +18,8 @@ static sqlite3 *db;
 static uint64_t rows_seen;
 
 static void check_rc(int rc, const char *what) {
-  if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) fail(what, sqlite3_errmsg(db));
+  if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
+    fail(what, sqlite3_errmsg(db));
 }
 
 /* Runs sql, folding every row of every statement into the result hash. */
@@ -27,7 +28,8 @@ static void query(const char *sql) {
   while (*tail) {
     sqlite3_stmt *st = 0;
     check_rc(sqlite3_prepare_v2(db, tail, -1, &st, &tail), sql);
-    if (!st) break; /* trailing whitespace */
+    if (!st)
+      break; /* trailing whitespace */
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
       rows_seen++;
@@ -46,9 +48,11 @@ static void query(const char *sql) {
 static void expect(const char *sql, const char *want) {
   sqlite3_stmt *st = 0;
   check_rc(sqlite3_prepare_v2(db, sql, -1, &st, 0), sql);
-  if (sqlite3_step(st) != SQLITE_ROW) fail("no row from", sql);
+  if (sqlite3_step(st) != SQLITE_ROW)
+    fail("no row from", sql);
   const char *got = (const char *)sqlite3_column_text(st, 0);
-  if (!got || strcmp(got, want)) fail(sql, got ? got : "<null>");
+  if (!got || strcmp(got, want))
+    fail(sql, got ? got : "<null>");
   check_rc(sqlite3_finalize(st), sql);
 }
 
@@ -63,7 +67,8 @@ static uint32_t rnd(void) {
 
 /* n random lowercase letters with a space every few, NUL-terminated. */
 static void words(char *out, int n) {
-  for (int i = 0; i < n; i++) out[i] = rnd() % 6 == 0 ? ' ' : (char)('a' + rnd() % 26);
+  for (int i = 0; i < n; i++)
+    out[i] = rnd() % 6 == 0 ? ' ' : (char)('a' + rnd() % 26);
   out[n] = 0;
 }
 
@@ -79,12 +84,14 @@ int main(int argc, char **argv) {
   check_rc(sqlite3_open(":memory:", &db), "open");
   query("CREATE TABLE customer(id INTEGER PRIMARY KEY, name TEXT NOT NULL, city TEXT NOT NULL);"
         "CREATE TABLE item(id INTEGER PRIMARY KEY, title TEXT NOT NULL, price REAL NOT NULL);"
-        "CREATE TABLE orders(id INTEGER PRIMARY KEY, customer INTEGER NOT NULL, item INTEGER NOT NULL,"
+        "CREATE TABLE orders(id INTEGER PRIMARY KEY, customer INTEGER NOT NULL, item INTEGER NOT "
+        "NULL,"
         "  qty INTEGER NOT NULL, note TEXT);");
 
   sqlite3_stmt *st;
   query("BEGIN");
-  check_rc(sqlite3_prepare_v2(db, "INSERT INTO customer(name, city) VALUES (?1, ?2)", -1, &st, 0), "prepare customer");
+  check_rc(sqlite3_prepare_v2(db, "INSERT INTO customer(name, city) VALUES (?1, ?2)", -1, &st, 0),
+           "prepare customer");
   for (long i = 0; i < customers; i++) {
     char city[16];
     words(text, 5 + rnd() % 20);
@@ -95,7 +102,8 @@ int main(int argc, char **argv) {
     check_rc(sqlite3_reset(st), "reset");
   }
   sqlite3_finalize(st);
-  check_rc(sqlite3_prepare_v2(db, "INSERT INTO item(title, price) VALUES (?1, ?2)", -1, &st, 0), "prepare item");
+  check_rc(sqlite3_prepare_v2(db, "INSERT INTO item(title, price) VALUES (?1, ?2)", -1, &st, 0),
+           "prepare item");
   for (int i = 0; i < 500; i++) {
     words(text, 8 + rnd() % 40);
     bind_text(st, 1, text);
@@ -107,9 +115,13 @@ int main(int argc, char **argv) {
   query("COMMIT");
 
   /* Orders in transactions of 1,000 rows, as an application would. */
-  check_rc(sqlite3_prepare_v2(db, "INSERT INTO orders(customer, item, qty, note) VALUES (?1, ?2, ?3, ?4)", -1, &st, 0), "prepare orders");
+  check_rc(
+      sqlite3_prepare_v2(
+          db, "INSERT INTO orders(customer, item, qty, note) VALUES (?1, ?2, ?3, ?4)", -1, &st, 0),
+      "prepare orders");
   for (long i = 0; i < orders; i++) {
-    if (i % 1000 == 0) query("BEGIN");
+    if (i % 1000 == 0)
+      query("BEGIN");
     check_rc(sqlite3_bind_int64(st, 1, 1 + rnd() % customers), "bind");
     check_rc(sqlite3_bind_int(st, 2, 1 + rnd() % 500), "bind");
     check_rc(sqlite3_bind_int(st, 3, 1 + rnd() % 20), "bind");
@@ -121,7 +133,8 @@ int main(int argc, char **argv) {
     }
     check_rc(sqlite3_step(st), "insert order");
     check_rc(sqlite3_reset(st), "reset");
-    if (i % 1000 == 999 || i == orders - 1) query("COMMIT");
+    if (i % 1000 == 999 || i == orders - 1)
+      query("COMMIT");
   }
   sqlite3_finalize(st);
 
@@ -136,17 +149,20 @@ int main(int argc, char **argv) {
   query("SELECT i.title, count(*), sum(o.qty) FROM orders o JOIN item i ON i.id = o.item"
         "  GROUP BY o.item ORDER BY 3 DESC, o.item LIMIT 25");
   query("SELECT c.name, t.n, t.q FROM customer c"
-        "  JOIN (SELECT customer, count(*) AS n, sum(qty) AS q FROM orders GROUP BY customer) t ON t.customer = c.id"
+        "  JOIN (SELECT customer, count(*) AS n, sum(qty) AS q FROM orders GROUP BY customer) t ON "
+        "t.customer = c.id"
         "  ORDER BY t.n DESC, t.q DESC, c.id LIMIT 25");
   query("SELECT city, count(*), group_concat(substr(name, 1, 2), '') FROM customer"
         "  WHERE id % 13 = 0 GROUP BY city ORDER BY city");
   /* A sort over every row's text (the sorter's memory), and a window. */
-  query("SELECT id, length(note) FROM orders WHERE note IS NOT NULL ORDER BY note DESC, id LIMIT 20");
+  query(
+      "SELECT id, length(note) FROM orders WHERE note IS NOT NULL ORDER BY note DESC, id LIMIT 20");
   query("SELECT customer, qty, sum(qty) OVER (PARTITION BY customer ORDER BY id ROWS 3 PRECEDING)"
         "  FROM orders WHERE customer % 50 = 1 ORDER BY customer, id");
 
   /* Updates that grow rows, deletes, then VACUUM rebuilds the database. */
-  query("UPDATE orders SET note = coalesce(note, '') || printf(' #%d/%d', id, qty) WHERE id % 5 = 0");
+  query(
+      "UPDATE orders SET note = coalesce(note, '') || printf(' #%d/%d', id, qty) WHERE id % 5 = 0");
   query("DELETE FROM orders WHERE qty <= 6");
   query("DELETE FROM customer WHERE id NOT IN (SELECT customer FROM orders)");
   query("SELECT changes(), total_changes()");
@@ -157,7 +173,8 @@ int main(int argc, char **argv) {
 
   check_rc(sqlite3_close(db), "close");
   double ms = emscripten_get_now() - t0;
-  if (sqlite3_memory_used() != 0) fail("SQLite still holds memory after close", 0);
+  if (sqlite3_memory_used() != 0)
+    fail("SQLite still holds memory after close", 0);
   report("sqlite", ms, rows_seen, (uint64_t)sqlite3_memory_highwater(0));
   return 0;
 }

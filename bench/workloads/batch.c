@@ -16,8 +16,10 @@ int main(int argc, char **argv) {
       for (int odd = 0; odd < 2; odd++) {
         size_t n = odd && size > 8 ? size - 8 : size;
         uint32_t first = next_id;
-        for (int i = 0; i < BATCH; i++) ptr[i] = take(n, next_id++);
-        for (int i = 0; i < BATCH; i++) give(ptr[i], n, first + i);
+        for (int i = 0; i < BATCH; i++)
+          ptr[i] = take(n, next_id++);
+        for (int i = 0; i < BATCH; i++)
+          give(ptr[i], n, first + i);
       }
     }
   }

@@ -41,7 +41,8 @@ static inline size_t small_size(void) {
     uint32_t a = rnd() % 121, b = rnd() % 121;
     return 8 + a * b / 120;
   }
-  if (r < 990) return rnd_range(129, 1024);
+  if (r < 990)
+    return rnd_range(129, 1024);
   return rnd_range(1025, 4096);
 }
 
@@ -59,11 +60,14 @@ static inline uint32_t stamp_of(uint32_t id, size_t n) { return (id * 2654435761
 /* Allocates n bytes for block `id`, checks alignment, writes its stamps. */
 static inline void *take(size_t n, uint32_t id) {
   unsigned char *p = malloc(n);
-  if (!p) fail("malloc returned NULL", id);
-  if ((uintptr_t)p & 7) fail("malloc result not 8-aligned", id);
+  if (!p)
+    fail("malloc returned NULL", id);
+  if ((uintptr_t)p & 7)
+    fail("malloc result not 8-aligned", id);
   ops++;
   live_bytes += n;
-  if (live_bytes > peak_live) peak_live = live_bytes;
+  if (live_bytes > peak_live)
+    peak_live = live_bytes;
   uint32_t s = stamp_of(id, n);
   if (n >= 8) {
     memcpy(p, &s, 4);
@@ -82,7 +86,8 @@ static inline void check(const void *q, size_t n, uint32_t id) {
   if (n >= 8) {
     memcpy(&a, p, 4);
     memcpy(&b, p + n - 4, 4);
-    if (a != s || b != s) fail("block contents changed", id);
+    if (a != s || b != s)
+      fail("block contents changed", id);
   } else if (n) {
     if (p[0] != (unsigned char)s || p[n - 1] != (unsigned char)(s >> 8))
       fail("block contents changed", id);
@@ -115,15 +120,18 @@ static void replace_random(const char *name, int live, long steps, size_t (*size
   static size_t len[REPLACE_MAX_LIVE];
   static uint32_t ids[REPLACE_MAX_LIVE];
   uint32_t next_id = 0;
-  if (live > REPLACE_MAX_LIVE) fail("live set too large", (uint32_t)live);
+  if (live > REPLACE_MAX_LIVE)
+    fail("live set too large", (uint32_t)live);
   double t0 = emscripten_get_now();
-  for (int i = 0; i < live; i++) ptr[i] = take(len[i] = size_fn(), ids[i] = next_id++);
+  for (int i = 0; i < live; i++)
+    ptr[i] = take(len[i] = size_fn(), ids[i] = next_id++);
   for (long step = 0; step < steps; step++) {
     uint32_t i = rnd() % live;
     give(ptr[i], len[i], ids[i]);
     ptr[i] = take(len[i] = size_fn(), ids[i] = next_id++);
   }
-  for (int i = 0; i < live; i++) give(ptr[i], len[i], ids[i]);
+  for (int i = 0; i < live; i++)
+    give(ptr[i], len[i], ids[i]);
   report(name, emscripten_get_now() - t0);
 }
 

@@ -7,7 +7,8 @@
 /* 5% large blocks, the rest as in small.c. */
 static size_t mixed_size(void) {
   uint32_t r = rnd() % 1000;
-  if (r < 50) return rnd_range(32 << 10, 1 << 20);
+  if (r < 50)
+    return rnd_range(32 << 10, 1 << 20);
   return small_size();
 }
 

@@ -18,7 +18,8 @@ int main(int argc, char **argv) {
   long scale = scale_arg(argc, argv, 10);
   uint32_t next_id = 0, head = 0, tail = 0; /* queue: [head, tail) mod QCAP */
   double t0 = emscripten_get_now();
-  for (int i = 0; i < LONG; i++) lp[i] = take(llen[i] = rnd_range(64, 2048), lid[i] = next_id++);
+  for (int i = 0; i < LONG; i++)
+    lp[i] = take(llen[i] = rnd_range(64, 2048), lid[i] = next_id++);
   for (long step = 0, n = scale * 40000; step < n; step++) {
     uint32_t depth = tail - head;
     /* Produce 0-3 messages, more when the queue is short. */
@@ -39,8 +40,10 @@ int main(int argc, char **argv) {
       lp[i] = take(llen[i] = rnd_range(64, 2048), lid[i] = next_id++);
     }
   }
-  for (; head != tail; head++) give(q[head % QCAP], qlen[head % QCAP], qid[head % QCAP]);
-  for (int i = 0; i < LONG; i++) give(lp[i], llen[i], lid[i]);
+  for (; head != tail; head++)
+    give(q[head % QCAP], qlen[head % QCAP], qid[head % QCAP]);
+  for (int i = 0; i < LONG; i++)
+    give(lp[i], llen[i], lid[i]);
   report("queue", emscripten_get_now() - t0);
   return 0;
 }

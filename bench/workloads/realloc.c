@@ -11,16 +11,21 @@
 static unsigned char *buf[BUFS];
 
 /* The byte stored at offset i of buffer b. */
-static inline unsigned char pat(uint32_t b, size_t i) { return (unsigned char)(b * 131 + i * 7 + (i >> 8)); }
+static inline unsigned char pat(uint32_t b, size_t i) {
+  return (unsigned char)(b * 131 + i * 7 + (i >> 8));
+}
 
 /* realloc that fails the run on NULL and keeps the counters. */
 static unsigned char *grow_to(unsigned char *p, size_t old, size_t n, uint32_t b) {
   unsigned char *q = realloc(p, n);
-  if (!q) fail("realloc returned NULL", b);
-  if ((uintptr_t)q & 7) fail("realloc result not 8-aligned", b);
+  if (!q)
+    fail("realloc returned NULL", b);
+  if ((uintptr_t)q & 7)
+    fail("realloc result not 8-aligned", b);
   ops++;
   live_bytes += n - old;
-  if (live_bytes > peak_live) peak_live = live_bytes;
+  if (live_bytes > peak_live)
+    peak_live = live_bytes;
   return q;
 }
 
@@ -41,10 +46,12 @@ int main(int argc, char **argv) {
       }
     for (uint32_t b = 0; b < BUFS; b++) {
       for (size_t n = 8; n <= DOUBLE_TO; n *= 2) {
-        if (buf[b][n - 1] != pat(b, n - 1)) fail("realloc lost bytes", b);
+        if (buf[b][n - 1] != pat(b, n - 1))
+          fail("realloc lost bytes", b);
         checksum = checksum * 31 + buf[b][n - 1];
       }
-      if (buf[b][0] != pat(b, 0)) fail("realloc lost bytes", b);
+      if (buf[b][0] != pat(b, 0))
+        fail("realloc lost bytes", b);
       free(buf[b]);
       ops++;
       live_bytes -= DOUBLE_TO;
@@ -61,7 +68,8 @@ int main(int argc, char **argv) {
       }
     for (uint32_t b = 0; b < BUFS; b++) {
       for (size_t i = 0; i < STEP_TO; i++) {
-        if (buf[b][i] != pat(b, i)) fail("realloc lost bytes", b);
+        if (buf[b][i] != pat(b, i))
+          fail("realloc lost bytes", b);
         checksum = checksum * 31 + buf[b][i];
       }
       free(buf[b]);

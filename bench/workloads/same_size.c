@@ -14,8 +14,10 @@ int main(int argc, char **argv) {
   long scale = scale_arg(argc, argv, 10);
   long count = argc > 2 ? strtol(argv[2], 0, 10) : 0;
   long size = argc > 3 ? strtol(argv[3], 0, 10) : 0;
-  if (count < 1 || count > MAX_COUNT) fail("count argument must be 1..10000", 0);
-  if (size < 16 || size > 1 << 20) fail("size argument must be 16..1048576", 0);
+  if (count < 1 || count > MAX_COUNT)
+    fail("count argument must be 1..10000", 0);
+  if (size < 16 || size > 1 << 20)
+    fail("size argument must be 16..1048576", 0);
   uint32_t next_id = 0;
   char name[32];
   snprintf(name, sizeof name, "same-size-%ld", size);
@@ -36,7 +38,8 @@ int main(int argc, char **argv) {
     for (long k = 0; k < count; k++) {
       uint32_t i = order[k];
       const unsigned char *p = ptr[i];
-      if (p[4] != (unsigned char)ids[i] || p[size / 2] != (unsigned char)ids[i] || p[size - 5] != (unsigned char)ids[i])
+      if (p[4] != (unsigned char)ids[i] || p[size / 2] != (unsigned char)ids[i] ||
+          p[size - 5] != (unsigned char)ids[i])
         fail("block contents changed", ids[i]);
       give(ptr[i], size, ids[i]);
     }

@@ -66,7 +66,8 @@ static void step_strings(void) {
     total += strlen(copies[i]);
   }
   for (int i = 0; i < 5; i++)
-    for (int j = i + 1; j < 5; j++) distinct &= copies[i] != copies[j];
+    for (int j = i + 1; j < 5; j++)
+      distinct &= copies[i] != copies[j];
   /* Grow a string with realloc, one word at a time. */
   char *joined = NULL;
   size_t len = 0;
@@ -74,7 +75,8 @@ static void step_strings(void) {
     const char *w = copies[round % 5];
     size_t wl = strlen(w);
     char *grown = realloc(joined, len + wl + 2);
-    if (!grown) break;
+    if (!grown)
+      break;
     joined = grown;
     memcpy(joined + len, w, wl);
     len += wl;
@@ -85,7 +87,8 @@ static void step_strings(void) {
                   len == 200 / 5 * (total + 5);
   CHECK("strdup", same && distinct, "5 copies, %zu chars", total);
   CHECK("realloc-string", joined_ok, "%zu chars", len);
-  for (int i = 0; i < 5; i++) free(copies[i]);
+  for (int i = 0; i < 5; i++)
+    free(copies[i]);
   free(joined);
 }
 
@@ -110,13 +113,15 @@ static void step_qsort(void) {
     return;
   }
   uint64_t sum = 0;
-  for (int i = 0; i < N; i++) sum += a[i] = next_rand() % 1000000;
+  for (int i = 0; i < N; i++)
+    sum += a[i] = next_rand() % 1000000;
   qsort(a, N, sizeof *a, compare_u32);
   int sorted = 1;
   uint64_t after = 0;
   for (int i = 0; i < N; i++) {
     after += a[i];
-    if (i && a[i - 1] > a[i]) sorted = 0;
+    if (i && a[i - 1] > a[i])
+      sorted = 0;
   }
   CHECK("qsort", sorted && after == sum && in_zee_heap(a, N * sizeof *a),
         "%d ints sorted, min=%u median=%u max=%u sum=%llu", N, a[0], a[N / 2], a[N - 1],
@@ -138,15 +143,19 @@ static void step_mmap(void) {
       continue;
     }
     int zero = 1;
-    for (size_t j = 0; j < sizes[i]; j += 4093) zero &= maps[i][j] == 0;
+    for (size_t j = 0; j < sizes[i]; j += 4093)
+      zero &= maps[i][j] == 0;
     ok &= zero && ((uintptr_t)maps[i] & 65535) == 0 && in_zee_heap(maps[i], sizes[i]);
     memset(maps[i], 0xA0 + i, sizes[i]);
   }
   for (int i = 0; i < 3; i++)
-    if (maps[i]) ok &= maps[i][0] == 0xA0 + i && maps[i][sizes[i] - 1] == 0xA0 + i;
+    if (maps[i])
+      ok &= maps[i][0] == 0xA0 + i && maps[i][sizes[i] - 1] == 0xA0 + i;
   for (int i = 0; i < 3; i++)
-    if (maps[i]) ok &= munmap(maps[i], sizes[i]) == 0;
-  CHECK("mmap", ok, "3 anonymous maps (100000, 65536, 3145728 bytes), 64 KiB-aligned, in zee heap, unmapped");
+    if (maps[i])
+      ok &= munmap(maps[i], sizes[i]) == 0;
+  CHECK("mmap", ok,
+        "3 anonymous maps (100000, 65536, 3145728 bytes), 64 KiB-aligned, in zee heap, unmapped");
 }
 
 static void step_api(void) {
@@ -161,7 +170,8 @@ static void step_api(void) {
 
   unsigned *c = calloc(1000, sizeof *c);
   int zero = c != NULL;
-  for (int i = 0; c && i < 1000; i++) zero &= c[i] == 0;
+  for (int i = 0; c && i < 1000; i++)
+    zero &= c[i] == 0;
   CHECK("calloc", zero, "1000 zeroed words");
   free(c);
 
@@ -189,22 +199,27 @@ static void step_api(void) {
     unsigned char *p = malloc(n);
     size_t u = p ? malloc_usable_size(p) : 0;
     usable &= p && u >= n && u <= n + 15;
-    if (p) memset(p, 0x5a, u); /* the whole usable size is ours to write */
+    if (p)
+      memset(p, 0x5a, u); /* the whole usable size is ours to write */
     free(p);
   }
-  CHECK("usable_size", usable, "request <= malloc_usable_size <= request + 15 for 1 .. 200000 bytes");
+  CHECK("usable_size", usable,
+        "request <= malloc_usable_size <= request + 15 for 1 .. 200000 bytes");
 }
 
 static void step_mallinfo(void) {
   struct mallinfo before = mallinfo();
   enum { N = 1000 };
   void *blocks[N];
-  for (int i = 0; i < N; i++) blocks[i] = malloc(100); /* 112-byte blocks: 104 usable */
+  for (int i = 0; i < N; i++)
+    blocks[i] = malloc(100); /* 112-byte blocks: 104 usable */
   struct mallinfo during = mallinfo();
-  for (int i = 0; i < N; i++) free(blocks[i]);
+  for (int i = 0; i < N; i++)
+    free(blocks[i]);
   struct mallinfo after = mallinfo();
   int grew = during.uordblks - before.uordblks;
-  CHECK("mallinfo", grew == N * 104 && after.uordblks == before.uordblks && during.arena >= before.arena,
+  CHECK("mallinfo",
+        grew == N * 104 && after.uordblks == before.uordblks && during.arena >= before.arena,
         "in-use +%d bytes for %d x malloc(100), back to %d after free, arena %d", grew, N,
         after.uordblks, during.arena);
 }

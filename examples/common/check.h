@@ -7,15 +7,15 @@
 static int failures;
 
 /* Prints "<step>: ok ..." or "<step>: FAIL (cond) ..."; failures set the exit status. */
-#define CHECK(step, cond, ...)                                  \
-  do {                                                          \
-    if (cond) {                                                 \
-      printf("%s: ok ", step);                                  \
-    } else {                                                    \
-      failures++;                                               \
-      printf("%s: FAIL (%s) ", step, #cond);                    \
-    }                                                           \
-    printf(__VA_ARGS__);                                        \
-    printf("\n");                                               \
+#define CHECK(step, cond, ...)                                                                     \
+  do {                                                                                             \
+    if (cond) {                                                                                    \
+      printf("%s: ok ", step);                                                                     \
+    } else {                                                                                       \
+      failures++;                                                                                  \
+      printf("%s: FAIL (%s) ", step, #cond);                                                       \
+    }                                                                                              \
+    printf(__VA_ARGS__);                                                                           \
+    printf("\n");                                                                                  \
   } while (0)
 #endif

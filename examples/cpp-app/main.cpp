@@ -20,9 +20,10 @@
 static int failures;
 
 // One result line; a failed check counts towards the exit status.
-__attribute__((format(printf, 3, 4))) static void check(const char *step, bool ok,
-                                                        const char *fmt, ...) {
-  if (!ok) failures++;
+__attribute__((format(printf, 3, 4))) static void check(const char *step, bool ok, const char *fmt,
+                                                        ...) {
+  if (!ok)
+    failures++;
   std::printf("%s: %s ", step, ok ? "ok" : "FAIL");
   va_list args;
   va_start(args, fmt);
@@ -73,7 +74,8 @@ static void step_vector() {
     sum += i * i;
   }
   std::uint64_t again = 0;
-  for (auto x : v) again += x;
+  for (auto x : v)
+    again += x;
   check("vector", again == sum && in_zee_heap(v.data()) && v.capacity() >= v.size(),
         "200000 elements, sum=%llu, capacity=%zu", (unsigned long long)sum, v.capacity());
 }
@@ -86,10 +88,12 @@ static void step_string_map() {
     counts[key] += 1;
   }
   bool ok = counts.size() == 1000;
-  for (auto &kv : counts) ok &= kv.second == 50;
+  for (auto &kv : counts)
+    ok &= kv.second == 50;
   std::string longest;
   for (auto &kv : counts)
-    if (kv.first.size() > longest.size()) longest = kv.first;
+    if (kv.first.size() > longest.size())
+      longest = kv.first;
   std::string big(100000, 'z');
   big += longest;
   ok &= big.size() == 100000 + longest.size() && in_zee_heap(big.data());
@@ -101,7 +105,8 @@ static void step_new_delete() {
   int *one = new int(42);
   int *many = new int[1000]();
   bool zero = true;
-  for (int i = 0; i < 1000; i++) zero &= many[i] == 0;
+  for (int i = 0; i < 1000; i++)
+    zero &= many[i] == 0;
   auto owned = std::make_unique<std::vector<int>>(5000, 7);
   bool ok = *one == 42 && zero && owned->at(4999) == 7 && in_zee_heap(one) && in_zee_heap(many);
   long during = in_use();
@@ -109,15 +114,17 @@ static void step_new_delete() {
   delete[] many;
   owned.reset();
   long after = in_use();
-  check("new-delete", ok && during > before && after == before,
-        "in use %ld -> %ld -> %ld bytes", before, during, after);
+  check("new-delete", ok && during > before && after == before, "in use %ld -> %ld -> %ld bytes",
+        before, during, after);
 }
 
 static void step_aligned_new() {
   bool ok = true;
   std::vector<CacheLine *> lines;
-  for (int i = 0; i < 100; i++) lines.push_back(new CacheLine());
-  for (auto *l : lines) ok &= reinterpret_cast<std::uintptr_t>(l) % 64 == 0;
+  for (int i = 0; i < 100; i++)
+    lines.push_back(new CacheLine());
+  for (auto *l : lines)
+    ok &= reinterpret_cast<std::uintptr_t>(l) % 64 == 0;
   Page *pages = new Page[3];
   ok &= reinterpret_cast<std::uintptr_t>(pages) % 4096 == 0;
   pages[2].bytes[4095] = 1;
@@ -125,11 +132,13 @@ static void step_aligned_new() {
   ok &= reinterpret_cast<std::uintptr_t>(wp) % 65536 == 0 && in_zee_heap(wp);
   auto *arr = new CacheLine[7];
   ok &= reinterpret_cast<std::uintptr_t>(arr) % 64 == 0;
-  for (auto *l : lines) delete l;
+  for (auto *l : lines)
+    delete l;
   delete[] pages;
   delete wp;
   delete[] arr;
-  check("aligned-new", ok, "100 x alignas(64), new alignas(4096)[3], alignas(65536), new alignas(64)[7]");
+  check("aligned-new", ok,
+        "100 x alignas(64), new alignas(4096)[3], alignas(65536), new alignas(64)[7]");
 }
 
 static void step_exceptions() {
@@ -159,7 +168,8 @@ static void step_exceptions() {
   sink = nothrow;
   delete[] nothrow;
   long after = in_use();
-  check("exceptions", caught == 100 && Tracked::live == 0 && bad_alloc && !nothrow && after == before,
+  check("exceptions",
+        caught == 100 && Tracked::live == 0 && bad_alloc && !nothrow && after == before,
         "%d/100 caught, %d live, bad_alloc %s, nothrow new %s, in use %ld -> %ld", caught,
         Tracked::live, bad_alloc ? "thrown" : "missing", nothrow ? "non-null" : "null", before,
         after);

@@ -17,8 +17,10 @@
 /* Re-creates the runtime's views after a raw memory.grow (the helper's name
  * differs across Emscripten versions). */
 EM_JS(void, js_refresh_views, (void), {
-  if (typeof updateMemoryViews == 'function') updateMemoryViews();
-  else if (typeof updateGlobalBufferAndViews == 'function') updateGlobalBufferAndViews(wasmMemory.buffer);
+  if (typeof updateMemoryViews == 'function')
+    updateMemoryViews();
+  else if (typeof updateGlobalBufferAndViews == 'function')
+    updateGlobalBufferAndViews(wasmMemory.buffer);
 });
 
 typedef struct node {
@@ -46,52 +48,59 @@ EMSCRIPTEN_KEEPALIVE int app_in_use(void) { return mallinfo().uordblks; }
 /* Runs step n; returns 0 when there is no such step. */
 EMSCRIPTEN_KEEPALIVE int app_step(int n) {
   switch (n) {
-    case 1: {
-      const char *words[8] = {"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"};
-      for (int i = 0; i < 8; i++) names[i] = strdup(words[i]), live++;
-      for (int i = 0; i < NODES; i++) {
-        nodes[i] = malloc(sizeof(node));
-        nodes[i]->next = i ? nodes[i - 1] : NULL;
-        nodes[i]->id = i;
-        snprintf(nodes[i]->tag, sizeof nodes[i]->tag, "n%u", i);
-        live++;
-      }
-      image = calloc(200, 1024);
+  case 1: {
+    const char *words[8] = {"alpha", "bravo",   "charlie", "delta",
+                            "echo",  "foxtrot", "golf",    "hotel"};
+    for (int i = 0; i < 8; i++)
+      names[i] = strdup(words[i]), live++;
+    for (int i = 0; i < NODES; i++) {
+      nodes[i] = malloc(sizeof(node));
+      nodes[i]->next = i ? nodes[i - 1] : NULL;
+      nodes[i]->id = i;
+      snprintf(nodes[i]->tag, sizeof nodes[i]->tag, "n%u", i);
       live++;
-      printf("step 1: 8 strings, %d list nodes of %zu bytes, a 200 KiB image\n", NODES, sizeof(node));
-      return 1;
     }
-    case 2: {
-      for (int i = 0; i < NODES; i += 2) free(nodes[i]), nodes[i] = NULL, live--;
-      image = realloc(image, 1 << 20);
-      for (int i = 0; i < 3; i++) aligned[i] = aligned_alloc(4096, 3000), live++;
-      printf("step 2: freed every other node, image grown to 1 MiB, 3 blocks aligned to 4 KiB\n");
-      return 1;
-    }
-    case 3: {
-      /* App code takes two pages for itself: the map shows them as foreign. */
-      size_t at = __builtin_wasm_memory_grow(0, 2);
-      js_refresh_views();
-      memset((void *)(at * 65536), 0xEE, 2 * 65536);
-      foreign_pages = 2;
-      /* More than the free memory left: the heap grows past those pages. */
-      big = malloc(12 << 20);
-      live++;
-      printf("step 3: app code took 2 pages at 0x%zx, then a 12 MiB block at %p\n", at * 65536, (void *)big);
-      return 1;
-    }
-    case 4: {
-      for (int i = 0; i < NODES; i++)
-        if (nodes[i]) free(nodes[i]), nodes[i] = NULL, live--;
-      for (int i = 0; i < 3; i++) free(aligned[i]), live--;
-      free(image), live--;
-      free(big), live--;
-      zee_trim();
-      printf("step 4: freed all but the 8 strings, trimmed\n");
-      return 1;
-    }
-    default:
-      return 0;
+    image = calloc(200, 1024);
+    live++;
+    printf("step 1: 8 strings, %d list nodes of %zu bytes, a 200 KiB image\n", NODES, sizeof(node));
+    return 1;
+  }
+  case 2: {
+    for (int i = 0; i < NODES; i += 2)
+      free(nodes[i]), nodes[i] = NULL, live--;
+    image = realloc(image, 1 << 20);
+    for (int i = 0; i < 3; i++)
+      aligned[i] = aligned_alloc(4096, 3000), live++;
+    printf("step 2: freed every other node, image grown to 1 MiB, 3 blocks aligned to 4 KiB\n");
+    return 1;
+  }
+  case 3: {
+    /* App code takes two pages for itself: the map shows them as foreign. */
+    size_t at = __builtin_wasm_memory_grow(0, 2);
+    js_refresh_views();
+    memset((void *)(at * 65536), 0xEE, 2 * 65536);
+    foreign_pages = 2;
+    /* More than the free memory left: the heap grows past those pages. */
+    big = malloc(12 << 20);
+    live++;
+    printf("step 3: app code took 2 pages at 0x%zx, then a 12 MiB block at %p\n", at * 65536,
+           (void *)big);
+    return 1;
+  }
+  case 4: {
+    for (int i = 0; i < NODES; i++)
+      if (nodes[i])
+        free(nodes[i]), nodes[i] = NULL, live--;
+    for (int i = 0; i < 3; i++)
+      free(aligned[i]), live--;
+    free(image), live--;
+    free(big), live--;
+    zee_trim();
+    printf("step 4: freed all but the 8 strings, trimmed\n");
+    return 1;
+  }
+  default:
+    return 0;
   }
 }
 

@@ -14,8 +14,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 const buildDir = resolve(process.argv[2] ?? join(here, '../../build/emscripten/heap-map-app'));
 const glue = join(buildDir, 'heap-map-app.js');
 if (!existsSync(glue)) {
-  console.error(`run.mjs: ${glue} not found; build it first:\n` +
-    '  emcmake cmake -S examples/heap-map-app -B build/emscripten/heap-map-app && cmake --build build/emscripten/heap-map-app');
+  console.error(
+    `run.mjs: ${glue} not found; build it first:\n` +
+      '  emcmake cmake -S examples/heap-map-app -B build/emscripten/heap-map-app && cmake --build build/emscripten/heap-map-app',
+  );
   process.exit(2);
 }
 
@@ -50,12 +52,21 @@ for (let step = 1; Module._app_step(step); step++) {
   const { ok, violations } = inspect.validate(Module);
   const t = snap.totals;
   check(`step ${step} validate`, ok && code === 0, `${violations.length} violations, zee_check ${code}`);
-  check(`step ${step} in-use`, t.usedBytes === Module._app_in_use(),
-    `inspector ${t.usedBytes} bytes, mallinfo ${Module._app_in_use()} bytes`);
-  check(`step ${step} blocks`, t.usedBlocks >= Module._app_live_blocks(),
-    `inspector ${t.usedBlocks} blocks in use, app holds ${Module._app_live_blocks()}`);
-  check(`step ${step} foreign`, t.pagesByKind.foreign === Module._app_foreign_pages(),
-    `inspector ${t.pagesByKind.foreign} foreign pages, app took ${Module._app_foreign_pages()}`);
+  check(
+    `step ${step} in-use`,
+    t.usedBytes === Module._app_in_use(),
+    `inspector ${t.usedBytes} bytes, mallinfo ${Module._app_in_use()} bytes`,
+  );
+  check(
+    `step ${step} blocks`,
+    t.usedBlocks >= Module._app_live_blocks(),
+    `inspector ${t.usedBlocks} blocks in use, app holds ${Module._app_live_blocks()}`,
+  );
+  check(
+    `step ${step} foreign`,
+    t.pagesByKind.foreign === Module._app_foreign_pages(),
+    `inspector ${t.pagesByKind.foreign} foreign pages, app took ${Module._app_foreign_pages()}`,
+  );
 }
 console.log(`heap-map-app: ${failures} failures`);
 process.exitCode = failures ? 1 : 0;

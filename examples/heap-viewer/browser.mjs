@@ -7,8 +7,14 @@ import { join } from 'node:path';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
 ];
 
 /** Resolves to `{ context, page, close() }` with a 1400x900 page. */
@@ -19,11 +25,18 @@ export async function launch({ width = 1400, height = 900 } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'zee-viewer-profile-'));
   // launchPersistentContext passes the fresh profile as --user-data-dir.
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width, height },
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width, height },
   });
   const page = context.pages()[0] ?? (await context.newPage());
   return {
-    context, page,
-    close: async () => { await context.close(); rmSync(profile, { recursive: true, force: true }); },
+    context,
+    page,
+    close: async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
   };
 }

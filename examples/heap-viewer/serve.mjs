@@ -29,13 +29,21 @@ export const TYPES = {
 
 // URL prefix -> folder it maps to (the page's own folder at the root).
 function mounts(root) {
-  return [['/js/', join(root, 'js')], ['/dist/', join(root, 'dist')], ['/', here]];
+  return [
+    ['/js/', join(root, 'js')],
+    ['/dist/', join(root, 'dist')],
+    ['/', here],
+  ];
 }
 
 // Maps a URL path to a file inside one of the mounts, or null (404).
 function resolvePath(urlPath, root) {
   let path;
-  try { path = decodeURIComponent(urlPath); } catch { return null; }
+  try {
+    path = decodeURIComponent(urlPath);
+  } catch {
+    return null;
+  }
   if (path.includes('\0')) return null;
   if (path === '/') path = '/index.html';
   for (const [prefix, dir] of mounts(root)) {
@@ -64,13 +72,23 @@ export function startServer({ port = 8080, host = '127.0.0.1', root = pkg, log =
     if (file) info = await stat(file).catch(() => null);
     if (!info || !info.isFile()) {
       if (log) console.log(`404 ${urlPath}`);
-      return send(404, `not found: ${urlPath}${urlPath.startsWith('/dist/') ? ' (build it with `npm run build`)' : ''}`);
+      return send(
+        404,
+        `not found: ${urlPath}${urlPath.startsWith('/dist/') ? ' (build it with `npm run build`)' : ''}`,
+      );
     }
-    const type = file.endsWith('.d.ts') ? TYPES['.d.ts'] : TYPES[extname(file)] ?? 'application/octet-stream';
-    res.writeHead(200, { 'Content-Type': type, 'Content-Length': info.size, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+    const type = file.endsWith('.d.ts') ? TYPES['.d.ts'] : (TYPES[extname(file)] ?? 'application/octet-stream');
+    res.writeHead(200, {
+      'Content-Type': type,
+      'Content-Length': info.size,
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+    });
     if (log) console.log(`200 ${urlPath} (${type})`);
     if (req.method === 'HEAD') return res.end();
-    createReadStream(file).on('error', () => res.destroy()).pipe(res);
+    createReadStream(file)
+      .on('error', () => res.destroy())
+      .pipe(res);
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

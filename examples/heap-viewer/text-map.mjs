@@ -19,7 +19,9 @@ z.free(small[1]);
 z.free(small[3]);
 const big = z.malloc(20000);
 const row = Array.from({ length: 60 }, () => z.malloc(1000));
-row.forEach((p, i) => { if (i % 3 === 0) z.free(p); });
+row.forEach((p, i) => {
+  if (i % 3 === 0) z.free(p);
+});
 
 const snap = snapshot(z);
 process.stdout.write(renderText(snap, { columns }));

@@ -42,7 +42,7 @@ function say(text, error = false) {
 
 const hex = (a) => '0x' + (a >>> 0).toString(16).padStart(8, '0');
 // The page whose header slot holds a block's header (a large block's anchor).
-const pageOf = (p) => (p - 8) - ((p - 8) % PAGE);
+const pageOf = (p) => p - 8 - ((p - 8) % PAGE);
 
 async function newHeap() {
   const variant = $('variant').value;
@@ -91,8 +91,10 @@ function drawPageControl(s) {
   const want = ['0', ...s.pages.map((p) => String(p.address))];
   const have = [...sel.options].map((o) => o.value);
   if (want.join() !== have.join()) {
-    sel.innerHTML = ['<option value="0">— whole heap —</option>',
-      ...s.pages.map((p) => `<option value="${p.address}">${hex(p.address)} ${p.kind}</option>`)].join('');
+    sel.innerHTML = [
+      '<option value="0">— whole heap —</option>',
+      ...s.pages.map((p) => `<option value="${p.address}">${hex(p.address)} ${p.kind}</option>`),
+    ].join('');
   }
   sel.value = String(zoomed);
 }
@@ -107,7 +109,8 @@ function draw() {
   $('zoom-panel').hidden = !zoomed;
   if (zoomed) {
     const page = s.pages.find((p) => p.address === zoomed);
-    $('zoom-title').textContent = `Page ${hex(zoomed)} (${page.kind}${page.kind === 'small' ? `: ${page.usedBlocks} in use, ${page.freeFrames} free frames` : ''})`;
+    $('zoom-title').textContent =
+      `Page ${hex(zoomed)} (${page.kind}${page.kind === 'small' ? `: ${page.usedBlocks} in use, ${page.freeFrames} free frames` : ''})`;
     $('zoom').innerHTML = renderSVG(s, { title: 'zee_alloc heap', page: zoomed, maxBytes: MAP_BYTES });
     if (selected) for (const r of $('zoom').querySelectorAll(`[data-addr="${selected}"]`)) r.classList.add('selected');
   } else $('zoom').innerHTML = '';
@@ -125,17 +128,28 @@ function draw() {
     stat('free-pages', 'free pages', v(t.freeSpanBytes / 65536), 'whole pages no block uses'),
     stat('largest-free', 'largest free block', b(t.largestFreeBlock)),
     stat('metadata', 'headers and page words', b(t.metadataBytes)),
-    stat('fragmentation', 'fragmentation', v(t.fragmentation, `${(100 * t.fragmentation).toFixed(1)}%`), '1 - largest free block / bytes free'),
+    stat(
+      'fragmentation',
+      'fragmentation',
+      v(t.fragmentation, `${(100 * t.fragmentation).toFixed(1)}%`),
+      '1 - largest free block / bytes free',
+    ),
     stat('zee-check', 'zee_check()', v(z.check())),
     stat('ops', 'operations', v(ops)),
   ].join('');
   const validity = $('validity');
-  validity.textContent = s.violations.length ? `✗ ${s.violations.length} violation(s): ${s.violations[0].rule}` : '✓ valid';
+  validity.textContent = s.violations.length
+    ? `✗ ${s.violations.length} violation(s): ${s.violations[0].rule}`
+    : '✓ valid';
   validity.className = s.violations.length ? 'bad' : 'ok';
   validity.dataset.ok = s.violations.length ? '0' : '1';
   $('live-count').textContent = live.size;
-  $('blocks').innerHTML = order.slice().reverse().slice(0, 500)
-    .map((p) => `<div data-ptr="${p}"${p === selected ? ' class="selected"' : ''}>${hex(p)}  ${live.get(p)} B</div>`).join('');
+  $('blocks').innerHTML = order
+    .slice()
+    .reverse()
+    .slice(0, 500)
+    .map((p) => `<div data-ptr="${p}"${p === selected ? ' class="selected"' : ''}>${hex(p)}  ${live.get(p)} B</div>`)
+    .join('');
   $('text-map').textContent = renderText(s, { columns: 100 });
   document.body.dataset.ops = String(ops);
   document.body.dataset.zoom = String(zoomed);
@@ -165,45 +179,61 @@ function run(action) {
   draw();
 }
 
-$('alloc').onclick = () => run(() => {
-  const raw = $('size').value.trim();
-  const n = Number(raw);
-  if (raw === '' || !Number.isInteger(n) || n < 0 || n > 0x7fffffff) throw new RangeError(`size must be a whole number of bytes (0 .. 2147483647), got "${raw}"`);
-  const p = allocate(n);
-  if (!p) say(`malloc(${n}) returned NULL (errno ${z.errno}: out of memory)`, true);
-  else say(`malloc(${n}) = ${hex(p)}, usable ${z.usableSize(p)} B`);
-});
+$('alloc').onclick = () =>
+  run(() => {
+    const raw = $('size').value.trim();
+    const n = Number(raw);
+    if (raw === '' || !Number.isInteger(n) || n < 0 || n > 0x7fffffff)
+      throw new RangeError(`size must be a whole number of bytes (0 .. 2147483647), got "${raw}"`);
+    const p = allocate(n);
+    if (!p) say(`malloc(${n}) returned NULL (errno ${z.errno}: out of memory)`, true);
+    else say(`malloc(${n}) = ${hex(p)}, usable ${z.usableSize(p)} B`);
+  });
 
-$('free').onclick = () => run(() => {
-  const p = selected || order[order.length - 1];
-  if (!p) { say('nothing to free'); return; }
-  release(p);
-  say(`free(${hex(p)})`);
-});
+$('free').onclick = () =>
+  run(() => {
+    const p = selected || order[order.length - 1];
+    if (!p) {
+      say('nothing to free');
+      return;
+    }
+    release(p);
+    say(`free(${hex(p)})`);
+  });
 
-$('free-all').onclick = () => run(() => {
-  const n = order.length;
-  for (const p of order.slice()) release(p);
-  say(`freed ${n} blocks`);
-});
+$('free-all').onclick = () =>
+  run(() => {
+    const n = order.length;
+    for (const p of order.slice()) release(p);
+    say(`freed ${n} blocks`);
+  });
 
-$('random').onclick = () => run(() => {
-  const count = Number($('ops').value);
-  if (!Number.isInteger(count) || count < 1 || count > 100000) throw new RangeError(`ops must be 1 .. 100000, got "${$('ops').value}"`);
-  const used = seed;
-  const r = rng(seed++);
-  let allocs = 0, frees = 0, nulls = 0;
-  for (let i = 0; i < count; i++) {
-    if (order.length && (r() < 0.35 || order.length > 400)) {
-      release(order[Math.floor(r() * order.length)]);
-      frees++;
-    } else if (allocate(randomSize(r))) allocs++;
-    else nulls++;
-  }
-  say(`random workload (seed ${used}): ${allocs} allocations, ${frees} frees${nulls ? `, ${nulls} NULL` : ''}`);
-});
+$('random').onclick = () =>
+  run(() => {
+    const count = Number($('ops').value);
+    if (!Number.isInteger(count) || count < 1 || count > 100000)
+      throw new RangeError(`ops must be 1 .. 100000, got "${$('ops').value}"`);
+    const used = seed;
+    const r = rng(seed++);
+    let allocs = 0,
+      frees = 0,
+      nulls = 0;
+    for (let i = 0; i < count; i++) {
+      if (order.length && (r() < 0.35 || order.length > 400)) {
+        release(order[Math.floor(r() * order.length)]);
+        frees++;
+      } else if (allocate(randomSize(r))) allocs++;
+      else nulls++;
+    }
+    say(`random workload (seed ${used}): ${allocs} allocations, ${frees} frees${nulls ? `, ${nulls} NULL` : ''}`);
+  });
 
-$('trim').onclick = () => run(() => { z.trim(); ops++; say('trim(): the spare page, if empty, is a free page again'); });
+$('trim').onclick = () =>
+  run(() => {
+    z.trim();
+    ops++;
+    say('trim(): the spare page, if empty, is a free page again');
+  });
 
 $('reset').onclick = async () => {
   await newHeap();
@@ -226,8 +256,12 @@ $('blocks').addEventListener('click', (e) => {
 });
 $('page').addEventListener('change', () => zoom(Number($('page').value)));
 $('unzoom').onclick = () => zoom(0);
-document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && zoomed) zoom(0); });
-$('size').addEventListener('keydown', (e) => { if (e.key === 'Enter') $('alloc').click(); });
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && zoomed) zoom(0);
+});
+$('size').addEventListener('keydown', (e) => {
+  if (e.key === 'Enter') $('alloc').click();
+});
 
 if (params.get('variant')) $('variant').value = params.get('variant');
 try {

@@ -16,12 +16,14 @@ static void *(*volatile calloc_fn)(size_t, size_t) = calloc;
 /* Writes a pattern tied to the block's address into every 997th byte and
  * the last one (n >= 1), so that stamped() can check it later. */
 static void stamp(unsigned char *p, size_t n) {
-  for (size_t i = 0; i + 1 < n; i += 997) p[i] = (unsigned char)((uintptr_t)p >> 4 ^ i);
+  for (size_t i = 0; i + 1 < n; i += 997)
+    p[i] = (unsigned char)((uintptr_t)p >> 4 ^ i);
   p[n - 1] = 0x5a;
 }
 static int stamped(const unsigned char *p, size_t n) {
   for (size_t i = 0; i + 1 < n; i += 997)
-    if (p[i] != (unsigned char)((uintptr_t)p >> 4 ^ i)) return 0;
+    if (p[i] != (unsigned char)((uintptr_t)p >> 4 ^ i))
+      return 0;
   return p[n - 1] == 0x5a;
 }
 

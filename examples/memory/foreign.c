@@ -17,8 +17,10 @@
 /* Re-creates the runtime's views after a raw memory.grow (the helper's name
  * differs across Emscripten versions). */
 EM_JS(void, js_refresh_views, (void), {
-  if (typeof updateMemoryViews == 'function') updateMemoryViews();
-  else if (typeof updateGlobalBufferAndViews == 'function') updateGlobalBufferAndViews(wasmMemory.buffer);
+  if (typeof updateMemoryViews == 'function')
+    updateMemoryViews();
+  else if (typeof updateGlobalBufferAndViews == 'function')
+    updateGlobalBufferAndViews(wasmMemory.buffer);
 });
 
 /* JS takes n pages with a raw grow and fills them; returns their address. */
@@ -32,7 +34,8 @@ EM_JS(unsigned, js_take_pages, (unsigned n, unsigned fill), {
 /* 1 if JS still sees `fill` in every byte of the n pages at addr. */
 EM_JS(int, js_pages_hold, (unsigned addr, unsigned n, unsigned fill), {
   var bytes = new Uint8Array(wasmMemory.buffer, addr, n * 65536);
-  return bytes.every(function(b) { return b === fill; }) && HEAPU8.buffer === wasmMemory.buffer ? 1 : 0;
+  return bytes.every(function(b) { return b == = fill; }) &&
+             HEAPU8.buffer == = wasmMemory.buffer ? 1 : 0;
 });
 
 typedef struct region {
@@ -48,7 +51,8 @@ static int nregions;
 static int overlaps_foreign(const void *p, size_t n) {
   uintptr_t a = (uintptr_t)p - 8, b = (uintptr_t)p + n;
   for (int i = 0; i < nregions; i++)
-    if (a < regions[i].end && regions[i].start < b) return 1;
+    if (a < regions[i].end && regions[i].start < b)
+      return 1;
   return 0;
 }
 
@@ -61,7 +65,8 @@ static void allocate(int from, int to) {
   for (int i = from; i < to; i++) {
     sizes[i] = i % 50 == 0 ? (size_t)(1 << 20) + i : 1 + (i * 131) % 3000;
     blocks[i] = malloc(sizes[i]);
-    if (blocks[i]) stamp(blocks[i], sizes[i]);
+    if (blocks[i])
+      stamp(blocks[i], sizes[i]);
   }
 }
 
@@ -86,13 +91,15 @@ int main(void) {
   int all = 1, clear = 1, intact = 1, above = 0;
   for (int i = 0; i < BLOCKS; i++) {
     all &= blocks[i] != NULL;
-    if (!blocks[i]) continue;
+    if (!blocks[i])
+      continue;
     clear &= !overlaps_foreign(blocks[i], sizes[i]);
     intact &= stamped(blocks[i], sizes[i]);
     above += (uintptr_t)blocks[i] > regions[1].end;
   }
   CHECK("regions", js_pages_hold(js, 5, 0xAB) && js_pages_hold(raw, 3, 0xCD),
-        "js took 5 pages at +%zu, app code took 3 raw pages at +%zu (offsets from the initial memory end); contents untouched",
+        "js took 5 pages at +%zu, app code took 3 raw pages at +%zu (offsets from the initial "
+        "memory end); contents untouched",
         (size_t)js - initial, (size_t)raw - initial);
   CHECK("blocks", all && clear && intact && above > 0,
         "%d blocks, none overlapping the foreign pages, %d above them, contents intact", BLOCKS,
@@ -102,14 +109,16 @@ int main(void) {
         "heap spans the foreign pages (non-contiguous) and is consistent; memory %zu bytes",
         emscripten_get_heap_size());
 
-  for (int i = 0; i < BLOCKS; i++) free(blocks[i]);
+  for (int i = 0; i < BLOCKS; i++)
+    free(blocks[i]);
   /* After everything is freed the foreign pages are still not handed out. */
   int reused_foreign = 0;
   for (int i = 0; i < 200; i++) {
     blocks[i] = malloc(i % 2 ? 70000 : 20000);
     reused_foreign |= blocks[i] && overlaps_foreign(blocks[i], i % 2 ? 70000 : 20000);
   }
-  for (int i = 0; i < 200; i++) free(blocks[i]);
+  for (int i = 0; i < 200; i++)
+    free(blocks[i]);
   CHECK("after-free", !reused_foreign && js_pages_hold(js, 5, 0xAB) && js_pages_hold(raw, 3, 0xCD),
         "new blocks still avoid the foreign pages");
   return finish("foreign");

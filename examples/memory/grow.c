@@ -17,8 +17,8 @@
  * and show the byte C just wrote at p: 1 if so. */
 EM_JS(int, js_views_see, (const unsigned char *p, int value), {
   var buffer = wasmMemory.buffer;
-  return HEAPU8.buffer === buffer && HEAPU8.length === buffer.byteLength &&
-         HEAPU32.length * 4 === buffer.byteLength && HEAPU8[p] === value ? 1 : 0;
+  return HEAPU8.buffer == = buffer && HEAPU8.length == = buffer.byteLength && HEAPU32.length * 4 ==
+         = buffer.byteLength && HEAPU8[p] == = value ? 1 : 0;
 });
 
 enum { JUMBOS = 192, JUMBO = 1 << 20, SMALLS = 20000 };
@@ -48,18 +48,22 @@ static int fill_heap(const char *round) {
     }
   }
   int intact = all;
-  for (int i = 0; all && i < JUMBOS; i++) intact &= stamped(jumbos[i], JUMBO + i * 4096);
+  for (int i = 0; all && i < JUMBOS; i++)
+    intact &= stamped(jumbos[i], JUMBO + i * 4096);
   for (int s = 0; all && s < SMALLS / JUMBOS * JUMBOS; s++)
     intact &= stamped(smalls[s], 1 + (s * 37) % 2000);
   CHECK(round, all && intact && views_ok,
-        "%d jumbo blocks (1 MiB+), %d small blocks, contents intact, JS views valid after every growth; memory %zu bytes",
+        "%d jumbo blocks (1 MiB+), %d small blocks, contents intact, JS views valid after every "
+        "growth; memory %zu bytes",
         JUMBOS, SMALLS / JUMBOS * JUMBOS, emscripten_get_heap_size());
   return all;
 }
 
 static void free_heap(void) {
-  for (int i = 0; i < JUMBOS; i++) free(jumbos[i]), jumbos[i] = NULL;
-  for (int s = 0; s < SMALLS; s++) free(smalls[s]), smalls[s] = NULL;
+  for (int i = 0; i < JUMBOS; i++)
+    free(jumbos[i]), jumbos[i] = NULL;
+  for (int s = 0; s < SMALLS; s++)
+    free(smalls[s]), smalls[s] = NULL;
 }
 
 int main(void) {
@@ -80,7 +84,8 @@ int main(void) {
   stamp(top, 8 << 20);
   unsigned char *grown = realloc(top, 64 << 20);
   int kept = grown && stamped(grown, 8 << 20);
-  if (grown) memset(grown + (8 << 20), 1, 56 << 20);
+  if (grown)
+    memset(grown + (8 << 20), 1, 56 << 20);
   CHECK("realloc-top", kept && js_views_see(grown + (64 << 20) - 1, 1),
         "8 MiB -> 64 MiB %s, contents kept, memory %zu bytes", grown == top ? "in place" : "moved",
         emscripten_get_heap_size());

@@ -75,7 +75,8 @@ int main(void) {
   size_t sizes[] = {65536, 4096, 256, 16};
   void *lists[4] = {0};
   long counts[4];
-  for (int i = 0; i < 4; i++) counts[i] = exhaust(sizes[i], &lists[i], &errno_ok);
+  for (int i = 0; i < 4; i++)
+    counts[i] = exhaust(sizes[i], &lists[i], &errno_ok);
   CHECK("smaller-blocks", counts[0] + counts[1] + counts[2] + counts[3] > 0 && errno_ok,
         "then %ld x 64 KiB, %ld x 4 KiB, %ld x 256 B, %ld x 16 B until NULL (ENOMEM)", counts[0],
         counts[1], counts[2], counts[3]);
@@ -94,21 +95,26 @@ int main(void) {
 
   /* 4. Everything is intact; freeing makes room again. */
   long damaged = 0;
-  for (int i = 0; i < nbig; i++) damaged += !stamped(big[i], 1 << 20);
+  for (int i = 0; i < nbig; i++)
+    damaged += !stamped(big[i], 1 << 20);
   int check = zee_check();
-  for (int i = 0; i < 4; i++) release_list(lists[i], sizes[i], &damaged);
-  for (int i = 0; i < nbig; i += 2) free(big[i]), big[i] = NULL;
+  for (int i = 0; i < 4; i++)
+    release_list(lists[i], sizes[i], &damaged);
+  for (int i = 0; i < nbig; i += 2)
+    free(big[i]), big[i] = NULL;
   int again = 0;
   for (int i = 0; i < nbig; i += 2) {
     big[i] = malloc_fn(1 << 20);
-    if (big[i]) again++, stamp(big[i], 1 << 20);
+    if (big[i])
+      again++, stamp(big[i], 1 << 20);
   }
   unsigned char *small = malloc_fn(100);
   CHECK("recovered", damaged == 0 && check == 0 && again == (nbig + 1) / 2 && small,
         "%ld damaged blocks, heap check %d when full; after freeing half, %d x 1 MiB fit again",
         damaged, check, again);
   free(small);
-  for (int i = 0; i < nbig; i++) free(big[i]);
+  for (int i = 0; i < nbig; i++)
+    free(big[i]);
   size_t final_size = emscripten_get_heap_size();
   printf("oom: memory %zu -> %zu bytes\n", initial, final_size);
   return finish("oom");

@@ -44,13 +44,15 @@ static unsigned char pattern(int id, int slot, uint32_t gen, size_t i) {
 }
 
 static void fill(unsigned char *p, size_t n, int id, int slot, uint32_t gen) {
-  for (size_t i = 0; i < n; i++) p[i] = pattern(id, slot, gen, i);
+  for (size_t i = 0; i < n; i++)
+    p[i] = pattern(id, slot, gen, i);
 }
 
 /* Counts the bytes of [p, p+n) that differ from the block's pattern. */
 static long verify(const unsigned char *p, size_t n, int id, int slot, uint32_t gen) {
   long bad = 0;
-  for (size_t i = 0; i < n; i++) bad += p[i] != pattern(id, slot, gen, i);
+  for (size_t i = 0; i < n; i++)
+    bad += p[i] != pattern(id, slot, gen, i);
   return bad;
 }
 
@@ -58,9 +60,13 @@ static long verify(const unsigned char *p, size_t n, int id, int slot, uint32_t 
 static size_t random_size(uint32_t *s) {
   uint32_t r = next_rand(s);
   switch (r % 16) {
-    case 15: return 32768 + r % 150000;   /* jumbo */
-    case 13: case 14: return 1024 + r % 16384;
-    default: return 1 + r % 300;
+  case 15:
+    return 32768 + r % 150000; /* jumbo */
+  case 13:
+  case 14:
+    return 1024 + r % 16384;
+  default:
+    return 1 + r % 300;
   }
 }
 
@@ -99,7 +105,8 @@ static void *run(void *arg) {
         continue;
       }
       if (verify(q, keep, w->id, slot, gens[slot])) {
-        if (w->errors < 5) printf("thread %d: realloc lost data (slot %d)\n", w->id, slot);
+        if (w->errors < 5)
+          printf("thread %d: realloc lost data (slot %d)\n", w->id, slot);
         w->errors++;
       }
       live_bytes += (long)n - (long)sizes[slot];
@@ -120,7 +127,8 @@ static void *run(void *arg) {
         q = calloc(1, n);
         for (size_t i = 0; q && i < n; i++)
           if (q[i]) {
-            if (w->errors < 5) printf("thread %d: calloc block not zeroed\n", w->id);
+            if (w->errors < 5)
+              printf("thread %d: calloc block not zeroed\n", w->id);
             w->errors++;
             break;
           }
@@ -128,7 +136,8 @@ static void *run(void *arg) {
         size_t align = (size_t)16 << (next_rand(&s) % 9); /* 16 .. 4096 */
         q = aligned_alloc(align, n);
         if (q && ((uintptr_t)q & (align - 1))) {
-          if (w->errors < 5) printf("thread %d: misaligned block %p (align %zu)\n", w->id, (void *)q, align);
+          if (w->errors < 5)
+            printf("thread %d: misaligned block %p (align %zu)\n", w->id, (void *)q, align);
           w->errors++;
         }
       } else {
@@ -145,7 +154,8 @@ static void *run(void *arg) {
       live_bytes += n;
       w->mallocs++;
     }
-    if (live_bytes > w->peak_bytes) w->peak_bytes = live_bytes;
+    if (live_bytes > w->peak_bytes)
+      w->peak_bytes = live_bytes;
   }
   for (int slot = 0; slot < SLOTS; slot++)
     if (blocks[slot]) {
@@ -178,7 +188,8 @@ int main(int argc, char **argv) {
   long errors = 0, total_ops = 0;
   for (int i = 0; i < nthreads; i++) {
     pthread_join(tid[i], NULL);
-    printf("thread %d: %ld ops (%ld malloc, %ld realloc, %ld free), %llu bytes checked, peak %ld live bytes, %ld errors\n",
+    printf("thread %d: %ld ops (%ld malloc, %ld realloc, %ld free), %llu bytes checked, peak %ld "
+           "live bytes, %ld errors\n",
            w[i].id, w[i].ops, w[i].mallocs, w[i].reallocs, w[i].frees,
            (unsigned long long)w[i].bytes_checked, w[i].peak_bytes, w[i].errors);
     errors += w[i].errors;
@@ -186,7 +197,7 @@ int main(int argc, char **argv) {
   }
   int check = zee_check();
   /* The threads grew the memory (through emscripten_resize_heap, from workers). */
-  printf("threads: %ld ops, %ld errors, zee_check %d, memory %zu -> %zu bytes\n", total_ops,
-         errors, check, memory_before, emscripten_get_heap_size());
+  printf("threads: %ld ops, %ld errors, zee_check %d, memory %zu -> %zu bytes\n", total_ops, errors,
+         check, memory_before, emscripten_get_heap_size());
   return (int)(errors + (check != 0));
 }

@@ -9,17 +9,25 @@ export const { TAG_SMALL, TAG_LARGE, TAG_FREE, TAG_MERGED, SALT, PAGE_TAG, MAP_F
 /** The 8 header bytes before payload p. */
 export function meta(z, p) {
   const u32 = z.HEAPU32;
-  const info = u32[(p - 8) >>> 2], check = u32[(p - 4) >>> 2], tag = info & LAYOUT.TAG_MASK;
+  const info = u32[(p - 8) >>> 2],
+    check = u32[(p - 4) >>> 2],
+    tag = info & LAYOUT.TAG_MASK;
   return {
-    info, check, tag, size: (info & ~LAYOUT.TAG_MASK) >>> 0,
-    small: tag === TAG_SMALL, large: tag === TAG_LARGE, free: tag === TAG_FREE,
-    checkOk: check === ((info ^ p ^ SALT) >>> 0),
+    info,
+    check,
+    tag,
+    size: (info & ~LAYOUT.TAG_MASK) >>> 0,
+    small: tag === TAG_SMALL,
+    large: tag === TAG_LARGE,
+    free: tag === TAG_FREE,
+    checkOk: check === (info ^ p ^ SALT) >>> 0,
   };
 }
 
 /** zee_heap_info_t, as JS numbers (field names of js/layout.mjs STATE). */
 export function state(z) {
-  const u32 = z.HEAPU32, at = z.stateAddress >>> 2;
+  const u32 = z.HEAPU32,
+    at = z.stateAddress >>> 2;
   const out = {};
   for (const [name, i] of Object.entries(STATE)) out[name] = u32[at + i];
   out.lists = [...u32.subarray(at + STATE.lists, at + STATE.lists + LAYOUT.CLASSES)];
@@ -45,7 +53,10 @@ export function listMembers(z, c) {
  * large block it anchors ({ addr, size, pages }) or null.
  */
 export function walk(z) {
-  const st = state(z), u32 = z.HEAPU32, u8 = z.HEAPU8, out = [];
+  const st = state(z),
+    u32 = z.HEAPU32,
+    u8 = z.HEAPU8,
+    out = [];
   for (let p = st.heapStart; p && p < st.heapEnd && out.length < 70000;) {
     const kind = u8[st.pageMap + (p >>> 16)];
     if (kind === MAP_FREE) {
@@ -54,7 +65,9 @@ export function walk(z) {
       else out.push({ kind: 'span', start: p, pages: 1 });
       p += PAGE;
     } else if (kind === MAP_SMALL) {
-      const largeAt = u32[(p + 4) >>> 2], limit = largeAt % PAGE ? largeAt : p + PAGE, blocks = [];
+      const largeAt = u32[(p + 4) >>> 2],
+        limit = largeAt % PAGE ? largeAt : p + PAGE,
+        blocks = [];
       for (let f = p + 16; f < limit && blocks.length < 5000;) {
         const m = meta(z, f);
         blocks.push({ addr: f, size: m.size, tag: m.tag });
@@ -77,10 +90,16 @@ export function walk(z) {
 }
 
 /** Free spans as [{ start, pages }], in address order. */
-export const spans = (z) => walk(z).filter((x) => x.kind === 'span').map(({ start, pages }) => ({ start, pages }));
+export const spans = (z) =>
+  walk(z)
+    .filter((x) => x.kind === 'span')
+    .map(({ start, pages }) => ({ start, pages }));
 
 /** Small pages' addresses, in address order. */
-export const smallPages = (z) => walk(z).filter((x) => x.kind === 'small').map((x) => x.start);
+export const smallPages = (z) =>
+  walk(z)
+    .filter((x) => x.kind === 'small')
+    .map((x) => x.start);
 
 export const pageOf = (p) => (p & ~(PAGE - 1)) >>> 0;
 export const inUseCount = (z, page) => z.HEAPU32[page >>> 2] & LAYOUT.COUNT_MASK;

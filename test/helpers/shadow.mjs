@@ -41,29 +41,37 @@ export class Shadow {
     this.peakLiveBytes = 0;
   }
 
-  get count() { return this.blocks.size; }
+  get count() {
+    return this.blocks.size;
+  }
 
   _index(ptr) {
-    let lo = 0, hi = this.starts.length;
+    let lo = 0,
+      hi = this.starts.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.starts[mid] < ptr) lo = mid + 1; else hi = mid;
+      if (this.starts[mid] < ptr) lo = mid + 1;
+      else hi = mid;
     }
     return lo;
   }
 
-  _fail(msg) { throw new ShadowHeapError(msg); }
+  _fail(msg) {
+    throw new ShadowHeapError(msg);
+  }
 
   /** Registers a new block of `size` bytes at `ptr` aligned to `align`. */
   add(ptr, size, align = 16) {
     if (!ptr) this._fail(`allocation of ${size} returned NULL`);
-    if (ptr % 16 || ptr % align) this._fail(`0x${ptr.toString(16)} (size ${size}) is not ${Math.max(16, align)}-aligned`);
+    if (ptr % 16 || ptr % align)
+      this._fail(`0x${ptr.toString(16)} (size ${size}) is not ${Math.max(16, align)}-aligned`);
     const usable = this.z.usableSize(ptr);
     if (usable < size) this._fail(`usable size ${usable} < requested ${size} at 0x${ptr.toString(16)}`);
     const end = ptr + Math.max(size, 1);
     if (end > this.z.memoryBytes) this._fail(`block 0x${ptr.toString(16)}+${size} runs past memory`);
     const i = this._index(ptr);
-    const prev = this.starts[i - 1], next = this.starts[i];
+    const prev = this.starts[i - 1],
+      next = this.starts[i];
     if (next === ptr) this._fail(`0x${ptr.toString(16)} returned twice (still live)`);
     if (prev !== undefined && prev + Math.max(this.blocks.get(prev).size, 1) > ptr)
       this._fail(`0x${ptr.toString(16)}+${size} overlaps live 0x${prev.toString(16)}+${this.blocks.get(prev).size}`);
@@ -115,14 +123,19 @@ export class Shadow {
     const keep = Math.min(b.size, newSize);
     const u8 = this.z.HEAPU8;
     for (let k = 0; k < keep; k++)
-      if (u8[newPtr + k] !== b.byte) this._fail(`realloc 0x${oldPtr.toString(16)} -> 0x${newPtr.toString(16)} lost byte ${k}`);
+      if (u8[newPtr + k] !== b.byte)
+        this._fail(`realloc 0x${oldPtr.toString(16)} -> 0x${newPtr.toString(16)} lost byte ${k}`);
     this.liveBytes -= b.size;
     this.starts.splice(this._index(oldPtr), 1);
     this.blocks.delete(oldPtr);
   }
 
-  verifyAll() { for (const p of this.starts) this.verify(p); }
+  verifyAll() {
+    for (const p of this.starts) this.verify(p);
+  }
 
   /** A random live block's address, or 0. */
-  pick(r) { return this.starts.length ? this.starts[Math.floor(r() * this.starts.length)] : 0; }
+  pick(r) {
+    return this.starts.length ? this.starts[Math.floor(r() * this.starts.length)] : 0;
+  }
 }

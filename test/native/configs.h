@@ -10,8 +10,8 @@
  * wrapper's does): a call that doesn't hangs the next one, which libFuzzer's
  * -timeout and the regression runner's watchdog report.
  */
-#define ZEE_NATIVE_CONFIGS(X) \
-  X(external, 1, 0)           \
-  X(dev, 2, 0)                \
-  X(unsafe, 0, 0)             \
+#define ZEE_NATIVE_CONFIGS(X)                                                                      \
+  X(external, 1, 0)                                                                                \
+  X(dev, 2, 0)                                                                                     \
+  X(unsafe, 0, 0)                                                                                  \
   X(external_threads, 1, 1)

@@ -41,10 +41,12 @@ static void die(const char *what, uint64_t v) {
 /* Reserves the 4 GiB arena once, aligned to 4 GiB so that an offset's
  * alignment is the pointer's (aligned_alloc up to 2 GiB). */
 static void reserve(void) {
-  if (zee_native_base) return;
-  unsigned char *m = mmap(NULL, 2 * RESERVE, PROT_NONE,
-                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (m == MAP_FAILED) die("cannot reserve the 4 GiB arena", 0);
+  if (zee_native_base)
+    return;
+  unsigned char *m =
+      mmap(NULL, 2 * RESERVE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED)
+    die("cannot reserve the 4 GiB arena", 0);
   zee_native_base = (unsigned char *)(((uintptr_t)m + RESERVE - 1) & ~(uintptr_t)(RESERVE - 1));
 }
 
@@ -52,7 +54,8 @@ static void reserve(void) {
 static void commit(uint32_t from, uint32_t to) {
   if (mprotect(zee_native_base + from, to - from, PROT_READ | PROT_WRITE))
     die("mprotect failed", from);
-  if (opt.junk) memset(zee_native_base + from, 0xa5, to - from);
+  if (opt.junk)
+    memset(zee_native_base + from, 0xa5, to - from);
 }
 
 /* xorshift32: refusals at random points, replayable from the input. */
@@ -67,13 +70,17 @@ void src_reset(const src_options *o) {
   if (committed) {
     /* Drop the old contents (zeros on the next commit) and protect again. */
     madvise(zee_native_base, committed, MADV_DONTNEED);
-    if (mprotect(zee_native_base, committed, PROT_NONE)) die("mprotect failed", 0);
+    if (mprotect(zee_native_base, committed, PROT_NONE))
+      die("mprotect failed", 0);
   }
   opt = *o;
-  if (opt.base < SRC_PAGE) die("base below 64 KiB", opt.base);
+  if (opt.base < SRC_PAGE)
+    die("base below 64 KiB", opt.base);
   uint32_t start = (opt.base + SRC_PAGE - 1) & ~(SRC_PAGE - 1);
-  if (opt.initial < start) opt.initial = start;
-  if (opt.initial % SRC_PAGE || opt.cap < opt.initial) die("bad initial size or cap", opt.initial);
+  if (opt.initial < start)
+    opt.initial = start;
+  if (opt.initial % SRC_PAGE || opt.cap < opt.initial)
+    die("bad initial size or cap", opt.initial);
   committed = opt.initial;
   commit(SRC_PAGE, committed);
   memset(zee_native_base + SRC_PAGE, STATIC_BYTE, opt.base - SRC_PAGE);
@@ -92,14 +99,17 @@ int zee_source_grow(uint32_t new_size) {
   if (new_size % SRC_PAGE || new_size <= committed)
     die("zee_source_grow: size not a page multiple above the current size", new_size);
   int refuse = new_size > opt.cap;
-  if (fail_next) fail_next--, refuse = 1;
-  if (opt.fail_per_256 && (next_rand() & 255) < opt.fail_per_256) refuse = 1;
+  if (fail_next)
+    fail_next--, refuse = 1;
+  if (opt.fail_per_256 && (next_rand() & 255) < opt.fail_per_256)
+    refuse = 1;
   if (refuse) {
     src_stat.denied++;
     return 0;
   }
   uint64_t to = (uint64_t)new_size + (uint64_t)opt.overcommit * SRC_PAGE;
-  if (to > opt.cap) to = new_size;
+  if (to > opt.cap)
+    to = new_size;
   commit(committed, (uint32_t)to);
   committed = (uint32_t)to;
   return 1;
@@ -109,7 +119,8 @@ void src_fail_next(uint32_t n) { fail_next = n; }
 
 uint32_t src_foreign_grow(uint32_t n) {
   uint64_t to = (uint64_t)committed + (uint64_t)n * SRC_PAGE;
-  if (to > opt.cap || foreign_count == 64) return 0;
+  if (to > opt.cap || foreign_count == 64)
+    return 0;
   uint32_t at = committed;
   commit(at, (uint32_t)to);
   memset(zee_native_base + at, FOREIGN_BYTE, to - at);
@@ -122,9 +133,11 @@ uint32_t src_foreign_grow(uint32_t n) {
 
 int src_heap_range(uint32_t off, uint64_t len) {
   uint32_t start = (opt.base + SRC_PAGE - 1) & ~(SRC_PAGE - 1);
-  if (off < start || off + len > committed) return 0;
+  if (off < start || off + len > committed)
+    return 0;
   for (unsigned i = 0; i < foreign_count; i++)
-    if (off < foreign[i][0] + foreign[i][1] && off + len > foreign[i][0]) return 0;
+    if (off < foreign[i][0] + foreign[i][1] && off + len > foreign[i][0])
+      return 0;
   return 1;
 }
 
@@ -135,7 +148,8 @@ static int untouched(uint32_t from, uint32_t len, unsigned char byte) {
   memset(want, byte, sizeof want);
   for (uint32_t at = 0; at < len; at += SRC_PAGE) {
     uint32_t n = len - at < SRC_PAGE ? len - at : SRC_PAGE;
-    if (!memcmp(zee_native_base + from + at, want, n)) continue;
+    if (!memcmp(zee_native_base + from + at, want, n))
+      continue;
     for (uint32_t i = at; i < at + n; i++)
       if (zee_native_base[from + i] != byte) {
         fprintf(stderr, "page_source: byte at offset 0x%x changed to 0x%02x (want 0x%02x)\n",
@@ -147,16 +161,19 @@ static int untouched(uint32_t from, uint32_t len, unsigned char byte) {
 }
 
 int src_verify(void) {
-  if (untouched(SRC_PAGE, opt.base - SRC_PAGE, STATIC_BYTE)) return 1;
+  if (untouched(SRC_PAGE, opt.base - SRC_PAGE, STATIC_BYTE))
+    return 1;
   for (unsigned i = 0; i < foreign_count; i++)
-    if (untouched(foreign[i][0], foreign[i][1], FOREIGN_BYTE)) return 1;
+    if (untouched(foreign[i][0], foreign[i][1], FOREIGN_BYTE))
+      return 1;
   return 0;
 }
 
 uint32_t src_foreign_between(uint32_t from, uint32_t to) {
   uint32_t n = 0;
   for (unsigned i = 0; i < foreign_count; i++)
-    if (foreign[i][0] >= from && foreign[i][0] < to) n += foreign[i][1];
+    if (foreign[i][0] >= from && foreign[i][0] < to)
+      n += foreign[i][1];
   return n;
 }
 

@@ -6,18 +6,18 @@
 #define SRC_PAGE 65536u
 
 typedef struct src_options {
-  uint32_t base;          /* zee_source_base(): end of the "static data" (>= 64 KiB) */
-  uint32_t initial;       /* bytes committed at start (page multiple, >= base rounded up) */
-  uint32_t cap;           /* no growth beyond this many bytes (like -sMAXIMUM_MEMORY) */
-  uint32_t overcommit;    /* extra pages a successful grow adds (like a geometric step) */
-  uint32_t fail_per_256;  /* chance of refusing any grow, in 1/256 */
-  uint32_t seed;          /* the refusals' PRNG seed */
-  int junk;               /* fill fresh pages with junk instead of zeros */
+  uint32_t base;         /* zee_source_base(): end of the "static data" (>= 64 KiB) */
+  uint32_t initial;      /* bytes committed at start (page multiple, >= base rounded up) */
+  uint32_t cap;          /* no growth beyond this many bytes (like -sMAXIMUM_MEMORY) */
+  uint32_t overcommit;   /* extra pages a successful grow adds (like a geometric step) */
+  uint32_t fail_per_256; /* chance of refusing any grow, in 1/256 */
+  uint32_t seed;         /* the refusals' PRNG seed */
+  int junk;              /* fill fresh pages with junk instead of zeros */
 } src_options;
 
 typedef struct src_stats {
-  uint32_t grows, denied;      /* zee_source_grow() calls and refusals */
-  uint32_t foreign_pages;      /* pages grown "by someone else" */
+  uint32_t grows, denied; /* zee_source_grow() calls and refusals */
+  uint32_t foreign_pages; /* pages grown "by someone else" */
 } src_stats;
 
 extern src_stats src_stat;

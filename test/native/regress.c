@@ -34,9 +34,11 @@ static char running[4200]; /* what is running, for the watchdog's report */
 
 /* Why write(): it is async-signal-safe, and the run may be stuck anywhere. */
 static void watchdog(int sig) {
-  static const char msg[] = "regress: still running after " STR(WATCHDOG) " s (a lock left held, or a loop): ";
+  static const char msg[] =
+      "regress: still running after " STR(WATCHDOG) " s (a lock left held, or a loop): ";
   (void)sig;
-  if (write(2, msg, sizeof msg - 1) >= 0 && write(2, running, strlen(running)) >= 0) (void)!write(2, "\n", 1);
+  if (write(2, msg, sizeof msg - 1) >= 0 && write(2, running, strlen(running)) >= 0)
+    (void)!write(2, "\n", 1);
   _exit(3);
 }
 
@@ -53,13 +55,17 @@ static void run_one(const char *what, const uint8_t *buf, size_t n, int config) 
 /* Why: a corpus entry that can't be read must fail the run, not shrink it. */
 static void run_file(const char *path) {
   FILE *f = fopen(path, "rb");
-  if (!f) { perror(path); exit(2); }
+  if (!f) {
+    perror(path);
+    exit(2);
+  }
   static uint8_t buf[1 << 20];
   size_t n = fread(buf, 1, sizeof buf, f);
   fclose(f);
   files++;
   if (all_configs) {
-    for (unsigned c = 0; c < zee_api_count; c++) run_one(path, buf, n, (int)c);
+    for (unsigned c = 0; c < zee_api_count; c++)
+      run_one(path, buf, n, (int)c);
   } else {
     run_one(path, buf, n, -1);
   }
@@ -67,12 +73,17 @@ static void run_file(const char *path) {
 
 static void run_path(const char *path) {
   struct stat st;
-  if (stat(path, &st)) { perror(path); exit(2); }
-  if (!S_ISDIR(st.st_mode)) return run_file(path);
+  if (stat(path, &st)) {
+    perror(path);
+    exit(2);
+  }
+  if (!S_ISDIR(st.st_mode))
+    return run_file(path);
   DIR *d = opendir(path);
   struct dirent *e;
   while ((e = readdir(d))) {
-    if (e->d_name[0] == '.') continue;
+    if (e->d_name[0] == '.')
+      continue;
     char sub[4096];
     snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
     run_path(sub);
@@ -96,17 +107,23 @@ __attribute__((noreturn)) static void bad(const char *row, const char *what) {
  * as it was and zee_check() still `check_after`. */
 static void expect_fault(const char *row, int which, unsigned char *p, int code, int check_after) {
   uint32_t used = src_committed();
-  if (used > sizeof before) bad(row, "heap too large to snapshot");
+  if (used > sizeof before)
+    bad(row, "heap too large to snapshot");
   memcpy(before, zee_native_base + SRC_PAGE, used - SRC_PAGE); /* page 0 is never mapped */
   memcpy(&info_before, A->heap_info(), sizeof info_before);
   int got = setjmp(harness_fault_jmp);
   if (!got) {
     harness_expect_fault = 1;
-    if (which == 0) A->free(p);
-    else if (which == 1) A->realloc(p, 100);
-    else A->usable_size(p);
+    if (which == 0)
+      A->free(p);
+    else if (which == 1)
+      A->realloc(p, 100);
+    else
+      A->usable_size(p);
     harness_expect_fault = 0;
-    bad(row, which == 0 ? "free accepted it" : which == 1 ? "realloc accepted it" : "usable_size accepted it");
+    bad(row, which == 0   ? "free accepted it"
+             : which == 1 ? "realloc accepted it"
+                          : "usable_size accepted it");
   }
   if (got != code) {
     fprintf(stderr, "bad-input [%s] %s: fault %d, want %d\n", A->name, row, got, code);
@@ -115,29 +132,36 @@ static void expect_fault(const char *row, int which, unsigned char *p, int code,
   /* Host builds map a pointer outside the 4 GiB arena to offset 1 (still a
    * POINTER fault); inside it, the fault names the pointer itself. */
   int outside = (uintptr_t)(p - zee_native_base) >> 32 != 0;
-  if (harness_fault_ptr != (outside ? zee_native_base + 1 : p)) bad(row, "the fault names another pointer");
-  if (memcmp(before, zee_native_base + SRC_PAGE, used - SRC_PAGE) || memcmp(&info_before, A->heap_info(), sizeof info_before))
+  if (harness_fault_ptr != (outside ? zee_native_base + 1 : p))
+    bad(row, "the fault names another pointer");
+  if (memcmp(before, zee_native_base + SRC_PAGE, used - SRC_PAGE) ||
+      memcmp(&info_before, A->heap_info(), sizeof info_before))
     bad(row, "the rejected call changed the heap");
-  if (A->check() != check_after) bad(row, "zee_check() changed");
+  if (A->check() != check_after)
+    bad(row, "zee_check() changed");
   cases++;
 }
 
 static void all_calls(const char *row, unsigned char *p, int code, int check_after) {
-  for (int w = 0; w < 3; w++) expect_fault(row, w, p, code, check_after);
+  for (int w = 0; w < 3; w++)
+    expect_fault(row, w, p, code, check_after);
 }
 
 /* Before the first allocation the heap owns nothing: every pointer is out of bounds. */
 static void before_first_allocation(void) {
-  unsigned char *would_be = zee_native_base + ((zee_source_base() + SRC_PAGE - 1) & ~(SRC_PAGE - 1));
+  unsigned char *would_be =
+      zee_native_base + ((zee_source_base() + SRC_PAGE - 1) & ~(SRC_PAGE - 1));
   all_calls("before the first allocation: the heap's first block", would_be + 16, ZEE_E_POINTER, 0);
   all_calls("before the first allocation: static address", static_byte, ZEE_E_POINTER, 0);
-  if (A->heap_info()->heap_start) bad("before the first allocation", "a rejected call initialised the heap");
+  if (A->heap_info()->heap_start)
+    bad("before the first allocation", "a rejected call initialised the heap");
 }
 
 /* Is there a header at q - 8 that a merge buried (tag MERGED, sound check word)? */
 static int buried_at(const unsigned char *q) {
   const uint32_t *w = (const uint32_t *)(const void *)(q - 8);
-  return (w[0] & ZEE_TAG_MASK) == ZEE_TAG_MERGED && w[1] == (w[0] ^ (uint32_t)(q - zee_native_base) ^ ZEE_SALT);
+  return (w[0] & ZEE_TAG_MASK) == ZEE_TAG_MERGED &&
+         w[1] == (w[0] ^ (uint32_t)(q - zee_native_base) ^ ZEE_SALT);
 }
 
 /* An interior pointer of a live block over a buried header: 32-byte blocks
@@ -145,12 +169,15 @@ static int buried_at(const unsigned char *q) {
  * buried headers (blocks stay live until the heap is dropped). */
 static unsigned char *over_buried_header(void) {
   unsigned char *p[64];
-  for (int i = 0; i < 64; i++) p[i] = A->malloc(24);
-  for (int i = 0; i < 64; i++) A->free(p[i]);
+  for (int i = 0; i < 64; i++)
+    p[i] = A->malloc(24);
+  for (int i = 0; i < 64; i++)
+    A->free(p[i]);
   for (int i = 0; i < 64; i++) {
     unsigned char *b = A->malloc(120);
     for (unsigned char *q = b + 16; b && q < b + 120; q += 16)
-      if (buried_at(q)) return q;
+      if (buried_at(q))
+        return q;
   }
   bad("setup", "no 128-byte block over a header buried by a merge");
 }
@@ -159,10 +186,12 @@ static void bad_pointers(void) {
   unsigned char local[32] __attribute__((aligned(16)));
   /* large: whole pages (payload page-aligned); anchored: 34,464 bytes in the
    * top of its anchor page, then one page. */
-  unsigned char *small = A->malloc(100), *anchored = A->malloc(100000), *large = A->malloc(3 * 65536);
+  unsigned char *small = A->malloc(100), *anchored = A->malloc(100000),
+                *large = A->malloc(3 * 65536);
   unsigned char *gone = A->malloc(5 * 65536);
   const zee_heap_info_t *h = A->heap_info();
-  if (!small || !large || !anchored || !gone) bad("setup", "allocation failed");
+  if (!small || !large || !anchored || !gone)
+    bad("setup", "allocation failed");
   A->free(gone); /* its pages are free again */
   if (((uintptr_t)large & 0xffff) || ((uintptr_t)anchored + 100000) & 0xffff)
     bad("setup", "large blocks do not end on a page boundary");
@@ -193,57 +222,74 @@ static void bad_pointers(void) {
   for (int i = 0; i < 64 && !hi; i++) {
     ps[i] = A->malloc(24);
     for (int k = 0; k < i; k++)
-      if (ps[i] == ps[k] + 32) lo = ps[k], hi = ps[i];
+      if (ps[i] == ps[k] + 32)
+        lo = ps[k], hi = ps[i];
   }
-  if (!hi) bad("header overwritten", "no adjacent pair of 32-byte blocks");
+  if (!hi)
+    bad("header overwritten", "no adjacent pair of 32-byte blocks");
   unsigned char saved[8];
   memcpy(saved, lo + 24, 8);
   memset(lo + 24, 0x41, 8); /* 8 bytes past lo's usable size: hi's header */
   all_calls("header overwritten", hi, ZEE_E_HEADER, ZEE_C_FRAME);
   memcpy(lo + 24, saved, 8);
-  if (A->check()) bad("header overwritten", "heap not sound after restoring the header");
+  if (A->check())
+    bad("header overwritten", "heap not sound after restoring the header");
   A->free(hi);
   A->free(small);
   A->free(large);
   A->free(anchored);
-  if (A->check()) bad("afterwards", "heap not sound");
+  if (A->check())
+    bad("afterwards", "heap not sound");
 }
 
 static void bad_sizes(void) {
-  static const size_t huge[] = {SIZE_MAX, SIZE_MAX - 7, SIZE_MAX / 2 + 1, 0x100000000ull,
-                                0xffff0001u, 0xfffffff8u};
+  static const size_t huge[] = {SIZE_MAX,       SIZE_MAX - 7, SIZE_MAX / 2 + 1,
+                                0x100000000ull, 0xffff0001u,  0xfffffff8u};
   unsigned char *keep = A->malloc(100);
   memset(keep, 0x77, 100);
   for (unsigned i = 0; i < sizeof huge / sizeof huge[0]; i++) {
     errno = 0;
-    if (A->malloc(huge[i]) || errno != ENOMEM) bad("malloc near SIZE_MAX", "not NULL/ENOMEM");
+    if (A->malloc(huge[i]) || errno != ENOMEM)
+      bad("malloc near SIZE_MAX", "not NULL/ENOMEM");
     errno = 0;
-    if (A->calloc(1, huge[i]) || errno != ENOMEM) bad("calloc near SIZE_MAX", "not NULL/ENOMEM");
+    if (A->calloc(1, huge[i]) || errno != ENOMEM)
+      bad("calloc near SIZE_MAX", "not NULL/ENOMEM");
     errno = 0;
-    if (A->realloc(keep, huge[i]) || errno != ENOMEM) bad("realloc near SIZE_MAX", "not NULL/ENOMEM");
+    if (A->realloc(keep, huge[i]) || errno != ENOMEM)
+      bad("realloc near SIZE_MAX", "not NULL/ENOMEM");
     for (int k = 0; k < 100; k++)
-      if (keep[k] != 0x77) bad("realloc near SIZE_MAX", "the old block changed");
+      if (keep[k] != 0x77)
+        bad("realloc near SIZE_MAX", "the old block changed");
     cases += 3;
   }
   errno = 0;
-  if (A->calloc(SIZE_MAX / 2 + 1, 2) || errno != ENOMEM) bad("calloc overflow", "not NULL/ENOMEM");
+  if (A->calloc(SIZE_MAX / 2 + 1, 2) || errno != ENOMEM)
+    bad("calloc overflow", "not NULL/ENOMEM");
   errno = 0;
-  if (A->calloc(0x100000001ull, 0x100000001ull) || errno != ENOMEM) bad("calloc overflow", "not NULL/ENOMEM");
+  if (A->calloc(0x100000001ull, 0x100000001ull) || errno != ENOMEM)
+    bad("calloc overflow", "not NULL/ENOMEM");
   static const size_t odd[] = {3, 24, 48, 65536 * 3, SIZE_MAX};
   for (unsigned i = 0; i < sizeof odd / sizeof odd[0]; i++) {
     errno = 0;
-    if (A->memalign(odd[i], 16) || errno != EINVAL) bad("aligned_alloc non-power-of-two", "not NULL/EINVAL");
+    if (A->memalign(odd[i], 16) || errno != EINVAL)
+      bad("aligned_alloc non-power-of-two", "not NULL/EINVAL");
   }
   errno = 0;
-  if (A->memalign(1ull << 40, 16) || errno != ENOMEM) bad("aligned_alloc huge", "not NULL/ENOMEM");
+  if (A->memalign(1ull << 40, 16) || errno != ENOMEM)
+    bad("aligned_alloc huge", "not NULL/ENOMEM");
   errno = 0;
-  if (A->memalign(0x80000000u, 16) || errno != ENOMEM) bad("aligned_alloc 2 GiB", "not NULL/ENOMEM");
+  if (A->memalign(0x80000000u, 16) || errno != ENOMEM)
+    bad("aligned_alloc 2 GiB", "not NULL/ENOMEM");
   unsigned char *z = A->memalign(0, 16);
-  if (!z || ((uintptr_t)z & 15)) bad("aligned_alloc(0, n)", "not a 16-aligned block");
+  if (!z || ((uintptr_t)z & 15))
+    bad("aligned_alloc(0, n)", "not a 16-aligned block");
   A->free(z);
-  if (A->realloc(keep, 0)) bad("realloc to 0", "did not return NULL");
-  if (A->validation) all_calls("realloc to 0 then free", keep, ZEE_E_DOUBLE_FREE, 0);
-  if (A->check()) bad("sizes", "heap not sound");
+  if (A->realloc(keep, 0))
+    bad("realloc to 0", "did not return NULL");
+  if (A->validation)
+    all_calls("realloc to 0 then free", keep, ZEE_E_DOUBLE_FREE, 0);
+  if (A->check())
+    bad("sizes", "heap not sound");
   cases += 11;
 }
 
@@ -256,7 +302,8 @@ static void bad_input(void) {
     snprintf(running, sizeof running, "the bad-input table under %s", A->name);
     alarm(WATCHDOG);
     harness_fresh(A, &o);
-    if (A->validation) before_first_allocation(), bad_pointers(), checked++;
+    if (A->validation)
+      before_first_allocation(), bad_pointers(), checked++;
     bad_sizes();
     alarm(0);
   }
@@ -272,12 +319,14 @@ static void random_inputs(unsigned n, uint32_t seed) {
   uint32_t x = seed | 1;
   for (unsigned k = 0; k < n; k++) {
     size_t len = 64 + k % (sizeof buf - 64);
-    for (size_t i = 0; i < len; i++) x ^= x << 13, x ^= x >> 17, x ^= x << 5, buf[i] = (uint8_t)(x >> 7);
-    buf[1] %= 32;                                        /* cap: up to 64 pages above the start */
+    for (size_t i = 0; i < len; i++)
+      x ^= x << 13, x ^= x >> 17, x ^= x << 5, buf[i] = (uint8_t)(x >> 7);
+    buf[1] %= 32; /* cap: up to 64 pages above the start */
     buf[3] = (uint8_t)((buf[3] & ~0x38u) | (5 + k % 3) << 3); /* refuse 1/8, 1/4 or 1/2 */
     char what[64];
     snprintf(what, sizeof what, "random input %u (seed 0x%x)", k, (unsigned)seed);
-    for (unsigned c = 0; c < zee_api_count; c++) run_one(what, buf, len, (int)c);
+    for (unsigned c = 0; c < zee_api_count; c++)
+      run_one(what, buf, len, (int)c);
     files++;
   }
 }
@@ -286,16 +335,21 @@ int main(int argc, char **argv) {
   int any = 0;
   signal(SIGALRM, watchdog);
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--all-configs")) all_configs = 1;
-    else if (!strcmp(argv[i], "--bad-input")) bad_input(), any = 1;
+    if (!strcmp(argv[i], "--all-configs"))
+      all_configs = 1;
+    else if (!strcmp(argv[i], "--bad-input"))
+      bad_input(), any = 1;
     else if (!strcmp(argv[i], "--random") && i + 2 < argc) {
       char *e1, *e2;
       unsigned long n = strtoul(argv[i + 1], &e1, 10), seed = strtoul(argv[i + 2], &e2, 0);
-      if (*e1 || *e2 || !n) { fprintf(stderr, "regress: --random needs a count and a seed\n"); return 2; }
+      if (*e1 || *e2 || !n) {
+        fprintf(stderr, "regress: --random needs a count and a seed\n");
+        return 2;
+      }
       random_inputs((unsigned)n, (uint32_t)seed);
       i += 2, any = 1;
-    }
-    else run_path(argv[i]), any = 1;
+    } else
+      run_path(argv[i]), any = 1;
   }
   if (!any) {
     fprintf(stderr, "usage: regress [--all-configs] PATH... | --bad-input | --random N SEED\n");

@@ -18,7 +18,8 @@ const pow2 = (k, delta = 0) => [k & 15, delta + 9]; // 2^k + delta, |delta| <= 9
 const small = (n) => [64 | (n >> 8), n & 255]; // 0 .. 16383
 const pages = (p, delta = 0) => [128 | (p - 1), delta >= 0 ? delta : 127 - delta]; // p pages + delta, |delta| <= 128
 const special = (i) => [192, i]; // SPECIAL_SIZES[i]
-const steps = (n) => { // the multiple of 13 nearest n, up to 104 KiB: large blocks with any remainder
+const steps = (n) => {
+  // the multiple of 13 nearest n, up to 104 KiB: large blocks with any remainder
   const v = Math.round(n / 13);
   if (v >= 8192) throw new Error(`steps(${n}): too large`);
   return [224 | (v >> 8), v & 255];
@@ -88,7 +89,12 @@ function anchors() {
   ops.push(free(2), free(4), malloc(slot++, steps(36000)), trim());
   for (const n of [80000, 100000, 3 * PAGE, 50000, 70000]) ops.push(realloc(1, steps(Math.min(n, 106000))));
   ops.push(realloc(3, pages(4, 100)), realloc(3, pages(2, -100)), realloc(3, pages(7)));
-  ops.push(memalign(30, 16, small(100)), memalign(31, 17, steps(50000)), memalign(32, 20, pages(2)), memalign(33, 15, steps(70000)));
+  ops.push(
+    memalign(30, 16, small(100)),
+    memalign(31, 17, steps(50000)),
+    memalign(32, 20, pages(2)),
+    memalign(33, 15, steps(70000)),
+  );
   ops.push(freeMany(0), freeMany(3), trim());
   return ops;
 }
@@ -109,9 +115,15 @@ function holes() {
 // Interior pointers of small and large blocks, through each checked call,
 // and a foreign growth before the first allocation.
 function probes() {
-  const ops = [foreign(1), malloc(0, small(100)), malloc(1, steps(40000)), malloc(2, pages(2, 50)), malloc(3, pages(3))];
-  for (const slot of [0, 1, 2, 3]) for (const call of [0, 1, 2]) for (const at of [0, 100, 128, 250, 192, 193])
-    ops.push(probe(slot, call, at));
+  const ops = [
+    foreign(1),
+    malloc(0, small(100)),
+    malloc(1, steps(40000)),
+    malloc(2, pages(2, 50)),
+    malloc(3, pages(3)),
+  ];
+  for (const slot of [0, 1, 2, 3])
+    for (const call of [0, 1, 2]) for (const at of [0, 100, 128, 250, 192, 193]) ops.push(probe(slot, call, at));
   ops.push(free(1), probe(0, 2, 5), malloc(1, small(24)), probe(1, 2, 0), freeMany(0));
   return ops;
 }
@@ -132,6 +144,6 @@ for (let c = 0; c < CONFIGS; c++)
 mkdirSync(dir, { recursive: true });
 const written = new Set(seeds.map(([name]) => name));
 let removed = 0;
-for (const f of readdirSync(dir)) if (f.startsWith('seed-') && !written.has(f)) unlinkSync(join(dir, f)), removed++;
+for (const f of readdirSync(dir)) if (f.startsWith('seed-') && !written.has(f)) (unlinkSync(join(dir, f)), removed++);
 for (const [name, header, ops] of seeds) writeFileSync(join(dir, name), Buffer.from([...header, ...ops.flat()]));
 console.log(`wrote ${seeds.length} seeds to ${dir}, removed ${removed} stale ones`);
