@@ -106,7 +106,7 @@ describe('the harness catches a broken core', () => {
   const cases = [
     [
       'the peak follows the bytes in use',
-      'if (H.used_bytes > H.peak_bytes) H.peak_bytes = H.used_bytes;',
+      'if (H.used_bytes > H.peak_bytes)\n    H.peak_bytes = H.used_bytes;',
       'H.peak_bytes = H.used_bytes;',
       /running totals: peak \d+ bytes, want \d+/,
     ],
