@@ -9,7 +9,7 @@
 #   emcmake cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 #   cmake --build build
 # (with Debian's Emscripten 3.1.6 on Node >= 18 also pass
-#  -DCMAKE_CROSSCOMPILING_EMULATOR=/usr/bin/node; see README.)
+#  -DCMAKE_CROSSCOMPILING_EMULATOR=/usr/bin/node; see docs/emscripten.md.)
 #
 # zee_alloc_link(<target> [VALIDATION unsafe|external|dev]
 #                         [THREADS ON|OFF] [BUILTIN_ONLY])

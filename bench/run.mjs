@@ -797,7 +797,7 @@ const x = (v) => `${v.toFixed(2)}×`;
 const mib = (b) => (b < 2 ** 20 ? `${(b / 1024).toFixed(1)} KiB` : `${(b / 2 ** 20).toFixed(2)} MiB`);
 const secs = (ms) => (ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`);
 
-// Markdown tables (the README quotes them as printed).
+// Markdown tables (docs/performance.md quotes them as printed; the README sums them up).
 export function tables(res) {
   const lines = [];
   const sizes = res.size;

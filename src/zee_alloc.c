@@ -160,15 +160,16 @@ int zee_source_grow(addr new_size);
 __attribute__((import_module("env"), import_name("zee_fault"))) void zee_fault(unsigned code,
                                                                                void *ptr);
 #elif defined(__EMSCRIPTEN__)
+/* JavaScript: clang-format would break its operators (=== into == =). */
+// clang-format off
 EM_JS(void, zee_fault, (unsigned code, void *ptr), {
-  var what = [
-    "", 'pointer not from this heap (misaligned or out of bounds)',
-    'invalid header at ptr-8 (not allocated here, interior pointer, or overwritten)', 'double free',
-    'internal invariant broken'
-  ];
+  var what = ["", 'pointer not from this heap (misaligned or out of bounds)',
+              'invalid header at ptr-8 (not allocated here, interior pointer, or overwritten)',
+              'double free', 'internal invariant broken'];
   err('zee_alloc: ' + (what[code] || 'fault ' + code) + ' at 0x' + (ptr >>> 0).toString(16));
   abort('zee_alloc fault ' + code);
 });
+// clang-format on
 #else
 #include <stdio.h>
 #include <stdlib.h>

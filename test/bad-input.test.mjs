@@ -1,10 +1,10 @@
-// The bad-input table (README, "Reliability"): one test per row, per call and
+// The bad-input table (docs/reliability.md): one test per row, per call and
 // per validation level it applies to.  Checked builds (external = default,
 // dev) must throw a ZeeFaultError naming the fault and the pointer *before*
 // changing anything: the heap's bytes and the allocator's state are compared
 // before and after, then zee_check(), the live blocks and new allocations
 // show the instance is still sound and usable.  unsafe trusts every pointer:
-// only the rows with a defined outcome there are tested (see the README).
+// only the rows with a defined outcome there are tested (see docs/reliability.md).
 import { fresh } from './helpers/instance.mjs';
 import { Shadow } from './helpers/shadow.mjs';
 import { state, meta, spans, PAGE } from './helpers/layout.mjs';

@@ -16,12 +16,13 @@
 
 /* Re-creates the runtime's views after a raw memory.grow (the helper's name
  * differs across Emscripten versions). */
+/* JavaScript: clang-format would break its operators (=== into == =). */
+// clang-format off
 EM_JS(void, js_refresh_views, (void), {
-  if (typeof updateMemoryViews == 'function')
-    updateMemoryViews();
-  else if (typeof updateGlobalBufferAndViews == 'function')
-    updateGlobalBufferAndViews(wasmMemory.buffer);
+  if (typeof updateMemoryViews == 'function') updateMemoryViews();
+  else if (typeof updateGlobalBufferAndViews == 'function') updateGlobalBufferAndViews(wasmMemory.buffer);
 });
+// clang-format on
 
 typedef struct node {
   struct node *next;

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Prints a text heap map of a small scripted heap (the README's example):
+// Prints a text heap map of a small scripted heap (the example in docs/inspector.md):
 //   node examples/heap-viewer/text-map.mjs [columns]      (needs `npm run build`)
 // Small blocks of several sizes, some freed, a 100 KB large block, 60 blocks
 // of 1000 B with every third freed, then validate(); and the blocks of the

@@ -16,27 +16,33 @@
 
 /* Re-creates the runtime's views after a raw memory.grow (the helper's name
  * differs across Emscripten versions). */
+/* JavaScript: clang-format would break its operators (=== into == =). */
+// clang-format off
 EM_JS(void, js_refresh_views, (void), {
-  if (typeof updateMemoryViews == 'function')
-    updateMemoryViews();
-  else if (typeof updateGlobalBufferAndViews == 'function')
-    updateGlobalBufferAndViews(wasmMemory.buffer);
+  if (typeof updateMemoryViews == 'function') updateMemoryViews();
+  else if (typeof updateGlobalBufferAndViews == 'function') updateGlobalBufferAndViews(wasmMemory.buffer);
 });
+// clang-format on
 
 /* JS takes n pages with a raw grow and fills them; returns their address. */
+/* JavaScript: clang-format would break its operators (=== into == =). */
+// clang-format off
 EM_JS(unsigned, js_take_pages, (unsigned n, unsigned fill), {
   var old = wasmMemory.grow(n);
   js_refresh_views();
   new Uint8Array(wasmMemory.buffer, old * 65536, n * 65536).fill(fill);
   return old * 65536;
 });
+// clang-format on
 
 /* 1 if JS still sees `fill` in every byte of the n pages at addr. */
+/* JavaScript: clang-format would break its operators (=== into == =). */
+// clang-format off
 EM_JS(int, js_pages_hold, (unsigned addr, unsigned n, unsigned fill), {
   var bytes = new Uint8Array(wasmMemory.buffer, addr, n * 65536);
-  return bytes.every(function(b) { return b == = fill; }) &&
-             HEAPU8.buffer == = wasmMemory.buffer ? 1 : 0;
+  return bytes.every(function(b) { return b === fill; }) && HEAPU8.buffer === wasmMemory.buffer ? 1 : 0;
 });
+// clang-format on
 
 typedef struct region {
   uintptr_t start, end;

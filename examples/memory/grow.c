@@ -15,11 +15,14 @@
 
 /* Checks from JS that the runtime's views cover the whole current memory
  * and show the byte C just wrote at p: 1 if so. */
+/* JavaScript: clang-format would break its operators (=== into == =). */
+// clang-format off
 EM_JS(int, js_views_see, (const unsigned char *p, int value), {
   var buffer = wasmMemory.buffer;
-  return HEAPU8.buffer == = buffer && HEAPU8.length == = buffer.byteLength && HEAPU32.length * 4 ==
-         = buffer.byteLength && HEAPU8[p] == = value ? 1 : 0;
+  return HEAPU8.buffer === buffer && HEAPU8.length === buffer.byteLength &&
+         HEAPU32.length * 4 === buffer.byteLength && HEAPU8[p] === value ? 1 : 0;
 });
+// clang-format on
 
 enum { JUMBOS = 192, JUMBO = 1 << 20, SMALLS = 20000 };
 static unsigned char *jumbos[JUMBOS];
