@@ -247,44 +247,30 @@ describe('emscripten.cmake', () => {
     expect(r.stdout).toContain('c-app on zee_alloc (config 0x2)'); // validation 2, no threads
   });
 
-  test('a bad option value stops the configure with a clear message', () => {
-    const out = join(buildRoot, 'bad-option');
-    rmSync(out, { recursive: true, force: true });
-    const r = spawnSync(
-      'emcmake',
-      [
-        'cmake',
-        '-S',
-        join(root, 'examples', 'c-app'),
-        '-B',
-        out,
-        `-DCMAKE_CROSSCOMPILING_EMULATOR=${process.execPath}`,
-        '-DZEE_ALLOC_VALIDATION=paranoid',
-      ],
-      { env, encoding: 'utf8' },
-    );
-    expect(r.status).not.toBe(0);
-    expect(r.stderr.replace(/\s+/g, ' ')).toContain(
-      "zee_alloc_link: VALIDATION is 'paranoid'; expected one of: unsafe, external, dev (or 0..2)",
-    );
-    const c = spawnSync(
-      'emcmake',
-      [
-        'cmake',
-        '-S',
-        join(root, 'examples', 'c-app'),
-        '-B',
-        out,
-        `-DCMAKE_CROSSCOMPILING_EMULATOR=${process.execPath}`,
-        '-DZEE_ALLOC_VALIDATION=3',
-      ],
-      { env, encoding: 'utf8' },
-    );
-    expect(c.status).not.toBe(0);
-    expect(c.stderr.replace(/\s+/g, ' ')).toContain(
-      "zee_alloc_link: VALIDATION is '3'; expected one of: unsafe, external, dev (or 0..2)",
-    );
-  });
+  test.each(['paranoid', '3'])(
+    'a bad option value (VALIDATION=%s) stops the configure with a clear message',
+    (value) => {
+      const out = join(buildRoot, 'bad-option');
+      rmSync(out, { recursive: true, force: true });
+      const r = spawnSync(
+        'emcmake',
+        [
+          'cmake',
+          '-S',
+          join(root, 'examples', 'c-app'),
+          '-B',
+          out,
+          `-DCMAKE_CROSSCOMPILING_EMULATOR=${process.execPath}`,
+          `-DZEE_ALLOC_VALIDATION=${value}`,
+        ],
+        { env, encoding: 'utf8' },
+      );
+      expect(r.status).not.toBe(0);
+      expect(r.stderr.replace(/\s+/g, ' ')).toContain(
+        `zee_alloc_link: VALIDATION is '${value}'; expected one of: unsafe, external, dev (or 0..2)`,
+      );
+    },
+  );
 
   test('without the Emscripten toolchain the configure says how to run it', () => {
     const out = join(buildRoot, 'no-toolchain');
