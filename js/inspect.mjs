@@ -377,12 +377,15 @@ function walk(source) {
         `small page ${hex(P)} has ${hex(w0)} in its header, expected ${hex(LAYOUT.PAGE_TAG)} | count`,
       );
       why = 'the page header is broken';
-    } else if (w1 && (w1 % 16 || w1 < P + 16 || w1 > P + PAGE)) {
+    } else if (w1 && (w1 % 16 > LAYOUT.ANCHOR_ONLY || w1 < P + 16 || w1 > P + PAGE + LAYOUT.ANCHOR_ONLY)) {
       report(
         'ZEE_C_PAGE',
         P + 4,
-        `small page ${hex(P)}: large-block field ${hex(w1)} is not a 16-aligned address in [${hex(P + 16)}, ${hex(P + PAGE)}]`,
+        `small page ${hex(P)}: large-block field ${hex(w1)} is not a 16-aligned address in [${hex(P + 16)}, ${hex(P + PAGE)}] (| ANCHOR_ONLY)`,
       );
+      why = "the page's large-block field is broken";
+    } else if (w1 === LAYOUT.ANCHOR_ONLY) {
+      report('ZEE_C_PAGE', P + 4, `small page ${hex(P)}: marked ANCHOR_ONLY but anchors no large block`);
       why = "the page's large-block field is broken";
     }
     if (why) {
@@ -390,13 +393,16 @@ function walk(source) {
       t.reservedBytes += 8;
       return P + PAGE;
     }
-    const p = w1; // payload of the large block this page anchors, or 0
+    const p = w1 & ~LAYOUT.ANCHOR_ONLY; // payload of the large block this page anchors, or 0
     if (p) {
       page.large = p;
       page.limit = Math.min(p, P + PAGE);
     }
     const limit = page.limit;
-    for (let f = P + 16; f < limit;) {
+    // A page made for its large block holds nothing else: [P+16, p-8) is unused.
+    page.anchorOnly = !!(w1 & LAYOUT.ANCHOR_ONLY);
+    if (page.anchorOnly && limit > P + 16) t.reservedBytes += limit - 8 - (P + 16);
+    for (let f = page.anchorOnly ? limit : P + 16; f < limit;) {
       const info = rd(f - 8),
         check = rd(f - 4),
         tg = info & 15,

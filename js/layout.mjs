@@ -3,9 +3,9 @@
 // and the tests import them from here.  test/layout-constants.test.mjs
 // checks every value against the C header, so the two cannot drift.
 
-/** Layout constants (src/zee_alloc.h, layout version 3: exact-size blocks). */
+/** Layout constants (src/zee_alloc.h, layout version 4: exact-size blocks, anchors for one block). */
 export const LAYOUT = Object.freeze({
-  VERSION: 3,
+  VERSION: 4,
   PAGE_SIZE: 65536,
   META_SIZE: 8,
   GRANULE: 16,
@@ -22,7 +22,8 @@ export const LAYOUT = Object.freeze({
   SALT: 0x5eea110c,
   PAGE_TAG: 0x5a450000,
   COUNT_MASK: 0xffff,
-  INFO_MAGIC: 0x3345455a,
+  ANCHOR_ONLY: 1,
+  INFO_MAGIC: 0x3445455a,
   MAP_NONE: 0,
   MAP_FREE: 1,
   MAP_SMALL: 2,

@@ -226,7 +226,8 @@ static uint8_t page_map[MAX_PAGES + 1];
  *   +--------+--------+------+-----------+---- ... -------+------- ... ----+
  *
  *   page word 0 = ZEE_PAGE_TAG | blocks whose header lies in P
- *   page word 1 = payload of the large block P anchors (0 = none)
+ *   page word 1 = payload of the large block P anchors (0 = none),
+ *                 | ANCHOR_ONLY if P was made for it and holds nothing else
  *
  * Every block [b, e) has its header at b - 8, in the last 8 bytes of the
  * block before it (or of the page word at P+8 for b = P+16):
@@ -267,6 +268,8 @@ static uint8_t page_map[MAX_PAGES + 1];
  *
  * With r = 0 the payload is page-aligned and its header is the anchor's
  * last 8 bytes: the tail slot of the anchor's top block, always vacant.
+ * A fresh anchor (r > 0, j > 0) holds the block alone: ANCHOR_ONLY in word
+ * 1, [A+16, A+64K-r-8) unused, no small blocks.
  *
  * Whole pages are recorded in the page map only, a byte per page: free,
  * small, inside a large block, or not ours.  A free page holds nothing;
@@ -274,7 +277,8 @@ static uint8_t page_map[MAX_PAGES + 1];
  * it is free) starts the first-fit search.
  */
 #define PAGE_WORD 0  /* ZEE_PAGE_TAG | count */
-#define PAGE_LARGE 1 /* the anchored large block's payload */
+#define PAGE_LARGE 1 /* the anchored large block's payload | ANCHOR_ONLY */
+#define ANCHOR_ONLY ZEE_ANCHOR_ONLY
 
 /* ---- Headers -------------------------------------------------------------- */
 
@@ -477,8 +481,9 @@ static int take_top(addr a, uint32_t r) {
  * it taken for a large block (A + 64K aligned to `align`), or 0.  First fit
  * in address order over the page map: A is the small page before a run of j
  * free pages if its top is free, or else the first of j + 1 free pages,
- * made a small page; memory grows if nothing fits.  With r = j = 0 this is
- * how small pages are made.
+ * made a small page (for the block alone if r and j > 0: small blocks in it
+ * would pin the run once the block is freed); memory grows if nothing fits.
+ * With r = j = 0 this is how small pages are made.
  */
 static addr take_anchor(uint32_t r, uint32_t j, uint32_t align) {
   if (!H.heap_start)
@@ -488,16 +493,18 @@ static addr take_anchor(uint32_t r, uint32_t j, uint32_t align) {
     while (H.first_free < H.heap_end && MAP(H.first_free) != ZEE_MAP_FREE)
       H.first_free += PAGE_SIZE;
     for (addr p = H.first_free; p < H.heap_end; p += PAGE_SIZE) {
-      addr a = p - (j << PAGE_LOG2), large = AT(p)[PAGE_LARGE];
+      addr a = p - (j << PAGE_LOG2), large = AT(p)[PAGE_LARGE] & ~ANCHOR_ONLY;
       run = MAP(p) == ZEE_MAP_FREE ? run + 1 : 0;
       if (!run && MAP(p) == ZEE_MAP_SMALL && large) /* skip its large block's pages */
         p += AT(large - META_SIZE)[0] & ~OFFSET_MASK;
       if ((a + PAGE_SIZE) & (align - 1))
         continue;
-      if (run > j) { /* a fresh anchor */
+      if (run > j) { /* a fresh anchor, only for its block if it has pages */
+        uint32_t only = j && r;
         H.free_pages--;
         MAP(a) = ZEE_MAP_SMALL;
-        make_small_page(a, a + PAGE_SIZE - r);
+        make_small_page(a, only ? a + MIN_FRAME : a + PAGE_SIZE - r);
+        AT(a)[PAGE_LARGE] = only;
       } else if (!(run == j && j && MAP(a) == ZEE_MAP_SMALL && take_top(a, r))) {
         continue;
       }
@@ -596,7 +603,7 @@ static addr alloc_large(uint32_t m, uint32_t align) {
   addr p = a + PAGE_SIZE - r;
   set_meta(p, m | ZEE_TAG_LARGE);
   AT(a)[PAGE_WORD]++;
-  AT(a)[PAGE_LARGE] = p;
+  AT(a)[PAGE_LARGE] |= p;
   H.large_pages += j;
   return p;
 }
@@ -622,10 +629,15 @@ static void release(addr p, uint32_t info) {
     if (!left)
       page_emptied(page);
   } else {
-    uint32_t j = size >> PAGE_LOG2;
+    uint32_t j = size >> PAGE_LOG2, only = AT(page)[PAGE_LARGE] & ANCHOR_ONLY;
     AT(page)[PAGE_LARGE] = 0;
     H.large_pages -= j;
     free_pages(page + PAGE_SIZE, j);
+    if (only) { /* (so left == 0) the anchor goes with its pages */
+      H.small_pages--;
+      free_pages(page, 1);
+      return;
+    }
     release_range(p, page + PAGE_SIZE);
     if (!left)
       drop_page(page);
@@ -694,7 +706,7 @@ static uint32_t block_info(addr p) {
   if (info & 2)
     ASSERT(size >= MIN_FRAME && p + size <= page + PAGE_SIZE && (p & OFFSET_MASK), p);
   else
-    ASSERT(AT(page)[PAGE_LARGE] == p && size >= MAX_FRAME &&
+    ASSERT((AT(page)[PAGE_LARGE] & ~ANCHOR_ONLY) == p && size >= MAX_FRAME &&
                p + size == page + PAGE_SIZE + (size & ~OFFSET_MASK),
            p);
 #endif
@@ -830,12 +842,17 @@ static int sound(addr f, unsigned tag) {
 
 /* Walks the blocks of small page p and its large block; 0 or a ZEE_C_* code. */
 static int walk_page(addr p, walk_totals *t) {
-  addr large = AT(p)[PAGE_LARGE], limit = p + PAGE_SIZE, f = p + MIN_FRAME;
+  addr large = AT(p)[PAGE_LARGE] & ~ANCHOR_ONLY, limit = p + PAGE_SIZE, f = p + MIN_FRAME;
   uint32_t count = 0;
   if ((AT(p)[PAGE_WORD] & ~ZEE_COUNT_MASK) != ZEE_PAGE_TAG)
     return ZEE_C_PAGE;
   if (large & OFFSET_MASK)
     limit = large;
+  if (AT(p)[PAGE_LARGE] & ANCHOR_ONLY) {
+    if (!large)
+      return ZEE_C_PAGE;
+    f = limit; /* [P + 16, large - 8) is unused */
+  }
   if (large && (large < p + MIN_FRAME || large > p + PAGE_SIZE || (large & 15)))
     return ZEE_C_PAGE;
   while (f < limit) {
@@ -900,7 +917,7 @@ static int walk(void) {
       int r = walk_page(p, &t);
       if (r)
         return r;
-      addr large = AT(p)[PAGE_LARGE];
+      addr large = AT(p)[PAGE_LARGE] & ~ANCHOR_ONLY;
       p += PAGE_SIZE + (large ? (AT(large - META_SIZE)[0] & ~OFFSET_MASK) : 0);
     } else if (kind == ZEE_MAP_NONE) {
       p += PAGE_SIZE; /* foreign: someone else grew it */

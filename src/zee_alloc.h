@@ -18,8 +18,8 @@
 extern "C" {
 #endif
 
-/* ---- Layout constants (layout version 3: exact-size blocks) ----------- */
-#define ZEE_LAYOUT_VERSION 3u
+/* ---- Layout constants (layout version 4: exact-size blocks, anchors for one block) ----------- */
+#define ZEE_LAYOUT_VERSION 4u
 #define ZEE_PAGE_SIZE 65536u /* wasm page: small pages and large blocks */
 #define ZEE_META_SIZE 8u     /* the header before every payload */
 #define ZEE_GRANULE 16u      /* block sizes and addresses are multiples */
@@ -33,14 +33,17 @@ extern "C" {
 
 /* Low 4 bits of a header's info word (the rest is the block's size). */
 #define ZEE_TAG_MASK 15u
-#define ZEE_TAG_SMALL 7u           /* in use: a small block, usable size - 8 */
-#define ZEE_TAG_LARGE 5u           /* in use: a large block, usable size = size */
-#define ZEE_TAG_FREE 6u            /* a free frame, on the free list of its size */
-#define ZEE_TAG_MERGED 4u          /* a header left inside a merged free frame */
-#define ZEE_SALT 0x5eea110cu       /* check word = info ^ payload address ^ SALT */
-#define ZEE_PAGE_TAG 0x5a450000u   /* small page word 0: tag | blocks */
-#define ZEE_COUNT_MASK 0xffffu     /* ... the count of blocks in that word */
-#define ZEE_INFO_MAGIC 0x3345455au /* "ZEE3" */
+#define ZEE_TAG_SMALL 7u         /* in use: a small block, usable size - 8 */
+#define ZEE_TAG_LARGE 5u         /* in use: a large block, usable size = size */
+#define ZEE_TAG_FREE 6u          /* a free frame, on the free list of its size */
+#define ZEE_TAG_MERGED 4u        /* a header left inside a merged free frame */
+#define ZEE_SALT 0x5eea110cu     /* check word = info ^ payload address ^ SALT */
+#define ZEE_PAGE_TAG 0x5a450000u /* small page word 0: tag | blocks */
+#define ZEE_COUNT_MASK 0xffffu   /* ... the count of blocks in that word */
+/* Small page word 1, bit 0: the page was made for its large block and
+ * holds nothing else. */
+#define ZEE_ANCHOR_ONLY 1u
+#define ZEE_INFO_MAGIC 0x3445455au /* "ZEE4" */
 
 /* One byte per wasm page in the page map (zee_heap_info_t.page_map); it is
  * the only record of the free pages. */

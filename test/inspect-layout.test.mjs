@@ -483,6 +483,22 @@ describe('one damage, one rule: the first violation names it', () => {
       },
     ],
     [
+      'ANCHOR_ONLY on a page that anchors no large block',
+      'ZEE_C_PAGE',
+      (h) => {
+        h.wr(h.P(2) + 4, LAYOUT.ANCHOR_ONLY);
+        return h.P(2) + 4;
+      },
+    ],
+    [
+      'ANCHOR_ONLY on an anchor whose lower part holds blocks: they go uncounted',
+      'ZEE_C_COUNT',
+      (h) => {
+        h.u32[(h.P(0) + 4) >>> 2] |= LAYOUT.ANCHOR_ONLY;
+        return h.P(0);
+      },
+    ],
+    [
       'an empty small page that is not the spare',
       'ZEE_C_COUNT',
       (h) => {

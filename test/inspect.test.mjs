@@ -187,6 +187,19 @@ describe('snapshot of a scripted heap', () => {
     expect(validate(z).ok).toBe(true);
   });
 
+  test('a page made only for its large block (ANCHOR_ONLY): no blocks walked below it, the unused part counted as reserved', async () => {
+    const z = await fresh('default', { initialPages: 8 });
+    const p = z.malloc(100000);
+    const s = snapshot(z);
+    const A = s.pages.find((x) => x.large === p);
+    expect(A).toMatchObject({ kind: 'small', anchorOnly: true, count: 1, usedBlocks: 0, freeFrames: 0, limit: p });
+    expect(A.blocks.map((b) => b.state)).toEqual(['large']);
+    expect(s.totals.reservedBytes).toBe(p - 8 - (A.address + 16));
+    expect(validate(z).ok).toBe(true);
+    z.free(p);
+    expect(snapshot(z).pages.every((x) => x.kind === 'free-span')).toBe(true);
+  });
+
   test('fragmentation = 1 - largest free block / free bytes: two free frames of one size and no span give 1/2', async () => {
     const z = await fresh('default', { initialPages: 4 });
     z.malloc(1);

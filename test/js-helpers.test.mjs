@@ -57,8 +57,12 @@ describe('allocBytes from a view of the same heap', () => {
     const z = await ZeeAlloc.create({ initialPages: 3 });
     const src = z.malloc(80000);
     z.HEAPU32.set([0x04030201, 0x08070605, 0x0c0b0a09], (src + 4) >>> 2);
-    for (const view of [new Uint32Array(z.memory.buffer, src + 4, 3), new DataView(z.memory.buffer, src + 4, 12)]) {
-      const p = z.allocBytes(view); // each may grow the memory
+    const views = [
+      () => new Uint32Array(z.memory.buffer, src + 4, 3),
+      () => new DataView(z.memory.buffer, src + 4, 12),
+    ];
+    for (const view of views) {
+      const p = z.allocBytes(view()); // each may grow the memory (and detach a view taken before)
       expect(Array.from(z.readBytes(p, 12))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
       z.free(p);
     }

@@ -186,7 +186,7 @@ test('a state block of another layout version is refused with a clear error', as
       }
       expect(error).toBeInstanceOf(ZeeAllocError);
       expect(error.code).toBe('ZEE_BAD_WASM');
-      expect(error.message).toMatch(/layout version 2, this wrapper reads version 3/);
+      expect(error.message).toMatch(/layout version 2, this wrapper reads version 4/);
     }
   } finally {
     z.HEAPU32[at] = layout;

@@ -36,7 +36,7 @@ describe('state block', () => {
     const z = await fresh();
     const before = state(z);
     expect(before.magic).toBe(LAYOUT.INFO_MAGIC);
-    expect(before.layout).toBe(3);
+    expect(before.layout).toBe(LAYOUT.VERSION);
     expect(before.config).toBe(1); // external validation, no threads
     expect(before.heapStart).toBe(0);
     expect(z.exports.zee_heap_info()).toBe(z.stateAddress);
@@ -73,7 +73,7 @@ describe('exact-size blocks', () => {
           (info & 15) !== TAG_LARGE ||
           size !== roundUp(n, 16) ||
           (p + size) % PAGE ||
-          u32()[(anchor + 4) >>> 2] !== p ||
+          (u32()[(anchor + 4) >>> 2] & ~LAYOUT.ANCHOR_ONLY) !== p ||
           p - anchor !== PAGE - (size % PAGE)
         )
           throw new Error(`malloc(${n}) at 0x${p.toString(16)}: large header 0x${info.toString(16)}`);
@@ -179,23 +179,61 @@ describe('exact-size blocks', () => {
 });
 
 describe('large blocks', () => {
-  test('100,000 B: 34,464 B in the top of its anchor, then one whole page; the anchor keeps serving small blocks', async () => {
+  test('100,000 B on a small page: 34,464 B in the top of that page, then one whole page; the anchor keeps serving small blocks', async () => {
     const z = await fresh();
+    const s = z.malloc(100); // a small page whose top half is free
     const p = z.malloc(100000);
     const anchor = pageOf(p);
+    expect(anchor).toBe(pageOf(s));
     expect(p - anchor).toBe(PAGE - (100000 % PAGE));
     expect((p + 100000) % PAGE).toBe(0);
     expect(meta(z, p)).toMatchObject({ size: 100000, tag: TAG_LARGE, checkOk: true });
-    expect(z.HEAPU32[(anchor + 4) >>> 2]).toBe(p);
+    expect(z.HEAPU32[(anchor + 4) >>> 2]).toBe(p); // ANCHOR_ONLY clear
     expect(mapOf(z, anchor)).toBe(MAP_SMALL);
     expect(mapOf(z, anchor + PAGE)).toBe(MAP_LARGE);
     const below = blocksOf(z, p);
-    expect(below[below.length - 1].addr + below[below.length - 1].size).toBe(p); // frames tile [A+16, p)
-    expect(below.every((b) => b.tag === TAG_FREE)).toBe(true);
+    expect(below[below.length - 1].addr + below[below.length - 1].size).toBe(p); // blocks tile [A+16, p)
+    expect(below.filter((b) => b.tag !== TAG_FREE).map((b) => b.addr)).toEqual([s]);
     const q = z.malloc(1000);
     expect(pageOf(q)).toBe(anchor);
     z.free(p);
     z.free(q);
+    z.free(s);
+    expect(z.check()).toBe(0);
+  });
+
+  test('100,000 B with no small page to anchor it: a page made only for it (ANCHOR_ONLY), both pages free again after free()', async () => {
+    const z = await fresh();
+    const p = z.malloc(100000);
+    const anchor = pageOf(p);
+    expect(p - anchor).toBe(PAGE - (100000 % PAGE));
+    expect(z.HEAPU32[(anchor + 4) >>> 2]).toBe(p | LAYOUT.ANCHOR_ONLY);
+    expect(z.HEAPU32[anchor >>> 2] & LAYOUT.COUNT_MASK).toBe(1); // the large block alone
+    expect(z.check()).toBe(0);
+    const q = z.malloc(1000); // small blocks go elsewhere: the page below p holds nothing else
+    expect(pageOf(q)).not.toBe(anchor);
+    const pages = z.stats().freePages;
+    z.free(p);
+    expect(mapOf(z, anchor)).toBe(MAP_FREE);
+    expect(mapOf(z, anchor + PAGE)).toBe(MAP_FREE);
+    expect(z.stats().freePages).toBe(pages + 2);
+    expect(() => z.free(p)).toThrow(expect.objectContaining({ code: 'ZEE_E_DOUBLE_FREE' }));
+    z.free(q);
+    expect(z.check()).toBe(0);
+  });
+
+  test('zee_check(): ANCHOR_ONLY without a large block, or over small blocks', async () => {
+    const z = await fresh();
+    const s = z.malloc(100);
+    const P = pageOf(s);
+    z.HEAPU32[(P + 4) >>> 2] = LAYOUT.ANCHOR_ONLY;
+    expect(CHECK_CODES[z.check()]).toBe('ZEE_C_PAGE');
+    z.HEAPU32[(P + 4) >>> 2] = 0;
+    const p = z.malloc(100000); // anchored in P's top, beside s
+    expect(pageOf(p)).toBe(P);
+    z.HEAPU32[(P + 4) >>> 2] |= LAYOUT.ANCHOR_ONLY;
+    expect(CHECK_CODES[z.check()]).toBe('ZEE_C_COUNT');
+    z.HEAPU32[(P + 4) >>> 2] &= ~LAYOUT.ANCHOR_ONLY;
     expect(z.check()).toBe(0);
   });
 

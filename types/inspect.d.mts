@@ -87,6 +87,8 @@ export interface SmallPageInfo {
   large: number;
   /** Where its blocks end: the anchored large block's start, else the page end. */
   limit: number;
+  /** The page was made for its large block and holds nothing else (ANCHOR_ONLY). */
+  anchorOnly: boolean;
   /** Whether this is the state's spare (the page last kept back when it emptied). */
   spare: boolean;
   /** Part of the page could not be walked (see its 'corrupt' block). */

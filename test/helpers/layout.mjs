@@ -65,14 +65,17 @@ export function walk(z) {
       else out.push({ kind: 'span', start: p, pages: 1 });
       p += PAGE;
     } else if (kind === MAP_SMALL) {
-      const largeAt = u32[(p + 4) >>> 2],
+      const word1 = u32[(p + 4) >>> 2],
+        largeAt = (word1 & ~LAYOUT.ANCHOR_ONLY) >>> 0,
         limit = largeAt % PAGE ? largeAt : p + PAGE,
         blocks = [];
-      for (let f = p + 16; f < limit && blocks.length < 5000;) {
+      // (a page made only for its large block holds no small blocks)
+      for (let f = word1 & LAYOUT.ANCHOR_ONLY ? limit : p + 16; f < limit && blocks.length < 5000;) {
         const m = meta(z, f);
         blocks.push({ addr: f, size: m.size, tag: m.tag });
         if (!m.size) break;
-        f += m.size;
+        // what a block in use occupies: up to ROUND_MAX its power-of-two frame
+        f += m.tag === LAYOUT.TAG_SMALL && m.size <= LAYOUT.ROUND_MAX ? 2 ** Math.ceil(Math.log2(m.size)) : m.size;
       }
       let large = null;
       if (largeAt) {
