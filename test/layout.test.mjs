@@ -23,7 +23,7 @@ import {
   pageOf,
   inUseCount,
 } from './helpers/layout.mjs';
-import { LAYOUT, CHECK_CODES } from '../js/layout.mjs';
+import { LAYOUT, CHECK_CODES, STATE } from '../js/layout.mjs';
 
 const roundUp = (n, g) => Math.ceil(n / g) * g;
 const codeOf = (name) => Number(Object.keys(CHECK_CODES).find((k) => CHECK_CODES[k] === name));
@@ -143,6 +143,24 @@ describe('exact-size blocks', () => {
     z.free(a);
     expect(z.malloc(4200)).toBe(a); // a smaller exact block fits the hole too
     expect(c).toBe(b + 4320);
+    expect(z.check()).toBe(0);
+  });
+
+  test('a row of buffers doubled in turn reuses the holes its neighbours leave (bounded pages)', async () => {
+    const z = await fresh();
+    const bufs = Array.from({ length: 256 }, () => z.malloc(8));
+    for (let n = 8; n < 16384; n *= 2)
+      for (let i = 0; i < bufs.length; i++) {
+        bufs[i] = z.realloc(bufs[i], 2 * n);
+        z.HEAPU8[bufs[i] + 2 * n - 1] = i & 255;
+      }
+    bufs.forEach((p, i) => expect(z.HEAPU8[p + 16383]).toBe(i & 255));
+    const s = z.stats();
+    // 256 blocks of 16,400 B need 86 pages (three to a page); holes tried
+    // from frames of three classes keep the heap at 105 pages, where trying
+    // one class only when no frame of the block's own class was free needed 152.
+    expect(s.smallPages + s.largePages + s.freePages).toBeLessThanOrEqual(112);
+    bufs.forEach((p) => z.free(p));
     expect(z.check()).toBe(0);
   });
 
