@@ -1,4 +1,4 @@
-// zee_alloc's heap inspector (layout 3): reads the
+// zee_alloc's heap inspector (layout 4): reads the
 // allocator's structures straight from the wasm memory through typed-array
 // views.  It never calls into the allocator and never writes: an instance's
 // or a Module's zee_heap_info() export is only asked for the state block's

@@ -1,9 +1,10 @@
 // Types of zee-alloc/inspect (js/inspect.mjs, js/render.mjs): the heap
-// inspector reads the allocator's structures (layout 3, docs/layout.md) from
+// inspector reads the allocator's structures (layout 4, docs/layout.md) from
 // the memory alone.  The CommonJS copy, dist/cjs/inspect.d.cts, is generated
 // by scripts/build-commonjs.mjs.
 
 import type { WasmMemory } from './wasm.mjs';
+import type { ZeeCheckCode } from './zee_alloc.mjs';
 
 /**
  * What the inspector can read: a ZeeAlloc instance, `{ memory | buffer,
@@ -18,18 +19,8 @@ export type InspectSource =
   | { wasmMemory: WasmMemory; _zee_heap_info: () => number }
   | { readonly memory: WasmMemory; readonly stateAddress: number; readonly exports: unknown };
 
-/** The rules validate() reports: zee_check()'s codes. */
-export type Rule =
-  | 'ZEE_C_STATE'
-  | 'ZEE_C_SPAN'
-  | 'ZEE_C_PAGE'
-  | 'ZEE_C_FRAME'
-  | 'ZEE_C_COUNT'
-  | 'ZEE_C_BUDDY'
-  | 'ZEE_C_LARGE'
-  | 'ZEE_C_LIST'
-  | 'ZEE_C_LIST_COUNT'
-  | 'ZEE_C_TOTALS';
+/** The rules validate() reports: zee_check()'s codes, less ZEE_C_OK. */
+export type Rule = Exclude<ZeeCheckCode, 'ZEE_C_OK'>;
 
 export interface Violation {
   rule: Rule;
