@@ -375,24 +375,30 @@ static void accept_null(size_t n, size_t align, uint32_t denied_before, const ch
   harness_nulls++;
 }
 
+int harness_call_bad(const zee_api *api, unsigned which, unsigned char *p) {
+  int got = setjmp(harness_fault_jmp);
+  if (!got) {
+    harness_expect_fault = 1;
+    if (which == 0)
+      api->free(p);
+    else if (which == 1)
+      api->realloc(p, 100);
+    else
+      api->usable_size(p);
+  }
+  harness_expect_fault = 0;
+  return got;
+}
+
 /* Passes p to free, realloc or malloc_usable_size (which = 0, 1, 2): a
  * checked build must report it as `code` or `code2`, naming p, and change
  * nothing. */
 static void expect_fault(unsigned char *p, unsigned which, int code, int code2, const char *what) {
   static const char *const calls[] = {"free", "realloc", "malloc_usable_size"};
   zee_heap_info_t before = *A->heap_info();
-  int got = setjmp(harness_fault_jmp);
-  if (!got) {
-    harness_expect_fault = 1;
-    if (which == 0)
-      A->free(p);
-    else if (which == 1)
-      A->realloc(p, 100);
-    else
-      A->usable_size(p);
-    harness_expect_fault = 0;
+  int got = harness_call_bad(A, which, p);
+  if (!got)
     fail("%s(0x%x) accepted %s", calls[which], off(p), what);
-  }
   if (got != code && got != code2)
     fail("%s(0x%x), %s: fault %d", calls[which], off(p), what, got);
   if (harness_fault_ptr != p)

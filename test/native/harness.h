@@ -41,4 +41,8 @@ extern uint64_t harness_ops, harness_nulls, harness_refused, harness_rejected;
 extern int harness_expect_fault;
 extern jmp_buf harness_fault_jmp;
 extern void *harness_fault_ptr;
+/* Passes p to free, realloc(p, 100) or malloc_usable_size (which = 0, 1, 2)
+ * of `api`, catching the fault a checked build reports: returns its code,
+ * or 0 if the call accepted p. */
+int harness_call_bad(const zee_api *api, unsigned which, unsigned char *p);
 #endif
