@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-/* ---- Layout constants (layout version 4: exact-size blocks, anchors for one block) ----------- */
+/* ---- Layout constants (layout version 4) ------------------------------ */
 #define ZEE_LAYOUT_VERSION 4u
 #define ZEE_PAGE_SIZE 65536u /* wasm page: small pages and large blocks */
 #define ZEE_META_SIZE 8u     /* the header before every payload */
