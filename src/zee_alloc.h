@@ -18,8 +18,8 @@
 extern "C" {
 #endif
 
-/* ---- Layout constants (layout version 4) ------------------------------ */
-#define ZEE_LAYOUT_VERSION 4u
+/* ---- Layout constants (layout version 5) ------------------------------ */
+#define ZEE_LAYOUT_VERSION 5u
 #define ZEE_PAGE_SIZE 65536u /* wasm page: small pages and large blocks */
 #define ZEE_META_SIZE 8u     /* the header before every payload */
 #define ZEE_GRANULE 16u      /* block sizes and addresses are multiples */
@@ -30,6 +30,14 @@ extern "C" {
 /* Small blocks up to this size (header included) occupy a whole
  * power-of-two frame; larger ones exactly their size. */
 #define ZEE_ROUND_MAX 4096u
+/* Small blocks up to this size whose size is not a power of two live in
+ * slabs: frames of ZEE_SLAB_SLOTS times their size (at least ZEE_SLAB_MIN),
+ * carved into slots of exactly that size after ZEE_SLAB_META bytes. */
+#define ZEE_SLAB_MAX 1040u
+#define ZEE_SLAB_SLOTS 4u
+#define ZEE_SLAB_MIN 512u
+#define ZEE_SLAB_META 24u
+#define ZEE_SLAB_LISTS (ZEE_SLAB_MAX / ZEE_GRANULE + 1u) /* one per slot size / 16 */
 
 /* Low 4 bits of a header's info word (the rest is the block's size). */
 #define ZEE_TAG_MASK 15u
@@ -37,13 +45,16 @@ extern "C" {
 #define ZEE_TAG_LARGE 5u         /* in use: a large block, usable size = size */
 #define ZEE_TAG_FREE 6u          /* a free frame, on the free list of its size */
 #define ZEE_TAG_MERGED 4u        /* a header left inside a merged free frame */
+#define ZEE_TAG_SLAB 12u         /* a slab: a frame of slots of one size, not a user block */
+#define ZEE_TAG_SLOT 15u         /* in use: a slot in a slab, usable size - 8 */
+#define ZEE_TAG_SLOT_FREE 14u    /* a free slot, on its slab's list */
 #define ZEE_SALT 0x5eea110cu     /* check word = info ^ payload address ^ SALT */
 #define ZEE_PAGE_TAG 0x5a450000u /* small page word 0: tag | blocks */
 #define ZEE_COUNT_MASK 0xffffu   /* ... the count of blocks in that word */
 /* Small page word 1, bit 0: the page was made for its large block and
  * holds nothing else. */
 #define ZEE_ANCHOR_ONLY 1u
-#define ZEE_INFO_MAGIC 0x3445455au /* "ZEE4" */
+#define ZEE_INFO_MAGIC 0x3545455au /* "ZEE5" */
 
 /* One byte per wasm page in the page map (zee_heap_info_t.page_map); it is
  * the only record of the free pages. */
@@ -75,8 +86,10 @@ enum zee_check_code {
                             broken back link, or cycle */
   ZEE_C_LIST_COUNT = 25, /* a free frame is on no list (or on two) */
   ZEE_C_TOTALS = 26,     /* a running total disagrees with the walk */
-  ZEE_C_STATE = 27       /* the state block: first_free off a page boundary,
+  ZEE_C_STATE = 27,      /* the state block: first_free off a page boundary,
                             or a page-map mark below the heap */
+  ZEE_C_SLAB = 28        /* a slab: size, slots, count of slots in use, its
+                            free slots, or the lists of slabs with a free slot */
 };
 
 /*
@@ -95,14 +108,15 @@ typedef struct zee_heap_info {
   uint32_t spare;              /* an empty small page kept back from release */
   uint32_t lists[ZEE_CLASSES]; /* free-list heads, 16 B .. 32 KiB */
   /* Running totals */
-  uint32_t used_bytes;  /* sum of malloc_usable_size() over live blocks */
-  uint32_t used_blocks; /* live blocks */
-  uint32_t peak_bytes;  /* highest used_bytes so far */
-  uint32_t small_pages; /* pages that are small pages */
-  uint32_t large_pages; /* whole pages inside large blocks */
-  uint32_t free_pages;  /* free pages */
-  uint32_t cursor;      /* where the last small block ended: the next exact
-                           one is tried there first (a hint, checked) */
+  uint32_t used_bytes;            /* sum of malloc_usable_size() over live blocks */
+  uint32_t used_blocks;           /* live blocks */
+  uint32_t peak_bytes;            /* highest used_bytes so far */
+  uint32_t small_pages;           /* pages that are small pages */
+  uint32_t large_pages;           /* whole pages inside large blocks */
+  uint32_t free_pages;            /* free pages */
+  uint32_t cursor;                /* where the last small block ended: the next exact
+                                     one is tried there first (a hint, checked) */
+  uint32_t slabs[ZEE_SLAB_LISTS]; /* slabs with a free slot, by slot size / 16 */
 } zee_heap_info_t;
 
 /* The allocator's state, for inspection.  Never changes the heap. */
