@@ -16,7 +16,9 @@
  *     payload: free(p) reads p - 8 and nothing else to find the block.
  *   - A request of n <= MAX_SMALL bytes is a small block of m = roundup(n +
  *     8, 16) bytes inside one small page, whose last 8 bytes are the header
- *     slot of what follows; up to ROUND_MAX it occupies the power-of-two
+ *     slot of what follows.  If m is not a power of two and at most
+ *     SLAB_MAX, it is a slot of exactly m bytes in a slab (a frame of slots
+ *     of one size); else up to ROUND_MAX it occupies the power-of-two
  *     frame that holds m, above exactly m bytes.  A larger request is a large block of
  *     m = roundup(n, 16) bytes that ends on a page boundary: m % 64 KiB bytes
  *     in the top of a small page (its anchor), then m / 64 KiB whole pages.
@@ -28,8 +30,10 @@
  *     below H.first_free is free.
  *   - In a small page, blocks tile [P + 16, end): free frames (a power of
  *     two, aligned to it, on the free list of its size) and small blocks
- *     (any 16-aligned range).  Two free buddies never coexist.  At most
- *     one small page (the spare) is empty.
+ *     (any 16-aligned range; a slab is one, aligned to its power-of-two
+ *     size).  Two free buddies never coexist.  At most one small page (the
+ *     spare) is empty, and no slab is: a slab with a free slot is on the
+ *     list of its slot size.
  *   - A valid free header (tag and check word) at b - 8 means that a free
  *     frame starts at b.  Merging, absorbing, carving and dropping pages turn
  *     the headers they bury into ZEE_TAG_MERGED, so a stale one never

@@ -2,6 +2,7 @@
 import { fresh } from './helpers/instance.mjs';
 import { PAGE, meta, spans, state } from './helpers/layout.mjs';
 import { ENOMEM, EINVAL } from '../js/zee_alloc.mjs';
+import { LAYOUT } from '../js/layout.mjs';
 
 let z;
 beforeEach(async () => {
@@ -52,21 +53,38 @@ test('realloc(NULL, n) behaves as malloc(n)', () => {
 });
 
 test('realloc(p, 0) frees p and returns NULL', () => {
-  const p = z.malloc(100);
+  const p = z.malloc(100); // 112 B: a slot
+  const q = z.malloc(120); // 128 B: a frame
   expect(z.realloc(p, 0)).toBe(0);
-  expect(meta(z, p).free).toBe(true);
+  expect(z.realloc(q, 0)).toBe(0);
+  expect(meta(z, p).tag).toBe(LAYOUT.TAG_SLOT_FREE);
+  expect(meta(z, q).tag).toBe(LAYOUT.TAG_FREE);
   expect(() => z.free(p)).toThrow(/double free/);
+  expect(() => z.free(q)).toThrow(/double free/);
+});
+
+test('realloc of a slot stays in place for the same slot size and moves for another', () => {
+  const p = z.malloc(100); // 112 B
+  z.HEAPU8.fill(3, p, p + 100);
+  expect(z.realloc(p, 97)).toBe(p); // 97 + 8 rounds to 112 too
+  expect(z.usableSize(p)).toBe(104);
+  const q = z.realloc(p, 120); // 128 B: a power of two, a frame of its own
+  expect(q).not.toBe(p);
+  expect(meta(z, q).tag).toBe(LAYOUT.TAG_SMALL);
+  expect(z.usableSize(q)).toBe(120);
+  expect(z.HEAPU8.subarray(q, q + 97).every((b) => b === 3)).toBe(true);
+  expect(meta(z, p).tag).toBe(LAYOUT.TAG_SLOT_FREE);
 });
 
 test('realloc grows a small block in place over the free frames after it', () => {
-  const p = z.malloc(100); // a fresh page: 112 B at the bottom of 128@128, the frames above it free
+  const p = z.malloc(110); // a fresh page: 128 B, the frame 128@128; the frames above it free
   expect(p % PAGE).toBe(128);
-  z.HEAPU8.fill(7, p, p + 100);
+  z.HEAPU8.fill(7, p, p + 110);
   const q = z.realloc(p, 1000);
   expect(q).toBe(p);
   expect(z.usableSize(q)).toBe(1000); // 1000 + 8 is already a multiple of 16
   expect(meta(z, q).size).toBe(1008);
-  expect(z.HEAPU8.subarray(q, q + 100).every((b) => b === 7)).toBe(true);
+  expect(z.HEAPU8.subarray(q, q + 110).every((b) => b === 7)).toBe(true);
   expect(meta(z, q + 1024).free).toBe(true); // it takes its 1 KiB frame; the rest went back
 });
 

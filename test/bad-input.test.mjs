@@ -192,11 +192,21 @@ describe('bad pointers, unsafe build: no checks', () => {
 
   test('a double free is not detected at the call, and zee_check() reports the damage afterwards', async () => {
     const { z } = await setup('unsafe');
-    const p = z.malloc(40);
-    z.malloc(40);
+    const p = z.malloc(24); // 32 B: a frame
+    z.malloc(24);
     z.free(p);
     expect(() => z.free(p)).not.toThrow();
     expect(z.check()).not.toBe(0);
+  });
+
+  test('a slot freed twice while its slab holds two more: zee_check() reports the slab (ZEE_C_SLAB)', async () => {
+    const { z } = await setup('unsafe');
+    const p = z.malloc(40); // 48 B: a slot
+    z.malloc(40);
+    z.malloc(40);
+    z.free(p);
+    expect(() => z.free(p)).not.toThrow();
+    expect(z.check()).toBe(28); // ZEE_C_SLAB: the slab counts 1 slot in use, its headers say 3
   });
 });
 

@@ -28,6 +28,26 @@ import { LAYOUT, CHECK_CODES, STATE } from '../js/layout.mjs';
 const roundUp = (n, g) => Math.ceil(n / g) * g;
 const codeOf = (name) => Number(Object.keys(CHECK_CODES).find((k) => CHECK_CODES[k] === name));
 
+/** Is a small block of m bytes (header included) a slot in a slab? */
+const isSlotSize = (m) => m <= LAYOUT.SLAB_MAX && (m & (m - 1)) !== 0;
+/** The slab frame for slots of m bytes: the power of two >= 4m, at least 512 B. */
+const slabSize = (m) => Math.max(LAYOUT.SLAB_MIN, 2 ** Math.ceil(Math.log2(m * LAYOUT.SLAB_SLOTS)));
+/** Is b a sound slab of slots of m bytes (header, and slot 0's size)? */
+const slabAt = (z, b, m) =>
+  meta(z, b).info === (slabSize(m) | LAYOUT.TAG_SLAB) && meta(z, b).checkOk && (meta(z, b + 32).info & ~15) === m;
+/** The slab words at b: next, prev, used, free. */
+const slabWords = (z, b) => {
+  const [next, prev, used, free] = z.HEAPU32.subarray(b >>> 2, (b >>> 2) + 4);
+  return { next, prev, used, free };
+};
+/** The slabs of slot size m that have a free slot (heap_info.slabs[m / 16]). */
+const openSlabs = (z, m) => {
+  const out = [];
+  for (let b = z.HEAPU32[(z.stateAddress >>> 2) + STATE.slabs + m / 16]; b && out.length < 1000; b = z.HEAPU32[b >>> 2])
+    out.push(b);
+  return out;
+};
+
 /** The blocks of the small page holding p: [{ addr, size, tag }] from P+16. */
 const blocksOf = (z, p) => walk(z).find((x) => x.kind === 'small' && x.start === pageOf(p)).blocks;
 
@@ -62,9 +82,15 @@ describe('exact-size blocks', () => {
       if (usable < n || usable > n + 15) throw new Error(`malloc(${n}): usable ${usable}`);
       const info = u32()[(p - 8) >>> 2],
         size = (info & ~15) >>> 0;
-      if (n <= LAYOUT.MAX_SMALL) {
+      const m = roundUp(n + 8, 16);
+      if (isSlotSize(m)) {
+        // a slot of exactly m bytes in a slab of slabSize(m), aligned to it
+        const b = p & -slabSize(m);
+        if ((info & 15) !== LAYOUT.TAG_SLOT || size !== m || (p - b - 32) % m || !slabAt(z, b, m))
+          throw new Error(`malloc(${n}) at 0x${p.toString(16)}: slot header 0x${info.toString(16)}`);
+      } else if (n <= LAYOUT.MAX_SMALL) {
         // roundup(n + 8, 16) bytes inside one page, at or above P+16
-        if ((info & 15) !== TAG_SMALL || size !== roundUp(n + 8, 16) || p % PAGE < 16 || (p % PAGE) + size > PAGE)
+        if ((info & 15) !== TAG_SMALL || size !== m || p % PAGE < 16 || (p % PAGE) + size > PAGE)
           throw new Error(`malloc(${n}) at 0x${p.toString(16)}: small header 0x${info.toString(16)}`);
       } else {
         // roundup(n, 16) bytes from the top of the anchor to a page boundary
@@ -107,13 +133,13 @@ describe('exact-size blocks', () => {
     for (let c = 1; c < 12; c++) expect(listMembers(z, c)).toContain(page + (16 << c));
   });
 
-  test('up to 4 KiB a block takes its whole power-of-two frame; above, exactly its size, packed one after another', async () => {
+  test('from 1,041 B to 4 KiB a block takes its whole power-of-two frame; above, exactly its size, packed one after another', async () => {
     const z = await fresh();
-    const small = z.malloc(1000); // 1,008 B: the 1 KiB frame
-    expect(small % 1024).toBe(0);
-    expect(meta(z, small)).toMatchObject({ size: 1008, tag: TAG_SMALL, checkOk: true });
-    expect(z.usableSize(small)).toBe(1000);
-    expect(meta(z, small + 1024).tag).not.toBe(TAG_SMALL); // the frame's last 16 B are padding
+    const small = z.malloc(1500); // 1,512 B: the 2 KiB frame
+    expect(small % 2048).toBe(0);
+    expect(meta(z, small)).toMatchObject({ size: 1520, tag: TAG_SMALL, checkOk: true });
+    expect(z.usableSize(small)).toBe(1512);
+    expect(meta(z, small + 2048).tag).not.toBe(TAG_SMALL); // the frame's last 528 B are padding
     const a = z.malloc(4312),
       b = z.malloc(4312); // SQLite's page-cache entries: 4,320 B each, not 8 KiB
     expect(meta(z, a)).toMatchObject({ size: 4320, tag: TAG_SMALL, checkOk: true });
@@ -184,7 +210,7 @@ describe('exact-size blocks', () => {
 
   test('realloc grows into the free frames after a block and shrinks by freeing its tail', async () => {
     const z = await fresh();
-    const p = z.malloc(100);
+    const p = z.malloc(110); // 128 B: a frame (a slot would move)
     z.HEAPU8.fill(3, p, p + 100);
     expect(z.realloc(p, 3000)).toBe(p);
     expect(meta(z, p).size).toBe(3008);
@@ -196,10 +222,90 @@ describe('exact-size blocks', () => {
   });
 });
 
+describe('slabs', () => {
+  test('a size that is not a power of two, up to 1,040 B, is a slot of exactly its size in a slab of 4x it (at least 512 B)', async () => {
+    const z = await fresh();
+    const p = Array.from({ length: 11 }, () => z.malloc(40)); // 48 B each
+    const b = p[0] - 32; // slot 0's payload is 32 B into its slab
+    expect(b % 512).toBe(0);
+    expect(meta(z, b)).toMatchObject({ info: 512 | LAYOUT.TAG_SLAB, checkOk: true });
+    // (512 - 32) / 48 = 10 slots, back to back; the 11th opens a second slab
+    expect(p.slice(0, 10).map((q) => q - b)).toEqual([...Array(10).keys()].map((i) => 32 + 48 * i));
+    expect(p[10] & -512).not.toBe(b);
+    for (const q of p) {
+      expect(meta(z, q)).toMatchObject({ size: 48, tag: LAYOUT.TAG_SLOT, checkOk: true });
+      expect(z.usableSize(q)).toBe(40);
+    }
+    expect(slabWords(z, b)).toMatchObject({ used: 10, free: 0 });
+    expect(openSlabs(z, 48)).toEqual([p[10] & -512]); // a full slab is on no list
+    const page = pageOf(b);
+    expect(inUseCount(z, page)).toBe(2); // a page counts a slab as one block
+    expect(state(z).usedBlocks).toBe(11); // the totals count slots
+    expect(state(z).usedBytes).toBe(11 * 40);
+    z.free(p[3]);
+    expect(meta(z, p[3])).toMatchObject({ size: 48, tag: LAYOUT.TAG_SLOT_FREE, checkOk: true });
+    expect(slabWords(z, b)).toMatchObject({ used: 9, free: p[3] });
+    expect(openSlabs(z, 48)).toEqual([b, p[10] & -512]); // back on its list, first
+    expect(z.malloc(33)).toBe(p[3]); // the freed slot is reused first
+    expect(z.check()).toBe(0);
+  });
+
+  test("SQLite's 1,032 B page buffers: 1,040 B slots, seven in an 8 KiB slab, not 2 KiB frames", async () => {
+    const z = await fresh();
+    const p = Array.from({ length: 14 }, () => z.malloc(1032));
+    const slabs = [...new Set(p.map((q) => q & -8192))];
+    expect(slabs.length).toBe(2);
+    for (const b of slabs) expect(slabAt(z, b, 1040)).toBe(true);
+    expect(p.slice(0, 7).map((q) => q - slabs[0])).toEqual([...Array(7).keys()].map((i) => 32 + 1040 * i));
+    expect(z.usableSize(p[0])).toBe(1032);
+    p.forEach((q) => z.free(q));
+    expect(z.check()).toBe(0);
+  });
+
+  test('freeing the last slot in use frees the slab: its frame merges back and the page empties', async () => {
+    const z = await fresh();
+    const p = Array.from({ length: 5 }, () => z.malloc(70)); // 80 B slots in a 512 B slab
+    const b = p[0] - 32,
+      page = pageOf(b);
+    p.forEach((q) => z.free(q));
+    expect(openSlabs(z, 80)).toEqual([]);
+    expect(meta(z, b).tag).toBe(TAG_FREE); // the slab's frame is a free frame again
+    expect(inUseCount(z, page)).toBe(0);
+    expect(state(z).spare).toBe(page);
+    z.trim();
+    expect(smallPages(z)).toEqual([]);
+    expect(z.check()).toBe(0);
+  });
+
+  test('a freed slot is a double free; the slab address and a slot interior are not blocks', async () => {
+    const z = await fresh();
+    const p = z.malloc(40),
+      q = z.malloc(40);
+    z.free(p);
+    expect(() => z.free(p)).toThrow(expect.objectContaining({ code: 'ZEE_E_DOUBLE_FREE' }));
+    expect(() => z.free(p - 32)).toThrow(expect.objectContaining({ code: 'ZEE_E_HEADER' })); // the slab itself
+    expect(() => z.free(q + 16)).toThrow(expect.objectContaining({ code: 'ZEE_E_HEADER' }));
+    z.free(q);
+    expect(z.check()).toBe(0);
+  });
+
+  test('an alignment above 16 B or a power-of-two size is never a slot', async () => {
+    const z = await fresh();
+    const a = z.alignedAlloc(32, 40),
+      b = z.malloc(56); // 64 B
+    expect(meta(z, a)).toMatchObject({ size: 48, tag: TAG_SMALL }); // with 16 B alignment, a slot
+    expect(meta(z, b)).toMatchObject({ size: 64, tag: TAG_SMALL });
+    expect(a % 32).toBe(0);
+    z.free(a);
+    z.free(b);
+    expect(z.check()).toBe(0);
+  });
+});
+
 describe('large blocks', () => {
   test('100,000 B on a small page: 34,464 B in the top of that page, then one whole page; the anchor keeps serving small blocks', async () => {
     const z = await fresh();
-    const s = z.malloc(100); // a small page whose top half is free
+    const s = z.malloc(110); // a small page whose top half is free
     const p = z.malloc(100000);
     const anchor = pageOf(p);
     expect(anchor).toBe(pageOf(s));
@@ -373,11 +479,11 @@ describe('pages and spans', () => {
 describe('running totals', () => {
   test('used bytes and blocks, peak and pages by kind follow every call', async () => {
     const z = await fresh();
-    const a = z.malloc(100),
+    const a = z.malloc(110),
       b = z.malloc(100000),
       c = z.malloc(3 * PAGE);
     let s = state(z);
-    expect(s.usedBytes).toBe(104 + 100000 + 3 * PAGE);
+    expect(s.usedBytes).toBe(120 + 100000 + 3 * PAGE);
     expect(s.usedBlocks).toBe(3);
     expect(s.largePages).toBe(1 + 3);
     expect(s.smallPages).toBe(smallPages(z).length);
@@ -387,7 +493,7 @@ describe('running totals', () => {
     s = state(z);
     expect(s.usedBytes).toBe(1000 + 3 * PAGE);
     expect(s.usedBlocks).toBe(2);
-    expect(s.peakBytes).toBe(104 + 100000 + 3 * PAGE);
+    expect(s.peakBytes).toBe(120 + 100000 + 3 * PAGE);
     z.free(a);
     z.free(c);
     expect(state(z).usedBytes).toBe(0);
@@ -461,16 +567,37 @@ describe('zee_check() names the broken rule', () => {
         z.HEAPU8[state(z).pageMap + (p >>> 16)] = MAP_LARGE;
       },
     ],
+    [
+      'a slot header',
+      'ZEE_C_SLAB',
+      (z, p, big, slot) => {
+        z.HEAPU32[(slot - 4) >>> 2] ^= 1;
+      },
+    ],
+    [
+      "a slab's count of slots in use",
+      'ZEE_C_SLAB',
+      (z, p, big, slot) => {
+        z.HEAPU32[((slot - 32) >>> 2) + 2] += 1;
+      },
+    ],
+    [
+      'the list of slabs with a free slot',
+      'ZEE_C_SLAB',
+      (z) => {
+        z.HEAPU32[(z.stateAddress >>> 2) + STATE.slabs + 3] = 0; // the 48 B slab is on no list
+      },
+    ],
   ])('%s → %s', async (what, rule, damage) => {
     const z = await fresh();
-    const p = z.malloc(200);
+    const p = z.malloc(240); // 256 B: a frame
     const big = z.malloc(100000);
     const span = z.malloc(4 * PAGE);
-    z.malloc(30);
+    const slot = z.malloc(30); // 48 B: slot 0 of a slab with free slots
     z.free(span); // its pages become a free span
     expect(spans(z).length).toBeGreaterThan(0);
     expect(z.check()).toBe(0);
-    damage(z, p, big);
+    damage(z, p, big, slot);
     expect(CHECK_CODES[z.check()]).toBe(rule);
   });
 });
