@@ -3,9 +3,9 @@
 // and the tests import them from here.  test/layout-constants.test.mjs
 // checks every value against the C header, so the two cannot drift.
 
-/** Layout constants (src/zee_alloc.h, layout version 4: exact-size blocks, anchors for one block). */
+/** Layout constants (src/zee_alloc.h, layout version 5: slabs of slots of one size). */
 export const LAYOUT = Object.freeze({
-  VERSION: 4,
+  VERSION: 5,
   PAGE_SIZE: 65536,
   META_SIZE: 8,
   GRANULE: 16,
@@ -14,16 +14,24 @@ export const LAYOUT = Object.freeze({
   CLASSES: 12,
   MAX_SMALL: 65512,
   ROUND_MAX: 4096,
+  SLAB_MAX: 1040,
+  SLAB_SLOTS: 4,
+  SLAB_MIN: 512,
+  SLAB_META: 24,
+  SLAB_LISTS: 66,
   TAG_MASK: 15,
   TAG_SMALL: 7,
   TAG_LARGE: 5,
   TAG_FREE: 6,
   TAG_MERGED: 4,
+  TAG_SLAB: 12,
+  TAG_SLOT: 15,
+  TAG_SLOT_FREE: 14,
   SALT: 0x5eea110c,
   PAGE_TAG: 0x5a450000,
   COUNT_MASK: 0xffff,
   ANCHOR_ONLY: 1,
-  INFO_MAGIC: 0x3445455a,
+  INFO_MAGIC: 0x3545455a,
   MAP_NONE: 0,
   MAP_FREE: 1,
   MAP_SMALL: 2,
@@ -32,7 +40,8 @@ export const LAYOUT = Object.freeze({
 
 /**
  * zee_heap_info_t as word offsets (src/zee_alloc.h).  `lists` is the first of
- * CLASSES words; STATE_WORDS is the size of the whole struct in words.
+ * CLASSES words, `slabs` the first of SLAB_LISTS; STATE_WORDS is the size of
+ * the whole struct in words.
  */
 export const STATE = Object.freeze({
   magic: 0,
@@ -51,8 +60,9 @@ export const STATE = Object.freeze({
   largePages: 24,
   freePages: 25,
   cursor: 26,
+  slabs: 27,
 });
-export const STATE_WORDS = 27;
+export const STATE_WORDS = 93;
 
 /** Faults a checked build reports: code -> [name, message] (enum zee_fault_code). */
 export const FAULTS = Object.freeze({
@@ -78,6 +88,7 @@ export const CHECK_CODES = Object.freeze({
   25: 'ZEE_C_LIST_COUNT',
   26: 'ZEE_C_TOTALS',
   27: 'ZEE_C_STATE',
+  28: 'ZEE_C_SLAB',
 });
 
 /** The validation levels by the value of ZEE_VALIDATION (config & 15). */

@@ -21,13 +21,57 @@ const cNumber = (s) => {
   return m ? Number(m[1]) : undefined;
 };
 
+/**
+ * The value of a #define's body: a number literal, or unsigned integer
+ * arithmetic (+ - * / << >> | & and parentheses) on literals and the
+ * #defines before it, as C computes it; undefined for anything else.
+ */
+export function cExpression(text, defines) {
+  const tokens = text.match(/0x[0-9a-f]+u?l?|\d+u?l?|\w+|<<|>>|\S/gi) ?? [];
+  let i = 0;
+  const LEVELS = [['|'], ['&'], ['<<', '>>'], ['+', '-'], ['*', '/']];
+  const OPS = {
+    '|': (a, b) => a | b,
+    '&': (a, b) => a & b,
+    '<<': (a, b) => a << b,
+    '>>': (a, b) => a >>> b,
+    '+': (a, b) => a + b,
+    '-': (a, b) => a - b,
+    '*': (a, b) => Math.imul(a, b),
+    '/': (a, b) => (b ? Math.floor(a / b) : NaN),
+  };
+  // Why NaN: it survives every later step, so a bad part spoils the whole.
+  const apply = (op, a, b) => {
+    const v = OPS[op](a, b);
+    return Number.isNaN(a + b + v) ? NaN : v >>> 0;
+  };
+  const operand = () => {
+    const t = tokens[i++];
+    if (t === '(') {
+      const v = level(0);
+      return tokens[i++] === ')' ? v : NaN;
+    }
+    if (t !== undefined && Object.hasOwn(defines, t)) return defines[t];
+    return cNumber(t ?? '') ?? NaN;
+  };
+  const level = (n) => {
+    if (n === LEVELS.length) return operand();
+    let v = level(n + 1);
+    while (LEVELS[n].includes(tokens[i])) v = apply(tokens[i++], v, level(n + 1));
+    return v;
+  };
+  const value = level(0);
+  return i === tokens.length && Number.isInteger(value) ? value : undefined;
+}
+
 /** The header as data: { defines, enums, fields, configShift }. */
 export function parseHeader(text) {
   const code = stripComments(text);
   const defines = {};
   for (const m of code.matchAll(/^\s*#\s*define\s+(ZEE_\w+)[ \t]+(.+?)\s*$/gm)) {
-    const value = cNumber(m[2]);
-    if (value === undefined) throw new Error(`zee_alloc.h: #define ${m[1]} ${m[2]} is not a number literal`);
+    const value = cExpression(m[2], defines);
+    if (value === undefined)
+      throw new Error(`zee_alloc.h: #define ${m[1]} ${m[2]} is neither a number literal nor arithmetic on them`);
     defines[m[1]] = value;
   }
   const enums = {};
@@ -176,6 +220,11 @@ describe('js/layout.mjs matches src/zee_alloc.h', () => {
       /LAYOUT\.SALT: header 4660/,
     ],
     [
+      'a #define computed from another one',
+      () => mutate('#define ZEE_SLAB_MAX 1040u', '#define ZEE_SLAB_MAX 1056u'),
+      /LAYOUT\.SLAB_LISTS: header 67, js\/layout\.mjs 66/,
+    ],
+    [
       'a new #define',
       () => mutate('#define ZEE_GRANULE', '#define ZEE_NEW_THING 3u\n#define ZEE_GRANULE'),
       /ZEE_NEW_THING: missing from LAYOUT/,
@@ -209,6 +258,16 @@ describe('js/layout.mjs matches src/zee_alloc.h', () => {
     ['a moved config field', () => mutate('ZEE_THREADS << 4', 'ZEE_THREADS << 8'), /decodeConfig\(0 \| 1 << 8\)/],
   ])('%s is reported', (_name, make, message) => {
     expect(drift(make(), layout).join('\n')).toMatch(message);
+  });
+
+  test('a #define body is read as C reads it, or refused', () => {
+    const d = { ZEE_A: 1040, ZEE_B: 16 };
+    expect(cExpression('(ZEE_A / ZEE_B + 1u)', d)).toBe(66);
+    expect(cExpression('0x10u << 2 | 1', d)).toBe(65);
+    expect(cExpression('ZEE_A - ZEE_B * 2', d)).toBe(1008);
+    for (const bad of ['ZEE_C + 1', '(ZEE_A', 'ZEE_A +', '"text"', 'ZEE_A / 0'])
+      expect([bad, cExpression(bad, d)]).toEqual([bad, undefined]);
+    expect(() => parseHeader('#define ZEE_X sizeof(int)\n')).toThrow(/ZEE_X sizeof\(int\) is neither/);
   });
 
   test('a field that is not uint32_t stops the parse with a clear error', () => {

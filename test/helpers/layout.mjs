@@ -1,10 +1,23 @@
-// Reads zee_alloc's documented encoding (layout 3) straight from memory, for
+// Reads zee_alloc's documented encoding (layout 5) straight from memory, for
 // white-box tests.  The constants come from js/layout.mjs, which a test
 // compares with src/zee_alloc.h.
 import { LAYOUT, STATE, STATE_WORDS } from '../../js/layout.mjs';
 
 export const PAGE = LAYOUT.PAGE_SIZE;
-export const { TAG_SMALL, TAG_LARGE, TAG_FREE, TAG_MERGED, SALT, PAGE_TAG, MAP_FREE, MAP_SMALL, MAP_LARGE } = LAYOUT;
+export const {
+  TAG_SMALL,
+  TAG_LARGE,
+  TAG_FREE,
+  TAG_MERGED,
+  TAG_SLAB,
+  TAG_SLOT,
+  TAG_SLOT_FREE,
+  SALT,
+  PAGE_TAG,
+  MAP_FREE,
+  MAP_SMALL,
+  MAP_LARGE,
+} = LAYOUT;
 
 /** The 8 header bytes before payload p. */
 export function meta(z, p) {
@@ -20,6 +33,9 @@ export function meta(z, p) {
     small: tag === TAG_SMALL,
     large: tag === TAG_LARGE,
     free: tag === TAG_FREE,
+    slot: tag === TAG_SLOT,
+    freeSlot: tag === TAG_SLOT_FREE,
+    slab: tag === TAG_SLAB,
     checkOk: check === (info ^ p ^ SALT) >>> 0,
   };
 }
@@ -31,6 +47,7 @@ export function state(z) {
   const out = {};
   for (const [name, i] of Object.entries(STATE)) out[name] = u32[at + i];
   out.lists = [...u32.subarray(at + STATE.lists, at + STATE.lists + LAYOUT.CLASSES)];
+  out.slabs = [...u32.subarray(at + STATE.slabs, at + STATE.slabs + LAYOUT.SLAB_LISTS)];
   out.words = STATE_WORDS;
   return out;
 }
@@ -45,12 +62,34 @@ export function listMembers(z, c) {
   return out;
 }
 
+/** The slabs with a free slot of slot size 16 * i, following next links. */
+export function slabMembers(z, i) {
+  const out = [];
+  for (let b = state(z).slabs[i]; b && out.length < 100000; b = z.HEAPU32[b >>> 2]) out.push(b);
+  return out;
+}
+
+/**
+ * The slots of the slab at b of `size` bytes: [{ addr, size, tag }] (addr is
+ * the payload), as many of slot 0's size as fit after the slab's words.
+ */
+function slotsOf(z, b, size) {
+  const m = meta(z, b + LAYOUT.SLAB_META + 8).size,
+    slots = [];
+  for (let s = b + LAYOUT.SLAB_META + 8; m && s + m <= b + size && slots.length < 5000; s += m) {
+    const x = meta(z, s);
+    slots.push({ addr: s, size: x.size, tag: x.tag });
+  }
+  return slots;
+}
+
 /**
  * The heap in address order: [{ kind: 'span', start, pages } (a maximal run
  * of free pages: the page map is their only record) |
  * { kind: 'small', start, count, large, blocks: [{ addr, size, tag }] } |
  * { kind: 'foreign', start }].  A small page's `large` is the payload of the
- * large block it anchors ({ addr, size, pages }) or null.
+ * large block it anchors ({ addr, size, pages }) or null.  A slab is one
+ * block of its whole size S (tag TAG_SLAB) with its `slots`.
  */
 export function walk(z) {
   const st = state(z),
@@ -74,6 +113,7 @@ export function walk(z) {
         const m = meta(z, f);
         blocks.push({ addr: f, size: m.size, tag: m.tag });
         if (!m.size) break;
+        if (m.slab) blocks[blocks.length - 1].slots = slotsOf(z, f, m.size);
         // what a block in use occupies: up to ROUND_MAX its power-of-two frame
         f += m.tag === LAYOUT.TAG_SMALL && m.size <= LAYOUT.ROUND_MAX ? 2 ** Math.ceil(Math.log2(m.size)) : m.size;
       }
