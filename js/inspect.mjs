@@ -1,4 +1,4 @@
-// zee_alloc's heap inspector (layout 4): reads the
+// zee_alloc's heap inspector (layout 5): reads the
 // allocator's structures straight from the wasm memory through typed-array
 // views.  It never calls into the allocator and never writes: an instance's
 // or a Module's zee_heap_info() export is only asked for the state block's
@@ -8,8 +8,9 @@
 // allocator has not taken any page yet.
 //
 //   snapshot(source)  every page (small, large, free-span, foreign), every
-//                     block of every small page, every large block, every
-//                     run of free pages and free list, with totals and a
+//                     block of every small page (a slab and its slots
+//                     included), every large block, slab, run of free pages,
+//                     free list and slab list, with totals and a
 //                     fragmentation figure, and the allocator's own running
 //                     counters
 //   validate(source)  { ok, violations: [{ rule, address, message }] }
@@ -36,6 +37,8 @@ const MIN = LAYOUT.MIN_FRAME;
 const MAX = LAYOUT.MAX_FRAME;
 const CLASSES = LAYOUT.CLASSES;
 const SALT = LAYOUT.SALT;
+const SLAB_LISTS = LAYOUT.SLAB_LISTS;
+const SLAB_META = LAYOUT.SLAB_META;
 
 /**
  * The rules validate() reports.  The ZEE_C_* names are zee_check()'s codes
@@ -59,15 +62,30 @@ export const RULES = Object.freeze({
   ZEE_C_LIST_COUNT: 'a free frame is on no free list (or on two)',
   ZEE_C_TOTALS:
     'a running total of the state (used bytes and blocks, peak, small, large and free pages) disagrees with the walk',
+  ZEE_C_SLAB:
+    "a slab: its size (a power of two up to 32768, aligned to it, the slab size of its slots), a slot header (tag, check word, slot 0's size), its count of slots in use (never 0), its free list (exactly its free slots, no loop); a list of slabs with a free slot: a member that is not such a slab of the list's slot size, a broken back link, or a slab with a free slot on no list",
 });
 
 const hex = (a) => '0x' + (a >>> 0).toString(16).padStart(8, '0');
+// What a block record is, in words, for messages.
+const blockKind = (rec) =>
+  ({
+    used: rec.slab ? 'a slot in use' : 'a small block in use',
+    'free-slot': 'a free slot',
+    slab: 'a slab',
+    large: 'a large block',
+  })[rec.state] ?? 'a free frame';
 const log2 = (x) => 31 - Math.clz32(x);
 const isPow2 = (x) => x > 0 && (x & (x - 1)) === 0;
 // The bytes a small block of header size m occupies from its payload on
 // (zee_alloc.c extent()): up to ROUND_MAX the power-of-two frame that holds
 // it, above exactly m.  (m is a multiple of 16; 0 stays 0, a broken header.)
 const extent = (m) => (m > 0 && m <= LAYOUT.ROUND_MAX ? 2 ** (32 - Math.clz32(m - 1)) : m);
+// Is m (a multiple of 16) a slot size: not a power of two, at most SLAB_MAX?
+const isSlotSize = (m) => m <= LAYOUT.SLAB_MAX && !isPow2(m) && m > 0;
+// The slab that holds slots of m bytes: the power of two >= SLAB_SLOTS * m,
+// at least SLAB_MIN (zee_alloc.c slab_size()).
+const slabSize = (m) => Math.max(LAYOUT.SLAB_MIN, 2 ** (32 - Math.clz32(m * LAYOUT.SLAB_SLOTS - 1)));
 
 // Why: tag checks, not instanceof, so buffers from another realm (a Jest vm
 // context, an iframe, a worker's memory) are recognised.
@@ -149,8 +167,12 @@ function emptyTotals() {
     freeFrames: 0,
     freeSpanBytes: 0,
     freeSpans: 0,
+    freeSlotBytes: 0,
+    freeSlots: 0,
     freeListBytes: 0,
     freeListMembers: 0,
+    slabs: 0,
+    usedSlots: 0,
     metadataBytes: 0,
     reservedBytes: 0,
     paddingBytes: 0,
@@ -188,6 +210,7 @@ function walk(source) {
     firstFree: w(STATE.firstFree),
     spare: w(STATE.spare),
     lists: Array.from({ length: CLASSES }, (_, c) => w(STATE.lists + c)),
+    slabs: Array.from({ length: SLAB_LISTS }, (_, i) => w(STATE.slabs + i)),
   };
   const counters = {
     usedBytes: w(STATE.usedBytes),
@@ -213,7 +236,14 @@ function walk(source) {
     blocks: [],
     large: [],
     spans: [],
+    slabs: [],
     freeLists: Array.from({ length: CLASSES }, (_, c) => ({ class: c, size: MIN << c, members: [] })),
+    slabLists: Array.from({ length: SLAB_LISTS }, (_, i) => ({
+      index: i,
+      slotSize: i * MIN,
+      slabSize: i ? slabSize(i * MIN) : 0,
+      members: [],
+    })),
     totals: emptyTotals(),
     violations,
   };
@@ -237,11 +267,11 @@ function walk(source) {
     );
   if (st.heapStart === 0) {
     // Nothing taken yet: no list may hold anything and every counter is 0.
-    if (st.heapEnd || st.firstFree || st.spare || st.lists.some((x) => x))
+    if (st.heapEnd || st.firstFree || st.spare || st.lists.some((x) => x) || st.slabs.some((x) => x))
       report(
         'ZEE_C_STATE',
         stateAt('heapEnd'),
-        'heap_start is 0 (nothing allocated yet) but heap_end, first_free, the spare or a free list is set',
+        'heap_start is 0 (nothing allocated yet) but heap_end, first_free, the spare, a free list or a slab list is set',
       );
     for (const [name, v] of Object.entries(counters))
       if (v) report('ZEE_C_TOTALS', stateAt(name), `the heap is empty (heap_start 0) but the state's ${name} is ${v}`);
@@ -295,6 +325,7 @@ function walk(source) {
 
   const blockAt = new Map(); // payload address -> block, for the lists
   const smallAt = new Map(); // page address -> small page
+  const slabAt = new Map(); // slab address -> slab, for the slab lists
   const addPage = (page) => {
     page.index = (page.address - heapStart) / PAGE;
     snap.pages.push(page);
@@ -349,7 +380,9 @@ function walk(source) {
   // page to walk.  Bytes: the page header and every block header are
   // metadata; a block's payload (size - 8) is in use or free; what a small
   // block's extent holds beyond its header size is padding; the slot at the
-  // page end is the anchored large block's header, or reserved.
+  // page end is the anchored large block's header, or reserved.  A slab is
+  // a block too: its words and slot headers are metadata, its slots' payloads
+  // in use or free, its unused tail reserved (addSlab()).
   function walkSmall(P) {
     const w0 = rd(P),
       w1 = rd(P + 4);
@@ -359,6 +392,8 @@ function walk(source) {
       count: w0 & LAYOUT.COUNT_MASK,
       usedBlocks: 0,
       freeFrames: 0,
+      slabs: 0,
+      freeSlots: 0,
       usedBytes: 0,
       freeBytes: 0,
       large: 0,
@@ -402,28 +437,50 @@ function walk(source) {
     // A page made for its large block holds nothing else: [P+16, p-8) is unused.
     page.anchorOnly = !!(w1 & LAYOUT.ANCHOR_ONLY);
     if (page.anchorOnly && limit > P + 16) t.reservedBytes += limit - 8 - (P + 16);
+    let counted = 0; // the blocks the page word counts: blocks in use (a slab as one), the large block
     for (let f = page.anchorOnly ? limit : P + 16; f < limit;) {
       const info = rd(f - 8),
         check = rd(f - 4),
         tg = info & 15,
         header = (info & ~15) >>> 0;
-      // What it occupies: a small block its extent (zee_alloc.c extent()), a free frame its size.
+      // What it occupies: a small block its extent (zee_alloc.c extent()), a free frame or a slab its size.
       const size = tg === LAYOUT.TAG_SMALL ? extent(header) : header;
+      const slab = tg === LAYOUT.TAG_SLAB;
+      const pastLimit = () =>
+        f + size > limit
+          ? `its ${size === header ? size : `${header} B block's ${size}`} B run to ${hex(f + size)}, past ${limit < P + PAGE ? `the large block at ${hex(limit)}` : 'the page end'}`
+          : null;
       let bad = null;
-      if (tg !== LAYOUT.TAG_FREE && tg !== LAYOUT.TAG_SMALL)
-        bad = `tag ${tg} is neither a small block's (${LAYOUT.TAG_SMALL}) nor a free frame's (${LAYOUT.TAG_FREE})`;
+      if (tg !== LAYOUT.TAG_FREE && tg !== LAYOUT.TAG_SMALL && !slab)
+        bad = `tag ${tg} is none of a small block's (${LAYOUT.TAG_SMALL}), a free frame's (${LAYOUT.TAG_FREE}) or a slab's (${LAYOUT.TAG_SLAB})`;
       else if (check !== (info ^ f ^ SALT) >>> 0) bad = `check word ${hex(check)} should be ${hex(info ^ f ^ SALT)}`;
       else if (tg === LAYOUT.TAG_FREE && !(isPow2(size) && size >= MIN && size <= MAX))
         bad = `a free frame of ${size} B: not a power of two in ${MIN}..${MAX}`;
       else if (tg === LAYOUT.TAG_FREE && f % size) bad = `a free frame of ${size} B is not aligned to its size`;
-      else if (size < MIN) bad = `a small block of ${size} B`;
-      else if (f + size > limit)
-        bad = `its ${size === header ? size : `${header} B block's ${size}`} B run to ${hex(f + size)}, past ${limit < P + PAGE ? `the large block at ${hex(limit)}` : 'the page end'}`;
+      else if (size < MIN) bad = `a ${slab ? 'slab' : 'small block'} of ${size} B`;
+      // (a slab's own rules come first, as in zee_check(): below)
+      else if (!slab) bad = pastLimit();
       t.metadataBytes += f === P + 16 ? 0 : 8; // its header (the one at P+8 is counted)
       if (bad) {
         report('ZEE_C_FRAME', f, `block ${hex(f)} (header at ${hex(f - 8)}) of small page ${hex(P)}: ${bad}`);
         unreadable(page, f, limit - 8, bad);
         break;
+      }
+      if (slab) {
+        const r = readSlab(P, f, size);
+        bad = pastLimit();
+        if (bad) report('ZEE_C_FRAME', f, `slab ${hex(f)} (header at ${hex(f - 8)}) of small page ${hex(P)}: ${bad}`);
+        // Past its own size the page can't be walked unless that size is sound.
+        if (bad || !r.sized) {
+          unreadable(page, f, limit - 8, bad ?? r.why);
+          break;
+        }
+        counted++;
+        page.slabs++;
+        if (r.why) unreadable(page, f, f + size - 8, r.why);
+        else addSlab(page, r.slab, r.slots);
+        f += size;
+        continue;
       }
       const used = tg === LAYOUT.TAG_SMALL;
       const rec = addBlock(page, {
@@ -435,6 +492,7 @@ function walk(source) {
         class: used ? -1 : log2(size) - 4,
       });
       if (used) {
+        counted++;
         page.usedBlocks++;
         page.usedBytes += rec.usable;
         t.usedSmall++;
@@ -466,7 +524,7 @@ function walk(source) {
 
     const next = p ? walkLarge(page, p) : P + PAGE;
     if (!page.corrupt) {
-      const want = page.usedBlocks + (page.large ? 1 : 0);
+      const want = counted + (page.large ? 1 : 0);
       if (page.count !== want)
         report('ZEE_C_COUNT', P, `small page ${hex(P)} counts ${page.count} blocks in use, its blocks say ${want}`);
       else if (want === 0 && P !== st.spare)
@@ -485,6 +543,130 @@ function walk(source) {
     walkedAll = false;
     addBlock(page, { address: from, page: page.address, size: to - from, usable: 0, state: 'corrupt', class: -1, why });
     t.corruptBytes += to - from;
+  }
+
+  // Is there a sound header of tag `tg` before payload s (size unchecked)?
+  function sound(s, tg) {
+    const info = rd(s - 8);
+    return (info & 15) === tg && rd(s - 4) === (info ^ s ^ SALT) >>> 0;
+  }
+
+  // The slab at b of `size` bytes in small page P (its header is sound), as
+  // zee_check()'s walk_slab() checks it: its size, its slots, its count of
+  // slots in use, its free list.  Reports the first broken rule; returns
+  // { slab, slots }, or { why } with `sized` when its size is still sound
+  // (so the walk can go on after it).
+  function readSlab(P, b, size) {
+    const m = (rd(b + SLAB_META) & ~15) >>> 0; // slot 0's size
+    // Reported at the slab, or at the slot that breaks the rule.
+    const fail = (why, sized, at = b) => {
+      report('ZEE_C_SLAB', at, `slab ${hex(b)} (header at ${hex(b - 8)}) of small page ${hex(P)}: ${why}`);
+      walkedAll = false;
+      return { why, sized };
+    };
+    if (size > MAX) return fail(`its size ${size} B is above ${MAX}`, false);
+    if (b & (size - 1)) return fail(`it is not aligned to its size ${size} B`, false);
+    const sized = isPow2(size);
+    if (!isSlotSize(m))
+      return fail(
+        `slot 0's size ${m} B is not a slot size (a multiple of 16 up to ${LAYOUT.SLAB_MAX}, not a power of two)`,
+        sized,
+      );
+    if (slabSize(m) !== size) return fail(`slots of ${m} B live in slabs of ${slabSize(m)} B, not ${size} B`, sized);
+    const slots = [];
+    let used = 0;
+    for (let s = b + SLAB_META + META; s + m <= b + size; s += m) {
+      const info = rd(s - 8);
+      if (!sound(s, LAYOUT.TAG_SLOT) && !sound(s, LAYOUT.TAG_SLOT_FREE))
+        return fail(
+          `slot ${hex(s)}: header ${hex(info)} ${hex(rd(s - 4))} is not a slot's (tag ${LAYOUT.TAG_SLOT} or ${LAYOUT.TAG_SLOT_FREE}, check word ${hex(info ^ s ^ SALT)})`,
+          true,
+          s,
+        );
+      if ((info & ~15) >>> 0 !== m)
+        return fail(`slot ${hex(s)} has size ${(info & ~15) >>> 0} B, slot 0 ${m} B`, true, s);
+      const inUse = (info & 15) === LAYOUT.TAG_SLOT;
+      used += inUse;
+      slots.push({ address: s, inUse });
+    }
+    const usedWord = rd(b + 8);
+    if (!used) return fail('no slot is in use (an empty slab is freed at once)', true);
+    if (usedWord !== used) return fail(`it counts ${usedWord} slots in use, its slots say ${used}`, true);
+    // Its free list: exactly its free slots, each on a slot boundary of this slab.
+    const free = slots.length - used,
+      freeList = [];
+    const seen = new Set();
+    for (let s = rd(b + 12); s;) {
+      if (seen.has(s)) return fail(`its free list loops back to ${hex(s)}`, true, s);
+      if (freeList.length === free)
+        return fail(`its free list holds more than its ${free} free slots (${hex(s)} is one more)`, true, s);
+      if ((s & -size) >>> 0 !== b || ((s - b - SLAB_META - META) >>> 0) % m)
+        return fail(`its free list links to ${hex(s)}, not a slot of this slab`, true, s);
+      if (!sound(s, LAYOUT.TAG_SLOT_FREE)) {
+        const what = slots.some((x) => x.address === s) ? 'a slot in use' : 'not a free slot';
+        return fail(`its free list holds ${hex(s)}, ${what}`, true, s);
+      }
+      seen.add(s);
+      freeList.push(s);
+      s = rd(s);
+    }
+    if (freeList.length !== free)
+      return fail(`its free list holds ${freeList.length} slots, ${free} slots are free`, true);
+    const slab = {
+      address: b,
+      page: P,
+      size,
+      slotSize: m,
+      slots: slots.length,
+      usedSlots: used,
+      freeSlots: free,
+      next: rd(b),
+      prev: rd(b + 4),
+      freeList,
+      listed: false,
+    };
+    return { slab, slots, sized: true };
+  }
+
+  // A sound slab of small page `page`: its record, then one per slot.
+  function addSlab(page, slab, slots) {
+    const m = slab.slotSize,
+      b = slab.address;
+    snap.slabs.push(slab);
+    slabAt.set(b, slab);
+    addBlock(page, {
+      address: b,
+      page: page.address,
+      size: slab.size,
+      usable: 0,
+      state: 'slab',
+      class: -1,
+      slotSize: m,
+    });
+    for (const { address, inUse } of slots)
+      addBlock(page, {
+        address,
+        page: page.address,
+        size: m,
+        usable: m - META,
+        state: inUse ? 'used' : 'free-slot',
+        class: -1,
+        slab: b,
+      });
+    page.usedBlocks += slab.usedSlots;
+    page.freeSlots += slab.freeSlots;
+    page.usedBytes += slab.usedSlots * (m - META);
+    page.freeBytes += slab.freeSlots * (m - META);
+    t.slabs++;
+    t.usedSlots += slab.usedSlots;
+    t.usedSmall += slab.usedSlots;
+    t.usedBytes += slab.usedSlots * (m - META);
+    t.freeSlots += slab.freeSlots;
+    t.freeSlotBytes += slab.freeSlots * (m - META);
+    // Its words and slot headers are metadata; after its last slot, its tail
+    // is unused but for the next block's header.
+    t.metadataBytes += SLAB_META + slots.length * META;
+    t.reservedBytes += slab.size - SLAB_META - META - slots.length * m;
   }
 
   // The large block with payload p anchored by small page A; returns the
@@ -566,7 +748,7 @@ function walk(source) {
             ? smallAt.has(pg)
               ? `free list ${size}: ${hex(f)} is not the start of a block of small page ${hex(pg)}${smallAt.get(pg).corrupt ? ' (or lies in its unreadable part)' : ''}`
               : `free list ${size}: ${hex(f)} is not in a small page`
-            : `free list ${size}: ${hex(f)} is ${rec.state === 'used' ? 'a small block in use' : 'a large block'} of ${rec.size} B`,
+            : `free list ${size}: ${hex(f)} is ${blockKind(rec)} of ${rec.size} B`,
         );
         break;
       }
@@ -589,13 +771,62 @@ function walk(source) {
     if (rec.state === 'free' && !onList.has(rec.address))
       report('ZEE_C_LIST_COUNT', rec.address, `free frame ${hex(rec.address)} of ${rec.size} B is on no free list`);
 
+  // ---- slab lists: exactly the slabs with a free slot, each on the list of its slot size
+  for (const list of snap.slabLists) walkSlabList(list);
+  for (const slab of snap.slabs)
+    if (slab.freeSlots && !slab.listed)
+      report(
+        'ZEE_C_SLAB',
+        slab.address,
+        `slab ${hex(slab.address)} of ${slab.slotSize} B slots has ${slab.freeSlots} free slots but is on no slab list`,
+      );
+
+  // The list of slabs with a free slot of list.slotSize bytes: each member a
+  // slab the walk read, of that slot size, with a free slot, linked back.
+  function walkSlabList(list) {
+    const name = `slab list ${list.index} (${list.slotSize} B slots)`;
+    const seen = new Set();
+    for (let b = st.slabs[list.index], prev = 0; b;) {
+      if (b % 16 || !inHeap(b) || mark(b - (b % PAGE)) !== LAYOUT.MAP_SMALL) {
+        report(
+          'ZEE_C_SLAB',
+          b,
+          `${name}: link ${hex(b)} (from ${prev ? hex(prev) : 'the head'}) is not an address in a small page`,
+        );
+        return;
+      }
+      if (seen.has(b)) {
+        report('ZEE_C_SLAB', b, `${name} loops back to ${hex(b)}`);
+        return;
+      }
+      seen.add(b);
+      list.members.push(b);
+      const slab = slabAt.get(b);
+      if (!slab) {
+        // Its words are not links: the walk of this list stops here.
+        const rec = blockAt.get(b);
+        report('ZEE_C_SLAB', b, `${name}: ${hex(b)} is ${rec ? `${blockKind(rec)} of ${rec.size} B` : 'not a slab'}`);
+        return;
+      }
+      if (slab.slotSize !== list.slotSize)
+        report('ZEE_C_SLAB', b, `${name}: ${hex(b)} is a slab of ${slab.slotSize} B slots`);
+      else if (!slab.freeSlots) report('ZEE_C_SLAB', b, `${name}: ${hex(b)} is full (no free slot)`);
+      else slab.listed = true;
+      const back = rd(b + 4);
+      if (back !== prev)
+        report('ZEE_C_SLAB', b, `${name}: ${hex(b)} links back to ${hex(back)}, expected ${prev ? hex(prev) : 0}`);
+      prev = b;
+      b = rd(b);
+    }
+  }
+
   // ---- the spare: the start of a small page (emptied once; it may be in use again)
   if (st.spare && !spareBad && !smallAt.has(st.spare))
     report('ZEE_C_PAGE', st.spare, `the spare ${hex(st.spare)} is not a small page`);
 
   // ---- totals: the walk's sums, then the state's running counters --------
   t.usedBlocks = t.usedSmall + t.usedLarge;
-  t.freeBytes = t.freeFrameBytes + t.freeSpanBytes;
+  t.freeBytes = t.freeFrameBytes + t.freeSlotBytes + t.freeSpanBytes;
   t.freeSpans = snap.spans.length;
   for (const s of snap.spans) if (s.bytes > t.largestFreeBlock) t.largestFreeBlock = s.bytes;
   t.fragmentation = t.freeBytes ? 1 - t.largestFreeBlock / t.freeBytes : 0;

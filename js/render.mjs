@@ -97,9 +97,10 @@ function pageOption(snap, who, address) {
 
 /**
  * Byte accounting of one small page in `slices` equal slices: per slice the
- * bytes of small blocks in use (header and payload), of the large block it
- * anchors, of free frames, and of corrupt (unreadable) parts.  The page
- * header and a vacant slot at the page end count as none of these.
+ * bytes of small blocks and slots in use (header and payload), of the large
+ * block it anchors, of free frames and free slots, and of corrupt
+ * (unreadable) parts.  The page header, a slab's words and unused tail and a
+ * vacant slot at the page end count as none of these.
  */
 function sliceBytes(page, slices) {
   const w = PAGE / slices;
@@ -117,7 +118,9 @@ function sliceBytes(page, slices) {
   for (const b of page.blocks) {
     const off = b.address - page.address;
     if (b.state === 'used') add(used, off - META, off + b.size - META);
-    else if (b.state === 'free') add(free, off - META, off + b.size - META);
+    else if (b.state === 'free' || b.state === 'free-slot') add(free, off - META, off + b.size - META);
+    else if (b.state === 'slab')
+      continue; // its slots follow it
     else if (b.state === 'large') add(large, off - META, off + b.size);
     else add(bad, off, off + b.size);
   }
@@ -188,9 +191,16 @@ function indexOf(snap) {
 const largeOf = (snap, address) => indexOf(snap).large.get(address);
 const spanOf = (snap, address) => indexOf(snap).spans.get(address);
 
+// A small page's blocks in words: in use, free frames, slabs and free slots.
+function smallSummary(p) {
+  const slabs = p.slabs ? ` and ${p.freeSlots} free slots in ${p.slabs} slab${p.slabs > 1 ? 's' : ''}` : '';
+  return `${p.usedBlocks} blocks in use (${formatBytes(p.usedBytes)}), ${p.freeFrames} free frames${slabs} (${formatBytes(p.freeBytes)})`;
+}
+
 function pageNote(snap, p) {
   if (p.kind === 'small') {
     let n = `${p.usedBlocks}u ${p.freeFrames}f`;
+    if (p.slabs) n += ` ${p.slabs}s`;
     if (p.large) n += ' +L';
     if (p.spare) n += ' spare';
     return p.corrupt ? `${n} CORRUPT` : n;
@@ -210,9 +220,18 @@ function pageNote(snap, p) {
 // A block in use fills its extent: beyond its header size is padding.
 const padNote = (b) => (b.size - b.usable - META > 0 ? `, padding ${b.size - b.usable - META} B` : '');
 
+// The slots of a slab of `size` bytes with slots of m bytes (zee_alloc.c walk_slab()).
+const slotCount = (size, m) => (m > 0 ? Math.floor((size - LAYOUT.SLAB_META - META) / m) : 0);
+
 function blockLine(snap, b) {
+  if (b.state === 'used' && b.slab)
+    return `${hex(b.address)} slot        ${String(b.size).padStart(5)} B, usable ${b.usable} B, in slab ${hex(b.slab)}`;
   if (b.state === 'used')
     return `${hex(b.address)} in use      ${String(b.size).padStart(5)} B, usable ${b.usable} B${padNote(b)}`;
+  if (b.state === 'free-slot')
+    return `${hex(b.address)} free slot   ${String(b.size).padStart(5)} B, in slab ${hex(b.slab)}`;
+  if (b.state === 'slab')
+    return `${hex(b.address)} slab        ${String(b.size).padStart(5)} B: ${slotCount(b.size, b.slotSize)} slots of ${b.slotSize} B`;
   if (b.state === 'free') return `${hex(b.address)} free frame  ${String(b.size).padStart(5)} B (list ${b.size})`;
   if (b.state === 'large') {
     const l = largeOf(snap, b.address);
@@ -260,7 +279,7 @@ export function renderText(snap, options = {}) {
     const p = pageOption(snap, 'renderText', page);
     out.push(
       fit(
-        `page ${hex(p.address)}: ${KIND_LABEL[p.kind] ?? p.kind}${p.kind === 'small' ? `, ${p.usedBlocks} blocks in use (${formatBytes(p.usedBytes)}), ${p.freeFrames} free frames (${formatBytes(p.freeBytes)}), count ${p.count}${p.spare ? ', the spare' : ''}` : ''}`,
+        `page ${hex(p.address)}: ${KIND_LABEL[p.kind] ?? p.kind}${p.kind === 'small' ? `, ${smallSummary(p)}, count ${p.count}${p.spare ? ', the spare' : ''}` : ''}`,
       ),
     );
     if (p.kind === 'small') for (const b of p.blocks) out.push(fit(`  ${blockLine(snap, b)}`));
@@ -308,7 +327,7 @@ export function renderText(snap, options = {}) {
   const legend = [
     `legend: # in use  . free frame  % mostly in use  : mostly free  = large block`,
     `        - free page  ~ not zee_alloc's  ! unreadable; a cell = ${formatBytes(Math.round(PAGE / cells))}`,
-    `        u/f: blocks in use / free frames; +L: the page anchors a large block`,
+    `        u/f/s: blocks in use (slots too) / free frames / slabs; +L: anchors a large block`,
   ];
   for (const l of legend) out.push(fit(l));
   return out.join('\n') + '\n';
@@ -327,6 +346,8 @@ const COLORS = {
   bg: '#fafafa',
   used: '#d7301f',
   free: '#66bd63',
+  slab: '#2166ac',
+  freeSlot: '#92c5de',
 };
 // The share of a slice in use, in 9 steps: 0 (all free) .. 8 (all in use).
 const RAMP = ['#66bd63', '#c2e699', '#ffffb2', '#fed976', '#feb24c', '#fd8d3c', '#fc4e2a', '#e31a1c', '#b10026'];
@@ -413,7 +434,7 @@ function overviewRow(snap, { page: p, run }, y, width, slices, tips = true) {
   let tip;
   const bar = (fill) => `<rect x="${LABEL_W}" width="${width}" height="${ROW_H}" fill="${fill}"/>`;
   if (p.kind === 'small') {
-    tip = `${hex(p.address)} small page: ${p.usedBlocks} blocks in use (${formatBytes(p.usedBytes)}), ${p.freeFrames} free frames (${formatBytes(p.freeBytes)})${p.large ? `, anchors large block ${hex(p.large)}` : ''}${p.spare ? ', the spare' : ''}${p.corrupt ? ', partly unreadable' : ''}`;
+    tip = `${hex(p.address)} small page: ${smallSummary(p)}${p.large ? `, anchors large block ${hex(p.large)}` : ''}${p.spare ? ', the spare' : ''}${p.corrupt ? ', partly unreadable' : ''}`;
     const s = sliceBytes(p, slices);
     const cw = width / slices;
     const paths = new Map(); // colour -> path data
@@ -469,8 +490,8 @@ const OVERVIEW_OPTIONS = ['width', 'slices', 'collapse', 'title', 'maxBytes', 'p
  *
  * Zoom (`page: address`): that page's blocks one by one, in `lines` rows
  * (default 16, 4 KiB each); every block is a `.zee-block` with `data-addr`,
- * `data-state` ('used', 'free', 'large', 'corrupt'), `data-size` and a
- * tooltip.  Under `maxBytes` the tooltips go first, then the blocks (the
+ * `data-state` ('used', 'free', 'slab', 'free-slot', 'large', 'corrupt'),
+ * `data-size`, `data-slab` for a slot, and a tooltip.  Under `maxBytes` the tooltips go first, then the blocks (the
  * page is drawn as slices).
  *
  * Options: `width` of the page bar in px (default 1024), `title`.
@@ -586,7 +607,7 @@ function zoomSVG(snap, p, { width, title, budget, lines, slices }) {
   const { lines: head, y } = headerLines(snap, title);
   let summary;
   if (p.kind === 'small')
-    summary = `page ${hex(p.address)} (small): ${p.usedBlocks} blocks in use (${formatBytes(p.usedBytes)}), ${p.freeFrames} free frames (${formatBytes(p.freeBytes)}), count ${p.count}${p.large ? `, anchors large block ${hex(p.large)}` : ''}${p.spare ? ', the spare' : ''}${p.corrupt ? ', partly unreadable' : ''}`;
+    summary = `page ${hex(p.address)} (small): ${smallSummary(p)}, count ${p.count}${p.large ? `, anchors large block ${hex(p.large)}` : ''}${p.spare ? ', the spare' : ''}${p.corrupt ? ', partly unreadable' : ''}`;
   else if (p.kind === 'large') {
     const l = largeOf(snap, p.large);
     summary = l
@@ -599,6 +620,8 @@ function zoomSVG(snap, p, { width, title, budget, lines, slices }) {
   const legend = [
     [COLORS.used, 'in use'],
     [COLORS.free, 'free frame'],
+    [COLORS.slab, 'slab words'],
+    [COLORS.freeSlot, 'free slot'],
     [COLORS.large, 'large block'],
     [COLORS.meta, 'header'],
     [COLORS.reserved, 'reserved'],
@@ -642,6 +665,19 @@ function zoomSVG(snap, p, { width, title, budget, lines, slices }) {
     }
     return o.join('');
   };
+  // A slab's own bytes: its words before slot 0's header, and its unused
+  // tail after the last slot (the slots and their headers are drawn apart).
+  const slabBoxes = (b, off, attrs, tips) => {
+    const k = slotCount(b.size, b.slotSize);
+    const tip = tips
+      ? `${hex(b.address)}: slab of ${b.size} B, ${k} slots of ${b.slotSize} B (its words and unused tail)`
+      : null;
+    const tail = off + LAYOUT.SLAB_META + k * b.slotSize;
+    return (
+      box(off, off + LAYOUT.SLAB_META, COLORS.slab, attrs, tip) +
+      (tail < off + b.size - META ? box(tail, off + b.size - META, COLORS.slab, attrs, tip) : '')
+    );
+  };
   const draw = (tips) => {
     const o = [...base];
     if (p.kind === 'large') {
@@ -662,10 +698,18 @@ function zoomSVG(snap, p, { width, title, budget, lines, slices }) {
     const P = p.address;
     for (const b of p.blocks) {
       const off = b.address - P;
-      const attrs = ` class="zee-block zee-${b.state}" data-addr="${b.address}" data-state="${b.state}" data-size="${b.size}"`;
+      const attrs = ` class="zee-block zee-${b.state}" data-addr="${b.address}" data-state="${b.state}" data-size="${b.size}"${b.slab ? ` data-slab="${b.slab}"` : ''}`;
+      if (b.state === 'slab') {
+        o.push(slabBoxes(b, off, attrs, tips));
+        continue;
+      }
       let tip = null;
       if (tips) {
-        if (b.state === 'used')
+        if (b.state === 'used' && b.slab)
+          tip = `${hex(b.address)}: slot in use in slab ${hex(b.slab)}, ${b.size} B, usable ${b.usable} B (header at ${hex(b.address - META)})`;
+        else if (b.state === 'free-slot')
+          tip = `${hex(b.address)}: free slot of ${b.size} B in slab ${hex(b.slab)} (on its free list)`;
+        else if (b.state === 'used')
           tip = `${hex(b.address)}: in use, block ${b.size} B, usable ${b.usable} B${padNote(b)} (header at ${hex(b.address - META)})`;
         else if (b.state === 'free')
           tip = `${hex(b.address)}: free frame of ${formatBytes(b.size)} (on free list ${b.size})`;
@@ -676,7 +720,10 @@ function zoomSVG(snap, p, { width, title, budget, lines, slices }) {
       }
       if (b.state === 'corrupt') o.push(box(off, off + b.size, COLORS.corrupt, attrs, tip));
       else if (b.state === 'large') o.push(box(off, off + b.size, COLORS.large, attrs, tip));
-      else o.push(box(off, off + b.size - META, b.state === 'used' ? COLORS.used : COLORS.free, attrs, tip));
+      else {
+        const fill = { used: COLORS.used, 'free-slot': COLORS.freeSlot }[b.state] ?? COLORS.free;
+        o.push(box(off, off + b.size - META, fill, attrs, tip));
+      }
     }
     if (!p.large && !p.corrupt)
       o.push(

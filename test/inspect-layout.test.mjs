@@ -1021,9 +1021,10 @@ test('every rule has a description and STATE_WORDS covers the state block', () =
     'ZEE_C_LIST',
     'ZEE_C_LIST_COUNT',
     'ZEE_C_PAGE',
+    'ZEE_C_SLAB',
     'ZEE_C_SPAN',
     'ZEE_C_STATE',
     'ZEE_C_TOTALS',
   ]);
-  expect(STATE_WORDS).toBe(STATE.cursor + 1);
+  expect(STATE_WORDS).toBe(STATE.slabs + LAYOUT.SLAB_LISTS);
 });

@@ -148,10 +148,11 @@ describe('snapshot of a scripted heap', () => {
     expect(s.pages[0]).toMatchObject({ kind: 'small', spare: true, usedBlocks: 0, freeFrames: 12, count: 0 });
     expect(s.freeLists.every((l) => l.members.length === 1)).toBe(true);
     expect(validate(z).ok).toBe(true);
-    // the spare serves blocks again (it stays the spare), and is valid so
-    const e = z.malloc(40); // 48 B from the bottom of the free 64 B frame
-    expect(e).toBe(s.heapStart + 64);
-    expect(snapshot(z).pages[0]).toMatchObject({ spare: true, usedBlocks: 1 });
+    // the spare serves blocks again (it stays the spare), and is valid so:
+    // 48 B is a slot, slot 0 of a 512 B slab made of the page's free 512 B frame
+    const e = z.malloc(40);
+    expect(e).toBe(s.heapStart + 512 + 32);
+    expect(snapshot(z).pages[0]).toMatchObject({ spare: true, usedBlocks: 1, slabs: 1, freeSlots: 9, count: 1 });
     expect(validate(z).ok).toBe(true);
     z.free(e);
     z.trim();
@@ -230,31 +231,34 @@ describe('snapshot of a scripted heap', () => {
     expect(validate(z).ok).toBe(true);
   });
 
-  test('extents: a small block up to ROUND_MAX (4 KiB with the header) occupies its power-of-two frame, the rest counted as padding; above, exactly its size', async () => {
+  test('extents: a small block up to ROUND_MAX (4 KiB with the header) occupies its power-of-two frame, the rest counted as padding; above, exactly its size; a slot exactly its size', async () => {
     const z = await fresh('default', { initialPages: 8 });
     const a = z.malloc(3000); // 3,008 B: the 4 KiB frame
-    const b = z.malloc(100); // 112 B: the 128 B frame
+    const b = z.malloc(1500); // 1,520 B: above SLAB_MAX, the 2 KiB frame
     const c = z.malloc(4200); // 4,208 B: exactly that
+    const d = z.malloc(100); // 112 B: a slot of exactly 112 B in a 512 B slab
     const s = snapshot(z);
     expect(s.violations).toEqual([]);
     expect(z.check()).toBe(0);
     const rec = (p) => s.blocks.find((x) => x.address === p);
-    expect([a, b, c].map((p) => [rec(p).size, rec(p).usable, rec(p).state])).toEqual([
+    expect([a, b, c, d].map((p) => [rec(p).size, rec(p).usable, rec(p).state])).toEqual([
       [4096, 3000, 'used'],
-      [128, 104, 'used'],
+      [2048, 1512, 'used'],
       [4208, 4200, 'used'],
+      [112, 104, 'used'],
     ]);
-    expect([a, b, c].map((p) => z.usableSize(p))).toEqual([3000, 104, 4200]);
-    expect([a % 4096, b % 128]).toEqual([0, 0]);
-    // the next block starts where the extent ends
-    for (const p of [a, b, c]) {
+    expect(rec(d).slab).toBe(d - 32);
+    expect([a, b, c, d].map((p) => z.usableSize(p))).toEqual([3000, 1512, 4200, 104]);
+    expect([a % 4096, b % 2048]).toEqual([0, 0]);
+    // the next block starts where the extent ends (a slot: the next slot)
+    for (const p of [a, b, c, d]) {
       const page = s.pages.find((x) => x.address === p - (p % PAGE));
       const i = page.blocks.indexOf(rec(p));
       if (i + 1 < page.blocks.length) expect(page.blocks[i + 1].address).toBe(p + rec(p).size);
     }
     const t = s.totals;
-    expect(t.paddingBytes).toBe(4096 - 3008 + (128 - 112));
-    expect(t.usedBytes).toBe(3000 + 104 + 4200);
+    expect(t.paddingBytes).toBe(4096 - 3008 + (2048 - 1520));
+    expect(t.usedBytes).toBe(3000 + 1512 + 4200 + 104);
     expect(t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes + t.paddingBytes).toBe(t.heapBytes);
     expect(renderText(s, { page: s.heapStart })).toMatch(/in use\s+4096 B, usable 3000 B/);
     // the cursor is shown, a hint, not a rule
@@ -329,7 +333,8 @@ describe('corruption: validate() and zee_check() name the same broken rule', () 
 
   // A check word that no longer matches its payload address.
   test.each([
-    ['a small block', 'ZEE_C_FRAME', 100, 0x100],
+    ['a small block', 'ZEE_C_FRAME', 110, 0x100],
+    ['a slot', 'ZEE_C_SLAB', 100, 0x100],
     ['a large block', 'ZEE_C_LARGE', 200000, 1],
   ])('a check word flipped on %s: %s at the block', async (_, rule, size, bit) => {
     const z = await fresh();
@@ -388,7 +393,7 @@ describe('corruption: validate() and zee_check() name the same broken rule', () 
 
   test('a free-list link to a block in use: ZEE_C_LIST', async () => {
     const z = await fresh();
-    const used = z.malloc(1000);
+    const used = z.malloc(1016); // 1,024 B: a power of two, a frame, not a slot
     const f = snapshot(z).freeLists[2].members[0]; // a 64 B frame
     z.HEAPU32[f >>> 2] = used;
     const v = expectRule(z, 'ZEE_C_LIST');
@@ -511,10 +516,8 @@ describe('corruption: validate() and zee_check() name the same broken rule', () 
   test('two free buddies that were not merged: ZEE_C_BUDDY', async () => {
     const z = await fresh();
     z.malloc(8);
-    const x = z.malloc(40); // 48 B from the 64 B frame at 64: its 16 B rest is free at 112
-    const y = z.malloc(100); // 112 B from the 128 B frame at 128, its 16 B rest at 240
-    // forge: x's 48 B + 16 B rest become one free 64 B frame, on the 64 B list,
-    // next to... a free 64 B buddy needs one: free y's bytes as 64 @128, 64 @192
+    const x = z.malloc(56); // the 64 B frame at 64
+    const y = z.malloc(120); // the 128 B frame at 128
     z.free(y); // 128 @128 is whole again
     const P = x - 64;
     const u32 = z.HEAPU32,
