@@ -327,7 +327,7 @@ export function renderText(snap, options = {}) {
   const legend = [
     `legend: # in use  . free frame  % mostly in use  : mostly free  = large block`,
     `        - free page  ~ not zee_alloc's  ! unreadable; a cell = ${formatBytes(Math.round(PAGE / cells))}`,
-    `        u/f/s: blocks in use (slots too) / free frames / slabs; +L: anchors a large block`,
+    `        u/f/s: blocks in use / free frames / slabs; +L: anchors a large block`,
   ];
   for (const l of legend) out.push(fit(l));
   return out.join('\n') + '\n';

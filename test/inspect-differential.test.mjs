@@ -1,11 +1,11 @@
 // Differential: one random damage to a live heap's metadata, many times over;
 // validate()'s first rule must be the one zee_check() returns (ZEE_C_OK when
 // neither sees a problem), zee_check() must not trap, and the inspector and
-// both renderers must not throw.  Damage goes only where both look: block
-// headers, free-list links and heads, page words, page-map bytes, block
-// sizes, the running totals and the cursor (a hint, no rule for either; the
-// state words only the inspector checks are covered by
-// test/inspect-layout.test.mjs).
+// both renderers must not throw.  Damage goes only where both look: block,
+// slab and slot headers, free-list links and heads, slab words, free-slot
+// links, slab-list heads, page words, page-map bytes, block sizes, the
+// running totals and the cursor (a hint, no rule for either; the state words
+// only the inspector checks are covered by test/inspect-layout.test.mjs).
 // ZEE_SEED=<n> replays a run; ZEE_INSPECT_DAMAGES=<n> sets how many heaps.
 import { fresh } from './helpers/instance.mjs';
 import { seedFromEnv } from './helpers/shadow.mjs';
@@ -24,7 +24,8 @@ function lcg(seed) {
   return r;
 }
 
-// A heap after 200 random calls: small and large blocks, some freed.
+// A heap after 200 random calls: small and large blocks, some freed.  Most
+// sizes up to 1,032 B are slots, so slabs of many slot sizes are made.
 async function randomHeap(r) {
   const z = await fresh('default', { initialPages: 8 });
   const live = [];
@@ -32,8 +33,9 @@ async function randomHeap(r) {
     if (live.length && r() < 0.4) z.free(live.splice(Math.floor(r() * live.length), 1)[0]);
     else {
       const x = r();
-      const n = x < 0.8 ? r.int(1, 300) : x < 0.95 ? r.int(301, 40000) : r.int(65513, 200000);
-      const p = x < 0.9 ? z.malloc(n) : z.memalign(2 ** r.int(4, 12), n);
+      const n =
+        x < 0.55 ? r.int(1, 300) : x < 0.8 ? r.int(301, 1032) : x < 0.95 ? r.int(1033, 40000) : r.int(65513, 200000);
+      const p = r() < 0.9 ? z.malloc(n) : z.memalign(2 ** r.int(4, 12), n);
       if (p) live.push(p);
     }
   }
@@ -56,10 +58,23 @@ function damage(z, s, r) {
             : Math.floor(r() * 2 ** 32);
     return `word ${a.toString(16)}: ${old.toString(16)} -> ${u32[a >>> 2].toString(16)}`;
   };
-  const blocks = s.blocks.filter((b) => b.state === 'used' || b.state === 'free');
-  const free = blocks.filter((b) => b.state === 'free');
+  const blocks = s.blocks.filter((b) => b.state !== 'large' && b.state !== 'corrupt');
+  const free = blocks.filter((b) => b.state === 'free' || b.state === 'free-slot');
   const small = s.pages.filter((p) => p.kind === 'small');
-  const kind = r.pick(['header', 'header', 'link', 'page', 'map', 'size', 'counter', 'head', 'large', 'cursor']);
+  const kind = r.pick([
+    'header',
+    'header',
+    'link',
+    'page',
+    'map',
+    'size',
+    'counter',
+    'head',
+    'large',
+    'cursor',
+    'slab',
+    'slab head',
+  ]);
   if (kind === 'header') {
     const b = r.pick(blocks);
     return `header of ${b.state} ${b.address.toString(16)}, ${word(b.address - 8 + 4 * r.int(0, 1), r())}`;
@@ -96,6 +111,15 @@ function damage(z, s, r) {
     u32[(l.address - 4) >>> 2] = (next ^ l.address ^ LAYOUT.SALT) >>> 0;
     return `size of large ${l.address.toString(16)}: ${info.toString(16)} -> ${next.toString(16)}`;
   }
+  // a slab's words: next, prev (links of its list), used, free (its first free slot)
+  if (kind === 'slab' && s.slabs.length) {
+    const b = r.pick(s.slabs);
+    return `word of slab ${b.address.toString(16)}, ${word(b.address + 4 * r.int(0, 3), r())}`;
+  }
+  if (kind === 'slab head' && s.slabs.length) {
+    const i = r() < 0.8 ? r.pick(s.slabs).slotSize / 16 : r.int(0, LAYOUT.SLAB_LISTS - 1);
+    return `head of slab list ${i}, ${word(z.stateAddress + 4 * (STATE.slabs + i), r())}`;
+  }
   // the cursor is a hint the allocator checks before use: no rule, for either
   if (kind === 'cursor') return `cursor, ${word(z.stateAddress + 4 * STATE.cursor, r())}`;
   if (kind === 'counter') {
@@ -111,10 +135,12 @@ test(`${ROUNDS} heaps, one damage each: validate() and zee_check() name the same
   console.log(`inspect differential: seed ${seed}, ${ROUNDS} heaps (replay with ZEE_SEED=${seed})`);
   const r = lcg(seed);
   const tally = {};
+  const slotSizes = new Set();
   for (let i = 0; i < ROUNDS; i++) {
     const z = await randomHeap(r);
     const s0 = snapshot(z);
     expect(s0.violations).toEqual([]);
+    for (const b of s0.slabs) slotSizes.add(b.slotSize);
     const what = damage(z, s0, r);
     let c;
     try {
@@ -133,8 +159,11 @@ test(`${ROUNDS} heaps, one damage each: validate() and zee_check() name the same
     renderSVG(s, { maxBytes: 200_000 });
     for (const p of [s.pages[0], s.pages[s.pages.length - 1]]) if (p) renderSVG(s, { page: p.address });
   }
-  console.log(`inspect differential: ${JSON.stringify(tally)}`);
+  console.log(`inspect differential: ${JSON.stringify(tally)}; ${slotSizes.size} slot sizes`);
   // most damage is seen, and by several rules (a damage can also be a no-op: a link set to itself...)
   expect(ROUNDS - (tally.ZEE_C_OK ?? 0)).toBeGreaterThan(ROUNDS / 2);
   expect(Object.keys(tally).length).toBeGreaterThanOrEqual(6);
+  // slabs of most of the 58 slot sizes (48 .. 1,040 B), and their damage seen by both
+  expect(slotSizes.size).toBeGreaterThan(40);
+  expect(tally.ZEE_C_SLAB).toBeGreaterThan(ROUNDS / 20);
 }, 300000);

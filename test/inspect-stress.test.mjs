@@ -21,7 +21,9 @@ test.each(VARIANT_NAMES)(
       sawLarge = false,
       sawSpan = false,
       sawSpare = false,
-      sawInAnchor = false;
+      sawInAnchor = false,
+      slabsSeen = 0,
+      slotSizes = new Set();
     const t0 = Date.now();
     const res = runRandom(z, {
       seed,
@@ -42,10 +44,13 @@ test.each(VARIANT_NAMES)(
         if (s.large.some((l) => l.inPage > 0)) sawInAnchor = true;
         if (s.spans.length) sawSpan = true;
         if (s.spare) sawSpare = true;
+        slabsSeen = Math.max(slabsSeen, s.totals.slabs);
+        for (const b of s.slabs) slotSizes.add(b.slotSize);
         // the walk's totals agree with its own lists (the state's totals are a rule: ZEE_C_TOTALS)
         if (s.totals.freeListBytes !== s.totals.freeFrameBytes || s.totals.freeListMembers !== s.totals.freeFrames)
           throw new Error(`op ${i}: free lists and pages disagree`);
-        // every byte of the heap is counted once (a block in use: usable, header, padding to its extent)
+        // every byte of the heap is counted once (a block in use: usable, header, padding to its
+        // extent; a slab: its words, slot headers, slots and unused tail)
         const t = s.totals;
         if (
           t.usedBytes +
@@ -64,6 +69,9 @@ test.each(VARIANT_NAMES)(
     expect(res.counts.free).toBeGreaterThan(ops / 4);
     expect([sawLarge, sawInAnchor, sawSpan, sawSpare]).toEqual([true, true, true, true]);
     expect(maxBlocks).toBeGreaterThan(50);
+    // the walks met slabs, of many slot sizes, and counted their bytes too
+    expect(slabsSeen).toBeGreaterThan(5);
+    expect(slotSizes.size).toBeGreaterThan(20);
     // everything was freed: no block in use, the heap still valid and drawable
     const end = snapshot(z);
     expect(validate(z)).toEqual({ ok: true, violations: [] });

@@ -5,6 +5,7 @@
 // blocks.  test/inspect-layout.test.mjs covers the rules on hand-written heaps.
 import { fresh, VARIANT_NAMES } from './helpers/instance.mjs';
 import { LAYOUT, STATE, CHECK_CODES } from '../js/layout.mjs';
+import { walk as walkHeap } from './helpers/layout.mjs';
 import {
   snapshot,
   validate,
@@ -31,10 +32,33 @@ async function scripted() {
   const z = await fresh('default', { initialPages: 8 });
   const a = z.malloc(1); // a 16 B block
   const c = z.malloc(24); // 32 B
-  const b = z.malloc(100); // 112 B: up to ROUND_MAX a block takes the whole frame that holds it, 128 B
+  const b = z.malloc(100); // 112 B: a slot in a 512 B slab, freed with it
   const d = z.malloc(70000); // a large block (above 65,512 B): 4,464 B in the top of the first page, then one whole page
   z.free(b);
   return { z, a, b, c, d };
+}
+
+// A heap with four slabs (zee_alloc.c "Slabs") in its first page P, found
+// by the walk: `full` at P+512 (ten 48 B slots, all in use, on no list),
+// `open` at P+1024 (48 B slots, 2 in use, 8 free), `a` at P+1536 (112 B
+// slots, 3 in use) and `b` at P+2048 (112 B slots, 1 in use); the list of
+// 48 B slots holds [open], the list of 112 B slots [a, b].
+async function slabbed() {
+  const z = await fresh();
+  const small = z.malloc(8);
+  for (let i = 0; i < 12; i++) z.malloc(40);
+  const other = Array.from({ length: 5 }, () => z.malloc(100));
+  z.free(other[0]);
+  z.malloc(100000);
+  const P = small - 16;
+  const h = { z, small, P, full: P + 512, open: P + 1024, a: P + 1536, b: P + 2048 };
+  h.slot = (slab, i) => slab + 32 + i * (z.HEAPU32[(slab + 24) >>> 2] & ~15); // slot i's payload
+  h.word = (a, v) => {
+    if (v !== undefined) z.HEAPU32[a >>> 2] = v;
+    return z.HEAPU32[a >>> 2];
+  };
+  h.list = (i) => stateWord(z, 'slabs') + 4 * i;
+  return h;
 }
 
 describe('snapshot of a scripted heap', () => {
@@ -52,8 +76,8 @@ describe('snapshot of a scripted heap', () => {
     expect(s.pages.map((p) => p.address)).toEqual(Array.from({ length: heapPages }, (_, i) => P + i * PAGE));
     expect(s.pages[0]).toMatchObject({ count: 3, usedBlocks: 2, large: d, limit: d, spare: false, corrupt: false });
 
-    // b's 128 B frame went back to its list; the top of the page
-    // was carved into frames down to the large block at 61,072.
+    // b's slab went back to the lists as a free 512 B frame; the top of
+    // the page was carved into frames down to the large block at 61,072.
     const top = [
       [32768, 16384],
       [49152, 8192],
@@ -116,6 +140,150 @@ describe('snapshot of a scripted heap', () => {
     });
     expect(validate(z)).toEqual({ ok: true, violations: [] });
     expect(z.check()).toBe(0);
+  });
+
+  test('slabs of slots of two sizes: each slab a block followed by its slots, full and open slabs, the slab lists, totals to the byte', async () => {
+    const h = await slabbed();
+    const { z, P } = h;
+    const s = snapshot(z);
+    expect([s.violations, z.check()]).toEqual([[], 0]);
+    expect(s.slabs).toEqual([
+      {
+        address: h.full,
+        page: P,
+        size: 512,
+        slotSize: 48,
+        slots: 10,
+        usedSlots: 10,
+        freeSlots: 0,
+        next: expect.any(Number),
+        prev: expect.any(Number),
+        freeList: [],
+        listed: false,
+      },
+      {
+        address: h.open,
+        page: P,
+        size: 512,
+        slotSize: 48,
+        slots: 10,
+        usedSlots: 2,
+        freeSlots: 8,
+        next: 0,
+        prev: 0,
+        freeList: [2, 3, 4, 5, 6, 7, 8, 9].map((i) => h.slot(h.open, i)),
+        listed: true,
+      },
+      {
+        address: h.a,
+        page: P,
+        size: 512,
+        slotSize: 112,
+        slots: 4,
+        usedSlots: 3,
+        freeSlots: 1,
+        next: h.b,
+        prev: 0,
+        freeList: [h.slot(h.a, 0)],
+        listed: true,
+      },
+      {
+        address: h.b,
+        page: P,
+        size: 512,
+        slotSize: 112,
+        slots: 4,
+        usedSlots: 1,
+        freeSlots: 3,
+        next: 0,
+        prev: h.a,
+        freeList: [1, 2, 3].map((i) => h.slot(h.b, i)),
+        listed: true,
+      },
+    ]);
+    // the slab lists, by slot size / 16: only 48 B (3) and 112 B (7) hold slabs
+    expect(s.slabLists).toHaveLength(LAYOUT.SLAB_LISTS);
+    expect(s.slabLists.filter((l) => l.members.length)).toEqual([
+      { index: 3, slotSize: 48, slabSize: 512, members: [h.open] },
+      { index: 7, slotSize: 112, slabSize: 512, members: [h.a, h.b] },
+    ]);
+    expect(s.slabLists[65]).toMatchObject({ slotSize: 1040, slabSize: 8192, members: [] });
+    // the blocks of [P+512, P+2560): a slab, then its slots in address order
+    const page = s.pages[0];
+    const inSlabs = page.blocks.filter((b) => b.address >= h.full && b.address < h.b + 512);
+    const want = [];
+    for (const [slab, m, used] of [
+      [h.full, 48, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]],
+      [h.open, 48, [0, 1]],
+      [h.a, 112, [1, 2, 3]],
+      [h.b, 112, [0]],
+    ]) {
+      want.push({ address: slab, page: P, size: 512, usable: 0, state: 'slab', class: -1, slotSize: m });
+      for (let i = 0; i < Math.floor(480 / m); i++)
+        want.push({
+          address: slab + 32 + i * m,
+          page: P,
+          size: m,
+          usable: m - 8,
+          state: used.includes(i) ? 'used' : 'free-slot',
+          class: -1,
+          slab,
+        });
+    }
+    expect(inSlabs).toEqual(want);
+    // the test helper's walk sees the same slabs and slots
+    const helperSlabs = walkHeap(z)[0].blocks.filter((b) => b.tag === LAYOUT.TAG_SLAB);
+    expect(helperSlabs.map((b) => [b.addr, b.size, b.slots.length])).toEqual(
+      s.slabs.map((x) => [x.address, 512, x.slots]),
+    );
+    expect(helperSlabs.flatMap((b) => b.slots)).toEqual(
+      inSlabs
+        .filter((b) => b.slab)
+        .map((b) => ({
+          addr: b.address,
+          size: b.size,
+          tag: b.state === 'used' ? LAYOUT.TAG_SLOT : LAYOUT.TAG_SLOT_FREE,
+        })),
+    );
+    // the page word counts a slab as one block; its blocks in use are the slots
+    expect(page).toMatchObject({ count: 1 + 4 + 1, usedBlocks: 1 + 16, slabs: 4, freeSlots: 12 });
+    const t = s.totals;
+    expect(t).toMatchObject({
+      slabs: 4,
+      usedSlots: 16,
+      freeSlots: 12,
+      freeSlotBytes: 8 * 40 + 4 * 104,
+      usedSmall: 17,
+      usedBlocks: 18,
+      usedBytes: 8 + 12 * 40 + 4 * 104 + 100000,
+    });
+    expect(t.freeBytes).toBe(t.freeFrameBytes + t.freeSlotBytes + t.freeSpanBytes);
+    expect(s.counters).toMatchObject({ usedBlocks: t.usedBlocks, usedBytes: t.usedBytes });
+    expect(
+      t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes + t.paddingBytes + t.foreignBytes + t.corruptBytes,
+    ).toBe(t.heapBytes);
+    // the page anchors the large block, so all it reserves are the unused
+    // tails of the 112 B slabs: 512 - 32 - 4 * 112 = 32 B each (a 48 B slab has none)
+    expect(page.large).not.toBe(0);
+    expect(t.reservedBytes).toBe(2 * 32);
+    // both maps show the slabs: the listing names them and their slots, the zoom draws them
+    const list = renderText(s, { page: P, columns: 200 });
+    expect(list).toMatch(/: small, 17 blocks in use \([^)]+\), 14 free frames and 12 free slots in 4 slabs \(/);
+    expect(list).toContain(`0x${h.open.toString(16).padStart(8, '0')} slab          512 B: 10 slots of 48 B`);
+    expect(list).toContain(
+      `0x${h.slot(h.open, 1).toString(16).padStart(8, '0')} slot           48 B, usable 40 B, in slab`,
+    );
+    expect(list).toContain(`0x${h.slot(h.open, 2).toString(16).padStart(8, '0')} free slot      48 B, in slab`);
+    expect(renderText(s)).toMatch(/ 17u \d+f 4s \+L\n/);
+    const zoom = renderSVG(s, { page: P });
+    const drawn = (state) =>
+      new Set([...zoom.matchAll(new RegExp(`data-addr="(\\d+)" data-state="${state}"`, 'g'))].map((m) => Number(m[1])));
+    expect([...drawn('slab')].sort()).toEqual([h.full, h.open, h.a, h.b].sort());
+    expect(drawn('free-slot').size).toBe(12);
+    expect([...drawn('used')].filter((a) => a >= h.full && a < h.b + 512).length).toBe(16);
+    expect(zoom).toContain(`data-state="used" data-size="48" data-slab="${h.full}"`);
+    expect(zoom).toMatch(/class="zee-legend">.*slab words.*free slot/);
+    expect(zoom).toContain(`free slot of 48 B in slab 0x${h.open.toString(16).padStart(8, '0')}`);
   });
 
   test('freeing the large block: its page is free again, the top of the anchor merges back into frames', async () => {
@@ -586,6 +754,195 @@ describe('corruption: validate() and zee_check() name the same broken rule', () 
     u32[stateWord(z, 'heapEnd') >>> 2] = z.memoryBytes;
     expect(rules(validate(z))).toEqual(expect.arrayContaining(['ZEE_C_PAGE', 'ZEE_C_LIST']));
     expect(CHECK_CODES[z.check()]).toBe('ZEE_C_PAGE');
+  });
+  test('the slabbed heap is as described, and sound', async () => {
+    const h = await slabbed();
+    const s = snapshot(h.z);
+    expect([s.violations, h.z.check()]).toEqual([[], 0]);
+    expect(s.slabs.map((x) => [x.address, x.slotSize, x.usedSlots, x.freeSlots, x.listed])).toEqual([
+      [h.full, 48, 10, 0, false],
+      [h.open, 48, 2, 8, true],
+      [h.a, 112, 3, 1, true],
+      [h.b, 112, 1, 3, true],
+    ]);
+    expect([s.slabLists[3].members, s.slabLists[7].members]).toEqual([[h.open], [h.a, h.b]]);
+  });
+
+  // One damage per rule of a slab and of the slab lists; each returns the
+  // address and a pattern of the first violation.  zee_check() must say ZEE_C_SLAB too.
+  test.each([
+    [
+      'a slab larger than 32 KiB',
+      (h) => {
+        header(h.z, h.open, 65536, LAYOUT.TAG_SLAB);
+        return [h.open, /its size 65536 B is above 32768/];
+      },
+    ],
+    [
+      'a slab not aligned to its size',
+      (h) => {
+        header(h.z, h.full, 1024, LAYOUT.TAG_SLAB); // at P+512
+        return [h.full, /not aligned to its size 1024 B/];
+      },
+    ],
+    [
+      "slot 0's size not a slot size (a power of two)",
+      (h) => {
+        header(h.z, h.slot(h.open, 0), 64, LAYOUT.TAG_SLOT);
+        return [h.open, /slot 0's size 64 B is not a slot size/];
+      },
+    ],
+    [
+      "slot 0's size of slots that live in another slab size",
+      (h) => {
+        header(h.z, h.slot(h.open, 0), 144, LAYOUT.TAG_SLOT);
+        return [h.open, /slots of 144 B live in slabs of 1024 B, not 512 B/];
+      },
+    ],
+    [
+      "a slot header's check word",
+      (h) => {
+        const s = h.slot(h.open, 5);
+        h.word(s - 4, h.word(s - 4) ^ 0x10);
+        return [s, /is not a slot's/];
+      },
+    ],
+    [
+      "a slot header's tag (a small block's)",
+      (h) => {
+        const s = h.slot(h.a, 1);
+        header(h.z, s, 112, LAYOUT.TAG_SMALL);
+        return [s, /is not a slot's \(tag 15 or 14/];
+      },
+    ],
+    [
+      'a slot of another size than slot 0',
+      (h) => {
+        const s = h.slot(h.open, 1);
+        header(h.z, s, 96, LAYOUT.TAG_SLOT);
+        return [s, /has size 96 B, slot 0 48 B/];
+      },
+    ],
+    [
+      'a slab with no slot in use',
+      (h) => {
+        const s = h.slot(h.b, 0); // its only slot in use, made free and listed
+        header(h.z, s, 112, LAYOUT.TAG_SLOT_FREE);
+        h.word(s, h.word(h.b + 12));
+        h.word(h.b + 12, s);
+        h.word(h.b + 8, 0);
+        return [h.b, /no slot is in use/];
+      },
+    ],
+    [
+      "a slab's count of slots in use off by one",
+      (h) => {
+        h.word(h.open + 8, 3);
+        return [h.open, /it counts 3 slots in use, its slots say 2/];
+      },
+    ],
+    [
+      'a free slot linked to a slot of another slab',
+      (h) => {
+        const other = h.slot(h.b, 1);
+        h.word(h.open + 12, other);
+        return [other, /its free list links to 0x[0-9a-f]+, not a slot of this slab/];
+      },
+    ],
+    [
+      'a free-slot link inside a slot',
+      (h) => {
+        const s = h.word(h.open + 12) + 16;
+        h.word(h.open + 12, s);
+        return [s, /not a slot of this slab/];
+      },
+    ],
+    [
+      'a slot in use on the free list',
+      (h) => {
+        const s = h.slot(h.open, 1);
+        h.word(h.open + 12, s);
+        return [s, /its free list holds 0x[0-9a-f]+, a slot in use/];
+      },
+    ],
+    [
+      'a free list of slots that loops',
+      (h) => {
+        const head = h.word(h.open + 12);
+        h.word(h.slot(h.open, 9), head); // the last free slot links back to the first
+        return [head, /its free list loops back/];
+      },
+    ],
+    [
+      'a free slot on no free list',
+      (h) => {
+        h.word(h.word(h.open + 12), 0); // the list ends after its first slot
+        return [h.open, /its free list holds 1 slots, 8 slots are free/];
+      },
+    ],
+    [
+      'a slab list member that is not a slab',
+      (h) => {
+        h.word(h.list(3), h.small);
+        return [h.small, /slab list 3 \(48 B slots\): 0x[0-9a-f]+ is a small block in use of 16 B/];
+      },
+    ],
+    [
+      'a slab on the list of another slot size',
+      (h) => {
+        h.word(h.list(3), h.b);
+        h.word(h.b + 4, 0);
+        return [h.b, /slab list 3 \(48 B slots\): 0x[0-9a-f]+ is a slab of 112 B slots/];
+      },
+    ],
+    [
+      'a full slab on its list',
+      (h) => {
+        h.word(h.list(3), h.full);
+        h.word(h.full, h.open);
+        h.word(h.full + 4, 0);
+        h.word(h.open + 4, h.full);
+        return [h.full, /is full \(no free slot\)/];
+      },
+    ],
+    [
+      'a broken back link in a slab list',
+      (h) => {
+        h.word(h.b + 4, 0);
+        return [h.b, /links back to 0x00000000, expected 0x[0-9a-f]+/];
+      },
+    ],
+    [
+      'a slab list that loops',
+      (h) => {
+        h.word(h.b, h.a);
+        return [h.a, /slab list 7 \(112 B slots\) loops back/];
+      },
+    ],
+    [
+      'a slab list link outside the heap',
+      (h) => {
+        h.word(h.list(7), 0xfffffff0);
+        return [0xfffffff0, /link 0xfffffff0 \(from the head\) is not an address in a small page/];
+      },
+    ],
+    [
+      'a slab with a free slot on no list',
+      (h) => {
+        h.word(h.list(3), 0);
+        return [h.open, /has 8 free slots but is on no slab list/];
+      },
+    ],
+  ])('%s: ZEE_C_SLAB for both', async (_, damage) => {
+    const h = await slabbed();
+    const [address, message] = damage(h);
+    const v = expectRule(h.z, 'ZEE_C_SLAB');
+    expect(v[0]).toMatchObject({ address });
+    expect(v[0].message).toMatch(message);
+    // the damaged heap still snapshots and draws
+    const s = snapshot(h.z);
+    expect(renderText(s, { page: h.P })).toMatch(/INVALID: \d+ violation\(s\); first ZEE_C_SLAB/);
+    expect(renderSVG(s, { page: h.P })).toContain('class="zee-invalid"');
   });
 });
 
