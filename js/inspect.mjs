@@ -557,7 +557,8 @@ function walk(source) {
   // { slab, slots }, or { why } with `sized` when its size is still sound
   // (so the walk can go on after it).
   function readSlab(P, b, size) {
-    const m = (rd(b + SLAB_META) & ~15) >>> 0; // slot 0's size
+    const slot0 = b + SLAB_META + META,
+      m = (rd(slot0 - 8) & ~15) >>> 0; // slot 0's size
     // Reported at the slab, or at the slot that breaks the rule.
     const fail = (why, sized, at = b) => {
       report('ZEE_C_SLAB', at, `slab ${hex(b)} (header at ${hex(b - 8)}) of small page ${hex(P)}: ${why}`);
@@ -571,11 +572,17 @@ function walk(source) {
       return fail(
         `slot 0's size ${m} B is not a slot size (a multiple of 16 up to ${LAYOUT.SLAB_MAX}, not a power of two)`,
         sized,
+        slot0,
       );
-    if (slabSize(m) !== size) return fail(`slots of ${m} B live in slabs of ${slabSize(m)} B, not ${size} B`, sized);
+    if (slabSize(m) !== size)
+      return fail(
+        `slot 0's size ${m} B: slots of ${m} B live in slabs of ${slabSize(m)} B, not ${size} B`,
+        sized,
+        slot0,
+      );
     const slots = [];
     let used = 0;
-    for (let s = b + SLAB_META + META; s + m <= b + size; s += m) {
+    for (let s = slot0; s + m <= b + size; s += m) {
       const info = rd(s - 8);
       if (!sound(s, LAYOUT.TAG_SLOT) && !sound(s, LAYOUT.TAG_SLOT_FREE))
         return fail(

@@ -124,16 +124,21 @@ test('the app grows its memory: the inspector follows the new buffer', () => {
   expect(validate(Module).ok).toBe(true);
 });
 
-test("a smashed header in the app's heap: validate() and the app's zee_check() name ZEE_C_FRAME", () => {
-  const p = Module._app_alloc(60, 200) >>> 0;
+// An overflow from the block before smashes a header: a frame's (256 B) or a slot's (208 B).
+test.each([
+  [248, 'ZEE_C_FRAME'],
+  [200, 'ZEE_C_SLAB'],
+])("a smashed header in the app's heap (malloc(%d)): validate() and the app's zee_check() name %s", (n, rule) => {
+  const p = Module._app_alloc(60, n) >>> 0;
   const u32 = new Uint32Array(Module.HEAPU8.buffer);
   const saved = u32[(p - 8) >>> 2];
-  u32[(p - 8) >>> 2] = 0x41414141; // an overflow from the block before
+  u32[(p - 8) >>> 2] = 0x41414141;
   const v = validate(Module);
   expect(v.ok).toBe(false);
-  expect(v.violations[0]).toMatchObject({ rule: 'ZEE_C_FRAME', address: p });
-  expect(CHECK_CODES[Module._zee_check()]).toBe('ZEE_C_FRAME');
+  expect(v.violations[0]).toMatchObject({ rule, address: p });
+  expect(CHECK_CODES[Module._zee_check()]).toBe(rule);
   u32[(p - 8) >>> 2] = saved;
   expect(validate(Module).ok).toBe(true);
   expect(Module._zee_check()).toBe(0);
+  Module._app_free(60);
 });

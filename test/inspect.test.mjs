@@ -789,14 +789,14 @@ describe('corruption: validate() and zee_check() name the same broken rule', () 
       "slot 0's size not a slot size (a power of two)",
       (h) => {
         header(h.z, h.slot(h.open, 0), 64, LAYOUT.TAG_SLOT);
-        return [h.open, /slot 0's size 64 B is not a slot size/];
+        return [h.slot(h.open, 0), /slot 0's size 64 B is not a slot size/];
       },
     ],
     [
       "slot 0's size of slots that live in another slab size",
       (h) => {
         header(h.z, h.slot(h.open, 0), 144, LAYOUT.TAG_SLOT);
-        return [h.open, /slots of 144 B live in slabs of 1024 B, not 512 B/];
+        return [h.slot(h.open, 0), /slots of 144 B live in slabs of 1024 B, not 512 B/];
       },
     ],
     [

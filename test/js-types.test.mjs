@@ -9,10 +9,26 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ZeeAlloc, VARIANTS, FAULTS, CHECKS, ZeeFaultError } from '../js/zee_alloc.mjs';
-import { FAULTS as LAYOUT_FAULTS, CHECK_CODES, VALIDATION } from '../js/layout.mjs';
+import { FAULTS as LAYOUT_FAULTS, CHECK_CODES, VALIDATION, LAYOUT } from '../js/layout.mjs';
+import { snapshot } from '../js/inspect.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const declarations = readFileSync(join(root, 'types/zee_alloc.d.mts'), 'utf8');
+const inspectDeclarations = readFileSync(join(root, 'types/inspect.d.mts'), 'utf8');
+
+// The fields of `export interface Name { ... }` in the inspector's declarations: { all, required }.
+function interfaceFields(name) {
+  const m = new RegExp(`^export interface ${name} \\{([\\s\\S]*?)^\\}`, 'm').exec(inspectDeclarations);
+  if (!m) throw new Error(`types/inspect.d.mts has no interface ${name}`);
+  const fields = [...m[1].matchAll(/^ {2}(\w+)(\??):/gm)];
+  return {
+    all: fields.map((f) => f[1]).sort(),
+    required: fields
+      .filter((f) => !f[2])
+      .map((f) => f[1])
+      .sort(),
+  };
+}
 
 // The string literals of `export type Name = 'a' | 'b' ...;` in the declarations.
 function unionMembers(name) {
@@ -59,6 +75,43 @@ describe('runtime values are what the declarations say', () => {
     const e = new ZeeFaultError(99, 0x1230);
     expect(e.code).toBe('ZEE_E_UNKNOWN');
     expect(e.message).toBe('zee_alloc: fault 99 at 0x1230');
+  });
+});
+
+describe("the inspector's declarations name what a snapshot holds", () => {
+  test('every field of a snapshot with slabs, a large block and free pages, and no other', async () => {
+    const z = await ZeeAlloc.create();
+    for (let i = 0; i < 12; i++) z.malloc(40); // a full slab of 48 B slots, and one with free slots
+    z.malloc(3000);
+    z.malloc(100000);
+    const s = snapshot(z);
+    expect(s.violations).toEqual([]);
+    const keys = (x) => Object.keys(x).sort();
+    expect(keys(s)).toEqual(interfaceFields('Snapshot').all);
+    expect(keys(s.totals)).toEqual(interfaceFields('SnapshotTotals').all);
+    expect(keys(s.counters)).toEqual(interfaceFields('HeapCounters').all);
+    expect(keys(s.slabs[0])).toEqual(interfaceFields('SlabInfo').all);
+    expect(keys(s.slabLists[3])).toEqual(interfaceFields('SlabListInfo').all);
+    expect(keys(s.freeLists[0])).toEqual(interfaceFields('FreeListInfo').all);
+    expect(keys(s.large[0])).toEqual(interfaceFields('LargeBlockInfo').all);
+    expect(keys(s.pages.find((p) => p.kind === 'small'))).toEqual(interfaceFields('SmallPageInfo').all);
+    const block = interfaceFields('BlockInfo');
+    const states = new Set();
+    for (const b of s.blocks) {
+      states.add(b.state);
+      expect(block.all).toEqual(expect.arrayContaining(keys(b)));
+      expect(keys(b)).toEqual(expect.arrayContaining(block.required));
+    }
+    expect([...states].sort()).toEqual(['free', 'free-slot', 'large', 'slab', 'used']);
+    const declared = /state: ([^;]*);/.exec(
+      /^export interface BlockInfo \{([\s\S]*?)^\}/m.exec(inspectDeclarations)[1],
+    )[1];
+    for (const state of states) expect(declared).toContain(`'${state}'`);
+  });
+
+  test('LAYOUT declares exactly the constants of js/layout.mjs', () => {
+    const m = /^export declare const LAYOUT: Readonly<\{([\s\S]*?)\}>;/m.exec(inspectDeclarations);
+    expect([...m[1].matchAll(/^ {2}(\w+): number;/gm)].map((f) => f[1]).sort()).toEqual(Object.keys(LAYOUT).sort());
   });
 });
 

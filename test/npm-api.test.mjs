@@ -249,14 +249,17 @@ describe('stats and the inspector', () => {
     expect(s.usedBytes).toBe(0);
   });
 
-  test('validate() names the rule a damaged header breaks', async () => {
+  test.each([
+    [120, 'ZEE_C_FRAME'], // 128 B: a frame
+    [100, 'ZEE_C_SLAB'], // 112 B: a slot in a slab
+  ])('validate() names the rule a damaged header breaks: malloc(%d), %s', async (n, rule) => {
     const z = await ZeeAlloc.create({ variant: 'unsafe' });
-    const p = z.malloc(100);
+    const p = z.malloc(n);
     z.HEAPU32[(p - 4) >>> 2] ^= 1; // flip a bit of the check word
     const r = z.validate();
     expect(r.ok).toBe(false);
-    expect(r.violations[0]).toMatchObject({ rule: 'ZEE_C_FRAME', address: p });
-    await expectCode(() => z.assertHeap(), 'ZEE_C_FRAME');
+    expect(r.violations[0]).toMatchObject({ rule, address: p });
+    await expectCode(() => z.assertHeap(), rule);
   });
 });
 

@@ -1,5 +1,5 @@
 // Types of zee-alloc/inspect (js/inspect.mjs, js/render.mjs): the heap
-// inspector reads the allocator's structures (layout 4, docs/layout.md) from
+// inspector reads the allocator's structures (layout 5, docs/layout.md) from
 // the memory alone.  The CommonJS copy, dist/cjs/inspect.d.cts, is generated
 // by scripts/build-commonjs.mjs.
 
@@ -36,7 +36,10 @@ export interface ValidationResult {
 
 export type PageKind = 'small' | 'large' | 'free-span' | 'foreign' | 'corrupt';
 
-/** A block of a small page. */
+/**
+ * A block of a small page.  A slab is a block too, followed in the lists by
+ * its slots (which lie inside it).
+ */
 export interface BlockInfo {
   /** Payload address (its header is the 8 bytes before). */
   address: number;
@@ -45,20 +48,26 @@ export interface BlockInfo {
   /**
    * Bytes from the payload to the next block: for 'used', the block's extent
    * (the power-of-two frame that holds its header size if that is at most
-   * ROUND_MAX, 4096, else exactly the header size); for 'large', its bytes in
-   * this page.
+   * ROUND_MAX, 4096, else exactly the header size; a slot: its size); for
+   * 'slab', the slab's size; for 'large', its bytes in this page.
    */
   size: number;
-  /** malloc_usable_size(): header size - 8 for 'used', size - 8 for 'free'; 0 for 'corrupt'. */
+  /** malloc_usable_size(): header size - 8 for 'used', size - 8 for 'free' and 'free-slot'; 0 for 'slab' and 'corrupt'. */
   usable: number;
   /**
-   * 'used': a small block in use; 'free': a free frame; 'large': the part of
-   * an anchored large block inside this page; 'corrupt': the rest of the page
-   * from a header the walk could not read.
+   * 'used': a small block or a slot in use; 'free': a free frame; 'slab': a
+   * slab (its words, slot headers and unused tail); 'free-slot': a free slot
+   * of a slab; 'large': the part of an anchored large block inside this page;
+   * 'corrupt': the rest of the page (or of a slab) from where the walk could
+   * not read.
    */
-  state: 'used' | 'free' | 'large' | 'corrupt';
+  state: 'used' | 'free' | 'slab' | 'free-slot' | 'large' | 'corrupt';
   /** Free frames: the free list, log2(size) - 4; otherwise -1. */
   class: number;
+  /** A slot ('used' or 'free-slot'): the address of its slab. */
+  slab?: number;
+  /** A 'slab': the size of its slots. */
+  slotSize?: number;
   /** For 'corrupt': why the walk stopped there. */
   why?: string;
 }
@@ -68,11 +77,15 @@ export interface SmallPageInfo {
   /** Position in the heap, from 0 at heapStart. */
   index: number;
   kind: 'small';
-  /** The block count in the page word (blocks in use whose header lies here). */
+  /** The block count in the page word: blocks in use whose header lies here, a slab as one. */
   count: number;
+  /** Blocks in use, slots included. */
   usedBlocks: number;
   freeFrames: number;
+  slabs: number;
+  freeSlots: number;
   usedBytes: number;
+  /** Usable bytes of its free frames and free slots. */
   freeBytes: number;
   /** Payload address of the large block this page anchors, or 0. */
   large: number;
@@ -154,6 +167,38 @@ export interface FreeListInfo {
   members: number[];
 }
 
+/** A slab: a block of `size` bytes holding `slots` slots of `slotSize` bytes. */
+export interface SlabInfo {
+  /** Its address b (its header is at b - 8; slot i's payload at b + 32 + i * slotSize). */
+  address: number;
+  page: number;
+  /** S: a power of two, at least 4 slots' bytes and at least 512. */
+  size: number;
+  slotSize: number;
+  /** Slots it holds: (size - 32) / slotSize, rounded down. */
+  slots: number;
+  usedSlots: number;
+  freeSlots: number;
+  /** Its words 0 and 1: the links of its slab list (stale while it is full). */
+  next: number;
+  prev: number;
+  /** Its free slots in list order (from its word 3). */
+  freeList: number[];
+  /** Whether it is on the slab list of its slot size. */
+  listed: boolean;
+}
+
+/** A list of slabs with a free slot (the state's slabs[index]). */
+export interface SlabListInfo {
+  index: number;
+  /** index * 16: the slot size of its slabs. */
+  slotSize: number;
+  /** The size of those slabs (0 for index 0, which holds none). */
+  slabSize: number;
+  /** Slab addresses in list order. */
+  members: number[];
+}
+
 export interface SnapshotTotals {
   heapBytes: number;
   pages: number;
@@ -163,17 +208,22 @@ export interface SnapshotTotals {
   usedBlocks: number;
   usedSmall: number;
   usedLarge: number;
-  /** Free frames (usable bytes) and free pages. */
+  /** Free frames and free slots (usable bytes) and free pages. */
   freeBytes: number;
   freeFrameBytes: number;
   freeFrames: number;
+  freeSlotBytes: number;
+  freeSlots: number;
   freeSpanBytes: number;
   freeSpans: number;
   freeListBytes: number;
   freeListMembers: number;
-  /** Page words and block headers (the anchored large blocks' included). */
+  slabs: number;
+  /** Slots in use (counted in usedSmall and usedBlocks too). */
+  usedSlots: number;
+  /** Page words, block and slot headers (the anchored large blocks' included), slabs' words. */
   metadataBytes: number;
-  /** The vacant slot at the end of every small page that anchors no large block. */
+  /** The vacant slot at the end of every small page that anchors no large block, an anchor-only page's unused part, slabs' unused tails. */
   reservedBytes: number;
   /** What small blocks up to ROUND_MAX occupy beyond their header size: the rest of their power-of-two frame. */
   paddingBytes: number;
@@ -223,7 +273,11 @@ export interface Snapshot {
   large: LargeBlockInfo[];
   /** The runs of free pages, in address order. */
   spans: SpanInfo[];
+  /** Every slab the walk read, in address order. */
+  slabs: SlabInfo[];
   freeLists: FreeListInfo[];
+  /** The 66 lists of slabs with a free slot, by slot size / 16. */
+  slabLists: SlabListInfo[];
   totals: SnapshotTotals;
   violations: Violation[];
 }
@@ -263,14 +317,24 @@ export declare const LAYOUT: Readonly<{
   MAX_FRAME: number;
   CLASSES: number;
   MAX_SMALL: number;
+  ROUND_MAX: number;
+  SLAB_MAX: number;
+  SLAB_SLOTS: number;
+  SLAB_MIN: number;
+  SLAB_META: number;
+  SLAB_LISTS: number;
   TAG_MASK: number;
   TAG_SMALL: number;
   TAG_LARGE: number;
   TAG_FREE: number;
   TAG_MERGED: number;
+  TAG_SLAB: number;
+  TAG_SLOT: number;
+  TAG_SLOT_FREE: number;
   SALT: number;
   PAGE_TAG: number;
   COUNT_MASK: number;
+  ANCHOR_ONLY: number;
   INFO_MAGIC: number;
   MAP_NONE: number;
   MAP_FREE: number;

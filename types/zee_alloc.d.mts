@@ -116,7 +116,8 @@ export type ZeeCheckCode =
   | 'ZEE_C_LIST'
   | 'ZEE_C_LIST_COUNT'
   | 'ZEE_C_TOTALS'
-  | 'ZEE_C_STATE';
+  | 'ZEE_C_STATE'
+  | 'ZEE_C_SLAB';
 
 export declare const ENOMEM: 48;
 export declare const EINVAL: 28;
