@@ -110,6 +110,36 @@ test('allocate, zoom into a page, select a block there, free, random workload: t
   expect(await box.locator('title').textContent()).toMatch(/in use, block 4096 B, usable 3000 B, padding 1088 B/);
   expect(await page.getAttribute(`#map svg g.zee-page[data-page="${P}"]`, 'class')).toBe('zee-page zee-small zoomed');
 
+  // malloc(40): a 48 B slot, slot 0 of a 512 B slab in the same page; the
+  // page view draws the slab's words, the slot in use and its 9 free slots
+  await page.fill('#size', '40');
+  await act('#alloc');
+  const q = Number(await page.getAttribute('#blocks div', 'data-ptr'));
+  s = await stats();
+  expect([s['used-blocks'], s['used-bytes'], s.slabs, s['free-slots']]).toEqual([2, 3040, 1, 9]);
+  let drawn = await zoomBlocks();
+  expect(drawn.used).toEqual([q, p].sort((a, b) => a - b));
+  expect(drawn.slab).toEqual([q - 32]);
+  expect(drawn['free-slot']).toEqual(Array.from({ length: 9 }, (_, i) => q + 48 * (i + 1)));
+  const slot = page.locator(`#zoom svg .zee-block[data-addr="${q}"]`).first();
+  expect([await slot.getAttribute('data-slab'), await slot.getAttribute('data-size')]).toEqual([String(q - 32), '48']);
+  expect(await slot.locator('title').textContent()).toMatch(/slot in use in slab 0x[0-9a-f]{8}, 48 B, usable 40 B/);
+  // a free slot is drawn in its own colour, the one the legend names
+  const legend = await page.$$eval('#zoom svg .zee-legend text', (els) => els.map((e) => e.textContent));
+  expect(legend).toEqual(expect.arrayContaining(['slab words', 'free slot']));
+  const fills = await page.$$eval('#zoom svg .zee-block', (els) =>
+    Object.fromEntries(els.map((e) => [e.dataset.state, e.getAttribute('fill')])),
+  );
+  expect(new Set([fills.used, fills['free-slot'], fills.slab, fills.free]).size).toBe(4);
+  expect(await page.textContent('#zoom-title')).toMatch(/1 slabs with 9 free slots/);
+  // select the slot in the page view and free it: its slab goes with it
+  await page.click(`#zoom svg .zee-block[data-addr="${q}"]`);
+  await act('#free');
+  s = await stats();
+  expect([s['used-blocks'], s['used-bytes'], s.slabs, s['free-slots']]).toEqual([1, 3000, 0, 0]);
+  drawn = await zoomBlocks();
+  expect([drawn.used, drawn.slab, drawn['free-slot']]).toEqual([[p], undefined, undefined]);
+
   // malloc(100000): a large block; its anchor's row and a large page appear
   await page.fill('#size', '100000');
   await act('#alloc');

@@ -110,7 +110,7 @@ function draw() {
   if (zoomed) {
     const page = s.pages.find((p) => p.address === zoomed);
     $('zoom-title').textContent =
-      `Page ${hex(zoomed)} (${page.kind}${page.kind === 'small' ? `: ${page.usedBlocks} in use, ${page.freeFrames} free frames` : ''})`;
+      `Page ${hex(zoomed)} (${page.kind}${page.kind === 'small' ? `: ${page.usedBlocks} in use, ${page.freeFrames} free frames${page.slabs ? `, ${page.slabs} slabs with ${page.freeSlots} free slots` : ''}` : ''})`;
     $('zoom').innerHTML = renderSVG(s, { title: 'zee_alloc heap', page: zoomed, maxBytes: MAP_BYTES });
     if (selected) for (const r of $('zoom').querySelectorAll(`[data-addr="${selected}"]`)) r.classList.add('selected');
   } else $('zoom').innerHTML = '';
@@ -125,6 +125,8 @@ function draw() {
     stat('peak-bytes', 'peak bytes in use', b(s.counters.peakBytes), "the allocator's running peak of bytes in use"),
     stat('free-bytes', 'bytes free', b(t.freeBytes)),
     stat('free-frames', 'free frames', v(t.freeFrames)),
+    stat('slabs', 'slabs', v(t.slabs), 'frames of slots of one size (up to 1,040 B, not a power of two)'),
+    stat('free-slots', 'free slots', v(t.freeSlots), 'free slots in the slabs: only a block of their size can use one'),
     stat('free-pages', 'free pages', v(t.freeSpanBytes / 65536), 'whole pages no block uses'),
     stat('largest-free', 'largest free block', b(t.largestFreeBlock)),
     stat('metadata', 'headers and page words', b(t.metadataBytes)),
