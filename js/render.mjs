@@ -325,8 +325,8 @@ export function renderText(snap, options = {}) {
     out.push(fit(`${hex(p.address)} ${label} |${bar}| ${pageNote(snap, p)}`.trimEnd()));
   }
   const legend = [
-    `legend: # in use  . free frame  % mostly in use  : mostly free  = large block`,
-    `        - free page  ~ not zee_alloc's  ! unreadable; a cell = ${formatBytes(Math.round(PAGE / cells))}`,
+    `legend: # in use  . free frame or slot  % mostly in use  : mostly free`,
+    `        = large block  - free page  ~ foreign  ! unreadable; a cell = ${formatBytes(Math.round(PAGE / cells))}`,
     `        u/f/s: blocks in use / free frames / slabs; +L: anchors a large block`,
   ];
   for (const l of legend) out.push(fit(l));
