@@ -1,4 +1,4 @@
-// The inspector against heaps written by hand, byte by byte, from the layout 3
+// The inspector against heaps written by hand, byte by byte, from the layout 5
 // spec (src/zee_alloc.h, js/layout.mjs): exact snapshots and totals, then one
 // damage per rule, each expected as the first violation.  These heaps don't
 // come from the allocator, so the inspector's rules are tested on their own,
@@ -33,6 +33,7 @@ function heapOf(pages, { extraPages = 0 } = {}) {
     wr(p - 4, (size | tag) ^ p ^ LAYOUT.SALT);
   };
   const free = []; // [address, size]
+  const openSlabs = []; // [address, slot size]: slabs with a free slot
   const freePages = [];
   const c = { usedBytes: 0, usedBlocks: 0, smallPages: 0, largePages: 0, freePages: 0 };
   const h = {
@@ -48,22 +49,46 @@ function heapOf(pages, { extraPages = 0 } = {}) {
     stateWord: (field) => STATE_AT + 4 * STATE[field],
     mapAt: (i) => MAP_AT + HEAP_PAGE + i,
     /**
-     * Small page i tiled from P+16 by blocks [size, 'u' | 'f']; `large`: m of
-     * the block it anchors.  A block in use of size m occupies its extent: up
-     * to ROUND_MAX the power-of-two frame that holds it, above exactly m.
+     * The slab at b of `size` bytes: slots of m bytes after its 24 bytes of
+     * words, those of the indexes in `used` in use, the others free and
+     * listed in address order.  Returns the slots' payload addresses.
+     */
+    slab(b, size, { m, used }) {
+      const slots = [];
+      for (let s = b + 32; s + m <= b + size; s += m) {
+        header(s, m, used.includes(slots.length) ? LAYOUT.TAG_SLOT : LAYOUT.TAG_SLOT_FREE);
+        slots.push(s);
+      }
+      const freeSlots = slots.filter((_, k) => !used.includes(k));
+      freeSlots.forEach((s, k) => wr(s, freeSlots[k + 1] ?? 0));
+      wr(b + 8, used.length);
+      wr(b + 12, freeSlots[0] ?? 0);
+      c.usedBytes += used.length * (m - 8);
+      c.usedBlocks += used.length;
+      if (freeSlots.length) openSlabs.push([b, m]);
+      return slots;
+    },
+    /**
+     * Small page i tiled from P+16 by blocks [size, 'u' | 'f'] or
+     * [size, 's', { m, used }] (a slab, see slab()); `large`: m of the block
+     * it anchors.  A block in use of size m occupies its extent: up to
+     * ROUND_MAX the power-of-two frame that holds it, above exactly m.
      */
     small(i, blocks, { large = 0, loose = false } = {}) {
       const base = P(i);
       let f = base + 16,
         used = 0;
       const out = [];
-      for (const [size, kind] of blocks) {
-        header(f, size, kind === 'u' ? LAYOUT.TAG_SMALL : LAYOUT.TAG_FREE);
+      for (const [size, kind, slots] of blocks) {
+        header(f, size, { u: LAYOUT.TAG_SMALL, s: LAYOUT.TAG_SLAB }[kind] ?? LAYOUT.TAG_FREE);
         out.push(f);
         if (kind === 'u') {
           used++;
           c.usedBytes += size - 8;
           c.usedBlocks++;
+        } else if (kind === 's') {
+          used++; // the page counts a slab as one block
+          h.slab(f, size, slots);
         } else free.push([f, size]);
         f += kind === 'u' ? extent(size) : size;
       }
@@ -121,6 +146,17 @@ function heapOf(pages, { extraPages = 0 } = {}) {
           wr(f + 4, members[n - 1] ?? 0);
         });
         wr(STATE_AT + 4 * (STATE.lists + k), members[0] ?? 0);
+      }
+      for (let i = 0; i < LAYOUT.SLAB_LISTS; i++) {
+        const members = openSlabs
+          .filter(([, m]) => m === i * 16)
+          .map(([b]) => b)
+          .sort((a, b) => a - b);
+        members.forEach((b, n) => {
+          wr(b, members[n + 1] ?? 0);
+          wr(b + 4, members[n - 1] ?? 0);
+        });
+        wr(STATE_AT + 4 * (STATE.slabs + i), members[0] ?? 0);
       }
       wr(STATE_AT + 4 * STATE.usedBytes, c.usedBytes);
       wr(STATE_AT + 4 * STATE.usedBlocks, c.usedBlocks);
@@ -830,6 +866,110 @@ describe('one damage, one rule: the first violation names it', () => {
       { address: b, page: h.P(0), size: PAGE - 16, usable: LAYOUT.MAX_SMALL, state: 'used', class: -1 },
     ]);
     expect(s.totals).toMatchObject({ usedBytes: LAYOUT.MAX_SMALL, metadataBytes: 16, reservedBytes: 8 });
+  });
+});
+
+describe('slabs written by hand', () => {
+  // Page 0: 16 B in use, free frames 32..256, a full slab of ten 48 B slots
+  // at 512, free frames 1024..4096, an 8 KiB slab of seven 1,040 B slots at
+  // 8 KiB (slots 0 and 3 in use), free frames of 16 and 32 KiB.
+  function slabPage() {
+    const h = heapOf(1);
+    const fr = (...sizes) => sizes.map((x) => [x, 'f']);
+    const { blocks } = h.small(0, [
+      [16, 'u'],
+      ...fr(32, 64, 128, 256),
+      [512, 's', { m: 48, used: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] }],
+      ...fr(1024, 2048, 4096),
+      [8192, 's', { m: 1040, used: [0, 3] }],
+      ...fr(16384, 32768),
+    ]);
+    h.finish();
+    return { h, small: blocks[0], full: blocks[5], open: blocks[9] };
+  }
+
+  // Page 0 anchors a large block from P + at to its end (and counts it).
+  function anchor(h, at) {
+    const large = h.P(0) + at;
+    h.wr(h.P(0) + 4, large);
+    h.u32[h.P(0) >>> 2]++;
+    h.header(large, PAGE - at, LAYOUT.TAG_LARGE);
+  }
+
+  test('every slab and slot, the slab list and the totals, to the byte', () => {
+    const { h, full, open } = slabPage();
+    const s = snapshot(h.src);
+    expect(s.violations).toEqual([]);
+    expect([full, open].map((b) => b - h.P(0))).toEqual([512, 8192]);
+    expect(s.slabs.map((x) => [x.address, x.size, x.slotSize, x.slots, x.usedSlots, x.freeSlots, x.listed])).toEqual([
+      [full, 512, 48, 10, 10, 0, false],
+      [open, 8192, 1040, 7, 2, 5, true],
+    ]);
+    expect(s.slabs[1].freeList).toEqual([1, 2, 4, 5, 6].map((i) => open + 32 + 1040 * i));
+    expect(s.slabLists[65]).toEqual({ index: 65, slotSize: 1040, slabSize: 8192, members: [open] });
+    expect(s.pages[0]).toMatchObject({ count: 3, usedBlocks: 13, freeFrames: 9, slabs: 2, freeSlots: 5 });
+    const t = s.totals;
+    expect(t).toMatchObject({
+      usedBytes: 8 + 10 * 40 + 2 * 1032,
+      usedBlocks: 13,
+      usedSlots: 12,
+      freeSlots: 5,
+      freeSlotBytes: 5 * 1032,
+      slabs: 2,
+      // the page word and the slot at P+8; 11 block headers; each slab's 24 B of words and its slot headers
+      metadataBytes: 16 + 8 * 11 + (24 + 8 * 10) + (24 + 8 * 7),
+      // the page end's slot; the 1,040 B slab's tail (8192 - 32 - 7 * 1040); the 48 B slab has none
+      reservedBytes: 8 + 880,
+      paddingBytes: 0,
+    });
+    expect(t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes + t.paddingBytes).toBe(t.heapBytes);
+  });
+
+  // Damage the allocator never makes, so only the inspector is asked: each
+  // the first violation, at its address.
+  test.each([
+    [
+      'slots of 1,040 B in a 16 KiB slab (not the slab size of its slots)',
+      'ZEE_C_SLAB',
+      (h) => {
+        const b = h.P(0) + 16384;
+        h.header(b, 16384, LAYOUT.TAG_SLAB);
+        h.slab(b, 16384, { m: 1040, used: [0] });
+        return [b + 32, /slots of 1040 B live in slabs of 8192 B, not 16384 B/];
+      },
+    ],
+    [
+      'a slab whose own rules hold but which runs into the large block above it',
+      'ZEE_C_FRAME',
+      (h) => {
+        // a large block from P+20 KiB: the 8 KiB slab at 16 KiB runs 4 KiB into it
+        anchor(h, 20480);
+        const b = h.P(0) + 16384;
+        h.header(b, 8192, LAYOUT.TAG_SLAB);
+        h.slab(b, 8192, { m: 1040, used: [0] });
+        return [
+          b,
+          /slab 0x[0-9a-f]+ \(header at 0x[0-9a-f]+\) of small page 0x[0-9a-f]+: its 8192 B run to 0x[0-9a-f]+, past the large block/,
+        ];
+      },
+    ],
+    [
+      'a slab of a wrong slot size that also runs into the large block: its own rule first, as zee_check() checks',
+      'ZEE_C_SLAB',
+      (h) => {
+        anchor(h, 20480);
+        const b = h.P(0) + 16384;
+        h.header(b, 8192, LAYOUT.TAG_SLAB);
+        h.slab(b, 8192, { m: 1024, used: [0] });
+        return [b + 32, /slot 0's size 1024 B is not a slot size/];
+      },
+    ],
+  ])('%s: %s', (_, rule, damage) => {
+    const { h } = slabPage();
+    const [address, message] = damage(h);
+    const v = expectFirst(h, rule, address);
+    expect(v[0].message).toMatch(message);
+    expect(renderText(snapshot(h.src))).toMatch(new RegExp(`INVALID: \\d+ violation\\(s\\); first ${rule}`));
   });
 });
 
