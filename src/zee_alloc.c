@@ -561,11 +561,9 @@ static addr take_anchor(uint32_t r, uint32_t j, uint32_t align) {
  * up to f's own alignment.  Only for a hole that fits from f on: the run
  * below then fits too, and a miss costs no steps. */
 static addr run_start(addr f) {
-  for (uint32_t t = MIN_FRAME; t <= (f & -f) && ((f - t) & OFFSET_MASK) >= MIN_FRAME;)
+  for (uint32_t t = MIN_FRAME; t <= (f & -f) && ((f - t) & OFFSET_MASK) >= MIN_FRAME; t <<= 1)
     if (has_meta(f - t, t | ZEE_TAG_FREE))
-      f -= t, t = MIN_FRAME;
-    else
-      t <<= 1;
+      f -= t, t = MIN_FRAME / 2; /* from the smallest again */
   return f;
 }
 
@@ -584,10 +582,7 @@ static addr alloc_small(uint32_t size, uint32_t align) {
   addr f;
   int exact = size > ROUND_MAX && align == MIN_FRAME; /* (so c >= 8: holes is a class) */
   if (span == MIN_FRAME << c && (f = H.lists[c])) {   /* the fast path: pop a whole frame */
-    addr next = AT(f)[0];
-    H.lists[c] = next;
-    if (next)
-      AT(next)[1] = 0;
+    list_remove(&H.lists[c], f);
     goto found;
   }
   f = H.cursor;
@@ -709,6 +704,13 @@ static uint32_t slab_size(uint32_t m) {
   return size < ZEE_SLAB_MIN ? ZEE_SLAB_MIN : size;
 }
 
+/* Marks slot s of slab b free and puts it first on the slab's free slots. */
+static void put_slot(addr b, addr s, uint32_t m) {
+  set_meta(s, m | ZEE_TAG_SLOT_FREE);
+  AT(s)[0] = AT(b)[SLAB_FREE];
+  AT(b)[SLAB_FREE] = s;
+}
+
 /* A slot of m bytes: from the first slab with a free one, or a new slab. */
 static addr alloc_slot(uint32_t m) {
   addr *head = &H.slabs[m / MIN_FRAME], b = *head, s;
@@ -718,11 +720,8 @@ static addr alloc_slot(uint32_t m) {
       return 0;
     set_meta(b, size | ZEE_TAG_SLAB);
     AT(b)[SLAB_USED] = AT(b)[SLAB_FREE] = 0;
-    for (s = b + SLAB_META + META_SIZE + (size - SLAB_META - META_SIZE) / m * m; (s -= m) > b;) {
-      set_meta(s, m | ZEE_TAG_SLOT_FREE);
-      AT(s)[0] = AT(b)[SLAB_FREE];
-      AT(b)[SLAB_FREE] = s;
-    }
+    for (s = b + SLAB_META + META_SIZE + (size - SLAB_META - META_SIZE) / m * m; (s -= m) > b;)
+      put_slot(b, s, m);
     list_push(head, b);
   }
   s = AT(b)[SLAB_FREE];
@@ -741,8 +740,7 @@ static void release_slot(addr s, uint32_t m) {
   ASSERT(has_meta(b, size | ZEE_TAG_SLAB) && AT(b)[SLAB_USED], s);
   if (!AT(b)[SLAB_FREE])
     list_push(head, b); /* it was full */
-  AT(s)[0] = AT(b)[SLAB_FREE];
-  AT(b)[SLAB_FREE] = s;
+  put_slot(b, s, m);
   if (!--AT(b)[SLAB_USED]) {
     list_remove(head, b);
     release_small(b, size);
@@ -997,8 +995,8 @@ static int walk_slab(addr b, uint32_t size, walk_totals *t) {
     return ZEE_C_SLAB;
   uint32_t free = 0; /* the free list holds exactly the free slots */
   for (addr s = AT(b)[SLAB_FREE]; s; s = AT(s)[0])
-    if (++free > n - used || (s & -size) != b || (s - b - SLAB_META - META_SIZE) % m ||
-        !sound(s, ZEE_TAG_SLOT_FREE))
+    if (++free > n - used || (s & -size) != b || s < b + SLAB_META + META_SIZE ||
+        (s - b - SLAB_META - META_SIZE) % m || !sound(s, ZEE_TAG_SLOT_FREE))
       return ZEE_C_SLAB;
   if (free != n - used)
     return ZEE_C_SLAB;
@@ -1116,7 +1114,7 @@ static int walk(void) {
     for (addr b = H.slabs[i], prev = 0; b; prev = b, b = AT(b)[0])
       if (++n > t.open_slabs || b < H.heap_start || b >= H.heap_end || (b & 15) ||
           MAP(b) != ZEE_MAP_SMALL || AT(b)[1] != prev || !AT(b)[SLAB_FREE] ||
-          !has_meta(b, slab_size(i * MIN_FRAME) | ZEE_TAG_SLAB) ||
+          !slab_sized(i * MIN_FRAME) || !has_meta(b, slab_size(i * MIN_FRAME) | ZEE_TAG_SLAB) ||
           (AT(b + SLAB_META)[0] & ~TAG_MASK) != i * MIN_FRAME)
         return ZEE_C_SLAB;
   if (n != t.open_slabs)
