@@ -1,7 +1,8 @@
 // The allocator at work: `./run demo` (or `npm run demo` after `npm run build`).
 // Allocates a mix of sizes, frees some, reallocs, and prints where each
-// block landed: its exact size (n + 8 rounded to 16 for a small block, n
-// rounded to 16 for a large one), its page, and how the heap's pages are used.
+// block landed: its exact size (n + 8 rounded to 16 for a small block or a
+// slot, n rounded to 16 for a large one), its page, and how the heap's pages
+// are used.
 import { ZeeAlloc } from '../js/zee_alloc.mjs';
 
 const PAGE = 65536;
@@ -13,9 +14,14 @@ const describe = (p) => {
   const info = z.HEAPU32[(p - 8) >>> 2]; // the header at p - 8: size | tag
   const size = (info & ~15) >>> 0,
     page = hex((p - 8) & ~(PAGE - 1));
-  return (info & 15) === 5
-    ? `large ${kib(size)}: ${kib(PAGE - (p % PAGE || PAGE))} in the top of page ${page} + ${Math.floor(size / PAGE)} page(s)`
-    : `small ${kib(size)} in page ${page}`;
+  if ((info & 15) === 5)
+    return `large ${kib(size)}: ${kib(PAGE - (p % PAGE || PAGE))} in the top of page ${page} + ${Math.floor(size / PAGE)} page(s)`;
+  if ((info & 15) === 15) {
+    // a slot: its slab is the power of two >= 4 x its size (at least 512 B), aligned to it
+    const slab = Math.max(512, 2 ** Math.ceil(Math.log2(4 * size)));
+    return `slot ${kib(size)} in the ${kib(slab)} slab at ${hex(p & -slab)}, page ${page}`;
+  }
+  return `small ${kib(size)} in page ${page}`;
 };
 
 /** Pages the allocator owns, by kind: the running totals (O(1)). */
@@ -50,8 +56,8 @@ step('aligned_alloc(256 KiB, 100)', b, 100);
 const c = z.calloc(100, 40);
 step('calloc(100, 40)', c, 4000);
 
-const r = z.malloc(100);
-step('malloc(100)', r, 100);
+const r = z.malloc(120); // 128 B: a frame of its own (a slot would move)
+step('malloc(120)', r, 120);
 const r2 = z.realloc(r, 1000);
 step('realloc(.., 1000)', r2, 1000);
 console.log(`  ${r2 === r ? 'grew in place over the free frames after it' : 'moved: the frames after it are in use'}`);
