@@ -931,9 +931,12 @@ void *zee_realloc(void *ptr, size_t n) {
   int done = 0;
   if (n <= MAX_SMALL) {
     uint32_t want = ((uint32_t)n + META_SIZE + MIN_FRAME - 1) & ~(MIN_FRAME - 1);
+    /* A slot keeps its size; a block resized to a slot size moves to a
+     * slot, as Lua's reallocs do (1.24x -> 1.23x dlmalloc's heap): in place,
+     * it would keep a power-of-two extent. */
     if (info & 8)
-      done = want == size; /* a slot keeps its size */
-    else if (info & 2)
+      done = want == size;
+    else if (info & 2 && !slab_sized(want))
       done = resize_small(p, size, want);
   } else if (!(info & 2) && n <= MAX_HEAP) {
     done = resize_large(p, size, ((uint32_t)n + MIN_FRAME - 1) & ~(MIN_FRAME - 1));

@@ -80,12 +80,22 @@ test('realloc grows a small block in place over the free frames after it', () =>
   const p = z.malloc(110); // a fresh page: 128 B, the frame 128@128; the frames above it free
   expect(p % PAGE).toBe(128);
   z.HEAPU8.fill(7, p, p + 110);
-  const q = z.realloc(p, 1000);
+  const q = z.realloc(p, 1496);
   expect(q).toBe(p);
-  expect(z.usableSize(q)).toBe(1000); // 1000 + 8 is already a multiple of 16
-  expect(meta(z, q).size).toBe(1008);
+  expect(z.usableSize(q)).toBe(1496); // 1496 + 8 is already a multiple of 16
+  expect(meta(z, q).size).toBe(1504);
   expect(z.HEAPU8.subarray(q, q + 110).every((b) => b === 7)).toBe(true);
-  expect(meta(z, q + 1024).free).toBe(true); // it takes its 1 KiB frame; the rest went back
+  expect(meta(z, q + 2048).free).toBe(true); // it takes its 2 KiB frame; the rest went back
+});
+
+test('realloc of a frame block to a slot size moves it to a slot', () => {
+  const p = z.malloc(24); // 32 B: a frame
+  z.HEAPU8.fill(4, p, p + 24);
+  const q = z.realloc(p, 70); // 80 B: in place it would keep a 128 B frame
+  expect(q).not.toBe(p);
+  expect(meta(z, q)).toMatchObject({ size: 80, tag: LAYOUT.TAG_SLOT });
+  expect(z.HEAPU8.subarray(q, q + 24).every((b) => b === 4)).toBe(true);
+  expect(meta(z, p).tag).toBe(LAYOUT.TAG_FREE);
 });
 
 test('realloc shrinks in place by freeing the tail', () => {
