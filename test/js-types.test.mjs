@@ -11,24 +11,14 @@ import { fileURLToPath } from 'node:url';
 import { ZeeAlloc, VARIANTS, FAULTS, CHECKS, ZeeFaultError } from '../js/zee_alloc.mjs';
 import { FAULTS as LAYOUT_FAULTS, CHECK_CODES, VALIDATION, LAYOUT } from '../js/layout.mjs';
 import { snapshot } from '../js/inspect.mjs';
+import { interfaceFields as fieldsOf } from './helpers/declarations.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const declarations = readFileSync(join(root, 'types/zee_alloc.d.mts'), 'utf8');
 const inspectDeclarations = readFileSync(join(root, 'types/inspect.d.mts'), 'utf8');
 
 // The fields of `export interface Name { ... }` in the inspector's declarations: { all, required }.
-function interfaceFields(name) {
-  const m = new RegExp(`^export interface ${name} \\{([\\s\\S]*?)^\\}`, 'm').exec(inspectDeclarations);
-  if (!m) throw new Error(`types/inspect.d.mts has no interface ${name}`);
-  const fields = [...m[1].matchAll(/^ {2}(\w+)(\??):/gm)];
-  return {
-    all: fields.map((f) => f[1]).sort(),
-    required: fields
-      .filter((f) => !f[2])
-      .map((f) => f[1])
-      .sort(),
-  };
-}
+const interfaceFields = (name) => fieldsOf(inspectDeclarations, name, 'types/inspect.d.mts');
 
 // The string literals of `export type Name = 'a' | 'b' ...;` in the declarations.
 function unionMembers(name) {

@@ -21,6 +21,7 @@ import {
 import { createRequire } from 'node:module';
 import { join, extname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { interfaceFields as fieldsOf } from './helpers/declarations.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const work = join(root, 'test-output', 'npm');
@@ -293,18 +294,7 @@ describe('the tarball and the installed package', () => {
 const declarations = (file) => readFileSync(join(installed, file), 'utf8');
 
 // The fields of `export interface name { ... }`: { all, required }, sorted.
-function interfaceFields(file, name) {
-  const m = new RegExp(`^export interface ${name}\\b[^{]*\\{([\\s\\S]*?)^\\}`, 'm').exec(declarations(file));
-  if (!m) throw new Error(`${file} has no interface ${name}`);
-  const fields = [...m[1].matchAll(/^  (?:readonly )?(\w+)(\??):/gm)];
-  return {
-    all: fields.map((f) => f[1]).sort(),
-    required: fields
-      .filter((f) => !f[2])
-      .map((f) => f[1])
-      .sort(),
-  };
-}
+const interfaceFields = (file, name) => fieldsOf(declarations(file), name, file);
 
 // The type named by field `field` of interface `name` (`Foo[]` -> Foo).
 function fieldType(file, name, field) {
