@@ -707,9 +707,8 @@ static uint32_t slab_size(uint32_t m) {
   return size < ZEE_SLAB_MIN ? ZEE_SLAB_MIN : size;
 }
 
-/* Marks slot s of slab b free and puts it first on the slab's free slots. */
-static void put_slot(addr b, addr s, uint32_t m) {
-  set_meta(s, m | ZEE_TAG_SLOT_FREE);
+/* Puts free slot s first on slab b's free slots (its header says free). */
+static void put_slot(addr b, addr s) {
   AT(s)[0] = AT(b)[SLAB_FREE];
   AT(b)[SLAB_FREE] = s;
 }
@@ -723,8 +722,10 @@ static addr alloc_slot(uint32_t m) {
       return 0;
     set_meta(b, size | ZEE_TAG_SLAB);
     AT(b)[SLAB_USED] = AT(b)[SLAB_FREE] = 0;
-    for (s = b + SLAB_META + META_SIZE + (size - SLAB_META - META_SIZE) / m * m; (s -= m) > b;)
-      put_slot(b, s, m);
+    for (s = b + SLAB_META + META_SIZE + (size - SLAB_META - META_SIZE) / m * m; (s -= m) > b;) {
+      set_meta(s, m | ZEE_TAG_SLOT_FREE);
+      put_slot(b, s);
+    }
     list_push(head, b);
   }
   s = AT(b)[SLAB_FREE];
@@ -743,7 +744,7 @@ static void release_slot(addr s, uint32_t m) {
   ASSERT(has_meta(b, size | ZEE_TAG_SLAB) && AT(b)[SLAB_USED], s);
   if (!AT(b)[SLAB_FREE])
     list_push(head, b); /* it was full */
-  put_slot(b, s, m);
+  put_slot(b, s);       /* release() marked it free */
   if (!--AT(b)[SLAB_USED]) {
     list_remove(head, b);
     release_small(b, size);
@@ -988,14 +989,13 @@ static int walk_slab(addr b, uint32_t size, walk_totals *t) {
   uint32_t m = AT(b + SLAB_META)[0] & ~TAG_MASK, used = 0, n = 0;
   if (size > MAX_FRAME || (b & (size - 1)) || !slab_sized(m) || slab_size(m) != size)
     return ZEE_C_SLAB;
-  for (addr s = b + SLAB_META + META_SIZE; s + m <= b + size; s += m) {
-    if (!sound(s, ZEE_TAG_SLOT) && !sound(s, ZEE_TAG_SLOT_FREE))
+  for (addr s = b + SLAB_META + META_SIZE; s + m <= b + size; s += m, n++) {
+    uint32_t info = AT(s - META_SIZE)[0];
+    if ((info ^ m) != ZEE_TAG_SLOT_FREE && (info ^ m) != ZEE_TAG_SLOT)
       return ZEE_C_SLAB;
-    if ((AT(s - META_SIZE)[0] ^ m) == ZEE_TAG_SLOT)
-      used++;
-    else if ((AT(s - META_SIZE)[0] ^ m) != ZEE_TAG_SLOT_FREE)
+    if (!has_meta(s, info))
       return ZEE_C_SLAB;
-    n++;
+    used += (info ^ m) == ZEE_TAG_SLOT;
   }
   if (!used || AT(b)[SLAB_USED] != used)
     return ZEE_C_SLAB;
