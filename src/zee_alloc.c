@@ -778,29 +778,25 @@ static int resize_small(addr p, uint32_t size, uint32_t want) {
   return 1;
 }
 
-/* Resizes a large block in place to r + j' whole pages >= want: shrinks by
- * freeing whole pages, grows over the free pages after it or at the heap's
- * top.  Returns 0 if it can't. */
-static int resize_large(addr p, uint32_t size, uint32_t want) {
-  addr a = (p - META_SIZE) & ~OFFSET_MASK;
-  uint32_t r = size & OFFSET_MASK, j = size >> PAGE_LOG2;
-  uint32_t j2 = want > r ? (want - r + OFFSET_MASK) >> PAGE_LOG2 : 0;
-  addr end = a + PAGE_SIZE + (j << PAGE_LOG2);
-  if (j2 < j) {
-    free_pages(a + PAGE_SIZE + (j2 << PAGE_LOG2), j - j2);
-  } else if (j2 > j) {
-    uint32_t need = j2 - j, have = 0;
-    while (have < need && MAP(end + (have << PAGE_LOG2)) == ZEE_MAP_FREE)
-      have++;
-    /* At the top of the heap, growing memory extends the block. */
-    if (have < need && (end + (have << PAGE_LOG2) != H.heap_end || source_size() != H.heap_end ||
-                        !grow(need - have)))
+/* Resizes a large block in place to end on the page boundary at or above
+ * p + n (n <= MAX_HEAP - p): shrinks by freeing whole pages, grows over the
+ * free pages after it or over new memory at the heap's top.  Returns 0 if
+ * it can't. */
+static int resize_large(addr p, uint32_t size, uint32_t n) {
+  addr end = p + size, end2 = (p + n + OFFSET_MASK) & ~OFFSET_MASK;
+  int32_t pages = (int32_t)(end2 - end) >> PAGE_LOG2;
+  for (addr x = end; x < end2; x += PAGE_SIZE)
+    if (MAP(x) != ZEE_MAP_FREE &&
+        (x != H.heap_end || source_size() != x || !grow((end2 - x) >> PAGE_LOG2)))
       return 0;
-    mark(end, need, ZEE_MAP_LARGE);
-    H.free_pages -= need;
+  if (pages < 0) {
+    free_pages(end2, -pages);
+  } else {
+    mark(end, pages, ZEE_MAP_LARGE);
+    H.free_pages -= pages;
   }
-  H.large_pages += j2 - j;
-  set_meta(p, (r + (j2 << PAGE_LOG2)) | ZEE_TAG_LARGE);
+  H.large_pages += pages;
+  set_meta(p, (end2 - p) | ZEE_TAG_LARGE);
   return 1;
 }
 
@@ -926,8 +922,8 @@ void *zee_realloc(void *ptr, size_t n) {
       done = want == size;
     else if (info & 2 && !slab_sized(want))
       done = resize_small(p, size, want);
-  } else if (!(info & 2) && n <= MAX_HEAP) {
-    done = resize_large(p, size, ((uint32_t)n + MIN_FRAME - 1) & ~(MIN_FRAME - 1));
+  } else if (!(info & 2) && n <= MAX_HEAP - p) {
+    done = resize_large(p, size, n);
   }
   void *q = ptr;
   if (done) {
