@@ -101,6 +101,7 @@ export const WORKLOADS = [
   { name: 'fixed-64', prog: 'fixed', args: ['64'] },
   { name: 'fixed-1024', prog: 'fixed', args: ['1024'] },
   { name: 'small-random', prog: 'small', args: [] },
+  { name: 'small-random-8k', prog: 'small', args: ['8192'] },
   { name: 'realloc-growth', prog: 'realloc', args: [] },
   { name: 'mixed-large', prog: 'mixed', args: [] },
   { name: 'zig-batch', prog: 'batch', args: [] },

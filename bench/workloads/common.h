@@ -35,6 +35,9 @@ static inline uint32_t rnd_range(uint32_t lo, uint32_t hi) { return lo + rnd() %
 /* Prints why the run failed and stops with a non-zero status. */
 /* Sizes of a small-object heap (as in typical C/C++ programs): 90% 8-128 B,
  * skewed small; 9% up to 1 KiB; 1% up to 4 KiB. */
+/* The largest size of small_size()'s 1 % tail (small.c's second argument). */
+static uint32_t small_tail_max = 4096;
+
 static inline size_t small_size(void) {
   uint32_t r = rnd() % 1000;
   if (r < 900) {
@@ -43,7 +46,7 @@ static inline size_t small_size(void) {
   }
   if (r < 990)
     return rnd_range(129, 1024);
-  return rnd_range(1025, 4096);
+  return rnd_range(1025, small_tail_max);
 }
 
 static void fail(const char *what, uint32_t id) {
