@@ -1,4 +1,4 @@
-// zee_alloc's heap inspector (layout 5): reads the
+// zee_alloc's heap inspector (layout 6): reads the
 // allocator's structures straight from the wasm memory through typed-array
 // views.  It never calls into the allocator and never writes: an instance's
 // or a Module's zee_heap_info() export is only asked for the state block's
@@ -7,10 +7,11 @@
 // Emscripten app.  A state block with heap_start == 0 is an empty heap: the
 // allocator has not taken any page yet.
 //
-//   snapshot(source)  every page (small, large, free-span, foreign), every
-//                     block of every small page (a slab and its slots
-//                     included), every large block, slab, run of free pages,
-//                     free list and slab list, with totals and a
+//   snapshot(source)  every page (small, large, free-span, foreign; a small
+//                     page of either pool, SMALL or MID), every block of
+//                     every small page (a slab and its slots included),
+//                     every large block, slab, run of free pages, free list
+//                     (both sets) and slab list, with totals and a
 //                     fragmentation figure, and the allocator's own running
 //                     counters
 //   validate(source)  { ok, violations: [{ rule, address, message }] }
@@ -50,7 +51,7 @@ export const RULES = Object.freeze({
     'the state block (zee_heap_info_t): magic, layout version, config, heap bounds, page map inside memory with no mark below heap_start, first_free on a page boundary',
   ZEE_C_SPAN: 'a free page below first_free (the first-fit search would never find it)',
   ZEE_C_PAGE:
-    'small page: tag, large-block field; a map mark that no page can start with (LARGE where no large block reaches, or an unknown value); the spare is not a small page',
+    'small page (SMALL or MID): tag, large-block field; a map mark that no page can start with (LARGE where no large block reaches, or a value none of NONE, FREE, SMALL, LARGE, MID); the spare is not a small page',
   ZEE_C_FRAME:
     "a block header in a small page: tag, check word, size (its extent within the page's limit: a block in use up to ROUND_MAX its power-of-two frame; a free frame: a power of two 16..32768 aligned to its size)",
   ZEE_C_COUNT:
@@ -58,8 +59,9 @@ export const RULES = Object.freeze({
   ZEE_C_BUDDY: 'two free buddies of one size were not merged',
   ZEE_C_LARGE:
     'a large block: header (tag, check word), size (at least 32768, ends on a page boundary), pages inside the heap, every whole page marked LARGE in the page map',
-  ZEE_C_LIST: 'free list: member is not a free frame of its class, broken back link, or a loop',
-  ZEE_C_LIST_COUNT: 'a free frame is on no free list (or on two)',
+  ZEE_C_LIST:
+    "free list: member is not a free frame of its class and of its list set's pool (lists: a SMALL page's frames, mid_lists: a MID page's), broken back link, or a loop",
+  ZEE_C_LIST_COUNT: 'a free frame is on no free list of either set (or on two)',
   ZEE_C_TOTALS:
     'a running total of the state (used bytes and blocks, peak, small, large and free pages) disagrees with the walk',
   ZEE_C_SLAB:
@@ -210,6 +212,7 @@ function walk(source) {
     firstFree: w(STATE.firstFree),
     spare: w(STATE.spare),
     lists: Array.from({ length: CLASSES }, (_, c) => w(STATE.lists + c)),
+    midLists: Array.from({ length: CLASSES }, (_, c) => w(STATE.midLists + c)),
     slabs: Array.from({ length: SLAB_LISTS }, (_, i) => w(STATE.slabs + i)),
   };
   const counters = {
@@ -238,6 +241,7 @@ function walk(source) {
     spans: [],
     slabs: [],
     freeLists: Array.from({ length: CLASSES }, (_, c) => ({ class: c, size: MIN << c, members: [] })),
+    midLists: Array.from({ length: CLASSES }, (_, c) => ({ class: c, size: MIN << c, members: [] })),
     slabLists: Array.from({ length: SLAB_LISTS }, (_, i) => ({
       index: i,
       slotSize: i * MIN,
@@ -267,11 +271,18 @@ function walk(source) {
     );
   if (st.heapStart === 0) {
     // Nothing taken yet: no list may hold anything and every counter is 0.
-    if (st.heapEnd || st.firstFree || st.spare || st.lists.some((x) => x) || st.slabs.some((x) => x))
+    if (
+      st.heapEnd ||
+      st.firstFree ||
+      st.spare ||
+      st.lists.some((x) => x) ||
+      st.midLists.some((x) => x) ||
+      st.slabs.some((x) => x)
+    )
       report(
         'ZEE_C_STATE',
         stateAt('heapEnd'),
-        'heap_start is 0 (nothing allocated yet) but heap_end, first_free, the spare, a free list or a slab list is set',
+        'heap_start is 0 (nothing allocated yet) but heap_end, first_free, the spare, a free list (lists or mid_lists) or a slab list is set',
       );
     for (const [name, v] of Object.entries(counters))
       if (v) report('ZEE_C_TOTALS', stateAt(name), `the heap is empty (heap_start 0) but the state's ${name} is ${v}`);
@@ -314,13 +325,18 @@ function walk(source) {
     report('ZEE_C_STATE', stateAt('firstFree'), `first_free ${hex(st.firstFree)} is not a page boundary`);
   const mark = (a) => u8[st.pageMap + a / PAGE];
   const inHeap = (a) => a >= heapStart && a < heapEnd;
+  // A small page is marked SMALL or MID (its pool); (mark & 3) === SMALL is
+  // not enough, as any other value is corrupt.
+  const isSmallMark = (m) => m === LAYOUT.MAP_SMALL || m === LAYOUT.MAP_MID;
+  // The small page at P in words, its pool named: "small page 0x…" or "mid page 0x…".
+  const pageName = (P) => `${mark(P) === LAYOUT.MAP_MID ? 'mid' : 'small'} page ${hex(P)}`;
   const t = snap.totals;
   t.heapBytes = heapEnd - heapStart;
   t.pages = t.heapBytes / PAGE;
 
   // The spare before the pages, as zee_check() does: a spare the map does
-  // not mark SMALL is its first finding, whatever the walk would meet.
-  const spareBad = st.spare && (!inHeap(st.spare) || mark(st.spare) !== LAYOUT.MAP_SMALL);
+  // not mark SMALL or MID is its first finding, whatever the walk would meet.
+  const spareBad = st.spare && (!inHeap(st.spare) || !isSmallMark(mark(st.spare)));
   if (spareBad) report('ZEE_C_PAGE', st.spare, `the spare ${hex(st.spare)} is not a small page`);
 
   const blockAt = new Map(); // payload address -> block, for the lists
@@ -356,7 +372,7 @@ function walk(source) {
       continue;
     }
     run = null;
-    if (m === LAYOUT.MAP_SMALL) a = walkSmall(a);
+    if (isSmallMark(m)) a = walkSmall(a);
     else if (m === LAYOUT.MAP_NONE) {
       addPage({ address: a, kind: 'foreign' });
       t.foreignBytes += PAGE;
@@ -367,7 +383,7 @@ function walk(source) {
         a,
         m === LAYOUT.MAP_LARGE
           ? `page ${hex(a)} is marked LARGE (a page inside a large block) but no large block reaches it`
-          : `page ${hex(a)} has map mark ${m}, none of NONE, FREE, SMALL, LARGE (${LAYOUT.MAP_NONE}..${LAYOUT.MAP_LARGE})`,
+          : `page ${hex(a)} has map mark ${m}, none of NONE, FREE, SMALL, LARGE, MID (${LAYOUT.MAP_NONE}..${LAYOUT.MAP_LARGE}, ${LAYOUT.MAP_MID})`,
       );
       addPage({ address: a, kind: 'corrupt', mark: m });
       t.corruptBytes += PAGE;
@@ -389,6 +405,7 @@ function walk(source) {
     const page = addPage({
       address: P,
       kind: 'small',
+      pool: mark(P) === LAYOUT.MAP_MID ? 'mid' : 'small',
       count: w0 & LAYOUT.COUNT_MASK,
       usedBlocks: 0,
       freeFrames: 0,
@@ -406,21 +423,17 @@ function walk(source) {
     t.metadataBytes += 8 + 8; // the page header, the header slot at P+8
     let why = null;
     if ((w0 & ~LAYOUT.COUNT_MASK) >>> 0 !== LAYOUT.PAGE_TAG) {
-      report(
-        'ZEE_C_PAGE',
-        P,
-        `small page ${hex(P)} has ${hex(w0)} in its header, expected ${hex(LAYOUT.PAGE_TAG)} | count`,
-      );
+      report('ZEE_C_PAGE', P, `${pageName(P)} has ${hex(w0)} in its header, expected ${hex(LAYOUT.PAGE_TAG)} | count`);
       why = 'the page header is broken';
     } else if (w1 && (w1 % 16 > LAYOUT.ANCHOR_ONLY || w1 < P + 16 || w1 > P + PAGE + LAYOUT.ANCHOR_ONLY)) {
       report(
         'ZEE_C_PAGE',
         P + 4,
-        `small page ${hex(P)}: large-block field ${hex(w1)} is not a 16-aligned address in [${hex(P + 16)}, ${hex(P + PAGE)}] (| ANCHOR_ONLY)`,
+        `${pageName(P)}: large-block field ${hex(w1)} is not a 16-aligned address in [${hex(P + 16)}, ${hex(P + PAGE)}] (| ANCHOR_ONLY)`,
       );
       why = "the page's large-block field is broken";
     } else if (w1 === LAYOUT.ANCHOR_ONLY) {
-      report('ZEE_C_PAGE', P + 4, `small page ${hex(P)}: marked ANCHOR_ONLY but anchors no large block`);
+      report('ZEE_C_PAGE', P + 4, `${pageName(P)}: marked ANCHOR_ONLY but anchors no large block`);
       why = "the page's large-block field is broken";
     }
     if (why) {
@@ -462,14 +475,14 @@ function walk(source) {
       else if (!slab) bad = pastLimit();
       t.metadataBytes += f === P + 16 ? 0 : 8; // its header (the one at P+8 is counted)
       if (bad) {
-        report('ZEE_C_FRAME', f, `block ${hex(f)} (header at ${hex(f - 8)}) of small page ${hex(P)}: ${bad}`);
+        report('ZEE_C_FRAME', f, `block ${hex(f)} (header at ${hex(f - 8)}) of ${pageName(P)}: ${bad}`);
         unreadable(page, f, limit - 8, bad);
         break;
       }
       if (slab) {
         const r = readSlab(P, f, size);
         bad = pastLimit();
-        if (bad) report('ZEE_C_FRAME', f, `slab ${hex(f)} (header at ${hex(f - 8)}) of small page ${hex(P)}: ${bad}`);
+        if (bad) report('ZEE_C_FRAME', f, `slab ${hex(f)} (header at ${hex(f - 8)}) of ${pageName(P)}: ${bad}`);
         // Past its own size the page can't be walked unless that size is sound.
         if (bad || !r.sized) {
           unreadable(page, f, limit - 8, bad ?? r.why);
@@ -526,12 +539,12 @@ function walk(source) {
     if (!page.corrupt) {
       const want = counted + (page.large ? 1 : 0);
       if (page.count !== want)
-        report('ZEE_C_COUNT', P, `small page ${hex(P)} counts ${page.count} blocks in use, its blocks say ${want}`);
+        report('ZEE_C_COUNT', P, `${pageName(P)} counts ${page.count} blocks in use, its blocks say ${want}`);
       else if (want === 0 && P !== st.spare)
         report(
           'ZEE_C_COUNT',
           P,
-          `small page ${hex(P)} is empty but is not the spare: it should have gone back to the free pages`,
+          `${pageName(P)} is empty but is not the spare: it should have gone back to the free pages`,
         );
     }
     return next;
@@ -561,7 +574,7 @@ function walk(source) {
       m = (rd(slot0 - 8) & ~15) >>> 0; // slot 0's size
     // Reported at the slab, or at the slot that breaks the rule.
     const fail = (why, sized, at = b) => {
-      report('ZEE_C_SLAB', at, `slab ${hex(b)} (header at ${hex(b - 8)}) of small page ${hex(P)}: ${why}`);
+      report('ZEE_C_SLAB', at, `slab ${hex(b)} (header at ${hex(b - 8)}) of ${pageName(P)}: ${why}`);
       walkedAll = false;
       return { why, sized };
     };
@@ -723,24 +736,41 @@ function walk(source) {
     return A + (j + 1) * PAGE;
   }
 
-  // ---- free lists -----------------------------------------------------------
-  const onList = new Map(); // frame -> class
-  for (let c = 0; c < CLASSES; c++) {
-    const size = MIN << c;
-    const list = snap.freeLists[c];
+  // ---- free lists: lists[c] holds SMALL pages' free frames of class c,
+  // mid_lists[c] MID pages' (zee_check() walks lists, then mid_lists)
+  const onList = new Map(); // frame -> the name of the list it is on
+  for (const [pool, heads, lists] of [
+    ['small', st.lists, snap.freeLists],
+    ['mid', st.midLists, snap.midLists],
+  ])
+    for (let c = 0; c < CLASSES; c++) walkFreeList(pool, heads[c], lists[c]);
+  for (const rec of snap.blocks)
+    if (rec.state === 'free' && !onList.has(rec.address))
+      report(
+        'ZEE_C_LIST_COUNT',
+        rec.address,
+        `free frame ${hex(rec.address)} of ${rec.size} B of ${pageName(rec.page)} is on no free list`,
+      );
+
+  // The free list of class list.class of pool `pool` ('small': lists[c],
+  // 'mid': mid_lists[c]) from `head`: each member a free frame of that size
+  // in a page of that pool, linked back, on no other list.
+  function walkFreeList(pool, head, list) {
+    const size = list.size,
+      name = `${pool === 'mid' ? 'mid list' : 'free list'} ${size}`;
     const seen = new Set();
-    for (let f = st.lists[c], prev = 0; f;) {
+    for (let f = head, prev = 0; f;) {
       if (f % 16 || !inHeap(f) || f % PAGE === 0) {
         report(
           'ZEE_C_LIST',
           f,
-          `free list ${size}: link ${hex(f)} (from ${prev ? hex(prev) : 'the head'}) is not a block address inside the heap`,
+          `${name}: link ${hex(f)} (from ${prev ? hex(prev) : 'the head'}) is not a block address inside the heap`,
         );
-        break;
+        return;
       }
       if (seen.has(f)) {
-        report('ZEE_C_LIST', f, `free list ${size} loops back to ${hex(f)}`);
-        break;
+        report('ZEE_C_LIST', f, `${name} loops back to ${hex(f)}`);
+        return;
       }
       seen.add(f);
       list.members.push(f);
@@ -753,30 +783,29 @@ function walk(source) {
           f,
           !rec
             ? smallAt.has(pg)
-              ? `free list ${size}: ${hex(f)} is not the start of a block of small page ${hex(pg)}${smallAt.get(pg).corrupt ? ' (or lies in its unreadable part)' : ''}`
-              : `free list ${size}: ${hex(f)} is not in a small page`
-            : `free list ${size}: ${hex(f)} is ${blockKind(rec)} of ${rec.size} B`,
+              ? `${name}: ${hex(f)} is not the start of a block of ${pageName(pg)}${smallAt.get(pg).corrupt ? ' (or lies in its unreadable part)' : ''}`
+              : `${name}: ${hex(f)} is not in a small page`
+            : `${name}: ${hex(f)} is ${blockKind(rec)} of ${rec.size} B`,
         );
-        break;
+        return;
       }
-      if (rec.size !== size) report('ZEE_C_LIST', f, `free list ${size}: ${hex(f)} is a free frame of ${rec.size} B`);
-      else if (onList.has(f))
-        report('ZEE_C_LIST', f, `${hex(f)} is on free list ${MIN << onList.get(f)} and on free list ${size}`);
-      else onList.set(f, c);
-      const back = rd(f + 4);
-      if (back !== prev)
+      const own = smallAt.get(rec.page).pool;
+      if (rec.size !== size) report('ZEE_C_LIST', f, `${name}: ${hex(f)} is a free frame of ${rec.size} B`);
+      else if (own !== pool)
         report(
           'ZEE_C_LIST',
           f,
-          `free list ${size}: ${hex(f)} links back to ${hex(back)}, expected ${prev ? hex(prev) : 0}`,
+          `${name}: ${hex(f)} is a free frame of ${pageName(pg)}, whose frames go on ${own === 'mid' ? 'mid_lists' : 'lists'}`,
         );
+      else if (onList.has(f)) report('ZEE_C_LIST', f, `${hex(f)} is on ${onList.get(f)} and on ${name}`);
+      else onList.set(f, name);
+      const back = rd(f + 4);
+      if (back !== prev)
+        report('ZEE_C_LIST', f, `${name}: ${hex(f)} links back to ${hex(back)}, expected ${prev ? hex(prev) : 0}`);
       prev = f;
       f = rd(f);
     }
   }
-  for (const rec of snap.blocks)
-    if (rec.state === 'free' && !onList.has(rec.address))
-      report('ZEE_C_LIST_COUNT', rec.address, `free frame ${hex(rec.address)} of ${rec.size} B is on no free list`);
 
   // ---- slab lists: exactly the slabs with a free slot, each on the list of its slot size
   for (const list of snap.slabLists) walkSlabList(list);
@@ -794,7 +823,7 @@ function walk(source) {
     const name = `slab list ${list.index} (${list.slotSize} B slots)`;
     const seen = new Set();
     for (let b = st.slabs[list.index], prev = 0; b;) {
-      if (b % 16 || !inHeap(b) || mark(b - (b % PAGE)) !== LAYOUT.MAP_SMALL) {
+      if (b % 16 || !inHeap(b) || !isSmallMark(mark(b - (b % PAGE)))) {
         report(
           'ZEE_C_SLAB',
           b,
@@ -837,8 +866,9 @@ function walk(source) {
   t.freeSpans = snap.spans.length;
   for (const s of snap.spans) if (s.bytes > t.largestFreeBlock) t.largestFreeBlock = s.bytes;
   t.fragmentation = t.freeBytes ? 1 - t.largestFreeBlock / t.freeBytes : 0;
-  t.freeListMembers = snap.freeLists.reduce((n, l) => n + l.members.length, 0);
-  t.freeListBytes = snap.freeLists.reduce((n, l) => n + l.members.length * (l.size - META), 0);
+  const allLists = [...snap.freeLists, ...snap.midLists];
+  t.freeListMembers = allLists.reduce((n, l) => n + l.members.length, 0);
+  t.freeListBytes = allLists.reduce((n, l) => n + l.members.length * (l.size - META), 0);
   // Why: a walk that skipped unreadable parts can't count them; the rule
   // that stopped it is reported already.  (A large block's pages are counted
   // from its header: a LARGE mark elsewhere is a ZEE_C_PAGE already.)

@@ -3,9 +3,9 @@
 // and the tests import them from here.  test/layout-constants.test.mjs
 // checks every value against the C header, so the two cannot drift.
 
-/** Layout constants (src/zee_alloc.h, layout version 5: slabs of slots of one size). */
+/** Layout constants (src/zee_alloc.h, layout version 6: mid pages, a second set of free lists). */
 export const LAYOUT = Object.freeze({
-  VERSION: 5,
+  VERSION: 6,
   PAGE_SIZE: 65536,
   META_SIZE: 8,
   GRANULE: 16,
@@ -19,6 +19,7 @@ export const LAYOUT = Object.freeze({
   SLAB_MIN: 512,
   SLAB_META: 24,
   SLAB_LISTS: 66,
+  POOL_MIN: 2048,
   TAG_MASK: 15,
   TAG_SMALL: 7,
   TAG_LARGE: 5,
@@ -31,17 +32,19 @@ export const LAYOUT = Object.freeze({
   PAGE_TAG: 0x5a450000,
   COUNT_MASK: 0xffff,
   ANCHOR_ONLY: 1,
-  INFO_MAGIC: 0x3545455a,
+  INFO_MAGIC: 0x3645455a,
   MAP_NONE: 0,
   MAP_FREE: 1,
   MAP_SMALL: 2,
   MAP_LARGE: 3,
+  MAP_MID: 6,
 });
 
 /**
- * zee_heap_info_t as word offsets (src/zee_alloc.h).  `lists` is the first of
- * CLASSES words, `slabs` the first of SLAB_LISTS; STATE_WORDS is the size of
- * the whole struct in words.
+ * zee_heap_info_t as word offsets (src/zee_alloc.h).  `lists` and `midLists`
+ * are the first of CLASSES words each (the free lists of SMALL pages' and of
+ * MID pages' frames), `slabs` the first of SLAB_LISTS; STATE_WORDS is the
+ * size of the whole struct in words.
  */
 export const STATE = Object.freeze({
   magic: 0,
@@ -61,8 +64,9 @@ export const STATE = Object.freeze({
   freePages: 25,
   cursor: 26,
   slabs: 27,
+  midLists: 93,
 });
-export const STATE_WORDS = 93;
+export const STATE_WORDS = 105;
 
 /** Faults a checked build reports: code -> [name, message] (enum zee_fault_code). */
 export const FAULTS = Object.freeze({

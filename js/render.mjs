@@ -132,6 +132,11 @@ function sliceBytes(page, slices) {
 // ---- text ------------------------------------------------------------------
 
 const KIND_LABEL = { small: 'small', large: 'large', 'free-span': 'free', foreign: 'other', corrupt: 'BAD' };
+// A small page of the mid pool (map mark MID) is labelled 'mid'.
+const isMid = (p) => p.kind === 'small' && p.pool === 'mid';
+const kindLabel = (p) => (isMid(p) ? 'mid' : (KIND_LABEL[p.kind] ?? p.kind));
+// The list a free frame of page p is on: lists[c] ('free list') or mid_lists[c] ('mid list').
+const listName = (p, size) => `${isMid(p) ? 'mid list' : 'free list'} ${size}`;
 
 // Why: long runs of alike pages (free pages, the pages of one large block,
 // foreign pages) read best as one row; `collapse: false` keeps one row per
@@ -223,7 +228,7 @@ const padNote = (b) => (b.size - b.usable - META > 0 ? `, padding ${b.size - b.u
 // The slots of a slab of `size` bytes with slots of m bytes (zee_alloc.c walk_slab()).
 const slotCount = (size, m) => (m > 0 ? Math.floor((size - LAYOUT.SLAB_META - META) / m) : 0);
 
-function blockLine(snap, b) {
+function blockLine(snap, b, p) {
   if (b.state === 'used' && b.slab)
     return `${hex(b.address)} slot        ${String(b.size).padStart(5)} B, usable ${b.usable} B, in slab ${hex(b.slab)}`;
   if (b.state === 'used')
@@ -232,7 +237,8 @@ function blockLine(snap, b) {
     return `${hex(b.address)} free slot   ${String(b.size).padStart(5)} B, in slab ${hex(b.slab)}`;
   if (b.state === 'slab')
     return `${hex(b.address)} slab        ${String(b.size).padStart(5)} B: ${slotCount(b.size, b.slotSize)} slots of ${b.slotSize} B`;
-  if (b.state === 'free') return `${hex(b.address)} free frame  ${String(b.size).padStart(5)} B (list ${b.size})`;
+  if (b.state === 'free')
+    return `${hex(b.address)} free frame  ${String(b.size).padStart(5)} B (${isMid(p) ? 'mid list' : 'list'} ${b.size})`;
   if (b.state === 'large') {
     const l = largeOf(snap, b.address);
     return `${hex(b.address)} large block ${l ? `${l.size} B, ${b.size} B here + ${l.pages} pages` : `${b.size} B here`}`;
@@ -279,10 +285,10 @@ export function renderText(snap, options = {}) {
     const p = pageOption(snap, 'renderText', page);
     out.push(
       fit(
-        `page ${hex(p.address)}: ${KIND_LABEL[p.kind] ?? p.kind}${p.kind === 'small' ? `, ${smallSummary(p)}, count ${p.count}${p.spare ? ', the spare' : ''}` : ''}`,
+        `page ${hex(p.address)}: ${kindLabel(p)}${p.kind === 'small' ? `, ${smallSummary(p)}, count ${p.count}${p.spare ? ', the spare' : ''}` : ''}`,
       ),
     );
-    if (p.kind === 'small') for (const b of p.blocks) out.push(fit(`  ${blockLine(snap, b)}`));
+    if (p.kind === 'small') for (const b of p.blocks) out.push(fit(`  ${blockLine(snap, b, p)}`));
     else if (p.kind === 'large') {
       const l = largeOf(snap, p.large);
       out.push(
@@ -309,7 +315,7 @@ export function renderText(snap, options = {}) {
   }
   const cells = columns - 38; // "0x00000000 small  |" + cells + "| " + note (17)
   for (const { page: p, run } of rows(snap, collapse)) {
-    const label = (KIND_LABEL[p.kind] ?? p.kind).padEnd(6);
+    const label = kindLabel(p).padEnd(6);
     if (run > 1) {
       out.push(
         fit(`${' '.repeat(10)} ${label} |${`  ... ${run} pages to ${hex(p.address + run * PAGE - 1)}`.padEnd(cells)}|`),
@@ -329,6 +335,8 @@ export function renderText(snap, options = {}) {
     `        = large block  - free page  ~ foreign  ! unreadable; a cell = ${formatBytes(Math.round(PAGE / cells))}`,
     `        u/f/s: blocks in use / free frames / slabs; +L: anchors a large block`,
   ];
+  if (snap.pages.some(isMid))
+    legend.push(`        mid: a small page of the mid pool (its free frames on the mid lists)`);
   for (const l of legend) out.push(fit(l));
   return out.join('\n') + '\n';
 }
@@ -348,6 +356,7 @@ const COLORS = {
   free: '#66bd63',
   slab: '#2166ac',
   freeSlot: '#92c5de',
+  mid: '#2166ac',
 };
 // The share of a slice in use, in 9 steps: 0 (all free) .. 8 (all in use).
 const RAMP = ['#66bd63', '#c2e699', '#ffffb2', '#fed976', '#feb24c', '#fd8d3c', '#fc4e2a', '#e31a1c', '#b10026'];
@@ -401,12 +410,13 @@ function headerLines(snap, title) {
   return { lines, y };
 }
 
+// Items: [fill, label] or [fill, label, stroke] (an outlined box).
 function legendLine(y, items) {
   const o = [];
   let x = 8;
-  for (const [fill, label] of items) {
+  for (const [fill, label, stroke] of items) {
     o.push(
-      `<rect x="${x}" y="${y - 9}" width="11" height="11" fill="${fill}" stroke="#888" stroke-width="0.5"/><text x="${x + 15}" y="${y}" fill="${COLORS.text}">${esc(label)}</text>`,
+      `<rect x="${x}" y="${y - 9}" width="11" height="11" fill="${fill}" stroke="${stroke ?? '#888'}" stroke-width="${stroke ? 2 : 0.5}"/><text x="${x + 15}" y="${y}" fill="${COLORS.text}">${esc(label)}</text>`,
     );
     x += 26 + label.length * 7;
   }
@@ -430,11 +440,11 @@ function sliceColor(s, c) {
 // tooltip and the note on its right.
 function overviewRow(snap, { page: p, run }, y, width, slices, tips = true) {
   const o = [];
-  const label = run > 1 ? `  … ×${run} ${KIND_LABEL[p.kind]}` : `${hex(p.address)} ${KIND_LABEL[p.kind] ?? p.kind}`;
+  const label = run > 1 ? `  … ×${run} ${KIND_LABEL[p.kind]}` : `${hex(p.address)} ${kindLabel(p)}`;
   let tip;
   const bar = (fill) => `<rect x="${LABEL_W}" width="${width}" height="${ROW_H}" fill="${fill}"/>`;
   if (p.kind === 'small') {
-    tip = `${hex(p.address)} small page: ${smallSummary(p)}${p.large ? `, anchors large block ${hex(p.large)}` : ''}${p.spare ? ', the spare' : ''}${p.corrupt ? ', partly unreadable' : ''}`;
+    tip = `${hex(p.address)} ${kindLabel(p)} page: ${smallSummary(p)}${p.large ? `, anchors large block ${hex(p.large)}` : ''}${p.spare ? ', the spare' : ''}${p.corrupt ? ', partly unreadable' : ''}`;
     const s = sliceBytes(p, slices);
     const cw = width / slices;
     const paths = new Map(); // colour -> path data
@@ -451,6 +461,11 @@ function overviewRow(snap, { page: p, run }, y, width, slices, tips = true) {
       c += n;
     }
     for (const [fill, d] of paths) o.push(`<path fill="${fill}" d="${d}"/>`);
+    // A mid page: the same slices, outlined.
+    if (isMid(p))
+      o.push(
+        `<rect x="${LABEL_W + 1}" y="1" width="${width - 2}" height="${ROW_H - 2}" fill="none" stroke="${COLORS.mid}" stroke-width="2"/>`,
+      );
   } else if (p.kind === 'large') {
     const l = largeOf(snap, p.large);
     const k = l ? (p.address - l.anchor) / PAGE : 0;
@@ -471,7 +486,7 @@ function overviewRow(snap, { page: p, run }, y, width, slices, tips = true) {
     o.push(bar('url(#zee-hatch)'));
   }
   const note = run > 1 || !tips ? '' : pageNote(snap, p);
-  return `<g class="zee-page zee-${p.kind}" data-page="${p.address}"${run > 1 ? ` data-run="${run}"` : ''} transform="translate(0,${y})">${tips ? `<title>${esc(tip)}</title>` : ''}<text x="8" y="12" fill="${COLORS.text}">${esc(label)}</text>${o.join('')}${note ? `<text x="${LABEL_W + width + 8}" y="12" fill="${COLORS.text}">${esc(note)}</text>` : ''}</g>`;
+  return `<g class="zee-page zee-${p.kind}" data-page="${p.address}"${isMid(p) ? ' data-pool="mid"' : ''}${run > 1 ? ` data-run="${run}"` : ''} transform="translate(0,${y})">${tips ? `<title>${esc(tip)}</title>` : ''}<text x="8" y="12" fill="${COLORS.text}">${esc(label)}</text>${o.join('')}${note ? `<text x="${LABEL_W + width + 8}" y="12" fill="${COLORS.text}">${esc(note)}</text>` : ''}</g>`;
 }
 
 const OVERVIEW_OPTIONS = ['width', 'slices', 'collapse', 'title', 'maxBytes', 'page', 'lines'];
@@ -533,6 +548,7 @@ export function renderSVG(snap, options = {}) {
     ['url(#zee-hatch)', "not zee_alloc's"],
     [COLORS.corrupt, 'unreadable'],
   ];
+  if (snap.pages.some(isMid)) legend.push(['none', 'mid page', COLORS.mid]);
   // The whole SVG for `rowsShown` rows drawn from `body`, with a cut note.
   const assemble = (body, rowsShown, sl, tips) => {
     const { lines: head, y } = headerLines(snap, title);
@@ -607,7 +623,7 @@ function zoomSVG(snap, p, { width, title, budget, lines, slices }) {
   const { lines: head, y } = headerLines(snap, title);
   let summary;
   if (p.kind === 'small')
-    summary = `page ${hex(p.address)} (small): ${smallSummary(p)}, count ${p.count}${p.large ? `, anchors large block ${hex(p.large)}` : ''}${p.spare ? ', the spare' : ''}${p.corrupt ? ', partly unreadable' : ''}`;
+    summary = `page ${hex(p.address)} (${kindLabel(p)}): ${smallSummary(p)}, count ${p.count}${p.large ? `, anchors large block ${hex(p.large)}` : ''}${p.spare ? ', the spare' : ''}${p.corrupt ? ', partly unreadable' : ''}`;
   else if (p.kind === 'large') {
     const l = largeOf(snap, p.large);
     summary = l
@@ -632,7 +648,12 @@ function zoomSVG(snap, p, { width, title, budget, lines, slices }) {
     const top = y + (note ? 16 : 0) + 30;
     const H = top + lines * lineStep + 10;
     return [
-      svgOpen(W, H, ttl, ` class="zee-zoom" data-page="${p.address}" data-kind="${p.kind}"`),
+      svgOpen(
+        W,
+        H,
+        ttl,
+        ` class="zee-zoom" data-page="${p.address}" data-kind="${p.kind}"${isMid(p) ? ' data-pool="mid"' : ''}`,
+      ),
       ...head,
       `<text x="8" y="${y}" fill="${COLORS.text}" class="zee-summary">${esc(summary)}</text>`,
       note ? `<text x="8" y="${y + 16}" fill="#a15c00" font-weight="bold" class="zee-cut">${esc(note)}</text>` : '',
@@ -712,7 +733,7 @@ function zoomSVG(snap, p, { width, title, budget, lines, slices }) {
         else if (b.state === 'used')
           tip = `${hex(b.address)}: in use, block ${b.size} B, usable ${b.usable} B${padNote(b)} (header at ${hex(b.address - META)})`;
         else if (b.state === 'free')
-          tip = `${hex(b.address)}: free frame of ${formatBytes(b.size)} (on free list ${b.size})`;
+          tip = `${hex(b.address)}: free frame of ${formatBytes(b.size)} (on ${listName(p, b.size)})`;
         else if (b.state === 'large') {
           const l = largeOf(snap, b.address);
           tip = `${hex(b.address)}: large block in use, ${l ? `${l.size} B: ${b.size} B here and ${l.pages} whole pages after` : `${b.size} B here`}`;

@@ -18,8 +18,8 @@
 extern "C" {
 #endif
 
-/* ---- Layout constants (layout version 5) ------------------------------ */
-#define ZEE_LAYOUT_VERSION 5u
+/* ---- Layout constants (layout version 6) ------------------------------ */
+#define ZEE_LAYOUT_VERSION 6u
 #define ZEE_PAGE_SIZE 65536u /* wasm page: small pages and large blocks */
 #define ZEE_META_SIZE 8u     /* the header before every payload */
 #define ZEE_GRANULE 16u      /* block sizes and addresses are multiples */
@@ -38,6 +38,9 @@ extern "C" {
 #define ZEE_SLAB_MIN 512u
 #define ZEE_SLAB_META 24u
 #define ZEE_SLAB_LISTS (ZEE_SLAB_MAX / ZEE_GRANULE + 1u) /* one per slot size / 16 */
+/* Small blocks of more than this size (header included), slabs excepted,
+ * are served from mid pages (ZEE_MAP_MID), the rest from small pages. */
+#define ZEE_POOL_MIN 2048u
 
 /* Low 4 bits of a header's info word (the rest is the block's size). */
 #define ZEE_TAG_MASK 15u
@@ -54,7 +57,7 @@ extern "C" {
 /* Small page word 1, bit 0: the page was made for its large block and
  * holds nothing else. */
 #define ZEE_ANCHOR_ONLY 1u
-#define ZEE_INFO_MAGIC 0x3545455au /* "ZEE5" */
+#define ZEE_INFO_MAGIC 0x3645455au /* "ZEE6" */
 
 /* One byte per wasm page in the page map (zee_heap_info_t.page_map); it is
  * the only record of the free pages. */
@@ -62,6 +65,7 @@ extern "C" {
 #define ZEE_MAP_FREE 1u  /* a free page */
 #define ZEE_MAP_SMALL 2u /* a small page */
 #define ZEE_MAP_LARGE 3u /* a whole page inside a large block */
+#define ZEE_MAP_MID 6u   /* a small page of the mid pool (mark & 3 == ZEE_MAP_SMALL) */
 
 /* ---- Faults reported by checked builds (argument of the fault hook) --- */
 enum zee_fault_code {
@@ -108,15 +112,17 @@ typedef struct zee_heap_info {
   uint32_t spare;              /* an empty small page kept back from release */
   uint32_t lists[ZEE_CLASSES]; /* free-list heads, 16 B .. 32 KiB */
   /* Running totals */
-  uint32_t used_bytes;            /* sum of malloc_usable_size() over live blocks */
-  uint32_t used_blocks;           /* live blocks */
-  uint32_t peak_bytes;            /* highest used_bytes so far */
-  uint32_t small_pages;           /* pages that are small pages */
-  uint32_t large_pages;           /* whole pages inside large blocks */
-  uint32_t free_pages;            /* free pages */
-  uint32_t cursor;                /* where the last small block ended: the next exact
-                                     one is tried there first (a hint, checked) */
-  uint32_t slabs[ZEE_SLAB_LISTS]; /* slabs with a free slot, by slot size / 16 */
+  uint32_t used_bytes;             /* sum of malloc_usable_size() over live blocks */
+  uint32_t used_blocks;            /* live blocks */
+  uint32_t peak_bytes;             /* highest used_bytes so far */
+  uint32_t small_pages;            /* pages that are small pages */
+  uint32_t large_pages;            /* whole pages inside large blocks */
+  uint32_t free_pages;             /* free pages */
+  uint32_t cursor;                 /* where the last small block ended: the next exact
+                                      one is tried there first (a hint, checked) */
+  uint32_t slabs[ZEE_SLAB_LISTS];  /* slabs with a free slot, by slot size / 16 */
+  uint32_t mid_lists[ZEE_CLASSES]; /* free-list heads of mid pages' frames (lists:
+                                      small pages' frames) */
 } zee_heap_info_t;
 
 /* The allocator's state, for inspection.  Never changes the heap. */

@@ -83,21 +83,22 @@ test('allocate, zoom into a page, select a block there, free, random workload: t
   expect(await page.textContent('#validity')).toContain('valid');
   expect(await page.isHidden('#zoom-panel')).toBe(true);
 
-  // malloc(3000): a block of 3,008 B (usable 3,000); its page is a row of the map
-  await page.fill('#size', '3000');
+  // malloc(2000): a block of 2,016 B (usable 2,008; at most POOL_MIN, so in
+  // a SMALL page); its page is a row of the map
+  await page.fill('#size', '2000');
   await act('#alloc');
   const p = Number(await page.getAttribute('#blocks div', 'data-ptr'));
-  expect(await page.textContent('#message')).toContain(`= 0x${p.toString(16).padStart(8, '0')}, usable 3000 B`);
+  expect(await page.textContent('#message')).toContain(`= 0x${p.toString(16).padStart(8, '0')}, usable 2008 B`);
   s = await stats();
-  expect([s['used-blocks'], s['used-bytes'], s['peak-bytes']]).toEqual([1, 3000, 3000]);
+  expect([s['used-blocks'], s['used-bytes'], s['peak-bytes']]).toEqual([1, 2008, 2008]);
   const P = pageOf(p);
   const row = page.locator(`#map svg g.zee-page[data-page="${P}"]`);
   expect(await row.getAttribute('class')).toBe('zee-page zee-small');
-  expect(await row.locator('title').textContent()).toMatch(/small page: 1 blocks in use \(2\.9 KiB\)/);
+  expect(await row.locator('title').textContent()).toMatch(/small page: 1 blocks in use \(2\.0 KiB\)/);
   // the map aggregates: no block of its own in it
   expect(await page.locator('#map svg [data-addr]').count()).toBe(0);
 
-  // click the page's row: the page view draws its blocks, the 3,008 B block (its 4 KiB frame) among them
+  // click the page's row: the page view draws its blocks, the 2,016 B block (its 2 KiB frame) among them
   await row.click();
   await page.waitForFunction((want) => document.body.dataset.zoom === String(want), P);
   expect(await page.isVisible('#zoom-panel')).toBe(true);
@@ -105,9 +106,9 @@ test('allocate, zoom into a page, select a block there, free, random workload: t
   expect(await page.inputValue('#page')).toBe(String(P));
   expect((await zoomBlocks()).used).toEqual([p]);
   const box = page.locator(`#zoom svg .zee-block[data-addr="${p}"]`).first();
-  // 3,008 B with the header: it fills the 4 KiB frame that holds it
-  expect(await box.getAttribute('data-size')).toBe('4096');
-  expect(await box.locator('title').textContent()).toMatch(/in use, block 4096 B, usable 3000 B, padding 1088 B/);
+  // 2,016 B with the header: it fills the 2 KiB frame that holds it
+  expect(await box.getAttribute('data-size')).toBe('2048');
+  expect(await box.locator('title').textContent()).toMatch(/in use, block 2048 B, usable 2008 B, padding 32 B/);
   expect(await page.getAttribute(`#map svg g.zee-page[data-page="${P}"]`, 'class')).toBe('zee-page zee-small zoomed');
 
   // malloc(40): a 48 B slot, slot 0 of a 512 B slab in the same page; the
@@ -116,7 +117,7 @@ test('allocate, zoom into a page, select a block there, free, random workload: t
   await act('#alloc');
   const q = Number(await page.getAttribute('#blocks div', 'data-ptr'));
   s = await stats();
-  expect([s['used-blocks'], s['used-bytes'], s.slabs, s['free-slots']]).toEqual([2, 3040, 1, 9]);
+  expect([s['used-blocks'], s['used-bytes'], s.slabs, s['free-slots']]).toEqual([2, 2048, 1, 9]);
   let drawn = await zoomBlocks();
   expect(drawn.used).toEqual([q, p].sort((a, b) => a - b));
   expect(drawn.slab).toEqual([q - 32]);
@@ -136,7 +137,7 @@ test('allocate, zoom into a page, select a block there, free, random workload: t
   await page.click(`#zoom svg .zee-block[data-addr="${q}"]`);
   await act('#free');
   s = await stats();
-  expect([s['used-blocks'], s['used-bytes'], s.slabs, s['free-slots']]).toEqual([1, 3000, 0, 0]);
+  expect([s['used-blocks'], s['used-bytes'], s.slabs, s['free-slots']]).toEqual([1, 2008, 0, 0]);
   drawn = await zoomBlocks();
   expect([drawn.used, drawn.slab, drawn['free-slot']]).toEqual([[p], undefined, undefined]);
 
@@ -145,16 +146,16 @@ test('allocate, zoom into a page, select a block there, free, random workload: t
   await act('#alloc');
   const j = Number(await page.getAttribute('#blocks div', 'data-ptr'));
   s = await stats();
-  expect([s['used-blocks'], s['used-bytes']]).toEqual([2, 3000 + 100000]);
+  expect([s['used-blocks'], s['used-bytes']]).toEqual([2, 2008 + 100000]);
   expect(await page.locator('#map svg g.zee-large').count()).toBeGreaterThanOrEqual(1);
 
-  // select the 3,008 B block in the page view, then Free: its bytes are a free frame again
+  // select the 2,016 B block in the page view, then Free: its bytes are a free frame again
   await page.click(`#zoom svg .zee-block[data-addr="${p}"]`);
   expect(await page.textContent('#message')).toContain(`selected 0x${p.toString(16).padStart(8, '0')}`);
   expect(await page.locator(`#zoom svg .zee-block.selected[data-addr="${p}"]`).count()).toBeGreaterThanOrEqual(1);
   await act('#free');
   s = await stats();
-  expect([s['used-blocks'], s['used-bytes'], s['peak-bytes']]).toEqual([1, 100000, 103000]);
+  expect([s['used-blocks'], s['used-bytes'], s['peak-bytes']]).toEqual([1, 100000, 102008]);
   expect(await page.locator(`#zoom svg .zee-block[data-addr="${p}"]`).first().getAttribute('data-state')).toBe('free');
   expect(await page.locator('#blocks div').count()).toBe(1);
 
@@ -169,6 +170,17 @@ test('allocate, zoom into a page, select a block there, free, random workload: t
   expect(await page.getAttribute('#message', 'class')).toBe('error');
   expect(await page.textContent('#message')).toMatch(/size must be a whole number/);
   expect((await stats())['used-blocks']).toBe(1);
+
+  // malloc(3000): 3,008 B with the header, above POOL_MIN: a block of a MID
+  // page, whose row says so (data-pool, its tooltip, the page control)
+  await page.fill('#size', '3000');
+  await act('#alloc');
+  const m = Number(await page.getAttribute('#blocks div', 'data-ptr'));
+  const midRow = page.locator(`#map svg g.zee-page[data-page="${pageOf(m)}"]`);
+  expect(await midRow.getAttribute('data-pool')).toBe('mid');
+  expect(await midRow.locator('title').textContent()).toMatch(/mid page: \d+ blocks in use/);
+  expect(await page.textContent(`#page option[value="${pageOf(m)}"]`)).toMatch(/ mid$/);
+  expect(await page.getAttribute(`#map svg g.zee-page[data-page="${P}"]`, 'data-pool')).toBeNull();
 
   // the random workload: many operations, the heap still valid in JS and C
   await page.fill('#ops', '300');

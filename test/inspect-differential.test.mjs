@@ -2,8 +2,10 @@
 // validate()'s first rule must be the one zee_check() returns (ZEE_C_OK when
 // neither sees a problem), zee_check() must not trap, and the inspector and
 // both renderers must not throw.  Damage goes only where both look: block,
-// slab and slot headers, free-list links and heads, slab words, free-slot
-// links, slab-list heads, page words, page-map bytes, block sizes, the
+// slab and slot headers, free-list links and heads (of lists and
+// mid_lists, and a head of one set set to the other's), slab words,
+// free-slot links, slab-list heads, page words, page-map bytes (every mark,
+// MID and unknown ones included), block sizes, the
 // running totals and the cursor (a hint, no rule for either; the state words
 // only the inspector checks are covered by test/inspect-layout.test.mjs).
 // ZEE_SEED=<n> replays a run; ZEE_INSPECT_DAMAGES=<n> sets how many heaps.
@@ -74,6 +76,7 @@ function damage(z, s, r) {
     'cursor',
     'slab',
     'slab head',
+    'other set',
   ]);
   if (kind === 'header') {
     const b = r.pick(blocks);
@@ -91,7 +94,7 @@ function damage(z, s, r) {
     const a = s.heapStart + PAGE * r.int(0, s.totals.pages - 1),
       at = s.pageMap + a / PAGE,
       old = u8[at];
-    u8[at] = r.int(0, 4);
+    u8[at] = r.pick([0, 1, 2, 3, 4, 5, 6, 7, 10]); // MID (6) and marks of no page (4, 5, 7; 10 & 3 is SMALL)
     return `map byte of ${a.toString(16)}: ${old} -> ${u8[at]}`;
   }
   if (kind === 'size') {
@@ -126,8 +129,18 @@ function damage(z, s, r) {
     const f = r.pick(['usedBytes', 'usedBlocks', 'peakBytes', 'smallPages', 'largePages', 'freePages']);
     return `counter ${f}, ${word(z.stateAddress + 4 * STATE[f], r())}`;
   }
-  const c = r.int(0, LAYOUT.CLASSES - 1);
-  return `head of list ${16 << c}, ${word(z.stateAddress + 4 * (STATE.lists + c), r())}`;
+  // a frame of one pool listed on the other pool's list of its class (lists <-> mid_lists)
+  if (kind === 'other set') {
+    const [from, to] = r() < 0.5 ? ['lists', 'midLists'] : ['midLists', 'lists'];
+    const c = r.int(0, LAYOUT.CLASSES - 1),
+      at = z.stateAddress + 4 * (STATE[to] + c),
+      old = u32[at >>> 2];
+    u32[at >>> 2] = u32[(z.stateAddress + 4 * (STATE[from] + c)) >>> 2];
+    return `head of ${to}[${c}]: ${old.toString(16)} -> ${from}[${c}]'s head ${u32[at >>> 2].toString(16)}`;
+  }
+  const c = r.int(0, LAYOUT.CLASSES - 1),
+    set = r() < 0.5 ? 'lists' : 'midLists';
+  return `head of ${set}[${c}] (${16 << c} B), ${word(z.stateAddress + 4 * (STATE[set] + c), r())}`;
 }
 
 test(`${ROUNDS} heaps, one damage each: validate() and zee_check() name the same rule; nothing throws or traps`, async () => {
@@ -136,10 +149,12 @@ test(`${ROUNDS} heaps, one damage each: validate() and zee_check() name the same
   const r = lcg(seed);
   const tally = {};
   const slotSizes = new Set();
+  let withMid = 0;
   for (let i = 0; i < ROUNDS; i++) {
     const z = await randomHeap(r);
     const s0 = snapshot(z);
     expect(s0.violations).toEqual([]);
+    if (s0.pages.some((p) => p.pool === 'mid') && s0.midLists.some((l) => l.members.length)) withMid++;
     for (const b of s0.slabs) slotSizes.add(b.slotSize);
     const what = damage(z, s0, r);
     let c;
@@ -159,11 +174,15 @@ test(`${ROUNDS} heaps, one damage each: validate() and zee_check() name the same
     renderSVG(s, { maxBytes: 200_000 });
     for (const p of [s.pages[0], s.pages[s.pages.length - 1]]) if (p) renderSVG(s, { page: p.address });
   }
-  console.log(`inspect differential: ${JSON.stringify(tally)}; ${slotSizes.size} slot sizes`);
+  console.log(
+    `inspect differential: ${JSON.stringify(tally)}; ${slotSizes.size} slot sizes; ${withMid} heaps with mid pages`,
+  );
   // most damage is seen, and by several rules (a damage can also be a no-op: a link set to itself...)
   expect(ROUNDS - (tally.ZEE_C_OK ?? 0)).toBeGreaterThan(ROUNDS / 2);
   expect(Object.keys(tally).length).toBeGreaterThanOrEqual(6);
   // slabs of most of the 58 slot sizes (48 .. 1,040 B), and their damage seen by both
   expect(slotSizes.size).toBeGreaterThan(40);
   expect(tally.ZEE_C_SLAB).toBeGreaterThan(ROUNDS / 20);
+  // most heaps hold MID pages with listed frames, so damage reaches both pools
+  expect(withMid).toBeGreaterThan(ROUNDS / 2);
 }, 300000);

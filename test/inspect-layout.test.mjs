@@ -1,4 +1,4 @@
-// The inspector against heaps written by hand, byte by byte, from the layout 5
+// The inspector against heaps written by hand, byte by byte, from the layout 6
 // spec (src/zee_alloc.h, js/layout.mjs): exact snapshots and totals, then one
 // damage per rule, each expected as the first violation.  These heaps don't
 // come from the allocator, so the inspector's rules are tested on their own,
@@ -32,7 +32,7 @@ function heapOf(pages, { extraPages = 0 } = {}) {
     wr(p - 8, size | tag);
     wr(p - 4, (size | tag) ^ p ^ LAYOUT.SALT);
   };
-  const free = []; // [address, size]
+  const free = []; // [address, size, pool]
   const openSlabs = []; // [address, slot size]: slabs with a free slot
   const freePages = [];
   const c = { usedBytes: 0, usedBlocks: 0, smallPages: 0, largePages: 0, freePages: 0 };
@@ -73,8 +73,10 @@ function heapOf(pages, { extraPages = 0 } = {}) {
      * [size, 's', { m, used }] (a slab, see slab()); `large`: m of the block
      * it anchors.  A block in use of size m occupies its extent: up to
      * ROUND_MAX the power-of-two frame that holds it, above exactly m.
+     * `mid`: a page of the mid pool (map mark MID, its free frames on
+     * mid_lists).
      */
-    small(i, blocks, { large = 0, loose = false } = {}) {
+    small(i, blocks, { large = 0, loose = false, mid = false } = {}) {
       const base = P(i);
       let f = base + 16,
         used = 0;
@@ -89,7 +91,7 @@ function heapOf(pages, { extraPages = 0 } = {}) {
         } else if (kind === 's') {
           used++; // the page counts a slab as one block
           h.slab(f, size, slots);
-        } else free.push([f, size]);
+        } else free.push([f, size, mid ? 'mid' : 'small']);
         f += kind === 'u' ? extent(size) : size;
       }
       let p = 0;
@@ -108,15 +110,15 @@ function heapOf(pages, { extraPages = 0 } = {}) {
         throw new Error(`test heap: page ${i}'s blocks end at ${f - base}, not at the page end`);
       wr(base, LAYOUT.PAGE_TAG | used);
       wr(base + 4, p);
-      u8[MAP_AT + HEAP_PAGE + i] = LAYOUT.MAP_SMALL;
-      c.smallPages++;
+      u8[MAP_AT + HEAP_PAGE + i] = mid ? LAYOUT.MAP_MID : LAYOUT.MAP_SMALL;
+      c.smallPages++; // small_pages counts the pages of both pools
       return { blocks: out, large: p };
     },
     /** An empty small page: one free frame of each size 16..32768. */
-    emptySmall(i) {
+    emptySmall(i, options) {
       const blocks = [];
       for (let s = 16; s <= 32768; s *= 2) blocks.push([s, 'f']);
-      return h.small(i, blocks);
+      return h.small(i, blocks, options);
     },
     /** k free pages from page i: marked FREE in the map, nothing else. */
     free(i, k) {
@@ -136,17 +138,21 @@ function heapOf(pages, { extraPages = 0 } = {}) {
       wr(STATE_AT + 4 * STATE.pageMap, MAP_AT);
       wr(STATE_AT + 4 * STATE.spare, spare);
       wr(STATE_AT + 4 * STATE.firstFree, freePages.length ? Math.min(...freePages) : P(pages));
-      for (let k = 0; k < LAYOUT.CLASSES; k++) {
-        const members = free
-          .filter(([, s]) => s === LAYOUT.MIN_FRAME << k)
-          .map(([f]) => f)
-          .sort((a, b) => a - b);
-        members.forEach((f, n) => {
-          wr(f, members[n + 1] ?? 0);
-          wr(f + 4, members[n - 1] ?? 0);
-        });
-        wr(STATE_AT + 4 * (STATE.lists + k), members[0] ?? 0);
-      }
+      for (const [pool, at] of [
+        ['small', STATE.lists],
+        ['mid', STATE.midLists],
+      ])
+        for (let k = 0; k < LAYOUT.CLASSES; k++) {
+          const members = free
+            .filter(([, s, p]) => s === LAYOUT.MIN_FRAME << k && p === pool)
+            .map(([f]) => f)
+            .sort((a, b) => a - b);
+          members.forEach((f, n) => {
+            wr(f, members[n + 1] ?? 0);
+            wr(f + 4, members[n - 1] ?? 0);
+          });
+          wr(STATE_AT + 4 * (at + k), members[0] ?? 0);
+        }
       for (let i = 0; i < LAYOUT.SLAB_LISTS; i++) {
         const members = openSlabs
           .filter(([, m]) => m === i * 16)
@@ -973,6 +979,221 @@ describe('slabs written by hand', () => {
   });
 });
 
+describe('mid pages written by hand (map mark MID)', () => {
+  // 0  SMALL: 16 B in use, free frames 32..32768 (on lists)
+  // 1  MID: free frames 16..256, a slab of 48 B slots at 512 (2 in use),
+  //    free 1024, 2048, a 3,000 B block in use at 4 KiB, free 8 KiB,
+  //    16 KiB in use at 16 KiB, free 32 KiB (its frames on mid_lists)
+  // 2  MID: free frames 16..16384, anchoring a large block of 32 KiB + 1 page
+  // 3  that large block's page
+  // 4  the spare: an empty MID page
+  // 5  a free page
+  function midHeap() {
+    const h = heapOf(6);
+    const fr = (...sizes) => sizes.map((x) => [x, 'f']);
+    const small = h.small(0, [[16, 'u'], ...fr(32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)]);
+    const mid = h.small(
+      1,
+      [
+        ...fr(16, 32, 64, 128, 256),
+        [512, 's', { m: 48, used: [0, 1] }],
+        ...fr(1024, 2048),
+        [3008, 'u'],
+        [8192, 'f'],
+        [16384, 'u'],
+        [32768, 'f'],
+      ],
+      { mid: true },
+    );
+    const anchor = h.small(2, fr(16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384), {
+      large: PAGE + 32768,
+      mid: true,
+    });
+    h.emptySmall(4, { mid: true });
+    h.free(5, 1);
+    h.finish({ spare: h.P(4) });
+    return { h, small, mid, anchor };
+  }
+
+  test('MID pages are walked like small pages: blocks, a slab, an anchored large block, the spare; frames on mid_lists', () => {
+    const { h, mid, anchor } = midHeap();
+    const P = h.P;
+    const s = snapshot(h.src);
+    expect(s.violations).toEqual([]);
+    expect(s.pages.map((p) => [p.kind, p.pool])).toEqual([
+      ['small', 'small'],
+      ['small', 'mid'],
+      ['small', 'mid'],
+      ['large', undefined],
+      ['small', 'mid'],
+      ['free-span', undefined],
+    ]);
+    expect(s.pages[1]).toMatchObject({ count: 3, usedBlocks: 4, freeFrames: 9, slabs: 1, freeSlots: 8 });
+    expect(s.pages[2]).toMatchObject({ count: 1, large: anchor.large, limit: anchor.large });
+    expect(s.pages[4]).toMatchObject({ spare: true, count: 0, freeFrames: 12 });
+    expect(s.large).toEqual([
+      {
+        address: anchor.large,
+        anchor: P(2),
+        size: PAGE + 32768,
+        usable: PAGE + 32768,
+        pages: 1,
+        inPage: 32768,
+        end: P(4),
+      },
+    ]);
+    // the slab in the mid page is on its slab list
+    expect(s.slabs.map((b) => [b.address, b.page, b.listed])).toEqual([[mid.blocks[5], P(1), true]]);
+    expect(s.slabLists[3].members).toEqual([mid.blocks[5]]);
+    // lists: SMALL page 0's frames only; mid_lists: those of pages 1, 2 and 4, in address order
+    expect(s.freeLists.map((l) => l.members)).toEqual(s.freeLists.map((l) => (l.size === 16 ? [] : [P(0) + l.size])));
+    expect(s.midLists[0].members).toEqual([P(1) + 16, P(2) + 16, P(4) + 16]);
+    expect(s.midLists[5].members).toEqual([P(2) + 512, P(4) + 512]); // page 1's 512 B is a slab
+    expect(s.midLists[11].members).toEqual([P(1) + 32768, P(4) + 32768]);
+    const t = s.totals;
+    expect(t).toMatchObject({
+      pagesByKind: { small: 4, large: 1, 'free-span': 1, foreign: 0, corrupt: 0 },
+      freeFrames: 11 + 9 + 11 + 12,
+      freeListMembers: 11 + 9 + 11 + 12,
+      freeListBytes: t.freeFrameBytes,
+      usedBlocks: 1 + 2 + 2 + 1,
+      usedBytes: 8 + 2 * 40 + 3000 + 16376 + PAGE + 32768,
+    });
+    expect(s.counters).toMatchObject({ smallPages: 4, largePages: 1, freePages: 1 });
+    expect(
+      t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes + t.paddingBytes + t.foreignBytes + t.corruptBytes,
+    ).toBe(t.heapBytes);
+    // text: MID pages labelled `mid`, the rest as before
+    const rows = renderText(s, { collapse: false })
+      .split('\n')
+      .filter((l) => /^0x[0-9a-f]{8} /.test(l));
+    expect(rows.map((r) => r.slice(11, 17).trim())).toEqual(['small', 'mid', 'mid', 'large', 'mid', 'free']);
+    expect(rows[4]).toMatch(/\|\.+\| 0u 12f spare$/);
+    // SVG: the three MID pages carry data-pool="mid" and an outline, the SMALL one neither
+    const svg = renderSVG(s, { collapse: false });
+    const rowOf = (i) => svg.split('\n').find((l) => l.includes(`data-page="${P(i)}"`));
+    for (const i of [1, 2, 4]) expect(rowOf(i)).toMatch(/data-pool="mid".*fill="none" stroke="#[0-9a-f]{6}"/);
+    for (const i of [0, 3, 5]) expect(rowOf(i)).not.toMatch(/data-pool|fill="none"/);
+    expect(rowOf(1)).toContain('<title>' + `0x${P(1).toString(16).padStart(8, '0')} mid page: 4 blocks in use`);
+  });
+
+  test('a SMALL-only heap draws as before: no mid label, legend line or outline', () => {
+    const s = snapshot(reference().h.src);
+    expect(renderText(s)).not.toMatch(/\bmid\b/);
+    expect(renderSVG(s)).not.toMatch(/data-pool|mid page/);
+  });
+
+  test.each([
+    [
+      'a frame of a MID page on lists[c]',
+      'ZEE_C_LIST',
+      (h) => {
+        // mid_lists[0] = [P1+16, P2+16, P4+16]: P1+16 moved to the head of lists[0] (empty)
+        const f = h.P(1) + 16;
+        h.wr(h.stateWord('midLists'), h.P(2) + 16);
+        h.wr(h.P(2) + 16 + 4, 0);
+        h.wr(h.stateWord('lists'), f);
+        h.wr(f, 0);
+        return [f, /^free list 16: 0x00030010 is a free frame of mid page 0x00030000, whose frames go on mid_lists/];
+      },
+    ],
+    [
+      'a frame of a SMALL page on mid_lists[c]',
+      'ZEE_C_LIST',
+      (h) => {
+        // lists[1] = [P0+32]: moved to the head of mid_lists[1]
+        const f = h.P(0) + 32,
+          old = h.u32[(h.stateWord('midLists') + 4) >>> 2];
+        h.wr(h.stateWord('lists') + 4, 0);
+        h.wr(h.stateWord('midLists') + 4, f);
+        h.wr(f, old);
+        h.wr(old + 4, f);
+        return [f, /^mid list 32: 0x00020020 is a free frame of small page 0x00020000, whose frames go on lists/];
+      },
+    ],
+    [
+      'a frame of a MID page on the mid list of another size',
+      'ZEE_C_LIST',
+      (h) => {
+        h.wr(h.stateWord('midLists') + 4, h.P(1) + 16);
+        return [h.P(1) + 16, /^mid list 32: 0x[0-9a-f]+ is a free frame of 16 B/];
+      },
+    ],
+    [
+      'a broken back link in a mid list',
+      'ZEE_C_LIST',
+      (h) => {
+        h.wr(h.P(4) + 32768 + 4, 0);
+        return [h.P(4) + 32768, /^mid list 32768: 0x[0-9a-f]+ links back to 0x00000000/];
+      },
+    ],
+    [
+      'a mid-list link outside the heap',
+      'ZEE_C_LIST',
+      (h) => {
+        h.wr(h.P(1) + 64, 0xfffffff0);
+        return [0xfffffff0, /^mid list 64: link 0xfffffff0 \(from 0x[0-9a-f]+\) is not a block address/];
+      },
+    ],
+    [
+      'a frame of a MID page on no list',
+      'ZEE_C_LIST_COUNT',
+      (h) => {
+        h.wr(h.stateWord('midLists') + 4 * 11, h.P(4) + 32768);
+        h.wr(h.P(4) + 32768 + 4, 0);
+        return [h.P(1) + 32768, /of mid page 0x00030000 is on no free list/];
+      },
+    ],
+    ...[4, 5, 7, 8, 10, 14, 255].map((bad) => [
+      `map mark ${bad} on a MID page`,
+      'ZEE_C_PAGE',
+      (h) => {
+        h.u8[h.mapAt(1)] = bad;
+        return [h.P(1), new RegExp(`page 0x00030000 has map mark ${bad}, none of NONE, FREE, SMALL, LARGE, MID`)];
+      },
+    ]),
+    [
+      'the MID spare marked 5 (found before the pages)',
+      'ZEE_C_PAGE',
+      (h) => {
+        h.u8[h.mapAt(4)] = 5;
+        return [h.P(4), /the spare 0x00060000 is not a small page/];
+      },
+    ],
+    [
+      'a mid list head set while heap_start is 0',
+      'ZEE_C_STATE',
+      (h) => {
+        h.wr(h.stateWord('heapStart'), 0);
+        h.wr(h.stateWord('heapEnd'), 0);
+        h.wr(h.stateWord('firstFree'), 0);
+        h.wr(h.stateWord('spare'), 0);
+        for (const field of ['lists', 'slabs']) for (let i = 0; i < 66; i++) h.wr(h.stateWord(field) + 4 * i, 0);
+        for (let c = 0; c < LAYOUT.CLASSES; c++) h.wr(h.stateWord('midLists') + 4 * c, c === 7 ? h.P(1) + 2048 : 0);
+        return [h.stateWord('heapEnd'), /a free list \(lists or mid_lists\)/];
+      },
+    ],
+    [
+      "a MID page's mark made LARGE (no large block reaches it)",
+      'ZEE_C_PAGE',
+      (h) => {
+        h.u8[h.mapAt(1)] = LAYOUT.MAP_LARGE;
+        return [h.P(1), /is marked LARGE .* but no large block reaches it/];
+      },
+    ],
+  ])('%s: %s', (_, rule, damage) => {
+    const r = midHeap();
+    expect(validate(r.h.src).ok).toBe(true);
+    const [at, message] = damage(r.h, r);
+    const v = expectFirst(r.h, rule, at);
+    expect(v[0].message).toMatch(message);
+    const s = snapshot(r.h.src);
+    if (rule !== 'ZEE_C_STATE')
+      expect(renderText(s)).toMatch(new RegExp(`INVALID: \\d+ violation\\(s\\); first ${rule}`));
+    expect(renderSVG(s)).toContain('class="zee-invalid"');
+  });
+});
+
 describe('renderers on a hand-written heap', () => {
   test('renderText: a row per page with kind, cells and notes; a page listing with `page`', () => {
     const { h } = reference();
@@ -1166,5 +1387,7 @@ test('every rule has a description and STATE_WORDS covers the state block', () =
     'ZEE_C_STATE',
     'ZEE_C_TOTALS',
   ]);
-  expect(STATE_WORDS).toBe(STATE.slabs + LAYOUT.SLAB_LISTS);
+  // mid_lists is the last field: after the slab lists, CLASSES words
+  expect(STATE.midLists).toBe(STATE.slabs + LAYOUT.SLAB_LISTS);
+  expect(STATE_WORDS).toBe(STATE.midLists + LAYOUT.CLASSES);
 });

@@ -1,6 +1,7 @@
 // Stress: validate() after every operation of the seeded random workload, on
 // every build variant, with the running totals of the state compared to the
-// walk each time.  ZEE_SEED=<n> replays a run; ZEE_INSPECT_OPS=<n> scales the
+// walk each time; the walks must meet MID pages (their frames on mid_lists,
+// one anchoring a large block) as well as SMALL ones.  ZEE_SEED=<n> replays a run; ZEE_INSPECT_OPS=<n> scales the
 // default build's operation count (the others get a quarter of it).
 import { fresh, VARIANT_NAMES } from './helpers/instance.mjs';
 import { seedFromEnv } from './helpers/shadow.mjs';
@@ -22,6 +23,8 @@ test.each(VARIANT_NAMES)(
       sawSpan = false,
       sawSpare = false,
       sawInAnchor = false,
+      sawMid = false,
+      sawMidAnchor = false,
       slabsSeen = 0,
       slotSizes = new Set();
     const t0 = Date.now();
@@ -44,6 +47,8 @@ test.each(VARIANT_NAMES)(
         if (s.large.some((l) => l.inPage > 0)) sawInAnchor = true;
         if (s.spans.length) sawSpan = true;
         if (s.spare) sawSpare = true;
+        if (s.midLists.some((l) => l.members.length)) sawMid = true;
+        if (s.pages.some((p) => p.pool === 'mid' && p.large)) sawMidAnchor = true;
         slabsSeen = Math.max(slabsSeen, s.totals.slabs);
         for (const b of s.slabs) slotSizes.add(b.slotSize);
         // the walk's totals agree with its own lists (the state's totals are a rule: ZEE_C_TOTALS)
@@ -67,7 +72,14 @@ test.each(VARIANT_NAMES)(
     });
     expect(checked).toBe(ops);
     expect(res.counts.free).toBeGreaterThan(ops / 4);
-    expect([sawLarge, sawInAnchor, sawSpan, sawSpare]).toEqual([true, true, true, true]);
+    expect({ sawLarge, sawInAnchor, sawSpan, sawSpare, sawMid, sawMidAnchor }).toEqual({
+      sawLarge: true,
+      sawInAnchor: true,
+      sawSpan: true,
+      sawSpare: true,
+      sawMid: true,
+      sawMidAnchor: true,
+    });
     expect(maxBlocks).toBeGreaterThan(50);
     // the walks met slabs, of many slot sizes, and counted their bytes too
     expect(slabsSeen).toBeGreaterThan(5);

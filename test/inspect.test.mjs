@@ -372,9 +372,10 @@ describe('snapshot of a scripted heap', () => {
   test('fragmentation = 1 - largest free block / free bytes: two free frames of one size and no span give 1/2', async () => {
     const z = await fresh('default', { initialPages: 4 });
     z.malloc(1);
-    // 40 blocks of 3,000 B (3,008 with the header: each takes a whole 4 KiB
-    // frame) over three pages, then the rest filled with 16 B blocks
-    const big = Array.from({ length: 40 }, () => z.malloc(3000));
+    // 80 blocks of 2,000 B (2,016 with the header, at most POOL_MIN: small
+    // pages; each takes a whole 2 KiB frame) over three pages, then the rest
+    // filled with 16 B blocks
+    const big = Array.from({ length: 80 }, () => z.malloc(2000));
     let s = snapshot(z);
     const fill = (s.totals.freeFrameBytes + 8 * s.totals.freeFrames) / 16;
     for (let i = 0; i < fill; i++) z.malloc(8);
@@ -382,8 +383,8 @@ describe('snapshot of a scripted heap', () => {
     expect(s.totals.pages).toBe(3);
     expect(s.totals.freeBytes).toBe(0);
     expect(s.totals.fragmentation).toBe(0);
-    expect(s.totals.paddingBytes).toBe(40 * (4096 - 3008));
-    expect(big.every((p) => p % 4096 === 0)).toBe(true);
+    expect(s.totals.paddingBytes).toBe(80 * (2048 - 2016));
+    expect(big.every((p) => p % 2048 === 0)).toBe(true);
     // free two of them, on two pages: their buddies are in use, so nothing merges
     const pick = [big[0], big[big.length - 1]];
     expect(pick[1] - pick[0]).toBeGreaterThan(PAGE);
@@ -391,10 +392,10 @@ describe('snapshot of a scripted heap', () => {
     z.free(pick[1]);
     s = snapshot(z);
     expect(s.blocks.filter((b) => b.state === 'free').map((b) => [b.address, b.size])).toEqual(
-      pick.map((a) => [a, 4096]),
+      pick.map((a) => [a, 2048]),
     );
-    expect(s.totals.freeBytes).toBe(2 * (4096 - 8));
-    expect(s.totals.largestFreeBlock).toBe(4096 - 8);
+    expect(s.totals.freeBytes).toBe(2 * (2048 - 8));
+    expect(s.totals.largestFreeBlock).toBe(2048 - 8);
     expect(s.totals.fragmentation).toBe(0.5);
     expect(validate(z).ok).toBe(true);
   });
@@ -568,18 +569,22 @@ describe('corruption: validate() and zee_check() name the same broken rule', () 
     expect(v.some((x) => x.address === used && /is a small block in use of 1024 B/.test(x.message))).toBe(true);
   });
 
-  test('a broken back link: ZEE_C_LIST at the member', async () => {
+  test.each([
+    // 32 frames of 2 KiB (at most POOL_MIN): a second SMALL page; lists[5] holds a 512 B frame of each
+    ['free list', 'freeLists', (z) => Array.from({ length: 32 }, () => z.malloc(2040))],
+    // two blocks of 32 KiB (above POOL_MIN): two MID pages; mid_lists[5] holds a 512 B frame of each
+    ['mid list', 'midLists', (z) => [z.malloc(32760), z.malloc(32760)]],
+  ])('a broken back link in a %s: ZEE_C_LIST at the member', async (name, field, fill) => {
     const z = await fresh();
     const a = z.malloc(8);
-    z.malloc(32760);
-    z.malloc(32760); // a second small page: the lists of 32 B .. 16 KiB hold a frame of each page
+    fill(z);
     const s = snapshot(z);
-    expect(s.freeLists[5].members.length).toBe(2);
-    const f = s.freeLists[5].members[1];
+    expect(s[field][5].members.length).toBe(2);
+    const f = s[field][5].members[1];
     z.HEAPU32[(f + 4) >>> 2] = a;
     const v = expectRule(z, 'ZEE_C_LIST');
     expect(v[0].address).toBe(f);
-    expect(v[0].message).toMatch(/links back/);
+    expect(v[0].message).toMatch(new RegExp(`^${name} 512: 0x[0-9a-f]+ links back`));
   });
 
   test('a free list that loops: ZEE_C_LIST, and the walk terminates', async () => {
@@ -943,6 +948,237 @@ describe('corruption: validate() and zee_check() name the same broken rule', () 
     const s = snapshot(h.z);
     expect(renderText(s, { page: h.P })).toMatch(/INVALID: \d+ violation\(s\); first ZEE_C_SLAB/);
     expect(renderSVG(s, { page: h.P })).toContain('class="zee-invalid"');
+  });
+});
+
+describe('mid pages (layout 6): small pages of the mid pool, their frames on mid_lists', () => {
+  // A SMALL page P (a 16 B block in use) and a MID page M (a 3,000 B block:
+  // above POOL_MIN, so from the mid pool), every other frame of both free.
+  async function twoPools() {
+    const z = await fresh();
+    const a = z.malloc(8);
+    const m = z.malloc(3000);
+    const s = snapshot(z);
+    const P = a - 16,
+      M = m - (m % PAGE);
+    const head = (field, c) => z.HEAPU32[(stateWord(z, field) >>> 2) + c];
+    const setHead = (field, c, v) => {
+      z.HEAPU32[(stateWord(z, field) >>> 2) + c] = v;
+    };
+    return { z, a, m, P, M, s, head, setHead };
+  }
+  // Takes the head frame f off list set `from` (class c) and pushes it on
+  // the list set `to` of the same class, links kept sound; returns f.
+  function move(h, from, to, c) {
+    const u32 = h.z.HEAPU32;
+    const f = h.head(from, c);
+    const next = u32[f >>> 2];
+    h.setHead(from, c, next);
+    if (next) u32[(next + 4) >>> 2] = 0;
+    const old = h.head(to, c);
+    u32[f >>> 2] = old;
+    u32[(f + 4) >>> 2] = 0;
+    if (old) u32[(old + 4) >>> 2] = f;
+    h.setHead(to, c, f);
+    return f;
+  }
+
+  test('a block above POOL_MIN lives in a MID page, walked like a small page; each pool its own free lists', async () => {
+    const { z, m, P, M, s } = await twoPools();
+    expect([s.violations, z.check()]).toEqual([[], 0]);
+    expect(3000 + 8).toBeGreaterThan(LAYOUT.POOL_MIN);
+    expect(z.HEAPU8[mapByte(z, P)]).toBe(LAYOUT.MAP_SMALL);
+    expect(z.HEAPU8[mapByte(z, M)]).toBe(LAYOUT.MAP_MID);
+    const pages = s.pages.filter((p) => p.kind === 'small');
+    expect(pages.map((p) => [p.address, p.pool])).toEqual([
+      [P, 'small'],
+      [M, 'mid'],
+    ]);
+    // the mid page: its page word, its blocks, its free frames, as any small page's
+    const mid = pages[1];
+    expect(mid).toMatchObject({ count: 1, usedBlocks: 1, large: 0, limit: M + PAGE, spare: false, corrupt: false });
+    expect(mid.blocks.find((b) => b.address === m)).toEqual({
+      address: m,
+      page: M,
+      size: 4096,
+      usable: 3000,
+      state: 'used',
+      class: -1,
+    });
+    expect(mid.freeFrames).toBe(mid.blocks.filter((b) => b.state === 'free').length);
+    expect(mid.freeFrames).toBeGreaterThan(5);
+    // every free frame is on the list of its class of its page's pool, and nothing else is listed
+    const listed = (lists) => lists.flatMap((l) => l.members.map((f) => [f, l.size])).sort((x, y) => x[0] - y[0]);
+    const frames = (page) => page.blocks.filter((b) => b.state === 'free').map((b) => [b.address, b.size]);
+    expect(listed(s.freeLists)).toEqual(frames(pages[0]));
+    expect(listed(s.midLists)).toEqual(frames(mid));
+    expect(s.midLists.map((l) => l.size)).toEqual(s.freeLists.map((l) => l.size));
+    expect(s.totals).toMatchObject({
+      freeListMembers: s.totals.freeFrames,
+      freeListBytes: s.totals.freeFrameBytes,
+      pagesByKind: expect.objectContaining({ small: 2 }),
+    });
+    // the state's heads, read as words
+    for (let c = 0; c < LAYOUT.CLASSES; c++)
+      expect(s.midLists[c].members[0] ?? 0).toBe(z.HEAPU32[(stateWord(z, 'midLists') >>> 2) + c]);
+    expect(s.counters.smallPages).toBe(2); // small_pages counts both pools
+    // the maps tell the mid page apart, and only it
+    const text = renderText(s, { collapse: false });
+    expect(text).toMatch(new RegExp(`^0x${M.toString(16).padStart(8, '0')} mid    \\|`, 'm'));
+    expect(text).toMatch(new RegExp(`^0x${P.toString(16).padStart(8, '0')} small  \\|`, 'm'));
+    expect(text).toContain('mid: a small page of the mid pool');
+    const list = renderText(s, { page: M });
+    expect(list).toMatch(/^page 0x[0-9a-f]{8}: mid, 1 blocks in use/m);
+    expect(list).toMatch(/free frame +16 B \(mid list 16\)/);
+    expect(renderText(s, { page: P })).toMatch(/free frame +32 B \(list 32\)/);
+    const svg = renderSVG(s);
+    expect([...svg.matchAll(/data-page="(\d+)" data-pool="mid"/g)].map((x) => Number(x[1]))).toEqual([M]);
+    expect(svg).toMatch(/class="zee-legend">.*mid page/);
+    const zoom = renderSVG(s, { page: M });
+    expect(zoom).toContain(`data-kind="small" data-pool="mid"`);
+    expect(zoom).toContain(`page 0x${M.toString(16).padStart(8, '0')} (mid):`);
+    expect(zoom).toMatch(/free frame of 16 B \(on mid list 16\)/);
+    expect(renderSVG(s, { page: P })).not.toContain('data-pool');
+  });
+
+  test('a large block anchored by a fresh page, and slabs, in either pool: the walk reads them alike', async () => {
+    const z = await fresh();
+    const j = z.malloc(100000);
+    for (let i = 0; i < 12; i++) z.malloc(40);
+    const s = snapshot(z);
+    expect([s.violations, z.check()]).toEqual([[], 0]);
+    const anchor = s.pages.find((p) => p.large === j);
+    expect(anchor).toMatchObject({ kind: 'small', anchorOnly: true, count: 1 });
+    expect(s.large.map((l) => l.anchor)).toEqual([anchor.address]);
+    expect(s.slabs.length).toBe(2);
+    for (const b of s.slabs) expect(s.pages.find((p) => p.address === b.page).kind).toBe('small');
+    // the pool is the map's: flip each small page to the other pool and back,
+    // and the walk follows (its frames then sit on the wrong list set)
+    for (const p of s.pages.filter((x) => x.kind === 'small')) {
+      const at = mapByte(z, p.address),
+        old = z.HEAPU8[at];
+      z.HEAPU8[at] = old === LAYOUT.MAP_MID ? LAYOUT.MAP_SMALL : LAYOUT.MAP_MID;
+      const flipped = snapshot(z).pages.find((x) => x.address === p.address);
+      expect(flipped.pool).toBe(p.pool === 'mid' ? 'small' : 'mid');
+      z.HEAPU8[at] = old;
+    }
+    expect(validate(z).ok).toBe(true);
+  });
+
+  function expectRule(z, rule) {
+    const v = validate(z);
+    expect(v.ok).toBe(false);
+    expect([v.violations[0].rule, CHECK_CODES[z.check()]]).toEqual([rule, rule]);
+    return v.violations;
+  }
+
+  // One damage each; validate()'s first violation and zee_check() must agree.
+  test.each([
+    [
+      'a frame of a MID page on lists[c] instead of mid_lists[c]',
+      'ZEE_C_LIST',
+      (h) => {
+        const f = move(h, 'midLists', 'lists', 1);
+        expect(f - (f % PAGE)).toBe(h.M);
+        return [f, /^free list 32: 0x[0-9a-f]+ is a free frame of mid page 0x[0-9a-f]+, whose frames go on mid_lists/];
+      },
+    ],
+    [
+      'a frame of a SMALL page on mid_lists[c] instead of lists[c]',
+      'ZEE_C_LIST',
+      (h) => {
+        const f = move(h, 'lists', 'midLists', 1);
+        expect(f - (f % PAGE)).toBe(h.P);
+        return [f, /^mid list 32: 0x[0-9a-f]+ is a free frame of small page 0x[0-9a-f]+, whose frames go on lists/];
+      },
+    ],
+    [
+      'the head of a mid list set to the head of the small list of its class (the frame on both sets)',
+      'ZEE_C_LIST',
+      (h) => {
+        const f = h.head('lists', 3);
+        h.setHead('midLists', 3, f);
+        return [f, /^mid list 128: 0x[0-9a-f]+ is a free frame of small page/];
+      },
+    ],
+    [
+      'a MID page marked SMALL: its frames on mid_lists are now frames of a SMALL page',
+      'ZEE_C_LIST',
+      (h) => {
+        h.z.HEAPU8[mapByte(h.z, h.M)] = LAYOUT.MAP_SMALL;
+        return [h.head('midLists', 0), /^mid list 16: .* is a free frame of small page/];
+      },
+    ],
+    [
+      'a SMALL page marked MID: its frames on lists are now frames of a MID page',
+      'ZEE_C_LIST',
+      (h) => {
+        h.z.HEAPU8[mapByte(h.z, h.P)] = LAYOUT.MAP_MID;
+        return [h.head('lists', 1), /^free list 32: .* is a free frame of mid page/]; // lists[0] is empty: a holds the 16 B frame
+      },
+    ],
+    [
+      'a frame of a MID page taken off its mid list',
+      'ZEE_C_LIST_COUNT',
+      (h) => {
+        const f = h.head('midLists', 11);
+        expect(h.z.HEAPU32[f >>> 2]).toBe(0); // the list's only member
+        h.setHead('midLists', 11, 0);
+        return [f, /^free frame 0x[0-9a-f]+ of 32768 B of mid page 0x[0-9a-f]+ is on no free list/];
+      },
+    ],
+    [
+      'a mid list that loops',
+      'ZEE_C_LIST',
+      (h) => {
+        const f = h.head('midLists', 4);
+        h.z.HEAPU32[f >>> 2] = f;
+        return [f, /^mid list 256 loops back/];
+      },
+    ],
+    [
+      'a mid-list link to a block in use',
+      'ZEE_C_LIST',
+      (h) => {
+        h.z.HEAPU32[h.head('midLists', 2) >>> 2] = h.m;
+        return [h.m, /^mid list 64: 0x[0-9a-f]+ is a small block in use of 4096 B/];
+      },
+    ],
+    ...[4, 5, 7, 10, 0x46].map((bad) => [
+      `a MID page's map mark made ${bad}${(bad & 3) === LAYOUT.MAP_SMALL ? ' (mark & 3 is SMALL, still no page kind)' : ''}`,
+      'ZEE_C_PAGE',
+      (h) => {
+        h.z.HEAPU8[mapByte(h.z, h.M)] = bad;
+        return [h.M, new RegExp(`has map mark ${bad}, none of NONE, FREE, SMALL, LARGE, MID`)];
+      },
+    ]),
+  ])('%s: %s for both', async (_, rule, damage) => {
+    const h = await twoPools();
+    expect([validate(h.z).ok, h.z.check()]).toEqual([true, 0]);
+    const [address, message] = damage(h);
+    const v = expectRule(h.z, rule);
+    expect(v[0].address).toBe(address);
+    expect(v[0].message).toMatch(message);
+    // the damaged heap still snapshots and draws
+    const s = snapshot(h.z);
+    expect(renderText(s)).toMatch(new RegExp(`INVALID: \\d+ violation\\(s\\); first ${rule}`));
+    expect(renderSVG(s, { page: h.M })).toContain('class="zee-invalid"');
+  });
+
+  test('the spare may be a MID page; marked anything but SMALL or MID it is ZEE_C_PAGE for both', async () => {
+    const h = await twoPools();
+    h.z.free(h.m); // M empties: kept as the spare
+    let s = snapshot(h.z);
+    expect(s.spare).toBe(h.M);
+    expect(s.pages.find((p) => p.address === h.M)).toMatchObject({ pool: 'mid', spare: true, count: 0 });
+    expect([s.violations, h.z.check()]).toEqual([[], 0]);
+    expect(renderText(s, { collapse: false })).toMatch(/ mid +\|\.+\| 0u 12f spare\n/);
+    h.z.HEAPU8[mapByte(h.z, h.M)] = 5;
+    const v = expectRule(h.z, 'ZEE_C_PAGE');
+    expect(v[0]).toMatchObject({
+      address: h.M,
+      message: expect.stringMatching(/the spare 0x[0-9a-f]+ is not a small page/),
+    });
   });
 });
 

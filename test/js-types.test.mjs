@@ -72,7 +72,7 @@ describe("the inspector's declarations name what a snapshot holds", () => {
   test('every field of a snapshot with slabs, a large block and free pages, and no other', async () => {
     const z = await ZeeAlloc.create();
     for (let i = 0; i < 12; i++) z.malloc(40); // a full slab of 48 B slots, and one with free slots
-    z.malloc(3000);
+    z.malloc(3000); // above POOL_MIN: a block of a mid page
     z.malloc(100000);
     const s = snapshot(z);
     expect(s.violations).toEqual([]);
@@ -83,8 +83,14 @@ describe("the inspector's declarations name what a snapshot holds", () => {
     expect(keys(s.slabs[0])).toEqual(interfaceFields('SlabInfo').all);
     expect(keys(s.slabLists[3])).toEqual(interfaceFields('SlabListInfo').all);
     expect(keys(s.freeLists[0])).toEqual(interfaceFields('FreeListInfo').all);
+    expect(keys(s.midLists[0])).toEqual(interfaceFields('FreeListInfo').all);
     expect(keys(s.large[0])).toEqual(interfaceFields('LargeBlockInfo').all);
-    expect(keys(s.pages.find((p) => p.kind === 'small'))).toEqual(interfaceFields('SmallPageInfo').all);
+    // both pools of small pages, each with the fields SmallPageInfo declares
+    const pools = s.pages.filter((p) => p.kind === 'small').map((p) => p.pool);
+    expect([...new Set(pools)].sort()).toEqual(['mid', 'small']);
+    for (const pool of ['small', 'mid'])
+      expect(keys(s.pages.find((p) => p.pool === pool))).toEqual(interfaceFields('SmallPageInfo').all);
+    expect(/^export type SmallPagePool = ([^;]*);/m.exec(inspectDeclarations)[1]).toBe("'small' | 'mid'");
     const block = interfaceFields('BlockInfo');
     const states = new Set();
     for (const b of s.blocks) {

@@ -190,6 +190,19 @@ describe('js/layout.mjs matches src/zee_alloc.h', () => {
     expect(Object.keys(header.enums).sort()).toEqual(['zee_check_code', 'zee_fault_code']);
     expect(header.fields[0]).toEqual({ name: 'magic', offset: 0, words: 1 });
     expect(header.fields.find((f) => f.name === 'lists').words).toBe(header.defines.ZEE_CLASSES);
+    // layout 6: mid_lists, a second set of CLASSES heads, appended last; MID is a small page's mark
+    expect(header.fields.at(-1)).toEqual({
+      name: 'mid_lists',
+      offset: layout.STATE.midLists,
+      words: header.defines.ZEE_CLASSES,
+    });
+    expect(header.words).toBe(layout.STATE_WORDS);
+    expect(header.defines.ZEE_MAP_MID & 3).toBe(header.defines.ZEE_MAP_SMALL);
+    expect(header.defines.ZEE_MAP_MID).not.toBe(header.defines.ZEE_MAP_SMALL);
+    expect([layout.LAYOUT.MAP_MID, layout.LAYOUT.POOL_MIN]).toEqual([
+      header.defines.ZEE_MAP_MID,
+      header.defines.ZEE_POOL_MIN,
+    ]);
     expect(header.configShift).toBeGreaterThan(0);
   });
 

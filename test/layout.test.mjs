@@ -13,6 +13,7 @@ import {
   MAP_FREE,
   MAP_SMALL,
   MAP_LARGE,
+  MAP_MID,
   meta,
   state,
   mapOf,
@@ -24,6 +25,9 @@ import {
   inUseCount,
 } from './helpers/layout.mjs';
 import { LAYOUT, CHECK_CODES, STATE } from '../js/layout.mjs';
+import { rng, seedFromEnv } from './helpers/shadow.mjs';
+
+const STEPS = 200000;
 
 const roundUp = (n, g) => Math.ceil(n / g) * g;
 const codeOf = (name) => Number(Object.keys(CHECK_CODES).find((k) => CHECK_CODES[k] === name));
@@ -143,13 +147,17 @@ describe('exact-size blocks', () => {
     const a = z.malloc(4312),
       b = z.malloc(4312); // SQLite's page-cache entries: 4,320 B each, not 8 KiB
     expect(meta(z, a)).toMatchObject({ size: 4320, tag: TAG_SMALL, checkOk: true });
+    // above ZEE_POOL_MIN (2 KiB) a block takes its frames from a mid page
+    expect(mapOf(z, small)).toBe(MAP_SMALL);
+    expect(mapOf(z, a)).toBe(MAP_MID);
     expect(z.usableSize(a)).toBe(4312);
     expect(b).toBe(a + 4320);
     expect(meta(z, b + 4320)).toMatchObject({ tag: TAG_FREE, checkOk: true }); // the rest: free frames
     const free = blocksOf(z, b + 4320).filter((x) => x.addr >= b + 4320 && x.tag === TAG_FREE);
     for (const x of free) {
       expect(x.addr % x.size).toBe(0); // each aligned to its size
-      expect(listMembers(z, Math.log2(x.size) - 4)).toContain(x.addr);
+      expect(listMembers(z, Math.log2(x.size) - 4, true)).toContain(x.addr); // a mid page's list
+      expect(listMembers(z, Math.log2(x.size) - 4)).not.toContain(x.addr);
     }
     z.free(a);
     z.free(b);
@@ -387,7 +395,7 @@ describe('large blocks', () => {
     z.free(b); // 3 more, right after them: one run of 7
     const d = z.malloc(5 * PAGE);
     expect(d).toBe(a); // the run starts at a's anchor, which becomes d's anchor
-    expect(mapOf(z, d - PAGE)).toBe(MAP_SMALL);
+    expect(mapOf(z, d - PAGE)).toBe(MAP_MID); // a fresh anchor is a mid page
     const e = z.malloc(PAGE);
     expect(e).toBeGreaterThan(c); // the one page left there is not enough for anchor + page
     expect(c).toBeGreaterThan(0);
@@ -409,12 +417,78 @@ describe('large blocks', () => {
   });
 });
 
+describe('pools: small pages and mid pages', () => {
+  test('blocks above 2 KiB (slabs excepted) and fresh anchors take mid pages; the rest small pages', async () => {
+    const z = await fresh();
+    const kinds = {
+      slot: z.malloc(100), // 112 B: a slot, its slab a 512 B frame
+      frame: z.malloc(56), // 64 B: a whole frame
+      round: z.malloc(1500), // 1,512 B: a 2 KiB frame
+      bigSlab: z.malloc(1032), // 1,040 B: a slot in an 8 KiB slab (size == alignment)
+      round4k: z.malloc(3000), // 3,008 B: a 4 KiB frame, above 2 KiB
+      exact: z.malloc(5000), // 5,008 B exactly
+      top: z.malloc(40000), // 40,016 B in the top of one page
+      large: z.malloc(3 * PAGE + 100), // a fresh anchor for it alone, then 3 pages
+    };
+    const mid = { round4k: true, exact: true, top: true };
+    for (const [name, p] of Object.entries(kinds))
+      if (name === 'large') expect(mapOf(z, p - 8)).toBe(MAP_MID);
+      else expect([name, mapOf(z, p)]).toEqual([name, mid[name] ? MAP_MID : MAP_SMALL]);
+    expect(pageOf(kinds.round4k)).not.toBe(pageOf(kinds.round));
+    // a mid page's free frames are on the mid lists, a small page's on the others
+    for (const x of blocksOf(z, kinds.exact).filter((b) => b.tag === TAG_FREE))
+      expect(listMembers(z, Math.log2(x.size) - 4, true)).toContain(x.addr);
+    for (const x of blocksOf(z, kinds.frame).filter((b) => b.tag === TAG_FREE))
+      expect(listMembers(z, Math.log2(x.size) - 4)).toContain(x.addr);
+    expect(z.check()).toBe(0);
+    for (const p of Object.values(kinds)) z.free(p);
+    z.trim();
+    expect(smallPages(z)).toEqual([]);
+    expect(state(z).midLists.every((f) => f === 0)).toBe(true);
+    expect(z.check()).toBe(0);
+  });
+
+  test('small blocks churning beside blocks of 1-8 KiB keep the heap within 3x its peak live bytes (seeded)', async () => {
+    const seed = seedFromEnv();
+    console.log(`pools churn: ZEE_SEED=${seed}`);
+    const r = rng(seed),
+      z = await fresh();
+    // small-random-8k's sizes: 90 % 8-128 B, 9 % to 1 KiB, 1 % 1-8 KiB
+    const size = () => {
+      const x = r();
+      return x < 0.9 ? r.int(8, 128) : x < 0.99 ? r.int(129, 1024) : r.int(1025, 8192);
+    };
+    const live = [];
+    let bytes = 0,
+      peak = 0;
+    for (let i = 0; i < 4000; i++) {
+      const n = size();
+      live.push([z.malloc(n), n]);
+      bytes += n;
+    }
+    for (let step = 0; step < STEPS; step++) {
+      const i = r.int(0, live.length - 1);
+      z.free(live[i][0]);
+      const n = size();
+      bytes += n - live[i][1];
+      live[i] = [z.malloc(n), n];
+      peak = Math.max(peak, bytes);
+    }
+    const st = state(z);
+    const owned = (st.smallPages + st.largePages + st.freePages) * PAGE;
+    console.log(`pools churn: ${owned} B owned for ${peak} B live at the peak (${(owned / peak).toFixed(2)}x)`);
+    expect(owned).toBeLessThan(3 * peak);
+    expect(z.check()).toBe(0);
+  });
+});
+
 describe('pages and spans', () => {
   test('free pages are only marks in the page map; the first-free mark starts the search', async () => {
     const z = await fresh();
     const p = z.malloc(5 * PAGE); // after a fresh anchor: the heap's first small page
     z.HEAPU8.fill(0x6b, p, p + 5 * PAGE);
-    const q = z.malloc(100); // in the anchor's frames
+    expect(z.malloc(100) - (p - PAGE)).not.toBeLessThan(PAGE); // a small block: a small page
+    const q = z.malloc(3000); // a block above 2 KiB: in the anchor's frames (a mid page)
     expect(pageOf(q)).toBe(p - PAGE);
     z.free(p);
     const run = spans(z).find((x) => x.start === p);

@@ -1,5 +1,5 @@
 // Types of zee-alloc/inspect (js/inspect.mjs, js/render.mjs): the heap
-// inspector reads the allocator's structures (layout 5, docs/layout.md) from
+// inspector reads the allocator's structures (layout 6, docs/layout.md) from
 // the memory alone.  The CommonJS copy, dist/cjs/inspect.d.cts, is generated
 // by scripts/build-commonjs.mjs.
 
@@ -62,7 +62,7 @@ export interface BlockInfo {
    * not read.
    */
   state: 'used' | 'free' | 'slab' | 'free-slot' | 'large' | 'corrupt';
-  /** Free frames: the free list, log2(size) - 4; otherwise -1. */
+  /** Free frames: the class of its free list, log2(size) - 4 (in `freeLists` or, in a mid page, `midLists`); otherwise -1. */
   class: number;
   /** A slot ('used' or 'free-slot'): the address of its slab. */
   slab?: number;
@@ -72,11 +72,19 @@ export interface BlockInfo {
   why?: string;
 }
 
+/**
+ * A small page's pool, by its page-map mark: 'small' (SMALL), or 'mid'
+ * (MID: a small page of the mid pool, whose free frames are on mid_lists).
+ */
+export type SmallPagePool = 'small' | 'mid';
+
+/** A small page of either pool (map mark SMALL or MID): the same rules hold for both. */
 export interface SmallPageInfo {
   address: number;
   /** Position in the heap, from 0 at heapStart. */
   index: number;
   kind: 'small';
+  pool: SmallPagePool;
   /** The block count in the page word: blocks in use whose header lies here, a slab as one. */
   count: number;
   /** Blocks in use, slots included. */
@@ -216,6 +224,7 @@ export interface SnapshotTotals {
   freeSlots: number;
   freeSpanBytes: number;
   freeSpans: number;
+  /** The members of both sets of free lists (freeLists and midLists). */
   freeListBytes: number;
   freeListMembers: number;
   slabs: number;
@@ -275,7 +284,10 @@ export interface Snapshot {
   spans: SpanInfo[];
   /** Every slab the walk read, in address order. */
   slabs: SlabInfo[];
+  /** The state's lists[c]: the free frames of SMALL pages, by class. */
   freeLists: FreeListInfo[];
+  /** The state's mid_lists[c]: the free frames of MID pages, by class. */
+  midLists: FreeListInfo[];
   /** The 66 lists of slabs with a free slot, by slot size / 16. */
   slabLists: SlabListInfo[];
   totals: SnapshotTotals;
@@ -323,6 +335,7 @@ export declare const LAYOUT: Readonly<{
   SLAB_MIN: number;
   SLAB_META: number;
   SLAB_LISTS: number;
+  POOL_MIN: number;
   TAG_MASK: number;
   TAG_SMALL: number;
   TAG_LARGE: number;
@@ -340,6 +353,7 @@ export declare const LAYOUT: Readonly<{
   MAP_FREE: number;
   MAP_SMALL: number;
   MAP_LARGE: number;
+  MAP_MID: number;
 }>;
 /** Rule name -> what it checks. */
 export declare const RULES: Readonly<Record<Rule, string>>;

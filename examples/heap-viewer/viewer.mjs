@@ -85,17 +85,17 @@ function stat(name, label, value, title = '') {
   return `<dt${title ? ` title="${title}"` : ''}>${label}</dt><dd data-stat="${name}" data-value="${value.raw}">${value.text}</dd>`;
 }
 
-// The "page" control lists every page of the heap.
+// The "page" control lists every page of the heap with its kind (a small
+// page: its pool, small or mid); it is rebuilt when a page's label changes.
 function drawPageControl(s) {
   const sel = $('page');
-  const want = ['0', ...s.pages.map((p) => String(p.address))];
-  const have = [...sel.options].map((o) => o.value);
-  if (want.join() !== have.join()) {
-    sel.innerHTML = [
-      '<option value="0">— whole heap —</option>',
-      ...s.pages.map((p) => `<option value="${p.address}">${hex(p.address)} ${p.kind}</option>`),
-    ].join('');
-  }
+  const want = [
+    ['0', '— whole heap —'],
+    ...s.pages.map((p) => [String(p.address), `${hex(p.address)} ${p.pool ?? p.kind}`]),
+  ];
+  const have = [...sel.options].map((o) => [o.value, o.textContent]);
+  if (want.join('\n') !== have.join('\n'))
+    sel.innerHTML = want.map(([value, label]) => `<option value="${value}">${label}</option>`).join('');
   sel.value = String(zoomed);
 }
 
@@ -110,7 +110,7 @@ function draw() {
   if (zoomed) {
     const page = s.pages.find((p) => p.address === zoomed);
     $('zoom-title').textContent =
-      `Page ${hex(zoomed)} (${page.kind}${page.kind === 'small' ? `: ${page.usedBlocks} in use, ${page.freeFrames} free frames${page.slabs ? `, ${page.slabs} slabs with ${page.freeSlots} free slots` : ''}` : ''})`;
+      `Page ${hex(zoomed)} (${page.pool ?? page.kind}${page.kind === 'small' ? `: ${page.usedBlocks} in use, ${page.freeFrames} free frames${page.slabs ? `, ${page.slabs} slabs with ${page.freeSlots} free slots` : ''}` : ''})`;
     $('zoom').innerHTML = renderSVG(s, { title: 'zee_alloc heap', page: zoomed, maxBytes: MAP_BYTES });
     if (selected) for (const r of $('zoom').querySelectorAll(`[data-addr="${selected}"]`)) r.classList.add('selected');
   } else $('zoom').innerHTML = '';

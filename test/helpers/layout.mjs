@@ -1,4 +1,4 @@
-// Reads zee_alloc's documented encoding (layout 5) straight from memory, for
+// Reads zee_alloc's documented encoding (layout 6) straight from memory, for
 // white-box tests.  The constants come from js/layout.mjs, which a test
 // compares with src/zee_alloc.h.
 import { LAYOUT, STATE, STATE_WORDS } from '../../js/layout.mjs';
@@ -17,6 +17,7 @@ export const {
   MAP_FREE,
   MAP_SMALL,
   MAP_LARGE,
+  MAP_MID,
 } = LAYOUT;
 
 /** The 8 header bytes before payload p. */
@@ -47,6 +48,7 @@ export function state(z) {
   const out = {};
   for (const [name, i] of Object.entries(STATE)) out[name] = u32[at + i];
   out.lists = [...u32.subarray(at + STATE.lists, at + STATE.lists + LAYOUT.CLASSES)];
+  out.midLists = [...u32.subarray(at + STATE.midLists, at + STATE.midLists + LAYOUT.CLASSES)];
   out.slabs = [...u32.subarray(at + STATE.slabs, at + STATE.slabs + LAYOUT.SLAB_LISTS)];
   out.words = STATE_WORDS;
   return out;
@@ -55,10 +57,11 @@ export function state(z) {
 /** The page-map byte of the page holding address a. */
 export const mapOf = (z, a) => z.HEAPU8[state(z).pageMap + (a >>> 16)];
 
-/** Members of the free list of class c (size 16 << c), following next links. */
-export function listMembers(z, c) {
+/** Members of the free list of class c (size 16 << c), following next links:
+ * of small pages' frames, or with `mid` of mid pages' frames. */
+export function listMembers(z, c, mid = false) {
   const out = [];
-  for (let f = state(z).lists[c]; f && out.length < 100000; f = z.HEAPU32[f >>> 2]) out.push(f);
+  for (let f = state(z)[mid ? 'midLists' : 'lists'][c]; f && out.length < 100000; f = z.HEAPU32[f >>> 2]) out.push(f);
   return out;
 }
 
@@ -86,9 +89,10 @@ function slotsOf(z, b, size) {
 /**
  * The heap in address order: [{ kind: 'span', start, pages } (a maximal run
  * of free pages: the page map is their only record) |
- * { kind: 'small', start, count, large, blocks: [{ addr, size, tag }] } |
+ * { kind: 'small', start, mid, count, large, blocks: [{ addr, size, tag }] } |
  * { kind: 'foreign', start }].  A small page's `large` is the payload of the
- * large block it anchors ({ addr, size, pages }) or null.  A slab is one
+ * large block it anchors ({ addr, size, pages }) or null; `mid` says the
+ * page is of the mid pool (map mark MAP_MID).  A slab is one
  * block of its whole size S (tag TAG_SLAB) with its `slots`.
  */
 export function walk(z) {
@@ -103,7 +107,7 @@ export function walk(z) {
       if (last?.kind === 'span' && last.start + last.pages * PAGE === p) last.pages++;
       else out.push({ kind: 'span', start: p, pages: 1 });
       p += PAGE;
-    } else if (kind === MAP_SMALL) {
+    } else if (kind === MAP_SMALL || kind === MAP_MID) {
       const word1 = u32[(p + 4) >>> 2],
         largeAt = (word1 & ~LAYOUT.ANCHOR_ONLY) >>> 0,
         limit = largeAt % PAGE ? largeAt : p + PAGE,
@@ -122,7 +126,14 @@ export function walk(z) {
         const m = meta(z, largeAt);
         large = { addr: largeAt, size: m.size, pages: Math.floor(m.size / PAGE) };
       }
-      out.push({ kind: 'small', start: p, count: u32[p >>> 2] & LAYOUT.COUNT_MASK, large, blocks });
+      out.push({
+        kind: 'small',
+        start: p,
+        mid: kind === MAP_MID,
+        count: u32[p >>> 2] & LAYOUT.COUNT_MASK,
+        large,
+        blocks,
+      });
       p += PAGE + (large ? large.pages * PAGE : 0);
     } else {
       out.push({ kind: 'foreign', start: p });

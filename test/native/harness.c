@@ -650,8 +650,8 @@ static void drain(void) {
          "blocks, spare 0x%x",
          h->small_pages, h->large_pages, h->used_bytes, h->used_blocks, h->spare);
   for (unsigned c = 0; c < ZEE_CLASSES; c++)
-    if (h->lists[c])
-      fail("free list %u not empty with no small pages", c);
+    if (h->lists[c] || h->mid_lists[c])
+      fail("free list %u (small or mid pages) not empty with no small pages", c);
   if (h->free_pages != owned_pages(h))
     fail("%u free pages of the %u the heap owns after freeing everything", h->free_pages,
          owned_pages(h));
