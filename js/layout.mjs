@@ -19,7 +19,7 @@ export const LAYOUT = Object.freeze({
   SLAB_MIN: 512,
   SLAB_META: 24,
   SLAB_LISTS: 66,
-  POOL_MIN: 2048,
+  POOL_MIN: 4096,
   TAG_MASK: 15,
   TAG_SMALL: 7,
   TAG_LARGE: 5,

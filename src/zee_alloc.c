@@ -598,14 +598,14 @@ static addr alloc_small(uint32_t size, uint32_t align) {
   uint32_t skip = 0;
   addr f;
   int exact = size > ROUND_MAX && align == MIN_FRAME; /* (so c >= 8: holes is a class) */
-  /* Why two pools: blocks above 2 KiB (slabs excepted, size == align) and
+  /* Why two pools: blocks above 4 KiB (slabs excepted, size == align) and
    * large blocks' anchors take their frames from mid pages only, so small
    * blocks, which end up scattered over their pages, never split the runs
    * that exact blocks need.  Measured (native replicas and trace replays):
-   * small-random with its 1 % tail up to 8 KiB needs 1.8x its peak live
+   * small-random with its 1 % tail up to 8 KiB needs 1.7x its peak live
    * bytes, not 8.7x (every exact block took a fresh page); SQLite 1.19x ->
-   * 1.17x and Lua 1.23x -> 1.22x dlmalloc's heap; from 1,040 B up, not
-   * 2 KiB: Lua 1.23x, queue 4 % more memory. */
+   * 1.14x dlmalloc's heap, Lua 1.23x either way.  From 2 KiB up instead:
+   * small-random 1.81x its live bytes, not 1.76x; SQLite 1.15x. */
   int mid = size > ZEE_POOL_MIN && size != align;
   addr *L = mid ? H.mid_lists : H.lists;
   if (span == MIN_FRAME << c && (f = L[c])) { /* the fast path: pop a whole frame */

@@ -40,7 +40,7 @@ extern "C" {
 #define ZEE_SLAB_LISTS (ZEE_SLAB_MAX / ZEE_GRANULE + 1u) /* one per slot size / 16 */
 /* Small blocks of more than this size (header included), slabs excepted,
  * are served from mid pages (ZEE_MAP_MID), the rest from small pages. */
-#define ZEE_POOL_MIN 2048u
+#define ZEE_POOL_MIN 4096u
 
 /* Low 4 bits of a header's info word (the rest is the block's size). */
 #define ZEE_TAG_MASK 15u

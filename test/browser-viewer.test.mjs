@@ -171,9 +171,9 @@ test('allocate, zoom into a page, select a block there, free, random workload: t
   expect(await page.textContent('#message')).toMatch(/size must be a whole number/);
   expect((await stats())['used-blocks']).toBe(1);
 
-  // malloc(3000): 3,008 B with the header, above POOL_MIN: a block of a MID
-  // page, whose row says so (data-pool, its tooltip, the page control)
-  await page.fill('#size', '3000');
+  // malloc(5000): 5,008 B with the header, above POOL_MIN (4 KiB): a block of
+  // a MID page, whose row says so (data-pool, its tooltip, the page control)
+  await page.fill('#size', '5000');
   await act('#alloc');
   const m = Number(await page.getAttribute('#blocks div', 'data-ptr'));
   const midRow = page.locator(`#map svg g.zee-page[data-page="${pageOf(m)}"]`);

@@ -982,8 +982,9 @@ describe('slabs written by hand', () => {
 describe('mid pages written by hand (map mark MID)', () => {
   // 0  SMALL: 16 B in use, free frames 32..32768 (on lists)
   // 1  MID: free frames 16..256, a slab of 48 B slots at 512 (2 in use),
-  //    free 1024, 2048, a 3,000 B block in use at 4 KiB, free 8 KiB,
-  //    16 KiB in use at 16 KiB, free 32 KiB (its frames on mid_lists)
+  //    free 1024, 2048, an exact block of 8 KiB in use at 4 KiB (malloc(8184):
+  //    above POOL_MIN, 4 KiB), free 4 KiB at 12 KiB, 16 KiB in use at 16 KiB,
+  //    free 32 KiB (its frames on mid_lists)
   // 2  MID: free frames 16..16384, anchoring a large block of 32 KiB + 1 page
   // 3  that large block's page
   // 4  the spare: an empty MID page
@@ -998,8 +999,8 @@ describe('mid pages written by hand (map mark MID)', () => {
         ...fr(16, 32, 64, 128, 256),
         [512, 's', { m: 48, used: [0, 1] }],
         ...fr(1024, 2048),
-        [3008, 'u'],
-        [8192, 'f'],
+        [8192, 'u'],
+        [4096, 'f'],
         [16384, 'u'],
         [32768, 'f'],
       ],
@@ -1050,6 +1051,8 @@ describe('mid pages written by hand (map mark MID)', () => {
     expect(s.midLists[0].members).toEqual([P(1) + 16, P(2) + 16, P(4) + 16]);
     expect(s.midLists[5].members).toEqual([P(2) + 512, P(4) + 512]); // page 1's 512 B is a slab
     expect(s.midLists[11].members).toEqual([P(1) + 32768, P(4) + 32768]);
+    expect(s.midLists[8].members).toEqual([P(1) + 12288, P(2) + 4096, P(4) + 4096]); // page 1's past its 8 KiB block
+    expect(s.pages[1].blocks.find((b) => b.address === P(1) + 4096)).toMatchObject({ size: 8192, usable: 8184 });
     const t = s.totals;
     expect(t).toMatchObject({
       pagesByKind: { small: 4, large: 1, 'free-span': 1, foreign: 0, corrupt: 0 },
@@ -1057,7 +1060,7 @@ describe('mid pages written by hand (map mark MID)', () => {
       freeListMembers: 11 + 9 + 11 + 12,
       freeListBytes: t.freeFrameBytes,
       usedBlocks: 1 + 2 + 2 + 1,
-      usedBytes: 8 + 2 * 40 + 3000 + 16376 + PAGE + 32768,
+      usedBytes: 8 + 2 * 40 + 8184 + 16376 + PAGE + 32768,
     });
     expect(s.counters).toMatchObject({ smallPages: 4, largePages: 1, freePages: 1 });
     expect(

@@ -952,12 +952,14 @@ describe('corruption: validate() and zee_check() name the same broken rule', () 
 });
 
 describe('mid pages (layout 6): small pages of the mid pool, their frames on mid_lists', () => {
-  // A SMALL page P (a 16 B block in use) and a MID page M (a 3,000 B block:
-  // above POOL_MIN, so from the mid pool), every other frame of both free.
+  // A SMALL page P (a 16 B block in use) and a MID page M (a 5,000 B block:
+  // 5,008 B with the header, above POOL_MIN, so from the mid pool, an exact
+  // block at the bottom of the page), every other frame of both free: M's
+  // are 32, 64, 1 KiB, 2 KiB, 8 KiB, 16 KiB and 32 KiB (no 16 B frame).
   async function twoPools() {
     const z = await fresh();
     const a = z.malloc(8);
-    const m = z.malloc(3000);
+    const m = z.malloc(5000);
     const s = snapshot(z);
     const P = a - 16,
       M = m - (m % PAGE);
@@ -986,7 +988,8 @@ describe('mid pages (layout 6): small pages of the mid pool, their frames on mid
   test('a block above POOL_MIN lives in a MID page, walked like a small page; each pool its own free lists', async () => {
     const { z, m, P, M, s } = await twoPools();
     expect([s.violations, z.check()]).toEqual([[], 0]);
-    expect(3000 + 8).toBeGreaterThan(LAYOUT.POOL_MIN);
+    expect(5000 + 8).toBeGreaterThan(LAYOUT.POOL_MIN);
+    expect(m).toBe(M + 16); // the exact block at the bottom of the page, right after the page word
     expect(z.HEAPU8[mapByte(z, P)]).toBe(LAYOUT.MAP_SMALL);
     expect(z.HEAPU8[mapByte(z, M)]).toBe(LAYOUT.MAP_MID);
     const pages = s.pages.filter((p) => p.kind === 'small');
@@ -1000,8 +1003,8 @@ describe('mid pages (layout 6): small pages of the mid pool, their frames on mid
     expect(mid.blocks.find((b) => b.address === m)).toEqual({
       address: m,
       page: M,
-      size: 4096,
-      usable: 3000,
+      size: 5008,
+      usable: 5000,
       state: 'used',
       class: -1,
     });
@@ -1029,7 +1032,7 @@ describe('mid pages (layout 6): small pages of the mid pool, their frames on mid
     expect(text).toContain('mid: a small page of the mid pool');
     const list = renderText(s, { page: M });
     expect(list).toMatch(/^page 0x[0-9a-f]{8}: mid, 1 blocks in use/m);
-    expect(list).toMatch(/free frame +16 B \(mid list 16\)/);
+    expect(list).toMatch(/free frame +32 B \(mid list 32\)/);
     expect(renderText(s, { page: P })).toMatch(/free frame +32 B \(list 32\)/);
     const svg = renderSVG(s);
     expect([...svg.matchAll(/data-page="(\d+)" data-pool="mid"/g)].map((x) => Number(x[1]))).toEqual([M]);
@@ -1037,7 +1040,7 @@ describe('mid pages (layout 6): small pages of the mid pool, their frames on mid
     const zoom = renderSVG(s, { page: M });
     expect(zoom).toContain(`data-kind="small" data-pool="mid"`);
     expect(zoom).toContain(`page 0x${M.toString(16).padStart(8, '0')} (mid):`);
-    expect(zoom).toMatch(/free frame of 16 B \(on mid list 16\)/);
+    expect(zoom).toMatch(/free frame of 32 B \(on mid list 32\)/);
     expect(renderSVG(s, { page: P })).not.toContain('data-pool');
   });
 
@@ -1106,7 +1109,7 @@ describe('mid pages (layout 6): small pages of the mid pool, their frames on mid
       'ZEE_C_LIST',
       (h) => {
         h.z.HEAPU8[mapByte(h.z, h.M)] = LAYOUT.MAP_SMALL;
-        return [h.head('midLists', 0), /^mid list 16: .* is a free frame of small page/];
+        return [h.head('midLists', 1), /^mid list 32: .* is a free frame of small page/]; // mid_lists[0] is empty
       },
     ],
     [
@@ -1131,9 +1134,9 @@ describe('mid pages (layout 6): small pages of the mid pool, their frames on mid
       'a mid list that loops',
       'ZEE_C_LIST',
       (h) => {
-        const f = h.head('midLists', 4);
+        const f = h.head('midLists', 6);
         h.z.HEAPU32[f >>> 2] = f;
-        return [f, /^mid list 256 loops back/];
+        return [f, /^mid list 1024 loops back/];
       },
     ],
     [
@@ -1141,7 +1144,7 @@ describe('mid pages (layout 6): small pages of the mid pool, their frames on mid
       'ZEE_C_LIST',
       (h) => {
         h.z.HEAPU32[h.head('midLists', 2) >>> 2] = h.m;
-        return [h.m, /^mid list 64: 0x[0-9a-f]+ is a small block in use of 4096 B/];
+        return [h.m, /^mid list 64: 0x[0-9a-f]+ is a small block in use of 5008 B/];
       },
     ],
     ...[4, 5, 7, 10, 0x46].map((bad) => [

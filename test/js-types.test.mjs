@@ -72,7 +72,7 @@ describe("the inspector's declarations name what a snapshot holds", () => {
   test('every field of a snapshot with slabs, a large block and free pages, and no other', async () => {
     const z = await ZeeAlloc.create();
     for (let i = 0; i < 12; i++) z.malloc(40); // a full slab of 48 B slots, and one with free slots
-    z.malloc(3000); // above POOL_MIN: a block of a mid page
+    z.malloc(5000); // 5,008 B, above POOL_MIN (4 KiB): a block of a mid page
     z.malloc(100000);
     const s = snapshot(z);
     expect(s.violations).toEqual([]);

@@ -147,7 +147,7 @@ describe('exact-size blocks', () => {
     const a = z.malloc(4312),
       b = z.malloc(4312); // SQLite's page-cache entries: 4,320 B each, not 8 KiB
     expect(meta(z, a)).toMatchObject({ size: 4320, tag: TAG_SMALL, checkOk: true });
-    // above ZEE_POOL_MIN (2 KiB) a block takes its frames from a mid page
+    // above ZEE_POOL_MIN (4 KiB) a block takes its frames from a mid page
     expect(mapOf(z, small)).toBe(MAP_SMALL);
     expect(mapOf(z, a)).toBe(MAP_MID);
     expect(z.usableSize(a)).toBe(4312);
@@ -418,23 +418,23 @@ describe('large blocks', () => {
 });
 
 describe('pools: small pages and mid pages', () => {
-  test('blocks above 2 KiB (slabs excepted) and fresh anchors take mid pages; the rest small pages', async () => {
+  test('blocks above 4 KiB (slabs excepted) and fresh anchors take mid pages; the rest small pages', async () => {
     const z = await fresh();
     const kinds = {
       slot: z.malloc(100), // 112 B: a slot, its slab a 512 B frame
       frame: z.malloc(56), // 64 B: a whole frame
       round: z.malloc(1500), // 1,512 B: a 2 KiB frame
       bigSlab: z.malloc(1032), // 1,040 B: a slot in an 8 KiB slab (size == alignment)
-      round4k: z.malloc(3000), // 3,008 B: a 4 KiB frame, above 2 KiB
+      round4k: z.malloc(3000), // 3,008 B: a 4 KiB frame, at most 4 KiB
       exact: z.malloc(5000), // 5,008 B exactly
       top: z.malloc(40000), // 40,016 B in the top of one page
       large: z.malloc(3 * PAGE + 100), // a fresh anchor for it alone, then 3 pages
     };
-    const mid = { round4k: true, exact: true, top: true };
+    const mid = { exact: true, top: true };
     for (const [name, p] of Object.entries(kinds))
       if (name === 'large') expect(mapOf(z, p - 8)).toBe(MAP_MID);
       else expect([name, mapOf(z, p)]).toEqual([name, mid[name] ? MAP_MID : MAP_SMALL]);
-    expect(pageOf(kinds.round4k)).not.toBe(pageOf(kinds.round));
+    expect(pageOf(kinds.exact)).not.toBe(pageOf(kinds.round4k));
     // a mid page's free frames are on the mid lists, a small page's on the others
     for (const x of blocksOf(z, kinds.exact).filter((b) => b.tag === TAG_FREE))
       expect(listMembers(z, Math.log2(x.size) - 4, true)).toContain(x.addr);
@@ -488,7 +488,7 @@ describe('pages and spans', () => {
     const p = z.malloc(5 * PAGE); // after a fresh anchor: the heap's first small page
     z.HEAPU8.fill(0x6b, p, p + 5 * PAGE);
     expect(z.malloc(100) - (p - PAGE)).not.toBeLessThan(PAGE); // a small block: a small page
-    const q = z.malloc(3000); // a block above 2 KiB: in the anchor's frames (a mid page)
+    const q = z.malloc(5000); // a block above 4 KiB: in the anchor's frames (a mid page)
     expect(pageOf(q)).toBe(p - PAGE);
     z.free(p);
     const run = spans(z).find((x) => x.start === p);

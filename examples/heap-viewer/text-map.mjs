@@ -13,7 +13,7 @@ if (!Number.isInteger(columns) || columns < 60) {
   process.exit(2);
 }
 const z = await ZeeAlloc.create({ initialPages: 8 });
-const small = [24, 100, 1000, 3000, 5, 200].map((n) => z.malloc(n));
+const small = [24, 100, 1000, 5000, 5, 200].map((n) => z.malloc(n));
 const large = z.malloc(100000);
 z.free(small[1]);
 z.free(small[3]);
