@@ -4,43 +4,33 @@
  * Assumptions
  *   - wasm32 memory: pages of 64 KiB, addresses below 4 GiB.  Memory above
  *     __heap_base belongs to the allocator from the first allocation on;
- *     more is obtained with emscripten_resize_heap(), and pages someone else
- *     grew in between are skipped, so the heap may be non-contiguous.
+ *     more is obtained with emscripten_resize_heap(), and memory someone
+ *     else grew in between is stepped over, so the heap may have holes.
  *   - Host builds (sanitizers, fuzzing) supply the page source functions
  *     declared under "Memory source"; all internal addresses are 32-bit
  *     offsets from zee_native_base, so the encoding is the same as in wasm.
  *   - Single-threaded unless ZEE_THREADS=1.
  *
  * Invariants
- *   - The header of every block sits in the 8 bytes right before its
- *     payload: free(p) reads p - 8 and nothing else to find the block.
- *   - A request of n <= MAX_SMALL bytes is a small block of m = roundup(n +
- *     8, 16) bytes inside one small page, whose last 8 bytes are the header
- *     slot of what follows.  If m is not a power of two and at most
- *     SLAB_MAX, it is a slot of exactly m bytes in a slab (a frame of slots
- *     of one size); else up to ROUND_MAX it occupies the power-of-two
- *     frame that holds m, above exactly m bytes.  A larger request is a large block of
- *     m = roundup(n, 16) bytes that ends on a page boundary: m % 64 KiB bytes
- *     in the top of a small page (its anchor), then m / 64 KiB whole pages.
- *     So n <= malloc_usable_size(malloc(n)) <= n + 15.  Small blocks never
- *     use their last 8 bytes, so a page's last 8 bytes are always free to
- *     hold the header of a page-aligned large block after it.
- *   - Every page the allocator owns is a small page, a free page, or a page
- *     of a large block, and the page map says which (ZEE_MAP_*).  No page
- *     below H.first_free is free.  A small page is of the small pool or
- *     the mid pool (ZEE_MAP_MID); its free frames are on H.lists or on
- *     H.mid_lists accordingly.
- *   - In a small page, blocks tile [P + 16, end): free frames (a power of
- *     two, aligned to it, on the free list of its size) and small blocks
- *     (any 16-aligned range; a slab is one, aligned to its power-of-two
- *     size).  Two free buddies never coexist.  At most one small page (the
- *     spare) is empty, and no slab is: a slab with a free slot is on the
- *     list of its slot size.
+ *   - The heap is one buddy space: [H.heap_start, H.heap_end) is tiled by
+ *     blocks in use, free frames, slabs and foreign blocks, one after the
+ *     other.  Each has its 8-byte header right before its first byte, so
+ *     free(p) reads p - 8 and nothing else, and the heap can be walked.
+ *   - A request of n bytes is a block of m = roundup(n + 8, 16) bytes; its
+ *     last 8 bytes hold the header of what follows.  Up to ROUND_MAX it
+ *     occupies the power-of-two frame that holds it; up to SLAB_MAX, if m
+ *     is not a power of two, it is a slot of exactly m bytes in a slab; else
+ *     it occupies exactly m bytes.  So n <= malloc_usable_size(malloc(n)) <=
+ *     n + 15.
+ *   - A free frame is a power of two, 16 B to 2 GiB, aligned to its size
+ *     (as an address), on the free list of its size; two free buddies never
+ *     coexist.  A free frame below 64 KiB is on the lists of its page's pool
+ *     (the pool map: small or mid), a larger one on the common lists.
  *   - A valid free header (tag and check word) at b - 8 means that a free
- *     frame starts at b.  Merging, absorbing, carving and dropping pages turn
- *     the headers they bury into ZEE_TAG_MERGED, so a stale one never
- *     survives inside a block; only user data that forges the address-bound
- *     check word could fake one.
+ *     frame starts at b.  Merging and carving turn the headers they bury
+ *     into ZEE_TAG_MERGED, so a stale one never survives inside a block;
+ *     only user data that forges the address-bound check word could fake
+ *     one.  The word at H.heap_end - 8 is 0: no header.
  *   - The running totals in H match the heap at every return.
  *
  * Debugging
@@ -72,14 +62,14 @@
 
 /* ---- Compile-time options ---------------------------------------------
  * Each comment gives the option's cost in wasm bytes (-Oz, wasm-opt -Oz, the
- * full C API) against the default build, which adds 3,661 B to a module
- * (malloc and free alone: 2,912 B); `npm run bench` measures them. */
+ * full C API) against the default build, which adds 2,864 B to a module
+ * (malloc and free alone: 2,363 B); `npm run bench` measures them. */
 
 /* ZEE_VALIDATION: 0 = unsafe (trust every pointer: a bad one is undefined
- *     behaviour; -143 B), 1 = external (check the argument of free, realloc
+ *     behaviour; -136 B), 1 = external (check the argument of free, realloc
  *     and malloc_usable_size: alignment, heap bounds, header tag and check
  *     word, double free; the default), 2 = dev (also internal asserts:
- *     +207 B). */
+ *     +0 B). */
 #ifndef ZEE_VALIDATION
 #define ZEE_VALIDATION 1
 #endif
@@ -96,33 +86,28 @@
 #define OFFSET_MASK (PAGE_SIZE - 1)
 #define MIN_LOG2 4
 #define MIN_FRAME ZEE_MIN_FRAME
-#define MAX_FRAME ZEE_MAX_FRAME
 #define META_SIZE ZEE_META_SIZE
 #define CLASSES ZEE_CLASSES
-#define MAX_SMALL ZEE_MAX_SMALL
+#define POOL_CLASSES ZEE_POOL_CLASSES
 #define MAX_PAGES 65535u                  /* pages below 4 GiB, less one */
 #define MAX_HEAP (MAX_PAGES << PAGE_LOG2) /* so that sizes fit in 32 bits */
 #define TAG_MASK ZEE_TAG_MASK
 
 _Static_assert(PAGE_SIZE == 1u << PAGE_LOG2, "PAGE_SIZE / PAGE_LOG2");
 _Static_assert(MIN_FRAME == 1u << MIN_LOG2, "MIN_FRAME / MIN_LOG2");
-_Static_assert(MAX_FRAME * 2 == PAGE_SIZE, "a page holds one frame of each size");
 _Static_assert(MIN_FRAME == 2 * META_SIZE, "a free 16 B frame holds two links");
-_Static_assert(CLASSES == PAGE_LOG2 - MIN_LOG2, "CLASSES");
-_Static_assert(MAX_SMALL + META_SIZE + MIN_FRAME == PAGE_SIZE, "a small block fits one page");
+_Static_assert(CLASSES == 32 - 1 - MIN_LOG2 + 1, "CLASSES: frames 16 B .. 2 GiB");
+_Static_assert(POOL_CLASSES == PAGE_LOG2 - MIN_LOG2, "POOL_CLASSES: frames below a page");
 _Static_assert(ZEE_GRANULE == MIN_FRAME, "blocks are made of frames");
-_Static_assert((ZEE_TAG_SMALL & ZEE_TAG_LARGE & 1) && !(ZEE_TAG_FREE & 1) && !(ZEE_TAG_MERGED & 1),
-               "bit 0 of the tag: in use");
-_Static_assert(((ZEE_TAG_SMALL | ZEE_TAG_LARGE | ZEE_TAG_FREE | ZEE_TAG_MERGED) & 12) == 4 &&
-                   ((ZEE_TAG_SMALL & ZEE_TAG_LARGE & ZEE_TAG_FREE & ZEE_TAG_MERGED) & 12) == 4,
-               "valid tags are exactly 4..7: one compare checks them");
-_Static_assert((ZEE_TAG_SMALL & 2) && !(ZEE_TAG_LARGE & 2), "bit 1: the 8-byte tail slot");
+_Static_assert((ZEE_TAG_USED & ZEE_TAG_SLOT & 7) == 7 && (ZEE_TAG_FREE & 7) == 6 &&
+                   (ZEE_TAG_SLOT_FREE & 7) == 6 && (ZEE_TAG_MERGED & 7) == 4 &&
+                   (ZEE_TAG_SLAB & 7) == 4 && !(ZEE_TAG_FOREIGN & 4),
+               "tag & 7: 7 in use, 6 free, 4 or less never a user block");
 
 typedef uint32_t addr; /* an offset into the heap's memory; 0 = none */
 
 /* For a few helpers with one or two callers, which -Oz keeps out of line:
- * inlined they take fewer bytes (55 B less for the full C API, measured
- * with npm run bench:functions). */
+ * inlined they take fewer bytes (measured with npm run bench:functions). */
 #define INLINE __attribute__((always_inline))
 
 /* ---- Memory source ------------------------------------------------------ */
@@ -161,7 +146,6 @@ int zee_source_grow(addr new_size);
 #define source_size zee_source_size
 #define source_grow zee_source_grow
 #endif
-
 /* ---- Faults ---------------------------------------------------------------
  * One reporting function.  The npm module imports it from JS (which throws
  * an Error); Emscripten apps print to stderr and abort; host builds print
@@ -223,77 +207,62 @@ static zee_heap_info_t H = {.magic = ZEE_INFO_MAGIC,
                             .layout = ZEE_LAYOUT_VERSION,
                             .config = ZEE_VALIDATION | ZEE_THREADS << 4};
 
-/* The page map: one byte per page, indexed by address >> 16 (ZEE_MAP_*). */
-static uint8_t page_map[MAX_PAGES + 1];
-#define MAP(a) page_map[(addr)(a) >> PAGE_LOG2]
-/* Small pages are of two kinds, ZEE_MAP_SMALL and ZEE_MAP_MID. */
-#define SMALL_PAGE(a) ((MAP(a) & 3) == ZEE_MAP_SMALL)
-_Static_assert((ZEE_MAP_MID & 3) == ZEE_MAP_SMALL && ZEE_MAP_MID != ZEE_MAP_SMALL, "map marks");
+/* The pool map: one byte per page, indexed by address >> 16 (ZEE_POOL_*). */
+static uint8_t pool_map[MAX_PAGES + 1];
+#define POOL(a) pool_map[(addr)(a) >> PAGE_LOG2]
 
 /* ---- The layout -------------------------------------------------------------
  *
- * A small page P (64 KiB), freshly carved into one free frame of each size:
+ * The heap is one buddy space, from heap_start (16 B above __heap_base,
+ * rounded to 16) to heap_end (the end of the wasm memory it owns):
  *
- *   P+0      P+8      P+16   P+32       P+64            P+32K           P+64K
- *   +--------+--------+------+-----------+---- ... -------+------- ... ----+
- *   | page   | header | 16 B |   32 B    |   64 B ...      |    32 KiB      |
- *   +--------+--------+------+-----------+---- ... -------+------- ... ----+
- *
- *   page word 0 = ZEE_PAGE_TAG | blocks whose header lies in P
- *   page word 1 = payload of the large block P anchors (0 = none),
- *                 | ANCHOR_ONLY if P was made for it and holds nothing else
+ *   heap_start - 16   heap_start                                   heap_end
+ *   +--------+--------+------------ ... -------------+-----------+--+
+ *   | unused | header | blocks, free frames, slabs ...            |0 |
+ *   +--------+--------+------------ ... -------------+-----------+--+
+ *                                                    (the last 8 bytes:
+ *                                                     no header here)
  *
  * Every block [b, e) has its header at b - 8, in the last 8 bytes of the
- * block before it (or of the page word at P+8 for b = P+16):
+ * block before it:
  *
  *            b - 8          b                          e - 8         e
  *   ... -----+------+------+--------- payload ---------+-------------+-----
  *            | info | check|                            | next header |
  *   ... -----+------+------+----------------------------+-------------+-----
  *
- *   info  = size | tag   (tag 7: small block, usable size - 8;
- *                         5: large block, usable size; 6: free frame;
- *                         4: a header buried inside a merged free frame)
+ *   info  = size | tag   (tag 7: a block in use, usable size - 8;
+ *                         6: a free frame; 4: a header buried inside a
+ *                         merged free frame; 9: a foreign block)
  *   check = info ^ b ^ ZEE_SALT
  *
- * A small block of m <= 32 KiB bytes is served from the smallest free
- * frame of 2^k >= m, at its bottom; the rest goes back as the frames that
+ * A block of m bytes above ROUND_MAX is served from the bottom of the
+ * smallest free frame of 2^k >= m; the rest goes back as the frames that
  * tile it, like Linux's alloc_pages_exact().  m = 4320 in an 8 KiB frame:
  *
  *   f                   f+4320 +4352    +4608     +5120       +6144      f+8K
  *   +---------------------+----+--------+---------+-----------+------------+
- *   | small block, 4320 B | 32 |  256   |   512   |   1024    |    2048    |
+ *   |    block, 4320 B    | 32 |  256   |   512   |   1024    |    2048    |
  *   +---------------------+----+--------+---------+-----------+------------+
  *                          free frames, each aligned to its size
  *
- * Before a frame is taken or split, a hole is tried: a free frame of
- * 2^(k-1), 2^(k-2) or 2^(k-3) and the free frames after it, up to m (what
- * freed blocks left), taken from the start of the free run that holds it.
- * Above 32 KiB, a small block starts at a page's top-level frame 2^i@2^i,
- * the largest with 2^i + m <= 64 KiB, and covers the free frames after it.
+ * Freeing gives [b, b + m) back as the aligned frames that tile it, each
+ * merged with its free buddies.  Before a frame is split, a hole is tried:
+ * a run of free frames that freed blocks left, found through one of its
+ * frames and taken from the run's start.
  *
  * A free frame's first 8 bytes are its free-list links: next, prev.
  *
- * A large block of m bytes, r = m % 64 KiB, j = m / 64 KiB, in anchor A:
+ * Memory someone else grew between the heap's end and new memory is a
+ * foreign block: its header sits in the old end's last 8 bytes, and it
+ * covers the foreign memory and the first 16 bytes of the new memory, so
+ * that the next header is ours:
  *
- *   A                         A+64K-r   A+64K                    A+64K(1+j)
- *   +------+---- frames ---+--+---------+------- j pages ... ------------+
- *   | page |  small blocks |hd|  payload: exactly m bytes, to the page end |
- *   +------+---- frames ---+--+---------+-------------------------------+
- *
- * With r = 0 the payload is page-aligned and its header is the anchor's
- * last 8 bytes: the tail slot of the anchor's top block, always vacant.
- * A fresh anchor (r > 0, j > 0) holds the block alone: ANCHOR_ONLY in word
- * 1, [A+16, A+64K-r-8) unused, no small blocks.
- *
- * Whole pages are recorded in the page map only, a byte per page: free,
- * small (of the small or the mid pool), inside a large block, or not ours.  A free page holds
- * nothing; runs of free pages merge by themselves, and H.first_free (no page below it is free)
- * starts the first-fit search.
+ *   old end - 8   old end              new memory      +16
+ *   ----+------+--+------- foreign ------+--------------+------ frames ...
+ *       |hd: 9 |  |  (not ours)          | 16 B of ours |hd|
+ *   ----+------+--+----------------------+--------------+------
  */
-#define PAGE_WORD 0  /* ZEE_PAGE_TAG | count */
-#define PAGE_LARGE 1 /* the anchored large block's payload | ANCHOR_ONLY */
-#define ANCHOR_ONLY ZEE_ANCHOR_ONLY
 
 /* ---- Headers -------------------------------------------------------------- */
 
@@ -308,20 +277,20 @@ static int has_meta(addr p, uint32_t info) {
   return AT(p - META_SIZE)[0] == info && AT(p - META_SIZE)[1] == (info ^ p ^ ZEE_SALT);
 }
 
-/* Small blocks of up to ROUND_MAX bytes occupy the power-of-two frame that
+/* Blocks of up to ROUND_MAX bytes occupy the power-of-two frame that
  * holds them: a malloc/free of them is one frame off a list and back.
- * Measured: exact blocks from 1,040 B up (a replica of small-random) need
- * 6.1x the peak live bytes, not 1.8x: the small frames they give back are
- * taken by small blocks and pin the frames around them. */
+ * Measured (page layout): exact blocks from 1,040 B up (a replica of
+ * small-random) need 6.1x the peak live bytes, not 1.8x: the small frames
+ * they give back are taken by small blocks and pin the frames around them. */
 #define ROUND_MAX ZEE_ROUND_MAX
 
-/* The bytes a small block of `size` occupies from its payload on. */
+/* The bytes a block of `size` occupies from its payload on. */
 static uint32_t extent(uint32_t size) {
   return size > ROUND_MAX ? size : 1u << (32 - __builtin_clz(size - 1));
 }
 
-/* What malloc_usable_size reports for a header: small blocks keep their tail. */
-static uint32_t usable(uint32_t info) { return (info & ~TAG_MASK) - (info & 2) * 4; }
+/* What malloc_usable_size reports for a header: the size less the tail slot. */
+static uint32_t usable(uint32_t info) { return (info & ~TAG_MASK) - META_SIZE; }
 
 /* Keeps the running totals of zee_heap_info_t in step with every call:
  * `sign` is +1 for a block that comes to life, -1 for one that goes. */
@@ -333,8 +302,6 @@ static void account(uint32_t info, int32_t sign) {
 }
 
 /* ---- Free frames ------------------------------------------------------------ */
-
-INLINE static unsigned class_of(uint32_t size) { return __builtin_ctz(size) - MIN_LOG2; }
 
 /* Puts f at the head of a list whose links (next, prev) are f's first 8
  * bytes: the free frames of a size, and the slabs of a slot size. */
@@ -359,30 +326,36 @@ static void list_remove(addr *head, addr f) {
     AT(next)[1] = prev;
 }
 
-/* The free lists of frame f's page: a mid page's frames have lists of their own. */
-static addr *lists_of(addr f) { return MAP(f) == ZEE_MAP_MID ? H.mid_lists : H.lists; }
-
-/* Marks frame f free and puts it at the head of its list. */
-static void push(addr f, uint32_t size) {
-  set_meta(f, size | ZEE_TAG_FREE);
-  list_push(&lists_of(f)[class_of(size)], f);
+/* Why two pools: blocks above POOL_MIN (slabs excepted) split frames of
+ * mid pages only, and the rest frames of small pages, so small blocks,
+ * which end up scattered, never pin the runs that exact blocks need.
+ * Measured: small-random with a 1 % tail up to 8 KiB needs 6.4x
+ * dlmalloc's memory with one pool.  Frames of 64 KiB and more cover whole
+ * pages and belong to no pool. */
+static addr *list_at(unsigned c, int mid) {
+  return c < POOL_CLASSES && mid ? &H.mid_lists[c] : &H.lists[c];
 }
 
-static void unlink_frame(addr f, uint32_t size) { list_remove(&lists_of(f)[class_of(size)], f); }
+/* The free list of frame f of `size` bytes. */
+static addr *list_of(addr f, uint32_t size) {
+  return list_at(__builtin_ctz(size) - MIN_LOG2, POOL(f));
+}
 
-/* Frees frame f, merging it with its free buddies. */
+/* Frees frame f, merging it with its free buddies inside the heap. */
 INLINE static void free_frame(addr f, uint32_t size) {
-  /* The buddy at page offset 0 never exists: that is the page word. */
-  for (addr b; ((b = f ^ size) & OFFSET_MASK) && has_meta(b, size | ZEE_TAG_FREE); size <<= 1) {
-    unlink_frame(b, size);
+  for (addr b; (b = f ^ size) - H.heap_start < H.heap_end - H.heap_start &&
+               has_meta(b, size | ZEE_TAG_FREE);
+       size <<= 1) {
+    list_remove(list_of(b, size), b);
     set_meta(f | size, size | ZEE_TAG_MERGED); /* the upper half's header is buried */
     f &= ~size;
   }
-  push(f, size);
+  set_meta(f, size | ZEE_TAG_FREE);
+  list_push(list_of(f, size), f);
 }
 
-/* Frees [x, y) inside one page as the aligned frames that tile it: each
- * the largest that x's alignment and the rest allow, found in O(1). */
+/* Frees [x, y) as the aligned frames that tile it: each the largest that
+ * x's alignment and the rest allow, found in O(1). */
 static void release_range(addr x, addr y) {
   while (x < y) {
     uint32_t size = x & -x, fit = 1u << (31 - __builtin_clz(y - x));
@@ -393,14 +366,8 @@ static void release_range(addr x, addr y) {
   }
 }
 
-/* Takes the free frame at f out of its list; its header will be buried. */
-static void bury(addr f, uint32_t size) {
-  unlink_frame(f, size);
-  set_meta(f, size | ZEE_TAG_MERGED);
-}
-
 /* Where the free frames from x on reach past end, or 0 if a block in use
- * (or the page end) comes first: a hole that doesn't fit costs only reads. */
+ * (or the heap's end) comes first: a hole that doesn't fit costs only reads. */
 static addr free_to(addr x, addr end) {
   while (x < end) {
     uint32_t info = AT(x - META_SIZE)[0];
@@ -411,149 +378,102 @@ static addr free_to(addr x, addr end) {
   return x;
 }
 
-/* Takes [x, end) inside one page if the blocks from x on are free frames up
- * to end (what the last one holds beyond end goes back); else returns 0 and
- * changes nothing.  Serves every small block, holes, a large block's part
- * in its anchor, realloc's growth in place, and pages being released. */
-static int absorb(addr x, addr end) {
-  addr y = free_to(x, end);
+/* The pool of the block being placed (set by alloc() and resize()). */
+static int pool_now;
+
+/* Takes [x, end) if the blocks from s on (s <= x, s a free frame) are free
+ * frames up to end: [s, x) and what the last one holds beyond end go back;
+ * else returns 0 and changes nothing.  Serves every block but the popped
+ * ones, holes, growth at the top and realloc's growth in place.  Pieces
+ * cut from a frame of 64 KiB or more start a page of the block's pool. */
+static int absorb(addr s, addr x, addr end) {
+  addr y = free_to(s, end);
+  uint32_t size = 0;
   if (!y)
     return 0;
-  for (addr z = x; z < y;) {
-    uint32_t size = AT(z - META_SIZE)[0] & ~TAG_MASK;
-    bury(z, size);
-    z += size;
+  for (addr z = s; z < y; z += size) {
+    size = AT(z - META_SIZE)[0] & ~TAG_MASK;
+    list_remove(list_of(z, size), z);
+    set_meta(z, size | ZEE_TAG_MERGED);
   }
+  if (size >= PAGE_SIZE && end < y) /* end's page lies inside that frame */
+    POOL(end) = pool_now;
+  release_range(s, x);
   release_range(end, y);
   return 1;
 }
 
-/* ---- Free pages ----------------------------------------------------------- */
-
-/* Marks n pages from s in the page map: it is the only record of which
- * pages are free, so free neighbours merge by themselves. */
-static void mark(addr s, uint32_t n, uint8_t kind) {
-  while (n--)
-    MAP(s + (n << PAGE_LOG2)) = kind;
+/* Why: a hole found through a free frame's list entry starts where the free
+ * run holding that frame starts, so that exact blocks pack against the
+ * block below instead of leaving a gap under each (SQLite: 1.27x -> 1.19x
+ * dlmalloc's heap in a trace replay).  Steps down one free frame at a time:
+ * the frame ending at f is aligned to its size, so it is one of 16, 32, ...
+ * up to f's own alignment. */
+static addr run_start(addr f) {
+  for (uint32_t t = MIN_FRAME; t <= (f & -f) && f - t >= H.heap_start; t <<= 1)
+    if (has_meta(f - t, t | ZEE_TAG_FREE))
+      f -= t, t = MIN_FRAME / 2; /* from the smallest again */
+  return f;
 }
 
-/* Gives n pages at s back to the free pages. */
-static void free_pages(addr s, uint32_t n) {
-  mark(s, n, ZEE_MAP_FREE);
-  H.free_pages += n;
-  if (s < H.first_free)
-    H.first_free = s;
-}
+/* ---- Growth ----------------------------------------------------------------- */
 
-/* Takes n more pages from the source; they join the span at the top. */
-static int grow(uint32_t n) {
-  addr from = source_size(); /* >= heap_end: memory never shrinks */
-  if (n > (MAX_HEAP - from) >> PAGE_LOG2 || !source_grow(from + (n << PAGE_LOG2)))
+/* Grows the memory to hold `want` (a byte address) and frees what is new;
+ * memory someone else grew first becomes a foreign block.  One
+ * emscripten_resize_heap() call, and O(log) frames, per growth. */
+static int grow(addr want) {
+  addr from = source_size(), x = H.heap_end;
+  if (want > MAX_HEAP || !source_grow((want + OFFSET_MASK) & ~OFFSET_MASK))
     return 0;
   addr end = source_size(); /* > from: the growth succeeded */
-  /* Pages between heap_end and `from` were grown by someone else: MAP 0. */
-  free_pages(from, (end - from) >> PAGE_LOG2);
+  if (from != x) {
+    set_meta(x, (from + MIN_FRAME - x) | ZEE_TAG_FOREIGN);
+    x = from + MIN_FRAME;
+  }
+  release_range(x, end);
+  AT(end - META_SIZE)[0] = 0;
   H.heap_end = end;
   return 1;
 }
 
-/* First allocation: the memory above __heap_base is ours. */
-static void init(void) {
+/* First use: the memory above __heap_base is ours (a page is grown if there
+ * is none).  16 B are left out, where the first frame's header goes. */
+static int init(void) {
+  addr x = ((source_base() + MIN_FRAME - 1) & ~(MIN_FRAME - 1)) + MIN_FRAME;
 #ifdef __wasm__
-  H.page_map = to_addr(page_map);
+  H.pool_map = to_addr(pool_map);
 #else
-  memset(page_map, 0, sizeof page_map); /* the native harness restarts heaps */
+  memset(pool_map, 0, sizeof pool_map); /* the native harness restarts heaps */
 #endif
-  H.heap_start = H.heap_end = H.first_free = (source_base() + OFFSET_MASK) & ~OFFSET_MASK;
-  addr end = source_size();
-  if (end > H.heap_start) {
-    free_pages(H.heap_start, (end - H.heap_start) >> PAGE_LOG2);
-    H.heap_end = end;
-  }
-}
-
-/* ---- Small pages and anchors ------------------------------------------------ */
-
-/* Makes a fresh page a small page whose frames tile [P+16, top). */
-static void make_small_page(addr p, addr top) {
-  AT(p)[PAGE_WORD] = ZEE_PAGE_TAG;
-  AT(p)[PAGE_LARGE] = 0;
-  H.small_pages++;
-  release_range(p + MIN_FRAME, top);
-}
-
-/* Gives an empty small page back to the free pages: its frames are all
- * free and merged, so absorb() takes them whole. */
-static void drop_page(addr p) {
-  absorb(p + MIN_FRAME, p + PAGE_SIZE);
-  if (H.spare == p)
-    H.spare = 0;
-  H.small_pages--;
-  free_pages(p, 1);
-}
-
-/* Keeps one empty page back, so a malloc/free loop doesn't re-carve a page. */
-static void page_emptied(addr p) {
-  addr spare = H.spare;
-  H.spare = p;
-  if (spare && spare != p && !(AT(spare)[PAGE_WORD] & ZEE_COUNT_MASK))
-    drop_page(spare);
-}
-
-/* The offset of the top-level frame from which a page's top r bytes are
- * taken (r > 0): the frames from there to the page end cover them. */
-static uint32_t top_start(uint32_t r) { return 1u << (31 - __builtin_clz(PAGE_SIZE - r)); }
-
-/* Takes the top r bytes of small page a if they are free, and the page anchors
- * no large block yet (its last 8 bytes are then a vacant header slot). */
-INLINE static int take_top(addr a, uint32_t r) {
-  addr x = a + top_start(r);
-  if (AT(a)[PAGE_LARGE] || (r && !absorb(x, a + PAGE_SIZE)))
+  if (source_size() < x + MIN_FRAME && !source_grow((x + MIN_FRAME + OFFSET_MASK) & ~OFFSET_MASK))
     return 0;
-  release_range(x, a + PAGE_SIZE - r);
+  H.heap_start = H.heap_end = x;
+  addr end = source_size();
+  release_range(x, end);
+  AT(end - META_SIZE)[0] = 0;
+  H.heap_end = end;
   return 1;
 }
 
-/*
- * Returns a small page A whose top r bytes are taken, with the j pages after
- * it taken for a large block (A + 64K aligned to `align`), or 0.  First fit
- * in address order over the page map: A is the small page before a run of j
- * free pages if its top is free, or else the first of j + 1 free pages,
- * made a small page (for the block alone if r and j > 0: small blocks in it
- * would pin the run once the block is freed); memory grows if nothing fits.
- * With r = j = 0 this is how small pages are made.
- */
-static addr take_anchor(uint32_t r, uint32_t j, uint32_t align, uint8_t kind) {
-  if (!H.heap_start)
-    init(); /* here, not in malloc: the first call always lands here */
+/* Where a block of `size` bytes aligned to `align` starts at or above s,
+ * or 0 if it would reach past the largest heap (no address wraps). */
+static addr fit_at(addr s, uint32_t size, uint32_t align) {
+  addr x = (s + align - 1) & -align;
+  return x < s || size > MAX_HEAP - x ? 0 : x;
+}
+
+/* Takes [x, x + span) at x aligned to `align` from the free run at the top
+ * of the heap, growing the memory by what is missing. */
+static addr take_top(uint32_t span, uint32_t align) {
+  if (!H.heap_start && !init())
+    return 0;
   for (int tries = 0;; tries++) {
-    uint32_t run = 0;
-    for (addr p = H.first_free; p < H.heap_end; p += PAGE_SIZE) {
-      addr a = p - (j << PAGE_LOG2);
-      run = MAP(p) == ZEE_MAP_FREE ? run + 1 : 0;
-      if (!run && p == H.first_free)
-        H.first_free += PAGE_SIZE;
-      if ((a + PAGE_SIZE) & (align - 1))
-        continue;
-      if (run > j) { /* a fresh anchor, only for its block if it has pages */
-        uint32_t only = j && r;
-        H.free_pages--;
-        MAP(a) = kind;
-        make_small_page(a, only ? a + MIN_FRAME : a + PAGE_SIZE - r);
-        AT(a)[PAGE_LARGE] = only;
-      } else if (!(run == j && j && SMALL_PAGE(a) && take_top(a, r))) {
-        continue;
-      }
-      mark(a + PAGE_SIZE, j, ZEE_MAP_LARGE);
-      H.free_pages -= j;
-      return a;
-    }
-    /* Grow just enough: the free run at the top of the heap counts. */
-    if (source_size() != H.heap_end)
-      run = 0;
-    /* (>= 1: a top run of j + 1 + slack pages would have held an aligned fit) */
-    uint32_t need = j + 1 - run + (align > PAGE_SIZE ? align >> PAGE_LOG2 : 0);
-    if (tries || !grow(need))
+    addr s = run_start(H.heap_end), x = fit_at(s, span, align);
+    if (x && absorb(s, x, x + span))
+      return x;
+    if (source_size() != H.heap_end) /* past foreign memory instead */
+      x = fit_at(source_size() + MIN_FRAME, span, align);
+    if (tries || !x || !grow(x + span))
       return 0;
   }
 }
@@ -561,129 +481,73 @@ static addr take_anchor(uint32_t r, uint32_t j, uint32_t align, uint8_t kind) {
 /* ---- Blocks ----------------------------------------------------------------- */
 
 /* Why a few tries: holes that freed blocks left behind are reused before a
- * frame is taken or split, starting at frames of the three classes below
- * the block's own (a free run of m bytes holds one of them); the bounds
- * keep malloc O(1).  Measured: realloc-growth needs 30 % less memory than
- * with one class tried only when no frame of the block's own class is free. */
+ * frame is split, starting at frames of the three classes below the
+ * block's own (a free run of m bytes holds one of them); the bounds keep
+ * malloc O(1).  Measured (page layout): realloc-growth needs 30 % less
+ * memory than with one class tried only when no frame of the block's own
+ * class is free.  Above 64 KiB every free frame of 64 KiB up to the
+ * block's class is tried, from the start of its run: the Lua interpreter
+ * needs 1.20x dlmalloc's heap, not 1.36x. */
 #define HOLE_TRIES 8
 #define HOLE_CLASSES 3
 
-/* Why: a hole found through a free frame's list entry starts where the free
- * run holding that frame starts, so that exact blocks pack against the
- * block below instead of leaving a gap under each (SQLite: 1.27x -> 1.19x
- * dlmalloc's heap in a trace replay).  Steps down one free frame at a time:
- * the frame ending at f is aligned to its size, so it is one of 16, 32, ...
- * up to f's own alignment.  Only for a hole that fits from f on: the run
- * below then fits too, and a miss costs no steps. */
-INLINE static addr run_start(addr f) {
-  for (uint32_t t = MIN_FRAME; t <= (f & -f) && ((f - t) & OFFSET_MASK) >= MIN_FRAME; t <<= 1)
-    if (has_meta(f - t, t | ZEE_TAG_FREE))
-      f -= t, t = MIN_FRAME / 2; /* from the smallest again */
-  return f;
-}
-
-/* A small block of `size` bytes (a multiple of 16, at most 64 KiB - 16)
- * aligned to `align` (at most 32 KiB, and 16 above 32 KiB).  Up to
+/* A block of `size` bytes (a multiple of 16) aligned to `align`.  Up to
  * ROUND_MAX it takes the smallest free frame that holds it, whole: the
- * fast path (measured: fixed-16 is 30 % slower in wasm without it), and
- * the frames stay whole.  Above, it takes exactly its size: first right after
- * the last block (so that a run of blocks packs), then a hole, then the
- * bottom of the smallest free frame that holds it.  A fresh page, when
- * nothing fits, is found by the same steps (its bottom is a hole).  Holes
- * above 32 KiB start at a page's top-level frame (`skip` past the 32 KiB
- * frame's start). */
-static addr alloc_small(uint32_t size, uint32_t align) {
+ * fast path (measured: fixed-16 is 30 % slower in wasm without it).  Above,
+ * it takes exactly its size: first right after the last block if both lie
+ * in one page (so that a run of blocks packs), then a hole, then the bottom
+ * of the smallest free frame that holds it, then the top of the heap. */
+static addr alloc(uint32_t size, uint32_t align) {
   uint32_t need = size < align ? align : size, span = extent(size);
-  unsigned c = 32 - MIN_LOG2 - __builtin_clz(need - 1), k, holes = c - 1;
-  uint32_t skip = 0;
-  addr f;
-  int exact = size > ROUND_MAX && align == MIN_FRAME; /* (so c >= 8: holes is a class) */
-  /* Why two pools: blocks above 4 KiB (slabs excepted, size == align) and
-   * large blocks' anchors take their frames from mid pages only, so small
-   * blocks, which end up scattered over their pages, never split the runs
-   * that exact blocks need.  Measured (native replicas and trace replays):
-   * small-random with its 1 % tail up to 8 KiB needs 1.7x its peak live
-   * bytes, not 8.7x (every exact block took a fresh page); SQLite 1.19x ->
-   * 1.14x dlmalloc's heap, Lua 1.23x either way.  From 2 KiB up instead:
-   * small-random 1.81x its live bytes, not 1.76x; SQLite 1.15x. */
-  int mid = size > ZEE_POOL_MIN && size != align;
-  addr *L = mid ? H.mid_lists : H.lists;
-  if (span == MIN_FRAME << c && (f = L[c])) { /* the fast path: pop a whole frame */
-    list_remove(&L[c], f);
+  unsigned c = 32 - MIN_LOG2 - __builtin_clz(need - 1), k;
+  int exact = size > ROUND_MAX && align == MIN_FRAME, big = size > PAGE_SIZE;
+  int mid = pool_now = size > ZEE_POOL_MIN && size != align;
+  addr f, *L = list_at(c, mid);
+  if (span == MIN_FRAME << c && (f = *L)) { /* the fast path: pop a whole frame */
+    list_remove(L, f);
     goto found;
   }
   f = H.cursor;
-  if (exact && f && absorb(f, f + size))
+  /* Why one page: a cursor that runs across pages walks up to the top of
+   * the heap past the holes below it (realloc-growth's memory grew 2.3x
+   * over 50 rounds that each free everything). */
+  if (exact && f && (f ^ (f + size)) < PAGE_SIZE && absorb(f, f, f + size))
     goto found;
-  if (size > MAX_FRAME)
-    holes = CLASSES - 1, skip = top_start(size) - MAX_FRAME;
-  for (;;) {
-    for (k = c; k < CLASSES && !L[k]; k++) {
-    }
-    /* (a hole that would cross the page end fails in absorb(), at the page's
-     * last 8 bytes, which never hold a free header) */
-    for (unsigned h = holes, d = exact ? HOLE_CLASSES : 0; d-- && h < CLASSES; h--) {
-      unsigned tries = HOLE_TRIES;
-      for (f = L[h]; f && tries--; f = AT(f)[0]) {
-        if (free_to(f + skip, f + skip + size)) {
-          f = skip ? f + skip : run_start(f);
-          absorb(f, f + size);
-          goto found;
-        }
+  unsigned d = big ? c - POOL_CLASSES + 1 : exact ? HOLE_CLASSES : 0;
+  for (unsigned h = c; d--;) {
+    unsigned tries = big ? ~0u : HOLE_TRIES;
+    for (f = *list_at(--h, mid); f && tries--; f = AT(f)[0]) {
+      addr s = big ? run_start(f) : f, x = fit_at(s, size, align);
+      if (x && free_to(s, x + size)) {
+        s = run_start(s);
+        f = fit_at(s, size, align);
+        absorb(s, f, f + size);
+        goto found;
       }
-      if (skip) /* above 32 KiB only a top-level frame can start one */
-        break;
     }
-    if (k < CLASSES)
-      break;
-    if (!take_anchor(0, 0, MIN_FRAME, mid ? ZEE_MAP_MID : ZEE_MAP_SMALL))
-      return 0; /* a fresh page: every frame free */
   }
-  f = L[k];
-  ASSERT(has_meta(f, (MIN_FRAME << k) | ZEE_TAG_FREE), f);
-  unlink_frame(f, MIN_FRAME << k);
-  release_range(f + span, f + (MIN_FRAME << k)); /* the halves above, and what it leaves */
+  for (k = c; k < CLASSES; k++)
+    if ((f = *list_at(k, mid))) {
+      ASSERT(has_meta(f, (MIN_FRAME << k) | ZEE_TAG_FREE), f);
+      absorb(f, f, f + span); /* the bottom; the rest goes back */
+      goto found;
+    }
+  if (!(f = take_top(span, align)))
+    return 0;
 found:
   if (exact)
     H.cursor = f + size; /* where the next exact block goes first */
-  set_meta(f, size | ZEE_TAG_SMALL);
-  AT(f & ~OFFSET_MASK)[PAGE_WORD]++;
+  set_meta(f, size | ZEE_TAG_USED);
   return f;
-}
-
-/* A large block of m bytes (m % align == 0, or m % 64K == 0 if align > 64K):
- * m % 64K bytes in the top of a fresh anchor page, then whole pages. */
-static addr alloc_large(uint32_t m, uint32_t align) {
-  uint32_t r = m & OFFSET_MASK, j = m >> PAGE_LOG2;
-  addr a = take_anchor(r, j, align, ZEE_MAP_MID);
-  if (!a)
-    return 0;
-  addr p = a + PAGE_SIZE - r;
-  set_meta(p, m | ZEE_TAG_LARGE);
-  AT(a)[PAGE_WORD]++;
-  AT(a)[PAGE_LARGE] |= p;
-  H.large_pages += j;
-  return p;
-}
-
-/* Gives a small block's frames back (the block or a slab); a page left
- * empty becomes the spare. */
-static void release_small(addr p, uint32_t size) {
-  addr page = p & ~OFFSET_MASK;
-  uint32_t span = extent(size);
-  ASSERT(AT(page)[PAGE_WORD] & ZEE_COUNT_MASK, page);
-  release_range(p, p + span);
-  if (!(--AT(page)[PAGE_WORD] & ZEE_COUNT_MASK))
-    page_emptied(page);
 }
 
 /* ---- Slabs -------------------------------------------------------------------
  *
- * A small block whose size m is not a power of two, up to SLAB_MAX, is a
- * slot in a slab: a frame of 2^k >= 4m bytes (and >= 512), aligned to it,
- * that holds slots of m bytes only, so that the power-of-two frame's slack
- * is not paid per block.  SQLite's 1,032-byte page buffers take 1,040 B,
- * not 2 KiB.
+ * A block whose size m is not a power of two, up to SLAB_MAX, is a slot in
+ * a slab: a frame of 2^k >= 4m bytes (and >= 512), aligned to it, that
+ * holds slots of m bytes only, so that the power-of-two frame's slack is
+ * not paid per block.  SQLite's 1,032-byte page buffers take 1,040 B, not
+ * 2 KiB.
  *
  *   b - 8   b                  b+24   b+32          b+32+m
  *   +-------+------------------+------+--------------+------+------- ... ---+
@@ -691,7 +555,7 @@ static void release_small(addr p, uint32_t size) {
  *   | header| free             |      | (m - 8 B)    |      |               |
  *   +-------+------------------+------+--------------+------+------- ... ---+
  *
- *   slab header: info = 2^k | ZEE_TAG_SLAB; its page counts it as one block
+ *   slab header: info = 2^k | ZEE_TAG_SLAB
  *   words: next, prev  the slabs of size m with a free slot (H.slabs[m/16])
  *          used        slots in use (a slab with none is freed at once)
  *          free        its first free slot; a free slot's word 0 is the next
@@ -702,10 +566,10 @@ static void release_small(addr p, uint32_t size) {
 #define SLAB_USED 2
 #define SLAB_FREE 3
 #define SLAB_META ZEE_SLAB_META
-_Static_assert(SLAB_META == 16 + 8 && ZEE_SLAB_SLOTS * SLAB_MAX <= MAX_FRAME, "slab words");
-_Static_assert((ZEE_TAG_SLOT & ZEE_TAG_SLOT_FREE & 8) && (ZEE_TAG_SLOT & 3) == 3 &&
-                   (ZEE_TAG_SLOT ^ 1) == ZEE_TAG_SLOT_FREE && (ZEE_TAG_SLAB & 11) == 8,
-               "bit 3: slabs and slots; bit 0: in use; bit 1: the tail slot");
+_Static_assert(SLAB_META == 16 + 8 && ZEE_SLAB_SLOTS * SLAB_MAX <= PAGE_SIZE / 2, "slab words");
+_Static_assert((ZEE_TAG_SLOT & ZEE_TAG_SLOT_FREE & 8) && (ZEE_TAG_SLOT ^ 1) == ZEE_TAG_SLOT_FREE &&
+                   (ZEE_TAG_SLAB & 9) == 8,
+               "bit 3: slabs and slots; bit 0: in use");
 
 /* Why a separate path: a power-of-two size already fills its frame. */
 INLINE static int slab_sized(uint32_t m) { return m <= SLAB_MAX && (m & (m - 1)); }
@@ -731,7 +595,7 @@ static addr alloc_slot(uint32_t m) {
   addr *head = &H.slabs[m / MIN_FRAME], b = *head, s;
   if (!b) {
     uint32_t size = slab_size(m);
-    if (!(b = alloc_small(size, size)))
+    if (!(b = alloc(size, size)))
       return 0;
     set_meta(b, size | ZEE_TAG_SLAB);
     AT(b)[SLAB_USED] = AT(b)[SLAB_FREE] = 0;
@@ -760,72 +624,36 @@ static void release_slot(addr s, uint32_t m) {
   put_slot(b, s);       /* release() marked it free */
   if (!--AT(b)[SLAB_USED]) {
     list_remove(head, b);
-    release_small(b, size);
+    release_range(b, b + size);
   }
 }
 
-/* Frees a block: its frames merge back, its whole pages become free pages.
- * An anchor left empty goes too, so that the run can serve the next large
- * block whole. */
+/* Frees a block: its frames merge back with their free buddies. */
 static void release(addr p, uint32_t info) {
   uint32_t size = info & ~TAG_MASK;
-  addr page = (p - META_SIZE) & ~OFFSET_MASK;
   account(info, -1);
-  set_meta(p, info ^ 1); /* tag 6, 4 or 14: a second free() is a double free */
+  set_meta(p, info ^ 1); /* tag 6 or 14: a second free() is a double free */
   if (info & 8) {
     release_slot(p, size);
-  } else if (info & 2) {
+  } else {
     if (size > ROUND_MAX)
       H.cursor = p; /* the next exact block tries this hole (a slab never does) */
-    release_small(p, size);
-  } else {
-    uint32_t j = size >> PAGE_LOG2, only = AT(page)[PAGE_LARGE] & ANCHOR_ONLY;
-    uint32_t left = --AT(page)[PAGE_WORD] & ZEE_COUNT_MASK;
-    AT(page)[PAGE_LARGE] = 0;
-    H.large_pages -= j;
-    free_pages(page + PAGE_SIZE, j);
-    if (only) { /* (so left == 0) the anchor goes with its pages */
-      H.small_pages--;
-      free_pages(page, 1);
-      return;
-    }
-    release_range(p, page + PAGE_SIZE);
-    if (!left)
-      drop_page(page);
+    release_range(p, p + extent(size));
   }
 }
 
-/* Resizes a small block in place: shrinks by freeing the tail, grows over
- * the free frames right after it.  Returns 0 if it can't. */
-INLINE static int resize_small(addr p, uint32_t size, uint32_t want) {
+/* Resizes a block in place: shrinks by freeing the tail, grows over the
+ * free frames right after it, and over new memory if those reach the top
+ * of the heap.  Returns 0 if it can't. */
+INLINE static int resize(addr p, uint32_t size, uint32_t want) {
   addr end = p + extent(want), old = p + extent(size);
+  pool_now = want > ZEE_POOL_MIN;
   if (end <= old)
     release_range(end, old);
-  else if (!absorb(old, end))
-    return 0; /* fails at the page end, see alloc_small */
-  set_meta(p, want | ZEE_TAG_SMALL);
-  return 1;
-}
-
-/* Resizes a large block in place to end on the page boundary at or above
- * p + n (n <= MAX_HEAP - p): shrinks by freeing whole pages, grows over the
- * free pages after it or over new memory at the heap's top.  Returns 0 if
- * it can't. */
-static int resize_large(addr p, uint32_t size, uint32_t n) {
-  addr end = p + size, end2 = (p + n + OFFSET_MASK) & ~OFFSET_MASK;
-  int32_t pages = (int32_t)(end2 - end) >> PAGE_LOG2;
-  for (addr x = end; x < end2; x += PAGE_SIZE)
-    if (MAP(x) != ZEE_MAP_FREE &&
-        (x != H.heap_end || source_size() != x || !grow((end2 - x) >> PAGE_LOG2)))
-      return 0;
-  if (pages < 0) {
-    free_pages(end2, -pages);
-  } else {
-    mark(end, pages, ZEE_MAP_LARGE);
-    H.free_pages -= pages;
-  }
-  H.large_pages += pages;
-  set_meta(p, (end2 - p) | ZEE_TAG_LARGE);
+  else if (!absorb(old, old, end) &&
+           !(free_to(old, H.heap_end) && grow(end) && absorb(old, old, end)))
+    return 0;
+  set_meta(p, want | ZEE_TAG_USED);
   return 1;
 }
 
@@ -834,27 +662,18 @@ static int resize_large(addr p, uint32_t size, uint32_t n) {
 /* The info word of the live block at p, after the checks of the validation level. */
 static uint32_t block_info(addr p) {
 #if ZEE_VALIDATION >= 1
-  if ((p & (MIN_FRAME - 1)) || p < H.heap_start + MIN_FRAME || p >= H.heap_end)
+  if ((p & (MIN_FRAME - 1)) || p < H.heap_start || p >= H.heap_end)
     fault(ZEE_E_POINTER, p);
 #endif
   uint32_t info = AT(p - META_SIZE)[0];
 #if ZEE_VALIDATION >= 1
-  /* In use is tag 5, 7 or 15; a sound header with tag 4, 6 or 14 is a freed block. */
+  /* In use is tag 7 or 15; a sound header with tag 6 or 14 is a freed block,
+   * and 4 one that has merged since. */
   uint32_t bad = AT(p - META_SIZE)[1] ^ info ^ p ^ ZEE_SALT;
-  if (bad || (info & 5) != 5)
+  if (bad || (info & 7) != 7)
     fault(bad || !(info & 4) || (info & 10) == 8 ? ZEE_E_HEADER : ZEE_E_DOUBLE_FREE, p);
 #endif
-#if ZEE_VALIDATION >= 2
-  uint32_t size = info & ~TAG_MASK;
-  addr page = (p - META_SIZE) & ~OFFSET_MASK;
-  ASSERT(SMALL_PAGE(page), p);
-  if (info & 2)
-    ASSERT(size >= MIN_FRAME && p + size <= page + PAGE_SIZE && (p & OFFSET_MASK), p);
-  else
-    ASSERT((AT(page)[PAGE_LARGE] & ~ANCHOR_ONLY) == p && size >= MAX_FRAME &&
-               p + size == page + PAGE_SIZE + (size & ~OFFSET_MASK),
-           p);
-#endif
+  ASSERT(extent(info & ~TAG_MASK) <= H.heap_end - p, p);
   return info;
 }
 
@@ -865,17 +684,10 @@ static void *out_of_memory(void) {
 
 /* Serves n bytes aligned to `align` (a power of two, at least 16). */
 static void *allocate(size_t n, size_t align) {
-  addr p;
-  if (n <= (align > MIN_FRAME ? MAX_FRAME - META_SIZE : MAX_SMALL) && align <= MAX_FRAME) {
+  addr p = 0;
+  if (n <= MAX_HEAP && align <= MAX_HEAP / 2) {
     uint32_t m = ((uint32_t)n + META_SIZE + MIN_FRAME - 1) & ~(MIN_FRAME - 1);
-    p = align == MIN_FRAME && slab_sized(m) ? alloc_slot(m) : alloc_small(m, align);
-  } else {
-    /* r must keep the payload aligned: a multiple of align, or 0 past 32 KiB
-     * (g <= 64 KiB, so the sum can't wrap) */
-    uint32_t g = align > MAX_FRAME ? PAGE_SIZE : align;
-    p = n > MAX_HEAP || align > MAX_HEAP / 2
-            ? 0
-            : alloc_large(((uint32_t)n + g - 1 + !n) & ~(g - 1), align);
+    p = align == MIN_FRAME && slab_sized(m) ? alloc_slot(m) : alloc(m, align);
   }
   if (!p)
     return out_of_memory();
@@ -941,19 +753,13 @@ void *zee_realloc(void *ptr, size_t n) {
   lock();
   addr p = to_addr(ptr);
   uint32_t info = block_info(p), size = info & ~TAG_MASK, old = usable(info);
+  uint32_t want = ((uint32_t)n + META_SIZE + MIN_FRAME - 1) & ~(MIN_FRAME - 1);
   int done = 0;
-  if (n <= MAX_SMALL) {
-    uint32_t want = ((uint32_t)n + META_SIZE + MIN_FRAME - 1) & ~(MIN_FRAME - 1);
-    /* A slot keeps its size; a block resized to a slot size moves to a
-     * slot, as Lua's reallocs do (1.24x -> 1.23x dlmalloc's heap): in place,
-     * it would keep a power-of-two extent. */
-    if (info & 8)
-      done = want == size;
-    else if (info & 2 && !slab_sized(want))
-      done = resize_small(p, size, want);
-  } else if (!(info & 2) && n <= MAX_HEAP - p) {
-    done = resize_large(p, size, n);
-  }
+  /* A slot keeps its size; a block resized to a slot size moves to a
+   * slot, as Lua's reallocs do (1.24x -> 1.23x dlmalloc's heap): in place,
+   * it would keep a power-of-two extent. */
+  if (n <= MAX_HEAP - p - META_SIZE)
+    done = info & 8 ? want == size : !slab_sized(want) && resize(p, size, want);
   void *q = ptr;
   if (done) {
     account(info, -1); /* the old size goes, the new one comes */
@@ -970,20 +776,12 @@ void *zee_realloc(void *ptr, size_t n) {
   return q;
 }
 
-void zee_trim(void) {
-  lock();
-  if (H.spare && !(AT(H.spare)[PAGE_WORD] & ZEE_COUNT_MASK))
-    drop_page(H.spare);
-  H.spare = 0;
-  unlock();
-}
-
 const zee_heap_info_t *zee_heap_info(void) { return &H; }
 
 /* ---- Whole-heap walk: zee_check() ------------------------------------------------ */
 
 typedef struct walk_totals {
-  uint32_t used_bytes, used_blocks, small_pages, large_pages, free_pages, free_frames, open_slabs;
+  uint32_t used_bytes, used_blocks, free_frames, open_slabs;
 } walk_totals;
 
 /* Is f a sound header of tag `tag` (the size is checked by the caller)? */
@@ -996,7 +794,8 @@ static int sound(addr f, unsigned tag) {
  * list; counts its slots in use as blocks.  0 or a ZEE_C_* code. */
 static int walk_slab(addr b, uint32_t size, walk_totals *t) {
   uint32_t m = AT(b + SLAB_META)[0] & ~TAG_MASK, used = 0, n = 0;
-  if (size > MAX_FRAME || (b & (size - 1)) || !slab_sized(m) || slab_size(m) != size)
+  if (size > PAGE_SIZE / 2 || (size & (size - 1)) || (b & (size - 1)) || !slab_sized(m) ||
+      slab_size(m) != size)
     return ZEE_C_SLAB;
   for (addr s = b + SLAB_META + META_SIZE; s + m <= b + size; s += m, n++) {
     uint32_t info = AT(s - META_SIZE)[0];
@@ -1021,107 +820,62 @@ static int walk_slab(addr b, uint32_t size, walk_totals *t) {
   return 0;
 }
 
-/* Walks the blocks of small page p and its large block; 0 or a ZEE_C_* code. */
-static int walk_page(addr p, walk_totals *t) {
-  addr large = AT(p)[PAGE_LARGE] & ~ANCHOR_ONLY, limit = p + PAGE_SIZE, f = p + MIN_FRAME;
-  uint32_t count = 0, slabs = 0;
-  if ((AT(p)[PAGE_WORD] & ~ZEE_COUNT_MASK) != ZEE_PAGE_TAG)
-    return ZEE_C_PAGE;
-  if (large & OFFSET_MASK)
-    limit = large;
-  if (AT(p)[PAGE_LARGE] & ANCHOR_ONLY) {
-    if (!large)
-      return ZEE_C_PAGE;
-    f = limit; /* [P + 16, large - 8) is unused */
-  }
-  if (large && (large < p + MIN_FRAME || large > p + PAGE_SIZE || (large & 15)))
-    return ZEE_C_PAGE;
-  while (f < limit) {
-    uint32_t info = AT(f - META_SIZE)[0], size = info & ~TAG_MASK;
-    if (!size || !has_meta(f, info))
-      return ZEE_C_FRAME;
-    if ((info & TAG_MASK) == ZEE_TAG_SMALL) {
-      count++;
-      t->used_bytes += size - META_SIZE;
-      size = extent(size);
-    } else if ((info & TAG_MASK) == ZEE_TAG_FREE) {
-      if ((size & (size - 1)) || size > MAX_FRAME || (f & (size - 1)))
-        return ZEE_C_FRAME;
-      addr b = f ^ size;
-      if ((b & OFFSET_MASK) && b > f && b < limit && sound(b, ZEE_TAG_FREE) &&
-          (AT(b - META_SIZE)[0] & ~TAG_MASK) == size)
-        return ZEE_C_BUDDY;
-      t->free_frames++;
-    } else if ((info & TAG_MASK) == ZEE_TAG_SLAB) {
-      int r = walk_slab(f, size, t);
-      if (r)
-        return r;
-      count++, slabs++;
-    } else {
-      return ZEE_C_FRAME;
+/* Checks the block at f and counts it; its extent, or 0 after setting *r
+ * to a ZEE_C_* code. */
+static uint32_t walk_block(addr f, walk_totals *t, int *r) {
+  uint32_t info = AT(f - META_SIZE)[0], size = info & ~TAG_MASK, tag = info & TAG_MASK;
+  *r = ZEE_C_FRAME;
+  if (!size || !has_meta(f, info))
+    return 0;
+  if (tag == ZEE_TAG_USED) {
+    t->used_blocks++;
+    t->used_bytes += size - META_SIZE;
+    size = extent(size);
+  } else if (tag == ZEE_TAG_FREE) {
+    addr b = f ^ size;
+    if ((size & (size - 1)) || (f & (size - 1)))
+      return 0;
+    if (b > f && b < H.heap_end && sound(b, ZEE_TAG_FREE) &&
+        (AT(b - META_SIZE)[0] & ~TAG_MASK) == size) {
+      *r = ZEE_C_BUDDY;
+      return 0;
     }
-    if (size > limit - f)
-      return ZEE_C_FRAME;
-    f += size;
+    t->free_frames++;
+  } else if (tag == ZEE_TAG_SLAB) {
+    if ((*r = walk_slab(f, size, t)))
+      return 0;
+  } else if (tag == ZEE_TAG_FOREIGN) {
+    if ((f & OFFSET_MASK) || ((f + size - MIN_FRAME) & OFFSET_MASK)) {
+      *r = ZEE_C_FOREIGN;
+      return 0;
+    }
+  } else {
+    return 0;
   }
-  if (large) {
-    uint32_t info = AT(large - META_SIZE)[0], size = info & ~TAG_MASK, j = size >> PAGE_LOG2;
-    if (!sound(large, ZEE_TAG_LARGE) || size < MAX_FRAME ||
-        large + size != p + PAGE_SIZE + (j << PAGE_LOG2) || j > (H.heap_end - p) >> PAGE_LOG2)
-      return ZEE_C_LARGE;
-    for (uint32_t i = 1; i <= j; i++)
-      if (MAP(p + (i << PAGE_LOG2)) != ZEE_MAP_LARGE)
-        return ZEE_C_LARGE;
-    count++;
-    t->used_bytes += size;
-    t->large_pages += j;
-  }
-  if ((AT(p)[PAGE_WORD] & ZEE_COUNT_MASK) != count || (!count && p != H.spare))
-    return ZEE_C_COUNT;
-  t->used_blocks += count - slabs;
-  t->small_pages++;
-  return 0;
+  *r = size > H.heap_end - f ? ZEE_C_FRAME : 0;
+  return size;
 }
 
 /* Checks every rule of the layout and the running totals. */
 static int walk(void) {
   walk_totals t = {0};
+  int r = 0;
   if (!H.heap_start)
     return 0;
-  if ((H.first_free & OFFSET_MASK) || MAP(H.heap_start - PAGE_SIZE))
+  if ((H.heap_end & OFFSET_MASK) || H.heap_end <= H.heap_start || (H.heap_start & 15) ||
+      AT(H.heap_end - META_SIZE)[0] || (H.cursor & 15) || H.cursor > H.heap_end)
     return ZEE_C_STATE;
-  if (H.spare && !SMALL_PAGE(H.spare))
-    return ZEE_C_PAGE;
-  for (addr p = H.heap_start; p < H.heap_end;) {
-    unsigned kind = MAP(p);
-    if (kind == ZEE_MAP_FREE) {
-      if (p < H.first_free)
-        return ZEE_C_SPAN;
-      t.free_pages++;
-      p += PAGE_SIZE;
-    } else if (kind == ZEE_MAP_SMALL || kind == ZEE_MAP_MID) {
-      int r = walk_page(p, &t);
-      if (r)
-        return r;
-      addr large = AT(p)[PAGE_LARGE] & ~ANCHOR_ONLY;
-      p += PAGE_SIZE + (large ? (AT(large - META_SIZE)[0] & ~OFFSET_MASK) : 0);
-    } else if (kind == ZEE_MAP_NONE) {
-      p += PAGE_SIZE; /* foreign: someone else grew it */
-    } else {
-      return ZEE_C_PAGE; /* a large block's page where no large block reaches */
-    }
-  }
-  /* The free lists hold exactly the free frames walked: a small page's on
-   * lists, a mid page's on mid_lists. */
+  for (addr f = H.heap_start; f < H.heap_end; f += walk_block(f, &t, &r))
+    if (r)
+      return r;
+  /* The free lists hold exactly the free frames walked, each on its pool's. */
   uint32_t n = 0;
-  for (unsigned c = 0; c < 2 * CLASSES; c++) {
+  for (unsigned c = 0; c < CLASSES + POOL_CLASSES; c++) {
     uint32_t size = MIN_FRAME << (c % CLASSES);
-    unsigned kind = c < CLASSES ? ZEE_MAP_SMALL : ZEE_MAP_MID;
-    for (addr f = c < CLASSES ? H.lists[c] : H.mid_lists[c - CLASSES], prev = 0; f;
-         prev = f, f = AT(f)[0])
+    addr *L = c < CLASSES ? &H.lists[c] : &H.mid_lists[c - CLASSES];
+    for (addr f = *L, prev = 0; f; prev = f, f = AT(f)[0])
       if (++n > t.free_frames || f < H.heap_start || f >= H.heap_end || (f & (size - 1)) ||
-          !(f & OFFSET_MASK) || MAP(f) != kind || AT(f)[1] != prev ||
-          !has_meta(f, size | ZEE_TAG_FREE))
+          L != list_of(f, size) || AT(f)[1] != prev || !has_meta(f, size | ZEE_TAG_FREE))
         return ZEE_C_LIST;
   }
   if (n != t.free_frames)
@@ -1130,16 +884,14 @@ static int walk(void) {
   n = 0;
   for (unsigned i = 0; i < ZEE_SLAB_LISTS; i++)
     for (addr b = H.slabs[i], prev = 0; b; prev = b, b = AT(b)[0])
-      if (++n > t.open_slabs || b < H.heap_start || b >= H.heap_end || (b & 15) || !SMALL_PAGE(b) ||
+      if (++n > t.open_slabs || b < H.heap_start || b >= H.heap_end || (b & 15) ||
           AT(b)[1] != prev || !AT(b)[SLAB_FREE] || !slab_sized(i * MIN_FRAME) ||
           !has_meta(b, slab_size(i * MIN_FRAME) | ZEE_TAG_SLAB) ||
           (AT(b + SLAB_META)[0] & ~TAG_MASK) != i * MIN_FRAME)
         return ZEE_C_SLAB;
   if (n != t.open_slabs)
     return ZEE_C_SLAB;
-  if (t.used_bytes != H.used_bytes || t.used_blocks != H.used_blocks ||
-      t.small_pages != H.small_pages || t.large_pages != H.large_pages ||
-      t.free_pages != H.free_pages || H.peak_bytes < H.used_bytes)
+  if (t.used_bytes != H.used_bytes || t.used_blocks != H.used_blocks || H.peak_bytes < H.used_bytes)
     return ZEE_C_TOTALS;
   return 0;
 }
@@ -1156,15 +908,17 @@ int zee_check(void) {
 
 /* From the running totals, in O(1).  dlmalloc's meanings: arena = bytes the
  * heap owns, uordblks = bytes in use (usable sizes), fordblks = the rest
- * (free frames and pages, headers, page words), keepcost = bytes in free
- * pages; ordblks and the other counts are not tracked (0). */
+ * (free frames, headers, slab slack), keepcost = the free run at the top of
+ * the heap; ordblks and the other counts are not tracked (0). */
 struct mallinfo mallinfo(void) {
   struct mallinfo mi = {0};
   lock();
-  mi.arena = (int)((H.small_pages + H.large_pages + H.free_pages) << PAGE_LOG2);
+  if (H.heap_start) {
+    mi.arena = (int)(H.heap_end - H.heap_start);
+    mi.keepcost = (int)(H.heap_end - run_start(H.heap_end));
+  }
   mi.uordblks = (int)H.used_bytes;
   mi.fordblks = mi.arena - mi.uordblks;
-  mi.keepcost = (int)(H.free_pages << PAGE_LOG2);
   mi.usmblks = (int)H.peak_bytes;
   unlock();
   return mi;
