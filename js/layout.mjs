@@ -3,16 +3,15 @@
 // and the tests import them from here.  test/layout-constants.test.mjs
 // checks every value against the C header, so the two cannot drift.
 
-/** Layout constants (src/zee_alloc.h, layout version 6: mid pages, a second set of free lists). */
+/** Layout constants (src/zee_alloc.h, layout version 7: one buddy heap). */
 export const LAYOUT = Object.freeze({
-  VERSION: 6,
+  VERSION: 7,
   PAGE_SIZE: 65536,
   META_SIZE: 8,
   GRANULE: 16,
   MIN_FRAME: 16,
-  MAX_FRAME: 32768,
-  CLASSES: 12,
-  MAX_SMALL: 65512,
+  CLASSES: 28,
+  POOL_CLASSES: 12,
   ROUND_MAX: 4096,
   SLAB_MAX: 1040,
   SLAB_SLOTS: 4,
@@ -21,30 +20,24 @@ export const LAYOUT = Object.freeze({
   SLAB_LISTS: 66,
   POOL_MIN: 4096,
   TAG_MASK: 15,
-  TAG_SMALL: 7,
-  TAG_LARGE: 5,
+  TAG_USED: 7,
   TAG_FREE: 6,
   TAG_MERGED: 4,
+  TAG_FOREIGN: 9,
   TAG_SLAB: 12,
   TAG_SLOT: 15,
   TAG_SLOT_FREE: 14,
   SALT: 0x5eea110c,
-  PAGE_TAG: 0x5a450000,
-  COUNT_MASK: 0xffff,
-  ANCHOR_ONLY: 1,
-  INFO_MAGIC: 0x3645455a,
-  MAP_NONE: 0,
-  MAP_FREE: 1,
-  MAP_SMALL: 2,
-  MAP_LARGE: 3,
-  MAP_MID: 6,
+  INFO_MAGIC: 0x3745455a,
+  POOL_SMALL: 0,
+  POOL_MID: 1,
 });
 
 /**
- * zee_heap_info_t as word offsets (src/zee_alloc.h).  `lists` and `midLists`
- * are the first of CLASSES words each (the free lists of SMALL pages' and of
- * MID pages' frames), `slabs` the first of SLAB_LISTS; STATE_WORDS is the
- * size of the whole struct in words.
+ * zee_heap_info_t as word offsets (src/zee_alloc.h).  `lists` is the first
+ * of CLASSES words (frames 16 B .. 2 GiB; below 64 KiB the small pool's),
+ * `midLists` the first of POOL_CLASSES (the mid pool's frames), `slabs` the
+ * first of SLAB_LISTS; STATE_WORDS is the size of the whole struct in words.
  */
 export const STATE = Object.freeze({
   magic: 0,
@@ -52,21 +45,16 @@ export const STATE = Object.freeze({
   config: 2,
   heapStart: 3,
   heapEnd: 4,
-  pageMap: 5,
-  firstFree: 6,
-  spare: 7,
-  lists: 8,
-  usedBytes: 20,
-  usedBlocks: 21,
-  peakBytes: 22,
-  smallPages: 23,
-  largePages: 24,
-  freePages: 25,
-  cursor: 26,
-  slabs: 27,
-  midLists: 93,
+  poolMap: 5,
+  cursor: 6,
+  usedBytes: 7,
+  usedBlocks: 8,
+  peakBytes: 9,
+  lists: 10,
+  midLists: 38,
+  slabs: 50,
 });
-export const STATE_WORDS = 105;
+export const STATE_WORDS = 116;
 
 /** Faults a checked build reports: code -> [name, message] (enum zee_fault_code). */
 export const FAULTS = Object.freeze({
@@ -82,12 +70,9 @@ export const FAULTS = Object.freeze({
 /** zee_check() results: code -> name (enum zee_check_code). */
 export const CHECK_CODES = Object.freeze({
   0: 'ZEE_C_OK',
-  16: 'ZEE_C_SPAN',
-  18: 'ZEE_C_PAGE',
   20: 'ZEE_C_FRAME',
-  21: 'ZEE_C_COUNT',
   22: 'ZEE_C_BUDDY',
-  23: 'ZEE_C_LARGE',
+  23: 'ZEE_C_FOREIGN',
   24: 'ZEE_C_LIST',
   25: 'ZEE_C_LIST_COUNT',
   26: 'ZEE_C_TOTALS',

@@ -25,7 +25,6 @@ export const EXPORTS = [
   'malloc_usable_size',
   'zee_check',
   'zee_heap_info',
-  'zee_trim',
   '__errno_location',
 ];
 

@@ -34,36 +34,39 @@ export interface ValidationResult {
   violations: Violation[];
 }
 
-export type PageKind = 'small' | 'large' | 'free-span' | 'foreign' | 'corrupt';
-
 /**
- * A block of a small page.  A slab is a block too, followed in the lists by
- * its slots (which lie inside it).
+ * A block of the heap, in address order: the blocks tile [heapStart,
+ * heapEnd).  A slab is a block too, followed in `blocks` by its slots
+ * (which lie inside it).
  */
 export interface BlockInfo {
   /** Payload address (its header is the 8 bytes before). */
   address: number;
-  /** The small page holding it. */
+  /** The page (64 KiB, address & ~0xffff) holding its first byte. */
   page: number;
   /**
-   * Bytes from the payload to the next block: for 'used', the block's extent
-   * (the power-of-two frame that holds its header size if that is at most
-   * ROUND_MAX, 4096, else exactly the header size; a slot: its size); for
-   * 'slab', the slab's size; for 'large', its bytes in this page.
+   * Bytes from the payload to the next block (its extent): for 'used', the
+   * power-of-two frame that holds its header size if that is at most
+   * ROUND_MAX (4096), else exactly the header size; a slot: its size; for
+   * 'free', 'slab' and 'foreign', the header size.
    */
   size: number;
-  /** malloc_usable_size(): header size - 8 for 'used', size - 8 for 'free' and 'free-slot'; 0 for 'slab' and 'corrupt'. */
+  /** The size field of its header (m). */
+  headerSize: number;
+  /** malloc_usable_size(): headerSize - 8 for 'used', size - 8 for 'free' and 'free-slot'; 0 for the rest. */
   usable: number;
   /**
-   * 'used': a small block or a slot in use; 'free': a free frame; 'slab': a
-   * slab (its words, slot headers and unused tail); 'free-slot': a free slot
-   * of a slab; 'large': the part of an anchored large block inside this page;
-   * 'corrupt': the rest of the page (or of a slab) from where the walk could
+   * 'used': a block or a slot in use; 'free': a free frame; 'slab': a slab
+   * (its words, slot headers and unused tail); 'free-slot': a free slot of a
+   * slab; 'foreign': memory someone else grew (and the 16 bytes after it);
+   * 'corrupt': the rest of the heap (or of a slab) from where the walk could
    * not read.
    */
-  state: 'used' | 'free' | 'slab' | 'free-slot' | 'large' | 'corrupt';
-  /** Free frames: the class of its free list, log2(size) - 4 (in `freeLists` or, in a mid page, `midLists`); otherwise -1. */
+  state: 'used' | 'free' | 'slab' | 'free-slot' | 'foreign' | 'corrupt';
+  /** Free frames: the class of its free list, log2(size) - 4; otherwise -1. */
   class: number;
+  /** Free frames below 64 KiB: the pool whose list holds it (its page's pool map byte); 'none' for larger frames and other blocks. */
+  pool: 'small' | 'mid' | 'none';
   /** A slot ('used' or 'free-slot'): the address of its slab. */
   slab?: number;
   /** A 'slab': the size of its slots. */
@@ -72,105 +75,46 @@ export interface BlockInfo {
   why?: string;
 }
 
+export type PageKind = 'used' | 'free' | 'mixed' | 'foreign' | 'corrupt';
+
 /**
- * A small page's pool, by its page-map mark: 'small' (SMALL), or 'mid'
- * (MID: a small page of the mid pool, whose free frames are on mid_lists).
+ * A wasm page (64 KiB) of [heapStart & ~0xffff, heapEnd): what its bytes
+ * hold.  Every byte of the heap counts in exactly one of usedBytes,
+ * freeBytes, slabBytes, foreignBytes, corruptBytes of the page it lies in
+ * (a block's header counts with the block that follows it; the 16 bytes
+ * below heapStart and the last 8 bytes of the heap count as metadataBytes).
  */
-export type SmallPagePool = 'small' | 'mid';
-
-/** A small page of either pool (map mark SMALL or MID): the same rules hold for both. */
-export interface SmallPageInfo {
+export interface PageInfo {
   address: number;
-  /** Position in the heap, from 0 at heapStart. */
+  /** Position from 0 at heapStart's page. */
   index: number;
-  kind: 'small';
-  pool: SmallPagePool;
-  /** The block count in the page word: blocks in use whose header lies here, a slab as one. */
-  count: number;
-  /** Blocks in use, slots included. */
-  usedBlocks: number;
-  freeFrames: number;
-  slabs: number;
-  freeSlots: number;
+  /** The pool map byte: the pool of its free frames below 64 KiB. */
+  pool: 'small' | 'mid';
+  /**
+   * 'free': only free frames; 'used': only blocks in use, slabs and
+   * metadata; 'mixed': both; 'foreign': only a foreign block; 'corrupt':
+   * the walk could not read part of it.
+   */
+  kind: PageKind;
+  /** Bytes of blocks in use (their extents) and of slots in use. */
   usedBytes: number;
-  /** Usable bytes of its free frames and free slots. */
+  /** Bytes of free frames and free slots. */
   freeBytes: number;
-  /** Payload address of the large block this page anchors, or 0. */
-  large: number;
-  /** Where its blocks end: the anchored large block's start, else the page end. */
-  limit: number;
-  /** The page was made for its large block and holds nothing else (ANCHOR_ONLY). */
-  anchorOnly: boolean;
-  /** Whether this is the state's spare (the page last kept back when it emptied). */
-  spare: boolean;
-  /** Part of the page could not be walked (see its 'corrupt' block). */
-  corrupt: boolean;
-  blocks: BlockInfo[];
-}
-
-/** A whole page inside a large block. */
-export interface LargePageInfo {
-  address: number;
-  index: number;
-  kind: 'large';
-  /** The large block's payload address. */
-  large: number;
-}
-
-/** A free page (marked FREE in the page map; it holds nothing). */
-export interface SpanPageInfo {
-  address: number;
-  index: number;
-  kind: 'free-span';
-  /** The first page of the run of free pages it belongs to. */
-  span: number;
-}
-
-/** A page inside the heap's range that someone else grew (map mark 0). */
-export interface ForeignPageInfo {
-  address: number;
-  index: number;
-  kind: 'foreign';
-}
-
-/** A page the walk could not read: a map mark no page can start with. */
-export interface CorruptPageInfo {
-  address: number;
-  index: number;
-  kind: 'corrupt';
-  /** The map mark found. */
-  mark: number;
-}
-
-export type PageInfo = SmallPageInfo | LargePageInfo | SpanPageInfo | ForeignPageInfo | CorruptPageInfo;
-
-export interface LargeBlockInfo {
-  /** Payload address. */
-  address: number;
-  /** The small page whose top it starts in (its header is there). */
-  anchor: number;
-  /** m: its size in bytes, all usable. */
-  size: number;
-  usable: number;
-  /** Whole pages after the anchor (m div 64 KiB). */
-  pages: number;
-  /** Its bytes inside the anchor (m mod 64 KiB). */
-  inPage: number;
-  /** address + size: a page boundary. */
-  end: number;
-}
-
-/** A run of free pages (a maximal one: free pages merge by themselves). */
-export interface SpanInfo {
-  address: number;
-  pages: number;
-  bytes: number;
+  /** Bytes of slabs other than their slots (words, slot headers, tails). */
+  slabBytes: number;
+  foreignBytes: number;
+  corruptBytes: number;
+  metadataBytes: number;
+  /** Blocks whose payload starts in this page (addresses). */
+  blocks: number[];
 }
 
 export interface FreeListInfo {
   class: number;
   /** Frame size of the list. */
   size: number;
+  /** 'small' or 'mid' for classes below POOL_CLASSES (12), 'none' above. */
+  pool: 'small' | 'mid' | 'none';
   /** Frame addresses in list order. */
   members: number[];
 }
@@ -207,38 +151,43 @@ export interface SlabListInfo {
   members: number[];
 }
 
+/** A maximal run of free frames (free frames next to each other). */
+export interface FreeRunInfo {
+  address: number;
+  bytes: number;
+  /** Its frames. */
+  frames: number;
+}
+
 export interface SnapshotTotals {
   heapBytes: number;
   pages: number;
   pagesByKind: Record<PageKind, number>;
-  /** malloc_usable_size() summed over the blocks in use. */
+  /** malloc_usable_size() summed over the blocks in use (slots included). */
   usedBytes: number;
   usedBlocks: number;
-  usedSmall: number;
-  usedLarge: number;
-  /** Free frames and free slots (usable bytes) and free pages. */
+  /** Slots in use (counted in usedBlocks too). */
+  usedSlots: number;
+  /** Free frames and free slots (usable bytes). */
   freeBytes: number;
+  /** Free frames' sizes (all their bytes). */
   freeFrameBytes: number;
   freeFrames: number;
   freeSlotBytes: number;
   freeSlots: number;
-  freeSpanBytes: number;
-  freeSpans: number;
-  /** The members of both sets of free lists (freeLists and midLists). */
+  /** The members of all free lists (lists and midLists). */
   freeListBytes: number;
   freeListMembers: number;
   slabs: number;
-  /** Slots in use (counted in usedSmall and usedBlocks too). */
-  usedSlots: number;
-  /** Page words, block and slot headers (the anchored large blocks' included), slabs' words. */
+  /** Block and slot headers, slabs' words, the 16 bytes below heapStart and the heap's last 8 bytes. */
   metadataBytes: number;
-  /** The vacant slot at the end of every small page that anchors no large block, an anchor-only page's unused part, slabs' unused tails. */
-  reservedBytes: number;
-  /** What small blocks up to ROUND_MAX occupy beyond their header size: the rest of their power-of-two frame. */
+  /** What blocks up to ROUND_MAX occupy beyond their header size (the rest of their power-of-two frame), and slabs' unused tails. */
   paddingBytes: number;
   foreignBytes: number;
   corruptBytes: number;
-  /** The largest free frame (usable bytes) or run of free pages. */
+  /** The free run at the top of the heap (what the next growth starts from). */
+  topFreeBytes: number;
+  /** The largest run of free frames, in bytes, or the largest free slot's usable bytes if larger. */
   largestFreeBlock: number;
   /** 1 - largestFreeBlock / freeBytes (0 when nothing is free). */
   fragmentation: number;
@@ -256,9 +205,6 @@ export interface HeapCounters {
   usedBytes: number;
   usedBlocks: number;
   peakBytes: number;
-  smallPages: number;
-  largePages: number;
-  freePages: number;
 }
 
 /** A JSON-safe picture of the heap. */
@@ -267,26 +213,22 @@ export interface Snapshot {
   stateAddress: number;
   config: SnapshotConfig;
   memoryBytes: number;
-  /** 0 until the first allocation (then pages is empty). */
+  /** 0 until the first allocation (then pages and blocks are empty). */
   heapStart: number;
   heapEnd: number;
-  pageMap: number;
-  /** No page below it is free (where the allocator's search begins). */
-  firstFree: number;
-  spare: number;
-  /** The state's cursor: where the last small block ended, or 0.  A hint the allocator checks before use, not a rule. */
+  poolMap: number;
+  /** The state's cursor: where the last exact block ended, or 0.  A hint the allocator checks before use, not a rule. */
   cursor: number;
   counters: HeapCounters;
   pages: PageInfo[];
   blocks: BlockInfo[];
-  large: LargeBlockInfo[];
-  /** The runs of free pages, in address order. */
-  spans: SpanInfo[];
+  /** The maximal runs of free frames, in address order. */
+  freeRuns: FreeRunInfo[];
   /** Every slab the walk read, in address order. */
   slabs: SlabInfo[];
-  /** The state's lists[c]: the free frames of SMALL pages, by class. */
+  /** The state's lists[c] (28 classes: 16 B .. 2 GiB; below 64 KiB the small pool's frames). */
   freeLists: FreeListInfo[];
-  /** The state's mid_lists[c]: the free frames of MID pages, by class. */
+  /** The state's mid_lists[c] (12 classes): the mid pool's frames. */
   midLists: FreeListInfo[];
   /** The 66 lists of slabs with a free slot, by slot size / 16. */
   slabLists: SlabListInfo[];
@@ -326,9 +268,8 @@ export declare const LAYOUT: Readonly<{
   META_SIZE: number;
   GRANULE: number;
   MIN_FRAME: number;
-  MAX_FRAME: number;
   CLASSES: number;
-  MAX_SMALL: number;
+  POOL_CLASSES: number;
   ROUND_MAX: number;
   SLAB_MAX: number;
   SLAB_SLOTS: number;
@@ -337,23 +278,17 @@ export declare const LAYOUT: Readonly<{
   SLAB_LISTS: number;
   POOL_MIN: number;
   TAG_MASK: number;
-  TAG_SMALL: number;
-  TAG_LARGE: number;
+  TAG_USED: number;
   TAG_FREE: number;
   TAG_MERGED: number;
+  TAG_FOREIGN: number;
   TAG_SLAB: number;
   TAG_SLOT: number;
   TAG_SLOT_FREE: number;
   SALT: number;
-  PAGE_TAG: number;
-  COUNT_MASK: number;
-  ANCHOR_ONLY: number;
   INFO_MAGIC: number;
-  MAP_NONE: number;
-  MAP_FREE: number;
-  MAP_SMALL: number;
-  MAP_LARGE: number;
-  MAP_MID: number;
+  POOL_SMALL: number;
+  POOL_MID: number;
 }>;
 /** Rule name -> what it checks. */
 export declare const RULES: Readonly<Record<Rule, string>>;
