@@ -1,30 +1,31 @@
-// zee_alloc's heap inspector (layout 6): reads the
-// allocator's structures straight from the wasm memory through typed-array
-// views.  It never calls into the allocator and never writes: an instance's
-// or a Module's zee_heap_info() export is only asked for the state block's
-// address (pass `stateAddress` to skip even that).  So it also works on a
-// heap that is frozen (a copy of the memory), corrupted, or owned by an
+// zee_alloc's heap inspector (layout 7: one buddy heap, docs/layout.md): reads
+// the allocator's structures straight from the wasm memory through
+// typed-array views.  It never calls into the allocator and never writes: an
+// instance's or a Module's zee_heap_info() export is only asked for the state
+// block's address (pass `stateAddress` to skip even that).  So it also works
+// on a heap that is frozen (a copy of the memory), corrupted, or owned by an
 // Emscripten app.  A state block with heap_start == 0 is an empty heap: the
-// allocator has not taken any page yet.
+// allocator has not been used yet.
 //
-//   snapshot(source)  every page (small, large, free-span, foreign; a small
-//                     page of either pool, SMALL or MID), every block of
-//                     every small page (a slab and its slots included),
-//                     every large block, slab, run of free pages, free list
-//                     (both sets) and slab list, with totals and a
-//                     fragmentation figure, and the allocator's own running
-//                     counters
+//   snapshot(source)  every block of the heap in address order (blocks in
+//                     use, free frames, slabs followed by their slots,
+//                     foreign blocks), a summary of every 64 KiB page, the
+//                     runs of free frames, every slab, free list (both
+//                     pools) and slab list, totals with a fragmentation
+//                     figure, and the allocator's own running counters
 //   validate(source)  { ok, violations: [{ rule, address, message }] }
 //   renderText(snapshot, options) / renderSVG(snapshot, options)  (js/render.mjs)
 //
 // `source` is a ZeeAlloc instance, `{ memory | buffer, stateAddress }`, or an
 // Emscripten `Module` (HEAPU8 or wasmMemory, plus `_zee_heap_info` exported).
 //
-// The walk follows the page map from heap_start to heap_end, one page (or a
-// small page and the large block it anchors) at a time.  Every read is
-// bounds-checked, every loop advances by at least one block or page and every
-// list walk stops at a repeat, so a smashed heap gives violations, never an
-// exception or an endless loop.
+// The walk reads a header at heap_start - 8, steps over the block's extent,
+// reads the next header, and so on to heap_end: the order and the rules of
+// zee_check() (walk(), walk_block() and walk_slab() in src/zee_alloc.c), so
+// that on a single damage the first violation names the rule zee_check()
+// returns.  Every read is bounds-checked, every loop advances by at least
+// 16 bytes and every list walk stops at a repeat, so a smashed heap gives
+// violations, never an exception or an endless loop.
 
 import { LAYOUT, STATE, STATE_WORDS, decodeConfig } from './layout.mjs';
 import { InspectError } from './render.mjs';
@@ -35,11 +36,12 @@ export { LAYOUT, CHECK_CODES } from './layout.mjs';
 const PAGE = LAYOUT.PAGE_SIZE;
 const META = LAYOUT.META_SIZE;
 const MIN = LAYOUT.MIN_FRAME;
-const MAX = LAYOUT.MAX_FRAME;
 const CLASSES = LAYOUT.CLASSES;
+const POOL_CLASSES = LAYOUT.POOL_CLASSES;
 const SALT = LAYOUT.SALT;
 const SLAB_LISTS = LAYOUT.SLAB_LISTS;
-const SLAB_META = LAYOUT.SLAB_META;
+const SLOT0 = LAYOUT.SLAB_META + META; // slot 0's payload, from its slab's address
+const TAG = LAYOUT.TAG_MASK;
 
 /**
  * The rules validate() reports.  The ZEE_C_* names are zee_check()'s codes
@@ -48,52 +50,48 @@ const SLAB_META = LAYOUT.SLAB_META;
  */
 export const RULES = Object.freeze({
   ZEE_C_STATE:
-    'the state block (zee_heap_info_t): magic, layout version, config, heap bounds, page map inside memory with no mark below heap_start, first_free on a page boundary',
-  ZEE_C_SPAN: 'a free page below first_free (the first-fit search would never find it)',
-  ZEE_C_PAGE:
-    'small page (SMALL or MID): tag, large-block field; a map mark that no page can start with (LARGE where no large block reaches, or a value none of NONE, FREE, SMALL, LARGE, MID); the spare is not a small page',
+    'the state block (zee_heap_info_t): magic, layout version 7, config, heap bounds (heap_end a page boundary above heap_start and inside memory, heap_start 16-aligned), the pool map inside memory, no header at heap_end - 8 (the word is 0), the cursor 16-aligned and at most heap_end',
   ZEE_C_FRAME:
-    "a block header in a small page: tag, check word, size (its extent within the page's limit: a block in use up to ROUND_MAX its power-of-two frame; a free frame: a power of two 16..32768 aligned to its size)",
-  ZEE_C_COUNT:
-    "a small page's block count disagrees with its blocks in use (+1 for the large block it anchors), or an empty small page is not the spare",
+    "a header met by the walk: its tag (a block in use, a free frame, a slab or a foreign block), its check word, its size (not 0; a free frame's a power of two aligned to it), or an extent past the heap's end",
   ZEE_C_BUDDY: 'two free buddies of one size were not merged',
-  ZEE_C_LARGE:
-    'a large block: header (tag, check word), size (at least 32768, ends on a page boundary), pages inside the heap, every whole page marked LARGE in the page map',
+  ZEE_C_FOREIGN: 'a foreign block that does not start on a page boundary or end 16 bytes past one',
   ZEE_C_LIST:
-    "free list: member is not a free frame of its class and of its list set's pool (lists: a SMALL page's frames, mid_lists: a MID page's), broken back link, or a loop",
-  ZEE_C_LIST_COUNT: 'a free frame is on no free list of either set (or on two)',
+    "free list: a member that is not a free frame of the list's size inside the heap and aligned to it, a frame on the other pool's list (below 64 KiB, lists holds the frames of small-pool pages and mid_lists those of mid-pool pages; larger frames only lists), a broken back link, a frame on two lists, or a loop",
+  ZEE_C_LIST_COUNT: 'a free frame is on no free list',
   ZEE_C_TOTALS:
-    'a running total of the state (used bytes and blocks, peak, small, large and free pages) disagrees with the walk',
+    'a running total of the state (used bytes, used blocks) disagrees with the walk, or the peak is below the bytes in use',
   ZEE_C_SLAB:
-    "a slab: its size (a power of two up to 32768, aligned to it, the slab size of its slots), a slot header (tag, check word, slot 0's size), its count of slots in use (never 0), its free list (exactly its free slots, no loop); a list of slabs with a free slot: a member that is not such a slab of the list's slot size, a broken back link, or a slab with a free slot on no list",
+    "a slab: its size (a power of two up to 32768, aligned to it, the slab size of slot 0's size, which is a slot size), a slot header (tag, check word, size), its count of slots in use (never 0), its free list (exactly its free slots, no loop); a list of slabs with a free slot: a member that is not such a slab of the list's slot size, a broken back link, a loop, or a slab with a free slot on no list",
 });
 
 const hex = (a) => '0x' + (a >>> 0).toString(16).padStart(8, '0');
-// What a block record is, in words, for messages.
-const blockKind = (rec) =>
-  ({
-    used: rec.slab ? 'a slot in use' : 'a small block in use',
-    'free-slot': 'a free slot',
-    slab: 'a slab',
-    large: 'a large block',
-  })[rec.state] ?? 'a free frame';
 const log2 = (x) => 31 - Math.clz32(x);
 const isPow2 = (x) => x > 0 && (x & (x - 1)) === 0;
-// The bytes a small block of header size m occupies from its payload on
+// The bytes a block in use of header size m occupies from its payload on
 // (zee_alloc.c extent()): up to ROUND_MAX the power-of-two frame that holds
-// it, above exactly m.  (m is a multiple of 16; 0 stays 0, a broken header.)
-const extent = (m) => (m > 0 && m <= LAYOUT.ROUND_MAX ? 2 ** (32 - Math.clz32(m - 1)) : m);
+// it, above exactly m.  (m is a nonzero multiple of 16.)
+const extent = (m) => (m <= LAYOUT.ROUND_MAX ? 2 ** (32 - Math.clz32(m - 1)) : m);
 // Is m (a multiple of 16) a slot size: not a power of two, at most SLAB_MAX?
-const isSlotSize = (m) => m <= LAYOUT.SLAB_MAX && !isPow2(m) && m > 0;
+const isSlotSize = (m) => m > 0 && m <= LAYOUT.SLAB_MAX && !isPow2(m);
 // The slab that holds slots of m bytes: the power of two >= SLAB_SLOTS * m,
 // at least SLAB_MIN (zee_alloc.c slab_size()).
 const slabSize = (m) => Math.max(LAYOUT.SLAB_MIN, 2 ** (32 - Math.clz32(m * LAYOUT.SLAB_SLOTS - 1)));
+// What a record is, in words, for messages.
+const kindOf = (rec) =>
+  ({
+    used: rec.slab ? 'a slot in use' : 'a block in use',
+    free: 'a free frame',
+    'free-slot': 'a free slot',
+    slab: 'a slab',
+    foreign: 'a foreign block',
+    corrupt: 'an unreadable part of the heap',
+  })[rec.state];
 
 // Why: tag checks, not instanceof, so buffers from another realm (a Jest vm
 // context, an iframe, a worker's memory) are recognised.
-const tag = (x) => Object.prototype.toString.call(x);
-const isBuffer = (b) => tag(b) === '[object ArrayBuffer]' || tag(b) === '[object SharedArrayBuffer]';
-const isMemory = (m) => tag(m) === '[object WebAssembly.Memory]';
+const brand = (x) => Object.prototype.toString.call(x);
+const isBuffer = (b) => brand(b) === '[object ArrayBuffer]' || brand(b) === '[object SharedArrayBuffer]';
+const isMemory = (m) => brand(m) === '[object WebAssembly.Memory]';
 
 // Why: every kind of source is reduced to one current buffer; views taken
 // earlier go stale (length 0) when the memory grows.
@@ -159,27 +157,23 @@ function emptyTotals() {
   return {
     heapBytes: 0,
     pages: 0,
-    pagesByKind: { small: 0, large: 0, 'free-span': 0, foreign: 0, corrupt: 0 },
+    pagesByKind: { used: 0, free: 0, mixed: 0, foreign: 0, corrupt: 0 },
     usedBytes: 0,
     usedBlocks: 0,
-    usedSmall: 0,
-    usedLarge: 0,
+    usedSlots: 0,
     freeBytes: 0,
     freeFrameBytes: 0,
     freeFrames: 0,
-    freeSpanBytes: 0,
-    freeSpans: 0,
     freeSlotBytes: 0,
     freeSlots: 0,
     freeListBytes: 0,
     freeListMembers: 0,
     slabs: 0,
-    usedSlots: 0,
     metadataBytes: 0,
-    reservedBytes: 0,
     paddingBytes: 0,
     foreignBytes: 0,
     corruptBytes: 0,
+    topFreeBytes: 0,
     largestFreeBlock: 0,
     fragmentation: 0,
   };
@@ -187,16 +181,16 @@ function emptyTotals() {
 
 /**
  * Walks the whole heap once; returns the snapshot with its violations, in
- * walk order: the state, the pages in address order (free pages, small pages
- * and their blocks, large blocks), the free lists, the spare, the running
- * totals.
+ * zee_check()'s order: the state block, the blocks in address order, the
+ * free lists (lists, then mid_lists), the free frames on none, the slab
+ * lists, the running totals.
  */
 function walk(source) {
   const { buffer, stateAddress } = resolveSource(source);
   const memBytes = buffer.byteLength - (buffer.byteLength % 4);
   const u32 = new Uint32Array(buffer, 0, memBytes >>> 2);
   const u8 = new Uint8Array(buffer, 0, memBytes);
-  // One aligned word, or undefined outside memory.
+  // One aligned word, or undefined outside memory (which fails every comparison).
   const rd = (a) => (a >= 0 && a + 4 <= memBytes && a % 4 === 0 ? u32[a / 4] : undefined);
   const violations = [];
   const report = (rule, address, message) => violations.push({ rule, address: address >>> 0, message });
@@ -208,21 +202,18 @@ function walk(source) {
     config: w(STATE.config),
     heapStart: w(STATE.heapStart),
     heapEnd: w(STATE.heapEnd),
-    pageMap: w(STATE.pageMap),
-    firstFree: w(STATE.firstFree),
-    spare: w(STATE.spare),
+    poolMap: w(STATE.poolMap),
+    cursor: w(STATE.cursor),
     lists: Array.from({ length: CLASSES }, (_, c) => w(STATE.lists + c)),
-    midLists: Array.from({ length: CLASSES }, (_, c) => w(STATE.midLists + c)),
+    midLists: Array.from({ length: POOL_CLASSES }, (_, c) => w(STATE.midLists + c)),
     slabs: Array.from({ length: SLAB_LISTS }, (_, i) => w(STATE.slabs + i)),
   };
   const counters = {
     usedBytes: w(STATE.usedBytes),
     usedBlocks: w(STATE.usedBlocks),
     peakBytes: w(STATE.peakBytes),
-    smallPages: w(STATE.smallPages),
-    largePages: w(STATE.largePages),
-    freePages: w(STATE.freePages),
   };
+  const listInfo = (c, pool) => ({ class: c, size: MIN << c, pool, members: [] });
   const snap = {
     layoutVersion: st.layout,
     stateAddress,
@@ -230,22 +221,19 @@ function walk(source) {
     memoryBytes: memBytes,
     heapStart: st.heapStart,
     heapEnd: st.heapEnd,
-    pageMap: st.pageMap,
-    firstFree: st.firstFree,
-    spare: st.spare,
-    cursor: w(STATE.cursor),
+    poolMap: st.poolMap,
+    cursor: st.cursor,
     counters,
     pages: [],
     blocks: [],
-    large: [],
-    spans: [],
+    freeRuns: [],
     slabs: [],
-    freeLists: Array.from({ length: CLASSES }, (_, c) => ({ class: c, size: MIN << c, members: [] })),
-    midLists: Array.from({ length: CLASSES }, (_, c) => ({ class: c, size: MIN << c, members: [] })),
+    freeLists: Array.from({ length: CLASSES }, (_, c) => listInfo(c, c < POOL_CLASSES ? 'small' : 'none')),
+    midLists: Array.from({ length: POOL_CLASSES }, (_, c) => listInfo(c, 'mid')),
     slabLists: Array.from({ length: SLAB_LISTS }, (_, i) => ({
       index: i,
       slotSize: i * MIN,
-      slabSize: i ? slabSize(i * MIN) : 0,
+      slabSize: isSlotSize(i * MIN) ? slabSize(i * MIN) : 0,
       members: [],
     })),
     totals: emptyTotals(),
@@ -253,6 +241,7 @@ function walk(source) {
   };
   const stateAt = (field) => stateAddress + 4 * STATE[field];
 
+  // ---- the state block ---------------------------------------------------
   if (st.magic !== LAYOUT.INFO_MAGIC || st.layout !== LAYOUT.VERSION) {
     report(
       'ZEE_C_STATE',
@@ -270,371 +259,223 @@ function walk(source) {
       `config word ${hex(st.config)} is not ZEE_VALIDATION (0..2) | ZEE_THREADS << 4`,
     );
   if (st.heapStart === 0) {
-    // Nothing taken yet: no list may hold anything and every counter is 0.
-    if (
-      st.heapEnd ||
-      st.firstFree ||
-      st.spare ||
-      st.lists.some((x) => x) ||
-      st.midLists.some((x) => x) ||
-      st.slabs.some((x) => x)
-    )
+    // Never used: no list may hold anything and every counter is 0.
+    // (zee_check() returns 0 here whatever the rest says: only the
+    // inspector looks further.)
+    if (st.heapEnd || st.cursor || [...st.lists, ...st.midLists, ...st.slabs].some((x) => x))
       report(
         'ZEE_C_STATE',
         stateAt('heapEnd'),
-        'heap_start is 0 (nothing allocated yet) but heap_end, first_free, the spare, a free list (lists or mid_lists) or a slab list is set',
+        'heap_start is 0 (never used) but heap_end, the cursor, a free list (lists or mid_lists) or a slab list is set',
       );
     for (const [name, v] of Object.entries(counters))
       if (v) report('ZEE_C_TOTALS', stateAt(name), `the heap is empty (heap_start 0) but the state's ${name} is ${v}`);
     return snap;
   }
-  if (st.heapStart % PAGE || st.heapEnd % PAGE || st.heapStart >= st.heapEnd || st.heapEnd > memBytes) {
-    report(
-      'ZEE_C_STATE',
-      stateAt('heapStart'),
-      `heap bounds [${hex(st.heapStart)}, ${hex(st.heapEnd)}) are not whole pages inside the ${memBytes}-byte memory`,
-    );
-    return snap;
-  }
   const heapStart = st.heapStart,
     heapEnd = st.heapEnd;
-  if (!st.pageMap || st.pageMap + heapEnd / PAGE > memBytes) {
+  if (heapEnd % PAGE || heapEnd <= heapStart || heapStart % 16 || heapEnd > memBytes) {
     report(
       'ZEE_C_STATE',
-      stateAt('pageMap'),
-      `the page map at ${hex(st.pageMap)} (a byte per page up to ${hex(heapEnd)}) is not inside the ${memBytes}-byte memory`,
+      stateAt(heapEnd % PAGE || heapEnd <= heapStart || heapEnd > memBytes ? 'heapEnd' : 'heapStart'),
+      `heap bounds [${hex(heapStart)}, ${hex(heapEnd)}): heap_end must be a page boundary above heap_start, inside the ${memBytes}-byte memory, and heap_start 16-aligned`,
     );
     return snap;
   }
-  // Why: no page below heap_start is the allocator's, and its anchor search
-  // may look one page below a run of free pages, so a mark there is damage;
-  // it is also how a page_map word moved up shows (the allocator indexes its
-  // own map, so only readers like this one follow that word).
-  if (heapStart && u8[st.pageMap + heapStart / PAGE - 1] !== LAYOUT.MAP_NONE) {
+  // Why: the allocator indexes its own array; only readers like this one
+  // follow the word, and without it no frame's list can be told.
+  if (!st.poolMap || st.poolMap + heapEnd / PAGE > memBytes) {
     report(
       'ZEE_C_STATE',
-      stateAt('pageMap'),
-      `the page map at ${hex(st.pageMap)} marks the page below heap_start ${u8[st.pageMap + heapStart / PAGE - 1]} (expected NONE): a wrong page_map word, or that byte is damaged`,
+      stateAt('poolMap'),
+      `the pool map at ${hex(st.poolMap)} (a byte per page up to ${hex(heapEnd)}) is not inside the ${memBytes}-byte memory`,
     );
     return snap;
   }
-  // Why only alignment: first_free is a lower bound (a free page below it is
-  // ZEE_C_SPAN), but the search steps from it a page at a time, so an
-  // unaligned one would carve pages at unaligned addresses.
-  if (st.firstFree % PAGE)
-    report('ZEE_C_STATE', stateAt('firstFree'), `first_free ${hex(st.firstFree)} is not a page boundary`);
-  const mark = (a) => u8[st.pageMap + a / PAGE];
-  const inHeap = (a) => a >= heapStart && a < heapEnd;
-  // A small page is marked SMALL or MID (its pool); (mark & 3) === SMALL is
-  // not enough, as any other value is corrupt.
-  const isSmallMark = (m) => m === LAYOUT.MAP_SMALL || m === LAYOUT.MAP_MID;
-  // The small page at P in words, its pool named: "small page 0x…" or "mid page 0x…".
-  const pageName = (P) => `${mark(P) === LAYOUT.MAP_MID ? 'mid' : 'small'} page ${hex(P)}`;
+  if (rd(heapEnd - META) !== 0)
+    report(
+      'ZEE_C_STATE',
+      heapEnd - META,
+      `the word at heap_end - 8 (${hex(heapEnd - META)}) is ${hex(rd(heapEnd - META))}, not 0: a header would start a block at heap_end`,
+    );
+  if (st.cursor % 16 || st.cursor > heapEnd)
+    report(
+      'ZEE_C_STATE',
+      stateAt('cursor'),
+      `the cursor ${hex(st.cursor)} is not a 16-aligned address at most heap_end ${hex(heapEnd)}`,
+    );
+  // Like the allocator's list_at(): any byte but 0 (ZEE_POOL_SMALL) sends
+  // the page's frames below 64 KiB to mid_lists.
+  const midPage = (a) => u8[st.poolMap + Math.floor(a / PAGE)] !== LAYOUT.POOL_SMALL;
+  const poolName = (a) => (midPage(a) ? 'mid' : 'small');
   const t = snap.totals;
   t.heapBytes = heapEnd - heapStart;
-  t.pages = t.heapBytes / PAGE;
 
-  // The spare before the pages, as zee_check() does: a spare the map does
-  // not mark SMALL or MID is its first finding, whatever the walk would meet.
-  const spareBad = st.spare && (!inHeap(st.spare) || !isSmallMark(mark(st.spare)));
-  if (spareBad) report('ZEE_C_PAGE', st.spare, `the spare ${hex(st.spare)} is not a small page`);
-
-  const blockAt = new Map(); // payload address -> block, for the lists
-  const smallAt = new Map(); // page address -> small page
-  const slabAt = new Map(); // slab address -> slab, for the slab lists
-  const addPage = (page) => {
-    page.index = (page.address - heapStart) / PAGE;
-    snap.pages.push(page);
-    t.pagesByKind[page.kind]++;
-    return page;
+  // Is there a sound header of tag `tg` before payload s (its size unchecked)?
+  const sound = (s, tg) => {
+    const info = rd(s - META);
+    return info !== undefined && (info & TAG) === tg && rd(s - 4) === (info ^ s ^ SALT) >>> 0;
   };
-  const addBlock = (page, rec) => {
-    page.blocks.push(rec);
+  const sizeAt = (s) => ((rd(s - META) ?? 0) & ~TAG) >>> 0;
+
+  const recAt = new Map(); // address -> block record (slots included), for the lists
+  const slabAt = new Map(); // slab address -> slab, for the slab lists
+  const records = []; // the blocks that tile the heap (no slots), for pages and runs
+  // Set when a part of the heap could not be read: the walk's sums are then
+  // partial, so the rules that compare them (a frame on no list, the totals,
+  // an open slab on no list) are not judged.
+  let walkedAll = true;
+  const add = (rec, tile = true) => {
     snap.blocks.push(rec);
-    if (rec.state !== 'corrupt') blockAt.set(rec.address, rec);
+    if (rec.state !== 'corrupt') recAt.set(rec.address, rec);
+    if (tile) records.push(rec);
     return rec;
   };
-  let walkedAll = true; // false once a part of the heap could not be read
-
-  // ---- pages in address order ----------------------------------------------
-  let run = null; // the run of free pages being walked
-  for (let a = heapStart; a < heapEnd;) {
-    const m = mark(a);
-    if (m === LAYOUT.MAP_FREE) {
-      if (a < st.firstFree)
-        report('ZEE_C_SPAN', a, `page ${hex(a)} is free but lies below first_free ${hex(st.firstFree)}`);
-      if (!run) snap.spans.push((run = { address: a, pages: 0, bytes: 0 }));
-      run.pages++;
-      run.bytes += PAGE;
-      addPage({ address: a, kind: 'free-span', span: run.address });
-      t.freeSpanBytes += PAGE;
-      a += PAGE;
-      continue;
-    }
-    run = null;
-    if (isSmallMark(m)) a = walkSmall(a);
-    else if (m === LAYOUT.MAP_NONE) {
-      addPage({ address: a, kind: 'foreign' });
-      t.foreignBytes += PAGE;
-      a += PAGE;
-    } else {
-      report(
-        'ZEE_C_PAGE',
-        a,
-        m === LAYOUT.MAP_LARGE
-          ? `page ${hex(a)} is marked LARGE (a page inside a large block) but no large block reaches it`
-          : `page ${hex(a)} has map mark ${m}, none of NONE, FREE, SMALL, LARGE, MID (${LAYOUT.MAP_NONE}..${LAYOUT.MAP_LARGE}, ${LAYOUT.MAP_MID})`,
-      );
-      addPage({ address: a, kind: 'corrupt', mark: m });
-      t.corruptBytes += PAGE;
-      walkedAll = false;
-      a += PAGE;
-    }
-  }
-
-  // The small page at P and the large block it anchors; returns the next
-  // page to walk.  Bytes: the page header and every block header are
-  // metadata; a block's payload (size - 8) is in use or free; what a small
-  // block's extent holds beyond its header size is padding; the slot at the
-  // page end is the anchored large block's header, or reserved.  A slab is
-  // a block too: its words and slot headers are metadata, its slots' payloads
-  // in use or free, its unused tail reserved (addSlab()).
-  function walkSmall(P) {
-    const w0 = rd(P),
-      w1 = rd(P + 4);
-    const page = addPage({
-      address: P,
-      kind: 'small',
-      pool: mark(P) === LAYOUT.MAP_MID ? 'mid' : 'small',
-      count: w0 & LAYOUT.COUNT_MASK,
-      usedBlocks: 0,
-      freeFrames: 0,
-      slabs: 0,
-      freeSlots: 0,
-      usedBytes: 0,
-      freeBytes: 0,
-      large: 0,
-      limit: P + PAGE,
-      spare: P === st.spare,
-      corrupt: false,
-      blocks: [],
+  const corrupt = (from, to, why, headerSize = 0) => {
+    walkedAll = false;
+    t.corruptBytes += to - from;
+    add({
+      address: from,
+      page: from - (from % PAGE),
+      size: to - from,
+      headerSize,
+      usable: 0,
+      state: 'corrupt',
+      class: -1,
+      pool: 'none',
+      why,
     });
-    smallAt.set(P, page);
-    t.metadataBytes += 8 + 8; // the page header, the header slot at P+8
-    let why = null;
-    if ((w0 & ~LAYOUT.COUNT_MASK) >>> 0 !== LAYOUT.PAGE_TAG) {
-      report('ZEE_C_PAGE', P, `${pageName(P)} has ${hex(w0)} in its header, expected ${hex(LAYOUT.PAGE_TAG)} | count`);
-      why = 'the page header is broken';
-    } else if (w1 && (w1 % 16 > LAYOUT.ANCHOR_ONLY || w1 < P + 16 || w1 > P + PAGE + LAYOUT.ANCHOR_ONLY)) {
-      report(
-        'ZEE_C_PAGE',
-        P + 4,
-        `${pageName(P)}: large-block field ${hex(w1)} is not a 16-aligned address in [${hex(P + 16)}, ${hex(P + PAGE)}] (| ANCHOR_ONLY)`,
-      );
-      why = "the page's large-block field is broken";
-    } else if (w1 === LAYOUT.ANCHOR_ONLY) {
-      report('ZEE_C_PAGE', P + 4, `${pageName(P)}: marked ANCHOR_ONLY but anchors no large block`);
-      why = "the page's large-block field is broken";
-    }
-    if (why) {
-      unreadable(page, P + 16, P + PAGE - 8, why);
-      t.reservedBytes += 8;
-      return P + PAGE;
-    }
-    const p = w1 & ~LAYOUT.ANCHOR_ONLY; // payload of the large block this page anchors, or 0
-    if (p) {
-      page.large = p;
-      page.limit = Math.min(p, P + PAGE);
-    }
-    const limit = page.limit;
-    // A page made for its large block holds nothing else: [P+16, p-8) is unused.
-    page.anchorOnly = !!(w1 & LAYOUT.ANCHOR_ONLY);
-    if (page.anchorOnly && limit > P + 16) t.reservedBytes += limit - 8 - (P + 16);
-    let counted = 0; // the blocks the page word counts: blocks in use (a slab as one), the large block
-    for (let f = page.anchorOnly ? limit : P + 16; f < limit;) {
-      const info = rd(f - 8),
-        check = rd(f - 4),
-        tg = info & 15,
-        header = (info & ~15) >>> 0;
-      // What it occupies: a small block its extent (zee_alloc.c extent()), a free frame or a slab its size.
-      const size = tg === LAYOUT.TAG_SMALL ? extent(header) : header;
-      const slab = tg === LAYOUT.TAG_SLAB;
-      const pastLimit = () =>
-        f + size > limit
-          ? `its ${size === header ? size : `${header} B block's ${size}`} B run to ${hex(f + size)}, past ${limit < P + PAGE ? `the large block at ${hex(limit)}` : 'the page end'}`
-          : null;
-      let bad = null;
-      if (tg !== LAYOUT.TAG_FREE && tg !== LAYOUT.TAG_SMALL && !slab)
-        bad = `tag ${tg} is none of a small block's (${LAYOUT.TAG_SMALL}), a free frame's (${LAYOUT.TAG_FREE}) or a slab's (${LAYOUT.TAG_SLAB})`;
-      else if (check !== (info ^ f ^ SALT) >>> 0) bad = `check word ${hex(check)} should be ${hex(info ^ f ^ SALT)}`;
-      else if (tg === LAYOUT.TAG_FREE && !(isPow2(size) && size >= MIN && size <= MAX))
-        bad = `a free frame of ${size} B: not a power of two in ${MIN}..${MAX}`;
-      else if (tg === LAYOUT.TAG_FREE && f % size) bad = `a free frame of ${size} B is not aligned to its size`;
-      else if (size < MIN) bad = `a ${slab ? 'slab' : 'small block'} of ${size} B`;
-      // (a slab's own rules come first, as in zee_check(): below)
-      else if (!slab) bad = pastLimit();
-      t.metadataBytes += f === P + 16 ? 0 : 8; // its header (the one at P+8 is counted)
-      if (bad) {
-        report('ZEE_C_FRAME', f, `block ${hex(f)} (header at ${hex(f - 8)}) of ${pageName(P)}: ${bad}`);
-        unreadable(page, f, limit - 8, bad);
-        break;
+  };
+
+  // ---- the blocks, from heap_start to heap_end (zee_check()'s walk_block())
+  for (let f = heapStart; f < heapEnd;) {
+    const info = rd(f - META),
+      check = rd(f - 4),
+      size = (info & ~TAG) >>> 0,
+      tg = info & TAG;
+    const at = `block ${hex(f)} (header ${hex(info)} ${hex(check)} at ${hex(f - META)})`;
+    let bad = null,
+      ext = size;
+    if (!size) bad = 'its size is 0';
+    else if (check !== (info ^ f ^ SALT) >>> 0) bad = `its check word should be ${hex(info ^ f ^ SALT)}`;
+    else if (tg === LAYOUT.TAG_USED) ext = extent(size);
+    else if (tg === LAYOUT.TAG_FREE) {
+      if (!isPow2(size) || f % size) bad = `a free frame of ${size} B: not a power of two aligned to its size`;
+      else {
+        // Its buddy f ^ size, if above it, is the next block: both free and
+        // of one size means they were not merged.  (One below was checked
+        // when the walk passed it.)
+        const b = (f ^ size) >>> 0;
+        if (b > f && b < heapEnd && sound(b, LAYOUT.TAG_FREE) && sizeAt(b) === size)
+          report('ZEE_C_BUDDY', f, `free frames ${hex(f)} and ${hex(b)} of ${size} B are buddies but were not merged`);
       }
-      if (slab) {
-        const r = readSlab(P, f, size);
-        bad = pastLimit();
-        if (bad) report('ZEE_C_FRAME', f, `slab ${hex(f)} (header at ${hex(f - 8)}) of ${pageName(P)}: ${bad}`);
-        // Past its own size the page can't be walked unless that size is sound.
-        if (bad || !r.sized) {
-          unreadable(page, f, limit - 8, bad ?? r.why);
+    } else if (tg === LAYOUT.TAG_SLAB) {
+      // A slab's own rules come before its extent, as in zee_check().
+      const r = readSlab(f, size);
+      if (!r.ok) {
+        if (!r.sized) {
+          corrupt(f, heapEnd, r.why, size);
           break;
         }
-        counted++;
-        page.slabs++;
-        if (r.why) unreadable(page, f, f + size - 8, r.why);
-        else addSlab(page, r.slab, r.slots);
+        corrupt(f, f + size, r.why, size); // its size is sound: the walk goes on after it
         f += size;
         continue;
       }
-      const used = tg === LAYOUT.TAG_SMALL;
-      const rec = addBlock(page, {
-        address: f,
-        page: P,
-        size,
-        usable: header - META,
-        state: used ? 'used' : 'free',
-        class: used ? -1 : log2(size) - 4,
-      });
-      if (used) {
-        counted++;
-        page.usedBlocks++;
-        page.usedBytes += rec.usable;
-        t.usedSmall++;
-        t.usedBytes += rec.usable;
-        t.paddingBytes += size - header;
-      } else {
-        page.freeFrames++;
-        page.freeBytes += rec.usable;
-        t.freeFrames++;
-        t.freeFrameBytes += rec.usable;
-        if (rec.usable > t.largestFreeBlock) t.largestFreeBlock = rec.usable;
-        // Its buddy f ^ size, if above it, is the next block: both free and
-        // of one size means they were not merged.  (A buddy at page offset 0
-        // never exists; one below was checked when the walk passed it.)
-        const b = f ^ size;
-        if (
-          b > f &&
-          b < limit &&
-          rd(b - 8) === (size | LAYOUT.TAG_FREE) &&
-          rd(b - 4) === ((size | LAYOUT.TAG_FREE) ^ b ^ SALT) >>> 0
-        )
-          report('ZEE_C_BUDDY', f, `free frames ${hex(f)} and ${hex(b)} of ${size} B are buddies but were not merged`);
-      }
+      addSlab(r.slab, r.slots);
       f += size;
-    }
-    // The slot before the limit: the large block's header, else reserved.
-    if (p) t.metadataBytes += limit === P + 16 ? 0 : 8;
-    else t.reservedBytes += 8;
-
-    const next = p ? walkLarge(page, p) : P + PAGE;
-    if (!page.corrupt) {
-      const want = counted + (page.large ? 1 : 0);
-      if (page.count !== want)
-        report('ZEE_C_COUNT', P, `${pageName(P)} counts ${page.count} blocks in use, its blocks say ${want}`);
-      else if (want === 0 && P !== st.spare)
+      continue;
+    } else if (tg === LAYOUT.TAG_FOREIGN) {
+      if (f % PAGE || (f + size - MIN) % PAGE)
         report(
-          'ZEE_C_COUNT',
-          P,
-          `${pageName(P)} is empty but is not the spare: it should have gone back to the free pages`,
+          'ZEE_C_FOREIGN',
+          f,
+          `foreign block ${hex(f)} of ${size} B: it must start on a page boundary and end 16 B past one (it ends at ${hex(f + size)})`,
         );
+    } else
+      bad = `tag ${tg} is none of a block in use (${LAYOUT.TAG_USED}), a free frame (${LAYOUT.TAG_FREE}), a slab (${LAYOUT.TAG_SLAB}) or a foreign block (${LAYOUT.TAG_FOREIGN})${tg === LAYOUT.TAG_MERGED ? ': a header buried inside a merged frame or a block' : ''}`;
+    if (!bad && ext > heapEnd - f)
+      bad = `its ${ext === size ? '' : `${size} B block's `}extent of ${ext} B runs to ${hex(f + ext)}, past heap_end ${hex(heapEnd)}`;
+    if (bad) {
+      report('ZEE_C_FRAME', f, `${at}: ${bad}`);
+      corrupt(f, heapEnd, bad, size);
+      break;
     }
-    return next;
+    const base = { address: f, page: f - (f % PAGE), size: ext, headerSize: size };
+    if (tg === LAYOUT.TAG_USED) {
+      add({ ...base, usable: size - META, state: 'used', class: -1, pool: 'none' });
+      t.usedBlocks++;
+      t.usedBytes += size - META;
+      t.paddingBytes += ext - size;
+      t.metadataBytes += META;
+    } else if (tg === LAYOUT.TAG_FREE) {
+      add({
+        ...base,
+        usable: size - META,
+        state: 'free',
+        class: log2(size) - 4,
+        pool: size < PAGE ? poolName(f) : 'none',
+      });
+      t.freeFrames++;
+      t.freeFrameBytes += size;
+    } else {
+      add({ ...base, usable: 0, state: 'foreign', class: -1, pool: 'none' });
+      t.foreignBytes += size;
+    }
+    f += ext;
   }
 
-  // [from, to) of a page can't be walked: one corrupt block.
-  function unreadable(page, from, to, why) {
-    page.corrupt = true;
-    walkedAll = false;
-    addBlock(page, { address: from, page: page.address, size: to - from, usable: 0, state: 'corrupt', class: -1, why });
-    t.corruptBytes += to - from;
-  }
-
-  // Is there a sound header of tag `tg` before payload s (size unchecked)?
-  function sound(s, tg) {
-    const info = rd(s - 8);
-    return (info & 15) === tg && rd(s - 4) === (info ^ s ^ SALT) >>> 0;
-  }
-
-  // The slab at b of `size` bytes in small page P (its header is sound), as
-  // zee_check()'s walk_slab() checks it: its size, its slots, its count of
-  // slots in use, its free list.  Reports the first broken rule; returns
-  // { slab, slots }, or { why } with `sized` when its size is still sound
-  // (so the walk can go on after it).
-  function readSlab(P, b, size) {
-    const slot0 = b + SLAB_META + META,
-      m = (rd(slot0 - 8) & ~15) >>> 0; // slot 0's size
-    // Reported at the slab, or at the slot that breaks the rule.
-    const fail = (why, sized, at = b) => {
-      report('ZEE_C_SLAB', at, `slab ${hex(b)} (header at ${hex(b - 8)}) of ${pageName(P)}: ${why}`);
-      walkedAll = false;
-      return { why, sized };
+  // The slab at b of `size` bytes (its header is sound), as zee_check()'s
+  // walk_slab() checks it: its size, its slots, its count of slots in use,
+  // its free list.  Reports the first broken rule; returns { ok, slab,
+  // slots }, or { why, sized } where `sized` says the walk can step over it.
+  function readSlab(b, size) {
+    const m = sizeAt(b + SLOT0); // slot 0's size
+    const sized = size <= PAGE / 2 && isPow2(size) && b % size === 0;
+    const fail = (why, at = b) => {
+      report('ZEE_C_SLAB', at, `slab ${hex(b)} of ${size} B (header at ${hex(b - META)}): ${why}`);
+      return { ok: false, why, sized };
     };
-    if (size > MAX) return fail(`its size ${size} B is above ${MAX}`, false);
-    if (b & (size - 1)) return fail(`it is not aligned to its size ${size} B`, false);
-    const sized = isPow2(size);
+    if (!sized) return fail(`its size is not a power of two up to ${PAGE / 2} B aligned to it`);
     if (!isSlotSize(m))
       return fail(
         `slot 0's size ${m} B is not a slot size (a multiple of 16 up to ${LAYOUT.SLAB_MAX}, not a power of two)`,
-        sized,
-        slot0,
+        b + SLOT0,
       );
     if (slabSize(m) !== size)
-      return fail(
-        `slot 0's size ${m} B: slots of ${m} B live in slabs of ${slabSize(m)} B, not ${size} B`,
-        sized,
-        slot0,
-      );
+      return fail(`slot 0's size ${m} B: slots of ${m} B live in slabs of ${slabSize(m)} B, not ${size} B`, b + SLOT0);
     const slots = [];
     let used = 0;
-    for (let s = slot0; s + m <= b + size; s += m) {
-      const info = rd(s - 8);
-      if (!sound(s, LAYOUT.TAG_SLOT) && !sound(s, LAYOUT.TAG_SLOT_FREE))
+    for (let s = b + SLOT0; s + m <= b + size; s += m) {
+      const inUse = sound(s, LAYOUT.TAG_SLOT);
+      if ((!inUse && !sound(s, LAYOUT.TAG_SLOT_FREE)) || sizeAt(s) !== m)
         return fail(
-          `slot ${hex(s)}: header ${hex(info)} ${hex(rd(s - 4))} is not a slot's (tag ${LAYOUT.TAG_SLOT} or ${LAYOUT.TAG_SLOT_FREE}, check word ${hex(info ^ s ^ SALT)})`,
-          true,
+          `slot ${hex(s)}: header ${hex(rd(s - META))} ${hex(rd(s - 4))} is not a slot of ${m} B (tag ${LAYOUT.TAG_SLOT} or ${LAYOUT.TAG_SLOT_FREE}, check word ${hex(rd(s - META) ^ s ^ SALT)})`,
           s,
         );
-      if ((info & ~15) >>> 0 !== m)
-        return fail(`slot ${hex(s)} has size ${(info & ~15) >>> 0} B, slot 0 ${m} B`, true, s);
-      const inUse = (info & 15) === LAYOUT.TAG_SLOT;
       used += inUse;
       slots.push({ address: s, inUse });
     }
     const usedWord = rd(b + 8);
-    if (!used) return fail('no slot is in use (an empty slab is freed at once)', true);
-    if (usedWord !== used) return fail(`it counts ${usedWord} slots in use, its slots say ${used}`, true);
-    // Its free list: exactly its free slots, each on a slot boundary of this slab.
+    if (!used) return fail('no slot is in use (an empty slab is freed at once)');
+    if (usedWord !== used) return fail(`it counts ${usedWord} slots in use, its slots say ${used}`);
+    // Its free list: exactly its free slots, each a slot of this slab.
     const free = slots.length - used,
-      freeList = [];
-    const seen = new Set();
-    for (let s = rd(b + 12); s;) {
-      if (seen.has(s)) return fail(`its free list loops back to ${hex(s)}`, true, s);
+      freeList = [],
+      seen = new Set();
+    for (let s = rd(b + 12); s; s = rd(s)) {
+      if (seen.has(s)) return fail(`its free list loops back to ${hex(s)}`, s);
       if (freeList.length === free)
-        return fail(`its free list holds more than its ${free} free slots (${hex(s)} is one more)`, true, s);
-      if ((s & -size) >>> 0 !== b || ((s - b - SLAB_META - META) >>> 0) % m)
-        return fail(`its free list links to ${hex(s)}, not a slot of this slab`, true, s);
-      if (!sound(s, LAYOUT.TAG_SLOT_FREE)) {
-        const what = slots.some((x) => x.address === s) ? 'a slot in use' : 'not a free slot';
-        return fail(`its free list holds ${hex(s)}, ${what}`, true, s);
-      }
+        return fail(`its free list holds more than its ${free} free slots (${hex(s)} is one more)`, s);
+      if (s < b + SLOT0 || s >= b + size || (s - b - SLOT0) % m)
+        return fail(`its free list links to ${hex(s)}, not a slot of this slab`, s);
+      if (!sound(s, LAYOUT.TAG_SLOT_FREE)) return fail(`its free list holds ${hex(s)}, a slot in use`, s);
       seen.add(s);
       freeList.push(s);
-      s = rd(s);
     }
-    if (freeList.length !== free)
-      return fail(`its free list holds ${freeList.length} slots, ${free} slots are free`, true);
+    if (freeList.length !== free) return fail(`its free list holds ${freeList.length} slots, ${free} slots are free`);
     const slab = {
       address: b,
-      page: P,
+      page: b - (b % PAGE),
       size,
       slotSize: m,
       slots: slots.length,
@@ -645,245 +486,253 @@ function walk(source) {
       freeList,
       listed: false,
     };
-    return { slab, slots, sized: true };
+    return { ok: true, slab, slots };
   }
 
-  // A sound slab of small page `page`: its record, then one per slot.
-  function addSlab(page, slab, slots) {
+  // A sound slab: its record, then one per slot.  Bytes: its 24 bytes of
+  // words and slot 0's header are metadata, each slot's payload in use or
+  // free and its last 8 bytes (the next slot's header) metadata, its tail
+  // after the last slot padding.
+  function addSlab(slab, slots) {
     const m = slab.slotSize,
       b = slab.address;
     snap.slabs.push(slab);
     slabAt.set(b, slab);
-    addBlock(page, {
+    add({
       address: b,
-      page: page.address,
+      page: slab.page,
       size: slab.size,
+      headerSize: slab.size,
       usable: 0,
       state: 'slab',
       class: -1,
+      pool: 'none',
       slotSize: m,
     });
     for (const { address, inUse } of slots)
-      addBlock(page, {
-        address,
-        page: page.address,
-        size: m,
-        usable: m - META,
-        state: inUse ? 'used' : 'free-slot',
-        class: -1,
-        slab: b,
-      });
-    page.usedBlocks += slab.usedSlots;
-    page.freeSlots += slab.freeSlots;
-    page.usedBytes += slab.usedSlots * (m - META);
-    page.freeBytes += slab.freeSlots * (m - META);
+      add(
+        {
+          address,
+          page: slab.page,
+          size: m,
+          headerSize: m,
+          usable: m - META,
+          state: inUse ? 'used' : 'free-slot',
+          class: -1,
+          pool: 'none',
+          slab: b,
+        },
+        false,
+      );
     t.slabs++;
     t.usedSlots += slab.usedSlots;
-    t.usedSmall += slab.usedSlots;
+    t.usedBlocks += slab.usedSlots;
     t.usedBytes += slab.usedSlots * (m - META);
     t.freeSlots += slab.freeSlots;
     t.freeSlotBytes += slab.freeSlots * (m - META);
-    // Its words and slot headers are metadata; after its last slot, its tail
-    // is unused but for the next block's header.
-    t.metadataBytes += SLAB_META + slots.length * META;
-    t.reservedBytes += slab.size - SLAB_META - META - slots.length * m;
+    t.metadataBytes += SLOT0 + slots.length * META;
+    t.paddingBytes += slab.size - SLOT0 - slots.length * m;
   }
 
-  // The large block with payload p anchored by small page A; returns the
-  // page after it.
-  function walkLarge(page, p) {
-    const A = page.address;
-    const info = rd(p - 8),
-      check = rd(p - 4),
-      m = (info & ~15) >>> 0,
-      tg = info & 15;
-    const inPage = A + PAGE - p; // its bytes inside the anchor
-    let bad = null;
-    if (tg !== LAYOUT.TAG_LARGE) bad = `tag ${tg} is not a large block's (${LAYOUT.TAG_LARGE})`;
-    else if (check !== (info ^ p ^ SALT) >>> 0) bad = `check word ${hex(check)} should be ${hex(info ^ p ^ SALT)}`;
-    else {
-      if (m < MAX) bad = `size ${m} is below ${MAX}`;
-      else if ((p + m) % PAGE) bad = `it ends at ${hex(p + m)}, not on a page boundary`;
-      else if (m - inPage > heapEnd - A - PAGE)
-        bad = `its ${(m - inPage) / PAGE} whole pages after the anchor run past the heap end ${hex(heapEnd)}`;
-      else {
-        for (let q = A + PAGE; q < p + m; q += PAGE) {
-          if (mark(q) === LAYOUT.MAP_LARGE) continue;
-          bad = `its page ${hex(q)} has map mark ${mark(q)}, expected LARGE (${LAYOUT.MAP_LARGE})`;
-          break;
-        }
-      }
-    }
-    if (bad) {
-      report('ZEE_C_LARGE', p, `large block ${hex(p)} (header at ${hex(p - 8)}, anchored by ${hex(A)}): ${bad}`);
-      if (inPage) unreadable(page, p, A + PAGE, bad);
-      else {
-        page.corrupt = true;
-        walkedAll = false;
-      }
-      return A + PAGE;
-    }
-    const j = (m - inPage) / PAGE;
-    snap.large.push({ address: p, anchor: A, size: m, usable: m, pages: j, inPage, end: p + m });
-    blockAt.set(p, { address: p, page: A, size: m, usable: m, state: 'large', class: -1 });
-    if (inPage) {
-      page.blocks.push({ address: p, page: A, size: inPage, usable: inPage, state: 'large', class: -1 });
-      snap.blocks.push(page.blocks[page.blocks.length - 1]);
-    }
-    t.usedLarge++;
-    t.usedBytes += m;
-    for (let i = 1; i <= j; i++) addPage({ address: A + i * PAGE, kind: 'large', large: p });
-    return A + (j + 1) * PAGE;
-  }
-
-  // ---- free lists: lists[c] holds SMALL pages' free frames of class c,
-  // mid_lists[c] MID pages' (zee_check() walks lists, then mid_lists)
+  // ---- free lists: lists[c] (frames of small-pool pages below 64 KiB, and
+  // every frame of 64 KiB or more), then mid_lists[c] (mid-pool pages' frames)
   const onList = new Map(); // frame -> the name of the list it is on
-  for (const [pool, heads, lists] of [
-    ['small', st.lists, snap.freeLists],
-    ['mid', st.midLists, snap.midLists],
-  ])
-    for (let c = 0; c < CLASSES; c++) walkFreeList(pool, heads[c], lists[c]);
-  for (const rec of snap.blocks)
-    if (rec.state === 'free' && !onList.has(rec.address))
-      report(
-        'ZEE_C_LIST_COUNT',
-        rec.address,
-        `free frame ${hex(rec.address)} of ${rec.size} B of ${pageName(rec.page)} is on no free list`,
-      );
+  const listName = (mid, c) => `${mid ? 'mid_lists' : 'lists'}[${c}] (${MIN << c} B)`;
+  for (let c = 0; c < CLASSES; c++) walkFreeList(false, c, st.lists[c], snap.freeLists[c]);
+  for (let c = 0; c < POOL_CLASSES; c++) walkFreeList(true, c, st.midLists[c], snap.midLists[c]);
+  if (walkedAll)
+    for (const rec of records)
+      if (rec.state === 'free' && !onList.has(rec.address))
+        report(
+          'ZEE_C_LIST_COUNT',
+          rec.address,
+          `free frame ${hex(rec.address)} of ${rec.size} B is on no free list (it belongs on ${listName(rec.pool === 'mid', rec.class)})`,
+        );
 
-  // The free list of class list.class of pool `pool` ('small': lists[c],
-  // 'mid': mid_lists[c]) from `head`: each member a free frame of that size
-  // in a page of that pool, linked back, on no other list.
-  function walkFreeList(pool, head, list) {
+  // The free list of class c (lists[c], or mid_lists[c] if `mid`) from
+  // `head`, as zee_check() walks it: each member a free frame of that size,
+  // inside the heap, aligned, on the list of its page's pool, linked back.
+  // A member that is no free frame ends the walk of the list: its words are
+  // not links.
+  function walkFreeList(mid, c, head, list) {
     const size = list.size,
-      name = `${pool === 'mid' ? 'mid list' : 'free list'} ${size}`;
+      name = listName(mid, c);
     const seen = new Set();
-    for (let f = head, prev = 0; f;) {
-      if (f % 16 || !inHeap(f) || f % PAGE === 0) {
+    for (let f = head, prev = 0; f; prev = f, f = rd(f)) {
+      const from = prev ? `from ${hex(prev)}` : 'the head';
+      if (f < heapStart || f >= heapEnd || f % size) {
         report(
           'ZEE_C_LIST',
           f,
-          `${name}: link ${hex(f)} (from ${prev ? hex(prev) : 'the head'}) is not a block address inside the heap`,
+          `${name}: link ${hex(f)} (${from}) is not an address inside the heap aligned to ${size} B`,
         );
         return;
       }
       if (seen.has(f)) {
-        report('ZEE_C_LIST', f, `${name} loops back to ${hex(f)}`);
+        report('ZEE_C_LIST', f, `${name} loops back to ${hex(f)} (${from})`);
         return;
       }
       seen.add(f);
       list.members.push(f);
-      const rec = blockAt.get(f),
-        pg = f - (f % PAGE);
-      if (!rec || rec.state !== 'free') {
-        // Its words are not links: the walk of this list stops here.
+      const rec = recAt.get(f);
+      if (!sound(f, LAYOUT.TAG_FREE) || sizeAt(f) !== size || (rec && rec.state !== 'free')) {
         report(
           'ZEE_C_LIST',
           f,
-          !rec
-            ? smallAt.has(pg)
-              ? `${name}: ${hex(f)} is not the start of a block of ${pageName(pg)}${smallAt.get(pg).corrupt ? ' (or lies in its unreadable part)' : ''}`
-              : `${name}: ${hex(f)} is not in a small page`
-            : `${name}: ${hex(f)} is ${blockKind(rec)} of ${rec.size} B`,
+          `${name}: ${hex(f)} (${from}) is ${rec ? `${kindOf(rec)} of ${rec.size} B` : sound(f, LAYOUT.TAG_FREE) ? `a free frame of ${sizeAt(f)} B` : 'no free frame'}`,
         );
         return;
       }
-      const own = smallAt.get(rec.page).pool;
-      if (rec.size !== size) report('ZEE_C_LIST', f, `${name}: ${hex(f)} is a free frame of ${rec.size} B`);
-      else if (own !== pool)
+      // A sound header the walk did not meet: only damage (a forged or a
+      // copied header) leaves one; where the walk could not read, it may
+      // be a frame.
+      if (!rec && walkedAll) {
+        report('ZEE_C_LIST', f, `${name}: ${hex(f)} has a free frame's header but is not a block of the heap`);
+        return;
+      }
+      const wantMid = size < PAGE && midPage(f);
+      if (wantMid !== mid)
         report(
           'ZEE_C_LIST',
           f,
-          `${name}: ${hex(f)} is a free frame of ${pageName(pg)}, whose frames go on ${own === 'mid' ? 'mid_lists' : 'lists'}`,
+          `${name}: ${hex(f)} is a free frame of a ${poolName(f)}-pool page, whose frames go on ${listName(wantMid, c)}`,
         );
       else if (onList.has(f)) report('ZEE_C_LIST', f, `${hex(f)} is on ${onList.get(f)} and on ${name}`);
       else onList.set(f, name);
       const back = rd(f + 4);
       if (back !== prev)
         report('ZEE_C_LIST', f, `${name}: ${hex(f)} links back to ${hex(back)}, expected ${prev ? hex(prev) : 0}`);
-      prev = f;
-      f = rd(f);
     }
   }
 
   // ---- slab lists: exactly the slabs with a free slot, each on the list of its slot size
   for (const list of snap.slabLists) walkSlabList(list);
-  for (const slab of snap.slabs)
-    if (slab.freeSlots && !slab.listed)
-      report(
-        'ZEE_C_SLAB',
-        slab.address,
-        `slab ${hex(slab.address)} of ${slab.slotSize} B slots has ${slab.freeSlots} free slots but is on no slab list`,
-      );
+  if (walkedAll)
+    for (const slab of snap.slabs)
+      if (slab.freeSlots && !slab.listed)
+        report(
+          'ZEE_C_SLAB',
+          slab.address,
+          `slab ${hex(slab.address)} of ${slab.slotSize} B slots has ${slab.freeSlots} free slots but is on no slab list`,
+        );
 
-  // The list of slabs with a free slot of list.slotSize bytes: each member a
-  // slab the walk read, of that slot size, with a free slot, linked back.
+  // The list of slabs with a free slot of list.slotSize bytes, as
+  // zee_check() walks it: each member a slab of that slot size inside the
+  // heap, with a free slot, linked back.
   function walkSlabList(list) {
     const name = `slab list ${list.index} (${list.slotSize} B slots)`;
     const seen = new Set();
-    for (let b = st.slabs[list.index], prev = 0; b;) {
-      if (b % 16 || !inHeap(b) || !isSmallMark(mark(b - (b % PAGE)))) {
-        report(
-          'ZEE_C_SLAB',
-          b,
-          `${name}: link ${hex(b)} (from ${prev ? hex(prev) : 'the head'}) is not an address in a small page`,
-        );
+    for (let b = st.slabs[list.index], prev = 0; b; prev = b, b = rd(b)) {
+      const from = prev ? `from ${hex(prev)}` : 'the head';
+      if (b < heapStart || b >= heapEnd || b % 16) {
+        report('ZEE_C_SLAB', b, `${name}: link ${hex(b)} (${from}) is not a 16-aligned address inside the heap`);
         return;
       }
       if (seen.has(b)) {
-        report('ZEE_C_SLAB', b, `${name} loops back to ${hex(b)}`);
+        report('ZEE_C_SLAB', b, `${name} loops back to ${hex(b)} (${from})`);
         return;
       }
       seen.add(b);
       list.members.push(b);
       const slab = slabAt.get(b);
-      if (!slab) {
-        // Its words are not links: the walk of this list stops here.
-        const rec = blockAt.get(b);
-        report('ZEE_C_SLAB', b, `${name}: ${hex(b)} is ${rec ? `${blockKind(rec)} of ${rec.size} B` : 'not a slab'}`);
+      const isSlab =
+        list.slabSize &&
+        sound(b, LAYOUT.TAG_SLAB) &&
+        sizeAt(b) === list.slabSize &&
+        sizeAt(b + SLOT0) === list.slotSize;
+      if (!isSlab || (!slab && walkedAll)) {
+        const rec = recAt.get(b);
+        report(
+          'ZEE_C_SLAB',
+          b,
+          `${name}: ${hex(b)} (${from}) is ${!list.slabSize ? `on a list that holds no slabs (${list.slotSize} B is no slot size)` : rec ? `${kindOf(rec)} of ${rec.size} B${slab ? ` of ${slab.slotSize} B slots` : ''}` : 'not a slab'}`,
+        );
         return;
       }
-      if (slab.slotSize !== list.slotSize)
-        report('ZEE_C_SLAB', b, `${name}: ${hex(b)} is a slab of ${slab.slotSize} B slots`);
-      else if (!slab.freeSlots) report('ZEE_C_SLAB', b, `${name}: ${hex(b)} is full (no free slot)`);
-      else slab.listed = true;
       const back = rd(b + 4);
       if (back !== prev)
         report('ZEE_C_SLAB', b, `${name}: ${hex(b)} links back to ${hex(back)}, expected ${prev ? hex(prev) : 0}`);
-      prev = b;
-      b = rd(b);
+      if (!rd(b + 12)) report('ZEE_C_SLAB', b, `${name}: ${hex(b)} is full (no free slot)`);
+      else if (slab) slab.listed = true;
     }
   }
 
-  // ---- the spare: the start of a small page (emptied once; it may be in use again)
-  if (st.spare && !spareBad && !smallAt.has(st.spare))
-    report('ZEE_C_PAGE', st.spare, `the spare ${hex(st.spare)} is not a small page`);
+  // ---- pages: a summary of every 64 KiB page the heap touches ------------
+  // Each byte of [heapStart, heapEnd) counts by the block whose extent
+  // holds it (a block's extent ends with the next block's header); the 16
+  // bytes below heapStart (8 unused, then the first header) are metadata.
+  const firstPage = heapStart - (heapStart % PAGE);
+  for (let a = firstPage; a < heapEnd; a += PAGE)
+    snap.pages.push({
+      address: a,
+      index: (a - firstPage) / PAGE,
+      pool: poolName(a),
+      kind: 'used',
+      usedBytes: 0,
+      freeBytes: 0,
+      slabBytes: 0,
+      foreignBytes: 0,
+      corruptBytes: 0,
+      metadataBytes: 0,
+      blocks: [],
+    });
+  const pageOf = (a) => snap.pages[Math.floor((a - firstPage) / PAGE)];
+  // (With heap_start on a page boundary they lie in the page below, which is not the heap's.)
+  pageOf(heapStart).metadataBytes += heapStart - Math.max(firstPage, heapStart - 2 * META);
+  const FIELD = { used: 'usedBytes', free: 'freeBytes', foreign: 'foreignBytes', corrupt: 'corruptBytes' };
+  for (const rec of snap.blocks) pageOf(rec.address).blocks.push(rec.address);
+  for (const rec of records) {
+    if (rec.state === 'slab') {
+      // A slab lies in one page (at most 32 KiB, aligned to its size).
+      const page = pageOf(rec.address),
+        s = slabAt.get(rec.address);
+      page.usedBytes += s.usedSlots * s.slotSize;
+      page.freeBytes += s.freeSlots * s.slotSize;
+      page.slabBytes += s.size - s.slots * s.slotSize;
+      continue;
+    }
+    const field = FIELD[rec.state];
+    for (let a = rec.address, end = rec.address + rec.size; a < end;) {
+      const next = Math.min(end, a - (a % PAGE) + PAGE);
+      pageOf(a)[field] += next - a;
+      a = next;
+    }
+  }
+  for (const p of snap.pages) {
+    const inUse = p.usedBytes + p.slabBytes > 0,
+      free = p.freeBytes > 0;
+    p.kind = p.corruptBytes ? 'corrupt' : inUse && free ? 'mixed' : inUse ? 'used' : free ? 'free' : 'foreign';
+    t.pagesByKind[p.kind]++;
+  }
+  t.pages = snap.pages.length;
+
+  // ---- runs of free frames -------------------------------------------------
+  let run = null;
+  for (const rec of records) {
+    if (rec.state !== 'free') {
+      run = null;
+      continue;
+    }
+    if (!run) snap.freeRuns.push((run = { address: rec.address, bytes: 0, frames: 0 }));
+    run.bytes += rec.size;
+    run.frames++;
+  }
+  const last = snap.freeRuns[snap.freeRuns.length - 1];
+  if (last && last.address + last.bytes === heapEnd) t.topFreeBytes = last.bytes;
 
   // ---- totals: the walk's sums, then the state's running counters --------
-  t.usedBlocks = t.usedSmall + t.usedLarge;
-  t.freeBytes = t.freeFrameBytes + t.freeSlotBytes + t.freeSpanBytes;
-  t.freeSpans = snap.spans.length;
-  for (const s of snap.spans) if (s.bytes > t.largestFreeBlock) t.largestFreeBlock = s.bytes;
+  t.freeBytes = t.freeFrameBytes + t.freeSlotBytes;
+  for (const r of snap.freeRuns) t.largestFreeBlock = Math.max(t.largestFreeBlock, r.bytes);
+  for (const s of snap.slabs) if (s.freeSlots) t.largestFreeBlock = Math.max(t.largestFreeBlock, s.slotSize - META);
   t.fragmentation = t.freeBytes ? 1 - t.largestFreeBlock / t.freeBytes : 0;
-  const allLists = [...snap.freeLists, ...snap.midLists];
-  t.freeListMembers = allLists.reduce((n, l) => n + l.members.length, 0);
-  t.freeListBytes = allLists.reduce((n, l) => n + l.members.length * (l.size - META), 0);
-  // Why: a walk that skipped unreadable parts can't count them; the rule
-  // that stopped it is reported already.  (A large block's pages are counted
-  // from its header: a LARGE mark elsewhere is a ZEE_C_PAGE already.)
-  if (walkedAll) {
-    const walked = {
-      usedBytes: t.usedBytes,
-      usedBlocks: t.usedBlocks,
-      smallPages: t.pagesByKind.small,
-      largePages: t.pagesByKind.large,
-      freePages: t.freeSpanBytes / PAGE,
-    };
-    for (const [name, v] of Object.entries(walked))
-      if (counters[name] !== v)
-        report('ZEE_C_TOTALS', stateAt(name), `the state's ${name} is ${counters[name]}, the walk finds ${v}`);
+  for (const l of [...snap.freeLists, ...snap.midLists]) {
+    t.freeListMembers += l.members.length;
+    t.freeListBytes += l.members.length * l.size;
   }
+  if (walkedAll)
+    for (const name of ['usedBytes', 'usedBlocks'])
+      if (counters[name] !== t[name])
+        report('ZEE_C_TOTALS', stateAt(name), `the state's ${name} is ${counters[name]}, the walk finds ${t[name]}`);
   if (counters.peakBytes < counters.usedBytes)
     report(
       'ZEE_C_TOTALS',
@@ -894,11 +743,11 @@ function walk(source) {
 }
 
 /**
- * A plain-data (JSON-safe) picture of the heap: every page with its kind,
- * every block of every small page, every large block, run of free pages
- * (`spans`) and free list, the state's running counters, and totals.  Works
- * on a corrupted heap too: what can't be walked is marked `corrupt`, and
- * `violations` lists what validate() reports.
+ * A plain-data (JSON-safe) picture of the heap: every block in address
+ * order (a slab followed by its slots), every page's summary, the runs of
+ * free frames, every slab, free list and slab list, the state's running
+ * counters, and totals.  Works on a corrupted heap too: what can't be walked
+ * is a `corrupt` block, and `violations` lists what validate() reports.
  */
 export function snapshot(source) {
   return walk(source);
@@ -906,10 +755,10 @@ export function snapshot(source) {
 
 /**
  * Checks every layout rule independently of zee_check(); returns
- * `{ ok, violations: [{ rule, address, message }] }` in walk order (the
- * state, the pages in address order with their blocks and large blocks, the
- * free lists, the spare, the running totals), so for a single
- * damage the first violation names the rule zee_check() returns.
+ * `{ ok, violations: [{ rule, address, message }] }` in zee_check()'s order
+ * (the state, the blocks in address order, the free lists, the slab lists,
+ * the running totals), so for a single damage the first violation names the
+ * rule zee_check() returns.
  */
 export function validate(source) {
   const { violations } = walk(source);

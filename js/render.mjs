@@ -1,16 +1,25 @@
-// Heap maps drawn from a snapshot (js/inspect.mjs): a text map for terminals
-// and a self-contained SVG.  Both take plain snapshot data, so a snapshot can
-// be taken in one place (a test, a worker) and drawn in another.
+// Heap maps drawn from a snapshot (js/inspect.mjs, layout 7): a text map for
+// terminals and a self-contained SVG.  Both take plain snapshot data, so a
+// snapshot can be taken in one place (a test, a worker) and drawn in another.
 //
-// The overview maps aggregate: a small page is drawn as a fixed number of
-// slices (cells), each coloured by the share of its bytes in use, so a map's
-// size depends on the number of pages, never on the number of blocks.  The
-// `page` option zooms into one page and draws its blocks one by one.
+// The heap is one buddy space tiled by blocks in use, free frames, slabs (with
+// their slots) and foreign blocks; a block may span many 64 KiB pages.  The
+// overview maps aggregate: a page is drawn as a fixed number of cells, each
+// showing what its bytes hold (blocks in use, free frames, slabs, foreign
+// memory), so a map's size depends on the number of pages, never on the
+// number of blocks.  The `page` option zooms into one page and draws the
+// blocks that overlap it one by one, clipped to the page.
+//
+// Byte accounting: a block's header (the 8 bytes before its payload) counts
+// with the block, so block b covers [b.address - 8, b.address - 8 + b.size);
+// a slab covers its header and words [b - 8, b + 24) and its unused tail, its
+// slots (which follow it in snapshot.blocks) the rest.
 
 import { LAYOUT } from './layout.mjs';
 
 const PAGE = LAYOUT.PAGE_SIZE;
 const META = LAYOUT.META_SIZE;
+const SLAB_META = LAYOUT.SLAB_META;
 
 /** An argument the inspector or a renderer can't use (`code` names the failure). */
 export class InspectError extends TypeError {
@@ -82,181 +91,397 @@ function slicesOption(who, value) {
   return value;
 }
 
+function collapseOption(who, value) {
+  if (typeof value !== 'boolean')
+    throw new InspectError(`${who}: collapse must be true or false, got ${describe(value)}`);
+  return value;
+}
+
 // The page of the snapshot at `address` (a zoom target).
 function pageOption(snap, who, address) {
   if (typeof address !== 'number' || !Number.isInteger(address) || address < 0)
     throw new InspectError(`${who}: page must be a page address (an integer), got ${describe(address)}`);
   const base = address - (address % PAGE);
-  const i = snap.pages.findIndex((p) => p.address === base);
-  if (i < 0)
+  const p = indexOf(snap).pageAt.get(base);
+  if (!p)
     throw new InspectError(
       `${who}: page ${hex(address)} is not a page of this heap [${hex(snap.heapStart)}, ${hex(snap.heapEnd)})`,
     );
-  return snap.pages[i];
+  return p;
+}
+
+// ---- the blocks of a page ---------------------------------------------------
+
+// Where a block's bytes lie: its header on, up to the next block's header.
+const startOf = (b) => b.address - META;
+const endOf = (b) => b.address - META + b.size;
+const isSlot = (b) => b.slab !== undefined && b.slab !== null && b.state !== 'slab';
+// What a block's bytes count as in a slice (sliceBytes()).
+const K_USED = 0,
+  K_SLOT = 1,
+  K_FREE = 2,
+  K_FREE_SLOT = 3,
+  K_SLAB = 4,
+  K_FOREIGN = 5,
+  K_BAD = 6;
+const K_OF = { used: K_USED, free: K_FREE, 'free-slot': K_FREE_SLOT, slab: K_SLAB, foreign: K_FOREIGN };
+
+// The slots a slab of `size` bytes holds with slots of m bytes (zee_alloc.c walk_slab()).
+const slotCount = (size, m) => (m > 0 ? Math.max(0, Math.floor((size - SLAB_META - META) / m)) : 0);
+
+/**
+ * Lookups a map needs, built once per snapshot (a WeakMap keeps them): the
+ * slabs and pages by address, each page's shape once computed, and for a
+ * binary search the blocks' starts, ends and the running maximum of their
+ * ends (a slot ends inside its slab, so the ends alone are not sorted).
+ * Why: rows and zooms look up the blocks of one page, and a linear search
+ * per page would make big heaps quadratic; the numbers sit in typed arrays
+ * because reading them off 100,000 block objects is what a map costs most.
+ */
+const indexes = new WeakMap();
+function indexOf(snap) {
+  let ix = indexes.get(snap);
+  if (ix) return ix;
+  const blocks = snap.blocks;
+  const n = blocks.length;
+  const starts = new Float64Array(n),
+    ends = new Float64Array(n),
+    reach = new Float64Array(n),
+    kinds = new Uint8Array(n);
+  let far = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const b = blocks[i];
+    starts[i] = startOf(b);
+    ends[i] = endOf(b);
+    far = Math.max(far, ends[i]);
+    reach[i] = far;
+    kinds[i] = b.state === 'used' && isSlot(b) ? K_SLOT : (K_OF[b.state] ?? K_BAD);
+  }
+  ix = {
+    starts,
+    ends,
+    reach,
+    kinds,
+    slabs: new Map((snap.slabs ?? []).map((s) => [s.address, s])),
+    pageAt: new Map(snap.pages.map((p) => [p.address, p])),
+    shapes: new Map(),
+    runs: snap.freeRuns ?? [],
+  };
+  indexes.set(snap, ix);
+  return ix;
+}
+
+// First index in [0, n) where pred holds (pred false then true).
+function bisect(n, pred) {
+  let lo = 0,
+    hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (pred(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/** The indexes in snap.blocks of the blocks whose bytes overlap [from, to), in address order (a slab before its slots). */
+function indexesIn(snap, from, to) {
+  const { starts, ends, reach } = indexOf(snap);
+  const lo = bisect(starts.length, (i) => reach[i] > from);
+  const hi = bisect(starts.length, (i) => starts[i] >= to);
+  const out = [];
+  for (let i = lo; i < hi; i++) if (ends[i] > from && starts[i] < to) out.push(i);
+  return out;
+}
+const blocksIn = (snap, from, to) => indexesIn(snap, from, to).map((i) => snap.blocks[i]);
+
+/**
+ * What page p is, for the maps (computed once per page): `list` the blocks
+ * with bytes in it, in address order; `inner` the block in use, foreign
+ * block or unreadable part that covers all of it; `before` / `after` whether a block runs in
+ * from the page below (its payload starts there) / on past the page end;
+ * `u`, `f`, `s` the blocks in use (slots too), free frames and slabs whose
+ * payload starts in it.
+ */
+function pageShape(snap, p) {
+  const ix = indexOf(snap);
+  let shape = ix.shapes.get(p.address);
+  if (shape) return shape;
+  const P = p.address;
+  // A block whose payload starts at the page end has only its header here:
+  // it belongs to the next page (as in PageInfo.blocks).
+  const list = blocksIn(snap, P, P + PAGE).filter((b) => b.address < P + PAGE);
+  let end = -Infinity,
+    u = 0,
+    f = 0,
+    s = 0;
+  for (const b of list) {
+    end = Math.max(end, endOf(b));
+    if (b.address < P) continue;
+    if (b.state === 'used') u++;
+    else if (b.state === 'free') f++;
+    else if (b.state === 'slab') s++;
+  }
+  const first = list[0];
+  const inner =
+    list.length === 1 &&
+    startOf(first) <= P &&
+    endOf(first) >= Math.min(P + PAGE, snap.heapEnd - META) && // the heap's last 8 bytes are no block's
+    (first.state === 'used' || first.state === 'foreign' || first.state === 'corrupt')
+      ? first
+      : null;
+  shape = { list, before: !!first && first.address < P, after: end > P + PAGE, inner, u, f, s };
+  ix.shapes.set(P, shape);
+  return shape;
+}
+
+// The first free run with bytes in [from, to), or undefined.
+function runIn(snap, from, to) {
+  const runs = indexOf(snap).runs;
+  const r = runs[bisect(runs.length, (k) => runs[k].address - META + runs[k].bytes > from)];
+  return r && r.address - META < to ? r : undefined;
 }
 
 /**
- * Byte accounting of one small page in `slices` equal slices: per slice the
- * bytes of small blocks and slots in use (header and payload), of the large
- * block it anchors, of free frames and free slots, and of corrupt
- * (unreadable) parts.  The page header, a slab's words and unused tail and a
- * vacant slot at the page end count as none of these.
+ * Byte accounting of page p in `slices` equal slices: per slice the bytes of
+ * blocks in use, free frames, slabs' own bytes (header, words, unused tail),
+ * slots in use, free slots, foreign blocks and unreadable parts, and of the
+ * part of the page outside the heap (below heap_start - 16: data and stack).
+ * The 16 bytes below heap_start and the heap's last 8 bytes count as none.
  */
-function sliceBytes(page, slices) {
+function sliceBytes(snap, p, slices) {
   const w = PAGE / slices;
-  const used = new Float64Array(slices),
-    large = new Float64Array(slices),
-    free = new Float64Array(slices),
-    bad = new Float64Array(slices);
+  const make = () => new Float64Array(slices);
+  const s = {
+    used: make(),
+    free: make(),
+    slab: make(),
+    slotUsed: make(),
+    slotFree: make(),
+    foreign: make(),
+    bad: make(),
+    out: make(),
+  };
+  const P = p.address;
   const add = (arr, a, b) => {
+    a = Math.max(a - P, 0);
+    b = Math.min(b - P, PAGE);
     for (let c = Math.floor(a / w); c < slices && c * w < b; c++) {
       const lo = Math.max(a, c * w),
         hi = Math.min(b, (c + 1) * w);
       if (hi > lo) arr[c] += hi - lo;
     }
   };
-  for (const b of page.blocks) {
-    const off = b.address - page.address;
-    if (b.state === 'used') add(used, off - META, off + b.size - META);
-    else if (b.state === 'free' || b.state === 'free-slot') add(free, off - META, off + b.size - META);
-    else if (b.state === 'slab')
-      continue; // its slots follow it
-    else if (b.state === 'large') add(large, off - META, off + b.size);
-    else add(bad, off, off + b.size);
-  }
-  // A large block that starts at the page end: only its header is here.
-  if (page.large && page.large === page.address + PAGE) add(large, PAGE - META, PAGE);
-  return { used, large, free, bad };
-}
-
-// ---- text ------------------------------------------------------------------
-
-const KIND_LABEL = { small: 'small', large: 'large', 'free-span': 'free', foreign: 'other', corrupt: 'BAD' };
-// A small page of the mid pool (map mark MID) is labelled 'mid'.
-const isMid = (p) => p.kind === 'small' && p.pool === 'mid';
-const kindLabel = (p) => (isMid(p) ? 'mid' : (KIND_LABEL[p.kind] ?? p.kind));
-// The list a free frame of page p is on: lists[c] ('free list') or mid_lists[c] ('mid list').
-const listName = (p, size) => `${isMid(p) ? 'mid list' : 'free list'} ${size}`;
-
-// Why: long runs of alike pages (free pages, the pages of one large block,
-// foreign pages) read best as one row; `collapse: false` keeps one row per
-// page.  Small pages are never folded: each has its own map.
-function rows(snap, collapse) {
-  const out = [];
-  const pages = snap.pages;
-  for (let i = 0; i < pages.length; i++) {
-    const p = pages[i];
-    let n = 1;
-    if (collapse && (p.kind === 'large' || p.kind === 'free-span' || p.kind === 'foreign')) {
-      const owner = p.large ?? p.span ?? 0;
-      while (
-        i + n < pages.length &&
-        pages[i + n].kind === p.kind &&
-        (pages[i + n].large ?? pages[i + n].span ?? 0) === owner
-      )
-        n++;
-    }
-    if (n > 2) {
-      out.push({ page: p, run: 1 });
-      out.push({ page: pages[i + 1], run: n - 1 });
-      i += n - 1;
-    } else out.push({ page: p, run: 1 });
-  }
-  return out;
-}
-
-function cellChars(page, cells) {
-  const { used, large, free, bad } = sliceBytes(page, cells);
-  let s = '';
-  for (let c = 0; c < cells; c++) {
-    const inUse = used[c] + large[c];
-    if (bad[c]) s += '!';
-    else if (inUse && !free[c]) s += large[c] > used[c] ? '=' : '#';
-    else if (free[c] && !inUse) s += '.';
-    else if (inUse || free[c]) s += inUse >= free[c] ? '%' : ':';
-    else s += ' ';
+  if (snap.heapStart) add(s.out, P, snap.heapStart - 2 * META);
+  const { starts, ends, kinds } = indexOf(snap);
+  const into = [s.used, s.slotUsed, s.free, s.slotFree, null, s.foreign, s.bad];
+  for (const i of indexesIn(snap, P, P + PAGE)) {
+    if (kinds[i] === K_SLAB) {
+      const b = snap.blocks[i];
+      const k = slotCount(b.size, b.slotSize);
+      add(s.slab, starts[i], b.address + SLAB_META);
+      add(s.slab, b.address + SLAB_META + k * b.slotSize, ends[i]);
+    } else add(into[kinds[i]], starts[i], ends[i]);
   }
   return s;
 }
 
-// Why an index: rows look up their run of free pages or large block, and a
-// linear search per row would make big heaps quadratic.
-const indexes = new WeakMap();
-function indexOf(snap) {
-  let ix = indexes.get(snap);
-  if (!ix) {
-    ix = {
-      large: new Map(snap.large.map((l) => [l.address, l])),
-      spans: new Map(snap.spans.map((s) => [s.address, s])),
-    };
-    indexes.set(snap, ix);
-  }
-  return ix;
-}
-const largeOf = (snap, address) => indexOf(snap).large.get(address);
-const spanOf = (snap, address) => indexOf(snap).spans.get(address);
-
-// A small page's blocks in words: in use, free frames, slabs and free slots.
-function smallSummary(p) {
-  const slabs = p.slabs ? ` and ${p.freeSlots} free slots in ${p.slabs} slab${p.slabs > 1 ? 's' : ''}` : '';
-  return `${p.usedBlocks} blocks in use (${formatBytes(p.usedBytes)}), ${p.freeFrames} free frames${slabs} (${formatBytes(p.freeBytes)})`;
+/**
+ * What one slice shows, by what most of its bytes hold: 'bad' (anything
+ * unreadable), 'foreign', 'out' (outside the heap), 'slab' (slabs and their
+ * slots) or 'plain' (blocks in use and free frames), with `share` the part in
+ * use (for a slab: its own bytes and slots in use); 'none' for metadata only.
+ * On a tie, blocks and frames win over slabs.
+ */
+function sliceKind(s, c) {
+  if (s.bad[c]) return { kind: 'bad' };
+  const slab = s.slab[c] + s.slotUsed[c] + s.slotFree[c];
+  const plain = s.used[c] + s.free[c];
+  const most = Math.max(slab, plain, s.foreign[c], s.out[c]);
+  if (!most) return { kind: 'none' };
+  if (s.foreign[c] === most) return { kind: 'foreign' };
+  if (plain === most) return { kind: 'plain', share: s.used[c] / plain, used: s.used[c], free: s.free[c] };
+  if (slab === most) return { kind: 'slab', share: (slab - s.slotFree[c]) / slab };
+  return { kind: 'out' };
 }
 
-function pageNote(snap, p) {
-  if (p.kind === 'small') {
-    let n = `${p.usedBlocks}u ${p.freeFrames}f`;
-    if (p.slabs) n += ` ${p.slabs}s`;
-    if (p.large) n += ' +L';
-    if (p.spare) n += ' spare';
-    return p.corrupt ? `${n} CORRUPT` : n;
-  }
-  if (p.kind === 'large') {
-    const l = largeOf(snap, p.large);
-    return l && p.address === l.anchor + PAGE ? `${formatBytes(l.size)} block` : '';
-  }
-  if (p.kind === 'free-span') {
-    const s = spanOf(snap, p.span);
-    return s && s.address === p.address ? `${s.pages}p free` : '';
-  }
-  if (p.kind === 'corrupt') return 'unreadable';
-  return '';
+// ---- words shared by both maps ------------------------------------------------
+
+// The list a free frame is on: lists[c] below 64 KiB in the small pool and
+// from 64 KiB up ('list'), mid_lists[c] in the mid pool ('mid list').
+const listName = (b) => `${b.pool === 'mid' ? 'mid list' : 'list'} ${b.size}`;
+
+// What a block in use occupies beyond its header size (the rest of its power-of-two frame).
+const padding = (b) => (b.headerSize ? b.size - b.headerSize : 0);
+
+function slabWords(snap, b) {
+  const info = indexOf(snap).slabs.get(b.address);
+  const k = info?.slots ?? slotCount(b.size, b.slotSize);
+  return `${k} slots of ${b.slotSize ?? '?'} B${info ? `, ${info.usedSlots} in use` : ''}`;
 }
 
-// A block in use fills its extent: beyond its header size is padding.
-const padNote = (b) => (b.size - b.usable - META > 0 ? `, padding ${b.size - b.usable - META} B` : '');
+// How block b reaches past page p, or ''.
+function clipWords(b, p) {
+  const before = b.address < p.address ? formatBytes(p.address - b.address) : '';
+  const after = endOf(b) > p.address + PAGE ? formatBytes(endOf(b) - p.address - PAGE) : '';
+  if (before && after) return `from ${before} before, to ${after} past the page`;
+  if (before) return `from ${before} before the page`;
+  return after ? `${after} past the page` : '';
+}
+const clipAttr = (b, p) => {
+  const start = b.address < p.address,
+    end = endOf(b) > p.address + PAGE;
+  return start || end ? ` data-clipped="${start && end ? 'both' : start ? 'start' : 'end'}"` : '';
+};
 
-// The slots of a slab of `size` bytes with slots of m bytes (zee_alloc.c walk_slab()).
-const slotCount = (size, m) => (m > 0 ? Math.floor((size - LAYOUT.SLAB_META - META) / m) : 0);
+// Page label: the pool of a page with blocks of its own, else what fills it.
+function pageLabel(p, shape) {
+  if (p.kind === 'corrupt') return 'BAD';
+  if (p.kind === 'foreign') return 'other';
+  if (p.kind === 'free') return 'free';
+  if (shape.inner) return 'block';
+  return p.pool === 'mid' ? 'mid' : 'small';
+}
+
+// The short note right of a page's row.
+function pageNote(snap, p, shape) {
+  if (shape.inner)
+    return shape.inner.state === 'foreign'
+      ? `${formatBytes(shape.inner.size)} foreign`
+      : shape.inner.state === 'corrupt'
+        ? 'unreadable'
+        : `in ${formatBytes(shape.inner.size)} block`;
+  if (p.kind === 'free') {
+    const r = runIn(snap, p.address, p.address + PAGE);
+    return r ? `in ${formatBytes(r.bytes)} free` : '';
+  }
+  const { u, f, s } = shape;
+  const n = `${shape.before ? '< ' : ''}${u}u ${f}f${s ? ` ${s}s` : ''}${shape.after ? ' >' : ''}`;
+  return p.corruptBytes || p.kind === 'corrupt' ? `${n} BAD` : n;
+}
+
+// A page's bytes in words: what its bytes hold.
+function byteWords(p) {
+  const parts = [`used ${formatBytes(p.usedBytes)}`, `free ${formatBytes(p.freeBytes)}`];
+  if (p.slabBytes) parts.push(`slab ${formatBytes(p.slabBytes)}`);
+  if (p.foreignBytes) parts.push(`foreign ${formatBytes(p.foreignBytes)}`);
+  if (p.corruptBytes) parts.push(`unreadable ${formatBytes(p.corruptBytes)}`);
+  if (p.metadataBytes) parts.push(`metadata ${formatBytes(p.metadataBytes)}`);
+  return parts.join(', ');
+}
+
+// Page p in words, as lines (the text zoom prints them, the SVG joins them
+// with '; ' for the zoom's summary and the overview's tooltip).
+function pageSummary(snap, p, shape) {
+  const head = `page ${hex(p.address)}`;
+  if (shape.inner) {
+    const b = shape.inner;
+    if (b.state === 'corrupt')
+      return [`${head}: unreadable, the walk stopped at ${hex(b.address)}${b.why ? ` (${b.why})` : ''}`];
+    if (b.state === 'foreign')
+      return [`${head}: inside foreign block ${hex(b.address)} (${formatBytes(b.size)}): not zee_alloc's`];
+    // Counted over the pages its bytes touch, its header's page first.
+    const first = startOf(b) - (startOf(b) % PAGE);
+    const k = (p.address - first) / PAGE + 1;
+    const of = Math.floor((endOf(b) - 1 - first) / PAGE) + 1;
+    return [`${head}: inside block ${hex(b.address)} (in use, ${b.size} B), page ${k} of its ${of}`];
+  }
+  const { u, f, s } = shape;
+  const what =
+    p.kind === 'free'
+      ? 'free'
+      : p.kind === 'foreign'
+        ? "not zee_alloc's"
+        : `${p.pool === 'mid' ? 'mid' : 'small'} pool${p.kind === 'corrupt' ? ', partly unreadable' : ''}`;
+  const starts = `${u} in use, ${f} free frame${f === 1 ? '' : 's'}${s ? `, ${s} slab${s === 1 ? '' : 's'}` : ''} start here`;
+  const lines = [`${head}, ${what}: ${starts}`, byteWords(p)];
+  if (shape.before || shape.after)
+    lines.push(
+      shape.before && shape.after
+        ? 'blocks run in from the page below and on past the page end'
+        : shape.before
+          ? 'a block runs in from the page below'
+          : 'a block runs on past the page end',
+    );
+  const r = p.kind === 'free' ? runIn(snap, p.address, p.address + PAGE) : undefined;
+  if (r) lines.push(`in the free run of ${formatBytes(r.bytes)} from ${hex(r.address)}`);
+  if (snap.cursor && snap.cursor >= p.address && snap.cursor < p.address + PAGE)
+    lines.push(`the cursor (where the next exact block goes first) is at ${hex(snap.cursor)}`);
+  return lines;
+}
+
+// Why: long runs of alike pages (free pages, the pages inside one block,
+// foreign or unreadable pages) read best folded: the first page's row, then
+// one row for the rest.  `collapse: false` keeps one row per page.  A page
+// where a block in use or a slab starts is never folded: its cells are the
+// point of the map.
+function rows(snap, collapse) {
+  const out = [];
+  const pages = snap.pages;
+  const shapes = pages.map((p) => pageShape(snap, p));
+  const key = (i) => {
+    const p = pages[i],
+      sh = shapes[i];
+    if (p.kind === 'free') return 'free';
+    if (sh.inner) return `${sh.inner.state} ${sh.inner.address}`;
+    return null;
+  };
+  for (let i = 0; i < pages.length; i++) {
+    let n = 1;
+    const k = collapse ? key(i) : null;
+    if (k !== null) while (i + n < pages.length && key(i + n) === k) n++;
+    if (n > 2) {
+      out.push({ page: pages[i], shape: shapes[i], run: 1 });
+      out.push({ page: pages[i + 1], shape: shapes[i + 1], run: n - 1 });
+      i += n - 1;
+    } else out.push({ page: pages[i], shape: shapes[i], run: 1 });
+  }
+  return out;
+}
+
+// ---- text ------------------------------------------------------------------
+
+function cellChars(snap, p, cells) {
+  const s = sliceBytes(snap, p, cells);
+  let out = '';
+  for (let c = 0; c < cells; c++) {
+    const k = sliceKind(s, c);
+    if (k.kind === 'bad') out += '!';
+    else if (k.kind === 'foreign') out += '~';
+    else if (k.kind === 'slab') out += k.share >= 0.5 ? 'S' : 's';
+    else if (k.kind === 'plain') out += !k.free ? '#' : !k.used ? '.' : k.share >= 0.5 ? '%' : ':';
+    else out += ' ';
+  }
+  return out;
+}
 
 function blockLine(snap, b, p) {
-  if (b.state === 'used' && b.slab)
-    return `${hex(b.address)} slot        ${String(b.size).padStart(5)} B, usable ${b.usable} B, in slab ${hex(b.slab)}`;
-  if (b.state === 'used')
-    return `${hex(b.address)} in use      ${String(b.size).padStart(5)} B, usable ${b.usable} B${padNote(b)}`;
-  if (b.state === 'free-slot')
-    return `${hex(b.address)} free slot   ${String(b.size).padStart(5)} B, in slab ${hex(b.slab)}`;
-  if (b.state === 'slab')
-    return `${hex(b.address)} slab        ${String(b.size).padStart(5)} B: ${slotCount(b.size, b.slotSize)} slots of ${b.slotSize} B`;
-  if (b.state === 'free')
-    return `${hex(b.address)} free frame  ${String(b.size).padStart(5)} B (${isMid(p) ? 'mid list' : 'list'} ${b.size})`;
-  if (b.state === 'large') {
-    const l = largeOf(snap, b.address);
-    return `${hex(b.address)} large block ${l ? `${l.size} B, ${b.size} B here + ${l.pages} pages` : `${b.size} B here`}`;
-  }
-  return `${hex(b.address)} UNREADABLE  ${b.size} B${b.why ? `: ${b.why}` : ''}`;
+  const size = String(b.size).padStart(6);
+  let line;
+  if (b.state === 'used' && isSlot(b)) line = `slot       ${size} B, usable ${b.usable} B, in slab ${hex(b.slab)}`;
+  else if (b.state === 'used')
+    line = `in use     ${size} B, usable ${b.usable} B${padding(b) > 0 ? `, padding ${padding(b)} B` : ''}`;
+  else if (b.state === 'free-slot') line = `free slot  ${size} B, in slab ${hex(b.slab)}`;
+  else if (b.state === 'slab') line = `slab       ${size} B: ${slabWords(snap, b)}`;
+  else if (b.state === 'free') line = `free frame ${size} B (${listName(b)})`;
+  else if (b.state === 'foreign') line = `foreign    ${size} B: not zee_alloc's`;
+  else line = `UNREADABLE ${size} B${b.why ? `: ${b.why}` : ''}`;
+  const clip = clipWords(b, p);
+  return `${hex(b.address)} ${line}${clip ? `; ${clip}` : ''}`;
 }
 
 /**
- * A terminal heap map: one row per page (runs of 3+ large pages of one
- * block, free or foreign pages folded unless `collapse: false`), a header
- * with the totals and a legend.  Fits `columns` (default 80, at least 60).  With
- * `page: address`, lists that page's blocks one per line instead.
+ * A terminal heap map: a header with the totals, one row per page (runs of
+ * 3+ free pages, pages inside one block or foreign pages folded unless
+ * `collapse: false`), and a legend.  Fits `columns` (default 80, at least
+ * 60).  With `page: address`, lists the blocks of that page one per line
+ * instead (those that start before it or run past it say so).
  */
 export function renderText(snap, options = {}) {
   checkSnapshot(snap, 'renderText');
   checkOptions(options, ['columns', 'collapse', 'page'], 'renderText');
   const { columns = 80, collapse = true, page } = options;
   intOption('renderText', 'columns', columns, 60, 10000);
+  collapseOption('renderText', collapse);
   const fit = (line) => (line.length > columns ? line.slice(0, columns - 3) + '...' : line);
   const t = snap.totals;
   const out = [];
@@ -272,7 +497,7 @@ export function renderText(snap, options = {}) {
   );
   out.push(
     fit(
-      `metadata ${formatBytes(t.metadataBytes)} | reserved ${formatBytes(t.reservedBytes)} | foreign ${formatBytes(t.foreignBytes)} | peak ${formatBytes(snap.counters?.peakBytes ?? 0)} | ${snap.config?.validation ?? '?'}`,
+      `${t.slabs} slabs | metadata ${formatBytes(t.metadataBytes)} | padding ${formatBytes(t.paddingBytes ?? 0)}${t.foreignBytes ? ` | foreign ${formatBytes(t.foreignBytes)}` : ''} | peak ${formatBytes(snap.counters?.peakBytes ?? 0)} | ${snap.config?.validation ?? '?'}`,
     ),
   );
   if (snap.violations.length) {
@@ -283,60 +508,37 @@ export function renderText(snap, options = {}) {
   }
   if (page !== undefined) {
     const p = pageOption(snap, 'renderText', page);
-    out.push(
-      fit(
-        `page ${hex(p.address)}: ${kindLabel(p)}${p.kind === 'small' ? `, ${smallSummary(p)}, count ${p.count}${p.spare ? ', the spare' : ''}` : ''}`,
-      ),
-    );
-    if (p.kind === 'small') for (const b of p.blocks) out.push(fit(`  ${blockLine(snap, b, p)}`));
-    else if (p.kind === 'large') {
-      const l = largeOf(snap, p.large);
+    const shape = pageShape(snap, p);
+    for (const line of pageSummary(snap, p, shape)) out.push(fit(line));
+    if (snap.heapStart > p.address + 2 * META)
       out.push(
         fit(
-          `  page ${(p.address - l.anchor) / PAGE} of ${l.pages} whole pages of large block ${hex(l.address)} (${l.size} B, anchored by ${hex(l.anchor)})`,
+          `  ${hex(p.address)} not heap   ${String(Math.min(snap.heapStart - 2 * META - p.address, PAGE)).padStart(6)} B below heap_start (data and stack)`,
         ),
       );
-    } else if (p.kind === 'free-span') {
-      const s = spanOf(snap, p.span);
-      out.push(
-        fit(
-          `  free: page ${(p.address - p.span) / PAGE + 1} of the ${s ? s.pages : '?'} free pages from ${hex(p.span)}`,
-        ),
-      );
-    } else
-      out.push(
-        fit(
-          p.kind === 'foreign'
-            ? "  not zee_alloc's: memory grown by someone else"
-            : `  unreadable: map mark ${p.mark ?? '?'}`,
-        ),
-      );
+    for (const b of shape.list) out.push(fit(`  ${blockLine(snap, b, p)}`));
     return out.join('\n') + '\n';
   }
   const cells = columns - 38; // "0x00000000 small  |" + cells + "| " + note (17)
-  for (const { page: p, run } of rows(snap, collapse)) {
-    const label = kindLabel(p).padEnd(6);
+  for (const { page: p, shape, run } of rows(snap, collapse)) {
+    const label = pageLabel(p, shape).padEnd(6);
     if (run > 1) {
       out.push(
         fit(`${' '.repeat(10)} ${label} |${`  ... ${run} pages to ${hex(p.address + run * PAGE - 1)}`.padEnd(cells)}|`),
       );
       continue;
     }
-    let bar;
-    if (p.kind === 'small') bar = cellChars(p, cells);
-    else if (p.kind === 'large') bar = '='.repeat(cells);
-    else if (p.kind === 'free-span') bar = '-'.repeat(cells);
-    else if (p.kind === 'corrupt') bar = '!'.repeat(cells);
-    else bar = '~'.repeat(cells);
-    out.push(fit(`${hex(p.address)} ${label} |${bar}| ${pageNote(snap, p)}`.trimEnd()));
+    out.push(fit(`${hex(p.address)} ${label} |${cellChars(snap, p, cells)}| ${pageNote(snap, p, shape)}`.trimEnd()));
   }
+  // Each line at most 60 characters, the narrowest map.
   const legend = [
-    `legend: # in use  . free frame or slot  % mostly in use  : mostly free`,
-    `        = large block  - free page  ~ foreign  ! unreadable; a cell = ${formatBytes(Math.round(PAGE / cells))}`,
-    `        u/f/s: blocks in use / free frames / slabs; +L: anchors a large block`,
+    `legend: # in use  . free  % mostly in use  : mostly free`,
+    `        S/s slab mostly in use/free  ~ foreign  ! unreadable`,
+    `        blank: metadata or below the heap; a cell = ${formatBytes(Math.round(PAGE / cells))}`,
+    `        u/f/s: blocks in use, free frames, slabs that start`,
+    `        here; < >: a block runs in from below / on past it`,
+    `        small/mid: the page's pool; block: inside one block`,
   ];
-  if (snap.pages.some(isMid))
-    legend.push(`        mid: a small page of the mid pool (its free frames on the mid lists)`);
   for (const l of legend) out.push(fit(l));
   return out.join('\n') + '\n';
 }
@@ -344,10 +546,8 @@ export function renderText(snap, options = {}) {
 // ---- SVG -------------------------------------------------------------------
 
 const COLORS = {
-  large: '#7b3294',
-  span: '#dff2d8',
   meta: '#555555',
-  reserved: '#b0b0b0',
+  out: '#d9d9d9',
   foreign: '#e0e0e0',
   corrupt: '#ff00ff',
   text: '#222222',
@@ -360,6 +560,9 @@ const COLORS = {
 };
 // The share of a slice in use, in 9 steps: 0 (all free) .. 8 (all in use).
 const RAMP = ['#66bd63', '#c2e699', '#ffffb2', '#fed976', '#feb24c', '#fd8d3c', '#fc4e2a', '#e31a1c', '#b10026'];
+// Slices mostly of slabs, by the share of their bytes in use (slabs' own
+// bytes and slots in use), in 5 steps: 0 (all free slots) .. 4.
+const SLAB_RAMP = ['#c6dbef', '#9ecae1', '#6baed6', '#3182bd', '#08519c'];
 
 const esc = (s) =>
   String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
@@ -397,7 +600,7 @@ function headerLines(snap, title) {
     `<text x="8" y="16" font-size="13" font-weight="bold" fill="${COLORS.text}">${esc(title)}: ${t.pages} pages (${esc(formatBytes(t.heapBytes))}) at ${hex(snap.heapStart)}</text>`,
   );
   lines.push(
-    `<text x="8" y="33" fill="${COLORS.text}" class="zee-totals">in use ${esc(formatBytes(t.usedBytes))} in ${t.usedBlocks} blocks · free ${esc(formatBytes(t.freeBytes))} (largest ${esc(formatBytes(t.largestFreeBlock))}) · metadata ${esc(formatBytes(t.metadataBytes))} · fragmentation ${pct(t.fragmentation)} · peak ${esc(formatBytes(c.peakBytes ?? 0))}</text>`,
+    `<text x="8" y="33" fill="${COLORS.text}" class="zee-totals">in use ${esc(formatBytes(t.usedBytes))} in ${t.usedBlocks} blocks · free ${esc(formatBytes(t.freeBytes))} (largest ${esc(formatBytes(t.largestFreeBlock))}) · ${t.slabs} slabs · metadata ${esc(formatBytes(t.metadataBytes))} · fragmentation ${pct(t.fragmentation)} · peak ${esc(formatBytes(c.peakBytes ?? 0))}</text>`,
   );
   let y = 49;
   if (snap.violations.length) {
@@ -427,66 +630,58 @@ function svgOpen(W, H, title, attrs) {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ${FONT} role="img" aria-label="${esc(title)}"${attrs}>\n<title>${esc(title)}</title>\n${HATCH}\n<rect width="${W}" height="${H}" fill="${COLORS.bg}"/>`;
 }
 
-// The colour of one slice, or null for a slice of metadata only.
+// The colour of one slice, or null for a slice of metadata only (the row's
+// background shows).
 function sliceColor(s, c) {
-  const inUse = s.used[c] + s.large[c];
-  if (s.bad[c]) return COLORS.corrupt;
-  if (!inUse && !s.free[c]) return null;
-  if (s.large[c] > s.used[c] + s.free[c]) return COLORS.large;
-  return RAMP[Math.round((8 * inUse) / (inUse + s.free[c]))];
+  const k = sliceKind(s, c);
+  if (k.kind === 'bad') return COLORS.corrupt;
+  if (k.kind === 'foreign') return 'url(#zee-hatch)';
+  if (k.kind === 'out') return COLORS.out;
+  if (k.kind === 'slab') return SLAB_RAMP[Math.round(4 * k.share)];
+  if (k.kind === 'plain') return RAMP[Math.round(8 * k.share)];
+  return null;
 }
 
 // One overview row (a page, or a folded run of pages) at y; `tips`: its
 // tooltip and the note on its right.
-function overviewRow(snap, { page: p, run }, y, width, slices, tips = true) {
+function overviewRow(snap, { page: p, shape, run }, y, width, slices, tips = true) {
   const o = [];
-  const label = run > 1 ? `  … ×${run} ${KIND_LABEL[p.kind]}` : `${hex(p.address)} ${kindLabel(p)}`;
-  let tip;
-  const bar = (fill) => `<rect x="${LABEL_W}" width="${width}" height="${ROW_H}" fill="${fill}"/>`;
-  if (p.kind === 'small') {
-    tip = `${hex(p.address)} ${kindLabel(p)} page: ${smallSummary(p)}${p.large ? `, anchors large block ${hex(p.large)}` : ''}${p.spare ? ', the spare' : ''}${p.corrupt ? ', partly unreadable' : ''}`;
-    const s = sliceBytes(p, slices);
-    const cw = width / slices;
-    const paths = new Map(); // colour -> path data
-    o.push(`<rect x="${LABEL_W}" width="${width}" height="${ROW_H}" fill="${COLORS.meta}"/>`);
-    for (let c = 0; c < slices;) {
-      const fill = sliceColor(s, c);
-      let n = 1;
-      while (c + n < slices && sliceColor(s, c + n) === fill) n++;
-      if (fill)
-        paths.set(
-          fill,
-          (paths.get(fill) ?? '') + `M${num(LABEL_W + c * cw)} 0h${num(n * cw)}v${ROW_H}h-${num(n * cw)}z`,
-        );
-      c += n;
-    }
-    for (const [fill, d] of paths) o.push(`<path fill="${fill}" d="${d}"/>`);
-    // A mid page: the same slices, outlined.
-    if (isMid(p))
-      o.push(
-        `<rect x="${LABEL_W + 1}" y="1" width="${width - 2}" height="${ROW_H - 2}" fill="none" stroke="${COLORS.mid}" stroke-width="2"/>`,
-      );
-  } else if (p.kind === 'large') {
-    const l = largeOf(snap, p.large);
-    const k = l ? (p.address - l.anchor) / PAGE : 0;
-    tip = l
-      ? `large block ${hex(l.address)}: ${l.size} B in use, anchored by ${hex(l.anchor)}; page${run > 1 ? 's' : ''} ${k}${run > 1 ? `..${k + run - 1}` : ''} of its ${l.pages} whole pages`
-      : `a page of large block ${hex(p.large)}`;
-    o.push(bar(COLORS.large));
-  } else if (p.kind === 'free-span') {
-    const sp = spanOf(snap, p.span);
-    const k = (p.address - p.span) / PAGE + 1;
-    tip = `free page${run > 1 ? 's' : ''} ${k}${run > 1 ? `..${k + run - 1}` : ''} of the ${sp ? sp.pages : '?'} free pages from ${hex(p.span)}`;
-    o.push(bar(COLORS.span));
-  } else if (p.kind === 'corrupt') {
-    tip = `${hex(p.address)}: unreadable (map mark ${p.mark})`;
-    o.push(bar(COLORS.corrupt));
-  } else {
-    tip = `${hex(p.address)}${run > 1 ? ` (+${run - 1} pages)` : ''}: not zee_alloc's (memory grown by someone else)`;
-    o.push(bar('url(#zee-hatch)'));
+  const kindLabel = pageLabel(p, shape);
+  const label = run > 1 ? `  … ×${run} ${kindLabel}` : `${hex(p.address)} ${kindLabel}`;
+  let tip = pageSummary(snap, p, shape).join('; ');
+  if (run > 1) tip = `${tip}; and the ${run - 1} pages after it to ${hex(p.address + run * PAGE - 1)}`;
+  const s = sliceBytes(snap, p, slices);
+  const cw = width / slices;
+  const paths = new Map(); // colour -> path data
+  o.push(`<rect x="${LABEL_W}" width="${width}" height="${ROW_H}" fill="${COLORS.meta}"/>`);
+  for (let c = 0; c < slices;) {
+    const fill = sliceColor(s, c);
+    let n = 1;
+    while (c + n < slices && sliceColor(s, c + n) === fill) n++;
+    if (fill)
+      paths.set(fill, (paths.get(fill) ?? '') + `M${num(LABEL_W + c * cw)} 0h${num(n * cw)}v${ROW_H}h-${num(n * cw)}z`);
+    c += n;
   }
-  const note = run > 1 || !tips ? '' : pageNote(snap, p);
-  return `<g class="zee-page zee-${p.kind}" data-page="${p.address}"${isMid(p) ? ' data-pool="mid"' : ''}${run > 1 ? ` data-run="${run}"` : ''} transform="translate(0,${y})">${tips ? `<title>${esc(tip)}</title>` : ''}<text x="8" y="12" fill="${COLORS.text}">${esc(label)}</text>${o.join('')}${note ? `<text x="${LABEL_W + width + 8}" y="12" fill="${COLORS.text}">${esc(note)}</text>` : ''}</g>`;
+  for (const [fill, d] of paths) o.push(`<path fill="${fill}" d="${d}"/>`);
+  // Why: slices alone draw a page of one big block like a page of many
+  // small ones.  A thin line where each block of at least a slice starts
+  // (a slab counts as one) tells them apart; there are at most `slices` of
+  // them, so the row's size still does not grow with the blocks.
+  let ticks = '';
+  for (const b of shape.list) {
+    const at = startOf(b) - p.address;
+    if (at > 0 && b.size >= PAGE / slices && !isSlot(b)) ticks += `M${num(LABEL_W + (at * width) / PAGE)} 0v${ROW_H}`;
+  }
+  if (ticks) o.push(`<path class="zee-starts" stroke="${COLORS.bg}" stroke-width="1" d="${ticks}"/>`);
+  // A page of the mid pool with blocks of its own: the same slices, outlined.
+  const mid = kindLabel === 'mid';
+  if (mid)
+    o.push(
+      `<rect x="${LABEL_W + 1}" y="1" width="${width - 2}" height="${ROW_H - 2}" fill="none" stroke="${COLORS.mid}" stroke-width="2"/>`,
+    );
+  const note = run > 1 || !tips ? '' : pageNote(snap, p, shape);
+  const inner = shape.inner ? ` data-block="${shape.inner.address}"` : '';
+  return `<g class="zee-page zee-${p.kind}" data-page="${p.address}" data-pool="${p.pool}"${inner}${run > 1 ? ` data-run="${run}"` : ''} transform="translate(0,${y})">${tips ? `<title>${esc(tip)}</title>` : ''}<text x="8" y="12" fill="${COLORS.text}">${esc(label)}</text>${o.join('')}${note ? `<text x="${LABEL_W + width + 8}" y="12" fill="${COLORS.text}">${esc(note)}</text>` : ''}</g>`;
 }
 
 const OVERVIEW_OPTIONS = ['width', 'slices', 'collapse', 'title', 'maxBytes', 'page', 'lines'];
@@ -494,20 +689,25 @@ const OVERVIEW_OPTIONS = ['width', 'slices', 'collapse', 'title', 'maxBytes', 'p
 /**
  * A self-contained SVG heap map.
  *
- * Overview (default): a row per page (runs of 3+ large pages of one block,
- * free or foreign pages folded unless `collapse: false`).  A small page is drawn as
- * `slices` cells (default 64, 1 KiB each), each coloured by the share of its
- * bytes in use, so the SVG grows with the pages, never with the blocks.
- * Every row is a `<g class="zee-page zee-KIND" data-page="ADDRESS">` with a
- * `<title>` tooltip.  `maxBytes` caps the size: fewer slices per page first
- * (down to 1), then no tooltips and notes, then fewer rows; the SVG says
- * what was cut (`zee-cut`).
+ * Overview (default): a row per page (runs of 3+ free pages, pages inside
+ * one block or foreign pages folded unless `collapse: false`), drawn as
+ * `slices` cells (default 64, 1 KiB each): by the share of their bytes in
+ * use from green to dark red, slabs in blues, foreign memory hatched, the
+ * part below the heap light grey; a page of the mid pool is outlined.  The
+ * SVG grows with the pages, never with the blocks.  Every row is a
+ * `<g class="zee-page zee-KIND" data-page="ADDRESS" data-pool="POOL">`
+ * (`data-block` for a page inside one block, `data-run` for a folded run)
+ * with a `<title>` tooltip.  `maxBytes` caps the size: fewer slices per page
+ * first (down to 1), then no tooltips and notes, then fewer rows; the SVG
+ * says what was cut (`zee-cut`).
  *
- * Zoom (`page: address`): that page's blocks one by one, in `lines` rows
- * (default 16, 4 KiB each); every block is a `.zee-block` with `data-addr`,
- * `data-state` ('used', 'free', 'slab', 'free-slot', 'large', 'corrupt'),
- * `data-size`, `data-slab` for a slot, and a tooltip.  Under `maxBytes` the tooltips go first, then the blocks (the
- * page is drawn as slices).
+ * Zoom (`page: address`): the blocks that overlap that page, one by one, in
+ * `lines` rows (default 16, 4 KiB each); every block is a `.zee-block` with
+ * `data-addr`, `data-state` ('used', 'free', 'slab', 'free-slot', 'foreign',
+ * 'corrupt'), `data-size`, `data-slab` for a slot, `data-clipped` ('start',
+ * 'end' or 'both') for one that reaches past the page, and a tooltip.
+ * Under `maxBytes` the tooltips go first, then the blocks (the page is drawn
+ * as slices).
  *
  * Options: `width` of the page bar in px (default 1024), `title`.
  */
@@ -525,8 +725,7 @@ export function renderSVG(snap, options = {}) {
   } = options;
   intOption('renderSVG', 'width', width, 64, 1 << 20);
   slicesOption('renderSVG', slices);
-  if (typeof collapse !== 'boolean')
-    throw new InspectError(`renderSVG: collapse must be true or false, got ${describe(collapse)}`);
+  collapseOption('renderSVG', collapse);
   if (typeof title !== 'string') throw new InspectError(`renderSVG: title must be a string, got ${describe(title)}`);
   if (maxBytes !== undefined) intOption('renderSVG', 'maxBytes', maxBytes, 1, Number.MAX_SAFE_INTEGER);
   intOption('renderSVG', 'lines', lines, 1, 256, ' and a power of two');
@@ -541,14 +740,15 @@ export function renderSVG(snap, options = {}) {
   const legend = [
     [RAMP[8], '100% in use'],
     [RAMP[4], '50%'],
-    [RAMP[0], 'free frames'],
-    [COLORS.large, 'large block'],
-    [COLORS.span, 'free pages'],
+    [RAMP[0], 'free'],
+    [SLAB_RAMP[4], 'slab'],
+    [SLAB_RAMP[0], 'free slots'],
     [COLORS.meta, 'metadata'],
+    [COLORS.out, 'below the heap'],
     ['url(#zee-hatch)', "not zee_alloc's"],
     [COLORS.corrupt, 'unreadable'],
+    ['none', 'mid pool', COLORS.mid],
   ];
-  if (snap.pages.some(isMid)) legend.push(['none', 'mid page', COLORS.mid]);
   // The whole SVG for `rowsShown` rows drawn from `body`, with a cut note.
   const assemble = (body, rowsShown, sl, tips) => {
     const { lines: head, y } = headerLines(snap, title);
@@ -611,7 +811,25 @@ export function renderSVG(snap, options = {}) {
   );
 }
 
-// The blocks of one page, in `lines` rows.
+// A block's tooltip in the zoom of page p.
+function blockTip(snap, b, p) {
+  const at = hex(b.address);
+  let tip;
+  if (b.state === 'used' && isSlot(b))
+    tip = `${at}: slot in use in slab ${hex(b.slab)}, ${b.size} B, usable ${b.usable} B (header at ${hex(startOf(b))})`;
+  else if (b.state === 'used')
+    tip = `${at}: in use, block ${b.size} B, usable ${b.usable} B${padding(b) > 0 ? `, padding ${padding(b)} B` : ''} (header at ${hex(startOf(b))})`;
+  else if (b.state === 'free-slot') tip = `${at}: free slot of ${b.size} B in slab ${hex(b.slab)} (on its free list)`;
+  else if (b.state === 'free') tip = `${at}: free frame of ${formatBytes(b.size)} (on ${listName(b)})`;
+  else if (b.state === 'slab') tip = `${at}: slab of ${b.size} B, ${slabWords(snap, b)} (its words and unused tail)`;
+  else if (b.state === 'foreign')
+    tip = `${at}: foreign block of ${formatBytes(b.size)}: not zee_alloc's (memory grown by someone else)`;
+  else tip = `${at}: unreadable from here, ${b.size} B (${b.why ?? 'broken header'})`;
+  const clip = clipWords(b, p);
+  return clip ? `${tip}; ${clip}` : tip;
+}
+
+// The blocks that overlap one page, in `lines` rows.
 function zoomSVG(snap, p, { width, title, budget, lines, slices }) {
   const bytesPerLine = PAGE / lines;
   const scale = width / bytesPerLine;
@@ -621,26 +839,16 @@ function zoomSVG(snap, p, { width, title, budget, lines, slices }) {
   const W = labelW + width + 20;
   const ttl = `${title}: page ${hex(p.address)}`;
   const { lines: head, y } = headerLines(snap, title);
-  let summary;
-  if (p.kind === 'small')
-    summary = `page ${hex(p.address)} (${kindLabel(p)}): ${smallSummary(p)}, count ${p.count}${p.large ? `, anchors large block ${hex(p.large)}` : ''}${p.spare ? ', the spare' : ''}${p.corrupt ? ', partly unreadable' : ''}`;
-  else if (p.kind === 'large') {
-    const l = largeOf(snap, p.large);
-    summary = l
-      ? `page ${hex(p.address)}: page ${(p.address - l.anchor) / PAGE} of the ${l.pages} whole pages of large block ${hex(l.address)} (${l.size} B, anchored by ${hex(l.anchor)})`
-      : `page ${hex(p.address)}: large`;
-  } else if (p.kind === 'free-span')
-    summary = `page ${hex(p.address)}: free, page ${(p.address - p.span) / PAGE + 1} of the run of free pages from ${hex(p.span)}`;
-  else if (p.kind === 'corrupt') summary = `page ${hex(p.address)}: unreadable (map mark ${p.mark ?? '?'})`;
-  else summary = `page ${hex(p.address)}: not zee_alloc's (memory grown by someone else)`;
+  const shape = pageShape(snap, p);
+  const summary = pageSummary(snap, p, shape).join('; ');
   const legend = [
     [COLORS.used, 'in use'],
     [COLORS.free, 'free frame'],
     [COLORS.slab, 'slab words'],
     [COLORS.freeSlot, 'free slot'],
-    [COLORS.large, 'large block'],
     [COLORS.meta, 'header'],
-    [COLORS.reserved, 'reserved'],
+    [COLORS.out, 'below the heap'],
+    ['url(#zee-hatch)', "not zee_alloc's"],
     [COLORS.corrupt, 'unreadable'],
   ];
   // Lines: the summary at y, a cut note under it if any, the legend, the page.
@@ -652,7 +860,7 @@ function zoomSVG(snap, p, { width, title, budget, lines, slices }) {
         W,
         H,
         ttl,
-        ` class="zee-zoom" data-page="${p.address}" data-kind="${p.kind}"${isMid(p) ? ' data-pool="mid"' : ''}`,
+        ` class="zee-zoom" data-page="${p.address}" data-kind="${p.kind}" data-pool="${p.pool}"${shape.inner ? ` data-block="${shape.inner.address}"` : ''}`,
       ),
       ...head,
       `<text x="8" y="${y}" fill="${COLORS.text}" class="zee-summary">${esc(summary)}</text>`,
@@ -667,15 +875,13 @@ function zoomSVG(snap, p, { width, title, budget, lines, slices }) {
       .join('\n');
   };
 
-  // Background per line: headers show through between the blocks.
-  const base = [];
-  for (let i = 0; i < lines; i++)
-    base.push(
-      `<text x="8" y="${i * lineStep + 13}" fill="${COLORS.text}">${hex(p.address + i * bytesPerLine)}</text><rect x="${labelW}" y="${i * lineStep}" width="${width}" height="${lineH}" fill="${p.kind === 'small' ? COLORS.meta : p.kind === 'large' ? COLORS.large : p.kind === 'free-span' ? COLORS.span : p.kind === 'corrupt' ? COLORS.corrupt : 'url(#zee-hatch)'}"/>`,
-    );
-  // One box per block, split where it wraps to the next line.
+  const P = p.address;
+  // One box per block, clipped to the page and split where it wraps to the
+  // next line; from, to: offsets in the page.
   const box = (from, to, fill, attrs, tip) => {
     const o = [];
+    from = Math.max(from, 0);
+    to = Math.min(to, PAGE);
     for (let a = from; a < to;) {
       const line = Math.floor(a / bytesPerLine),
         end = Math.min(to, (line + 1) * bytesPerLine);
@@ -686,78 +892,48 @@ function zoomSVG(snap, p, { width, title, budget, lines, slices }) {
     }
     return o.join('');
   };
-  // A slab's own bytes: its words before slot 0's header, and its unused
-  // tail after the last slot (the slots and their headers are drawn apart).
-  const slabBoxes = (b, off, attrs, tips) => {
-    const k = slotCount(b.size, b.slotSize);
-    const tip = tips
-      ? `${hex(b.address)}: slab of ${b.size} B, ${k} slots of ${b.slotSize} B (its words and unused tail)`
-      : null;
-    const tail = off + LAYOUT.SLAB_META + k * b.slotSize;
-    return (
-      box(off, off + LAYOUT.SLAB_META, COLORS.slab, attrs, tip) +
-      (tail < off + b.size - META ? box(tail, off + b.size - META, COLORS.slab, attrs, tip) : '')
+  // Background per line: headers show through between the blocks.
+  const base = [];
+  for (let i = 0; i < lines; i++)
+    base.push(
+      `<text x="8" y="${i * lineStep + 13}" fill="${COLORS.text}">${hex(P + i * bytesPerLine)}</text><rect x="${labelW}" y="${i * lineStep}" width="${width}" height="${lineH}" fill="${COLORS.meta}"/>`,
     );
-  };
+  const below = snap.heapStart ? snap.heapStart - 2 * META - P : 0;
   const draw = (tips) => {
     const o = [...base];
-    if (p.kind === 'large') {
-      // The whole page belongs to one block: one box, selectable like the others.
-      const l = largeOf(snap, p.large);
-      const attrs = ` class="zee-block zee-large" data-addr="${p.large}" data-state="large" data-size="${l ? l.size : 0}"`;
+    if (below > 0)
       o.push(
         box(
           0,
-          PAGE,
-          COLORS.large,
-          attrs,
-          tips ? `large block ${hex(p.large)} in use${l ? `, ${l.size} B` : ''}` : null,
+          below,
+          COLORS.out,
+          ' class="zee-outside"',
+          tips ? `${hex(P)}..${hex(P + Math.min(below, PAGE))}: below the heap (data and stack)` : null,
         ),
       );
-    }
-    if (p.kind !== 'small') return o.join('\n');
-    const P = p.address;
-    for (const b of p.blocks) {
+    for (const b of shape.list) {
       const off = b.address - P;
-      const attrs = ` class="zee-block zee-${b.state}" data-addr="${b.address}" data-state="${b.state}" data-size="${b.size}"${b.slab ? ` data-slab="${b.slab}"` : ''}`;
+      const attrs = ` class="zee-block zee-${b.state}" data-addr="${b.address}" data-state="${b.state}" data-size="${b.size}"${isSlot(b) ? ` data-slab="${b.slab}"` : ''}${clipAttr(b, p)}`;
+      const tip = tips ? blockTip(snap, b, p) : null;
       if (b.state === 'slab') {
-        o.push(slabBoxes(b, off, attrs, tips));
+        // A slab's own bytes: its words before slot 0's header, and its
+        // unused tail after the last slot (its slots are boxes of their own).
+        const k = slotCount(b.size, b.slotSize);
+        const tail = off + SLAB_META + k * b.slotSize;
+        o.push(box(off, off + SLAB_META, COLORS.slab, attrs, tip));
+        if (tail < off + b.size - META) o.push(box(tail, off + b.size - META, COLORS.slab, attrs, tip));
         continue;
       }
-      let tip = null;
-      if (tips) {
-        if (b.state === 'used' && b.slab)
-          tip = `${hex(b.address)}: slot in use in slab ${hex(b.slab)}, ${b.size} B, usable ${b.usable} B (header at ${hex(b.address - META)})`;
-        else if (b.state === 'free-slot')
-          tip = `${hex(b.address)}: free slot of ${b.size} B in slab ${hex(b.slab)} (on its free list)`;
-        else if (b.state === 'used')
-          tip = `${hex(b.address)}: in use, block ${b.size} B, usable ${b.usable} B${padNote(b)} (header at ${hex(b.address - META)})`;
-        else if (b.state === 'free')
-          tip = `${hex(b.address)}: free frame of ${formatBytes(b.size)} (on ${listName(p, b.size)})`;
-        else if (b.state === 'large') {
-          const l = largeOf(snap, b.address);
-          tip = `${hex(b.address)}: large block in use, ${l ? `${l.size} B: ${b.size} B here and ${l.pages} whole pages after` : `${b.size} B here`}`;
-        } else tip = `${hex(b.address)}: unreadable from here, ${b.size} B (${b.why ?? 'broken header'})`;
-      }
-      if (b.state === 'corrupt') o.push(box(off, off + b.size, COLORS.corrupt, attrs, tip));
-      else if (b.state === 'large') o.push(box(off, off + b.size, COLORS.large, attrs, tip));
-      else {
-        const fill = { used: COLORS.used, 'free-slot': COLORS.freeSlot }[b.state] ?? COLORS.free;
-        o.push(box(off, off + b.size - META, fill, attrs, tip));
-      }
+      const fill =
+        {
+          used: COLORS.used,
+          free: COLORS.free,
+          'free-slot': COLORS.freeSlot,
+          foreign: 'url(#zee-hatch)',
+        }[b.state] ?? COLORS.corrupt;
+      // A block's payload up to the next header; an unreadable part is drawn whole.
+      o.push(box(b.state === 'corrupt' ? off - META : off, off + b.size - META, fill, attrs, tip));
     }
-    if (!p.large && !p.corrupt)
-      o.push(
-        box(
-          PAGE - META,
-          PAGE,
-          COLORS.reserved,
-          '',
-          tips
-            ? `${hex(P + PAGE - META)}: the slot at the page end (reserved: a large block's header could go here)`
-            : null,
-        ),
-      );
     return o.join('\n');
   };
   let svg = frame(draw(true), '');
@@ -765,7 +941,7 @@ function zoomSVG(snap, p, { width, title, budget, lines, slices }) {
   svg = frame(draw(false), `cut to fit maxBytes ${budget}: no tooltips`);
   if (utf8Length(svg) <= budget) return svg;
   // The page as slices, like one row of the overview.
-  const row = overviewRow(snap, { page: p, run: 1 }, 0, width, slices);
+  const row = overviewRow(snap, { page: p, shape, run: 1 }, 0, width, slices);
   svg = frame(
     row,
     `cut to fit maxBytes ${budget}: blocks not drawn one by one, ${slices} slices of ${formatBytes(PAGE / slices)}`,

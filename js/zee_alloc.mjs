@@ -244,7 +244,6 @@ const REQUIRED_EXPORTS = [
   'malloc_usable_size',
   'zee_check',
   'zee_heap_info',
-  'zee_trim',
   '__errno_location',
 ];
 
@@ -665,11 +664,6 @@ export class ZeeAlloc {
   get config() {
     return decodeConfig(this._stateWords('config')[STATE.config]);
   }
-  /** Gives the kept-back empty small page (if any) to the free spans. */
-  trim() {
-    this.exports.zee_trim();
-  }
-
   /**
    * The allocator's running totals and the memory size.  O(1): a few words
    * of the state block, which every allocation call keeps up to date; it
@@ -685,17 +679,13 @@ export class ZeeAlloc {
       heapStart,
       heapEnd,
       heapBytes,
-      pages: heapBytes / PAGE,
+      // heapStart lies inside a page that it shares with static data (the
+      // heap begins right above __heap_base), so heapBytes is not a whole
+      // number of pages: count the pages the heap reaches into.
+      pages: Math.ceil(heapBytes / PAGE),
       usedBytes: s[STATE.usedBytes],
       usedBlocks: s[STATE.usedBlocks],
       peakBytes: s[STATE.peakBytes],
-      smallPages: s[STATE.smallPages],
-      largePages: s[STATE.largePages],
-      freePages: s[STATE.freePages],
-      // Pages between heapStart and heapEnd that someone else grew (memory.grow
-      // from JS, or C code): the allocator skips them.
-      foreignPages: heapBytes / PAGE - s[STATE.smallPages] - s[STATE.largePages] - s[STATE.freePages],
-      freeSpanBytes: s[STATE.freePages] * PAGE,
       memoryBytes,
       memoryPages: memoryBytes / PAGE,
     };
@@ -713,7 +703,7 @@ export class ZeeAlloc {
     }
     return loaded.module;
   }
-  /** A snapshot of every page, block, free span and free list (zee-alloc/inspect). O(heap). */
+  /** A snapshot of every block, free frame, slab and free list (zee-alloc/inspect). O(heap). */
   snapshot() {
     return this._inspect('snapshot').snapshot(this);
   }
@@ -736,8 +726,8 @@ export class ZeeAlloc {
 // (a stale header left inside a live block looks like one).
 const NOT_A_BLOCK = new Set(['ZEE_E_POINTER', 'ZEE_E_HEADER', 'ZEE_E_DOUBLE_FREE']);
 
-// The words of zee_heap_info_t that stats() and config read (through freePages).
-const STATE_WORDS_USED = STATE.freePages + 1;
+// The words of zee_heap_info_t that stats() and config read (through peakBytes).
+const STATE_WORDS_USED = STATE.peakBytes + 1;
 
 // Every public method, bound to its instance by the constructor.
 const BOUND_METHODS = Object.getOwnPropertyNames(ZeeAlloc.prototype).filter((name) => {

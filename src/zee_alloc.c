@@ -643,15 +643,16 @@ static void release(addr p, uint32_t info) {
 }
 
 /* Resizes a block in place: shrinks by freeing the tail, grows over the
- * free frames right after it, and over new memory if those reach the top
- * of the heap.  Returns 0 if it can't. */
+ * free frames right after it.  Returns 0 if it can't.  Why not over new
+ * memory at the top of the heap: a block there would grow the heap while
+ * holes below could hold it (realloc-growth: 1.16x its peak live bytes,
+ * not 1.45x; Lua 1.20x dlmalloc's heap either way). */
 INLINE static int resize(addr p, uint32_t size, uint32_t want) {
   addr end = p + extent(want), old = p + extent(size);
   pool_now = want > ZEE_POOL_MIN;
   if (end <= old)
     release_range(end, old);
-  else if (!absorb(old, old, end) &&
-           !(free_to(old, H.heap_end) && grow(end) && absorb(old, old, end)))
+  else if (!absorb(old, old, end))
     return 0;
   set_meta(p, want | ZEE_TAG_USED);
   return 1;

@@ -7,7 +7,7 @@
 // only the rows with a defined outcome there are tested (see docs/reliability.md).
 import { fresh } from './helpers/instance.mjs';
 import { Shadow } from './helpers/shadow.mjs';
-import { state, meta, spans, PAGE } from './helpers/layout.mjs';
+import { state, meta, blocks, PAGE } from './helpers/layout.mjs';
 import { STATE_WORDS } from '../js/layout.mjs';
 import { ZeeFaultError, ENOMEM, EINVAL } from '../js/zee_alloc.mjs';
 
@@ -16,7 +16,8 @@ const LEVELS = ['unsafe', ...CHECKED];
 const CAP = 256; // pages: huge requests fail on the cap instead of growing gigabytes
 const ZEE_C_FRAME = 20;
 
-// A capped instance with some live blocks (small and large) under a shadow.
+// A capped instance with some live blocks (a frame, a slot, exact and large
+// blocks) under a shadow.
 async function setup(variant) {
   const z = await fresh(variant, { maximumPages: CAP });
   const sh = new Shadow(z);
@@ -39,12 +40,19 @@ const CALLS = {
   malloc_usable_size: (z, p) => z.usableSize(p),
 };
 
+// Two 16 B frames that are buddies: a (the lower half of a 32 B frame) and a + 16.
+function buddies(z) {
+  const ps = Array.from({ length: 8 }, () => z.malloc(8));
+  const a = ps.find((p) => p % 32 === 0 && ps.includes(p + 16));
+  return [a, a + 16];
+}
+
 // Pointer rows: how to make the pointer, and the fault a checked build reports.
 const POINTER_ROWS = [
   ['a static address (the allocator state)', (z) => z.stateAddress & ~15, 'ZEE_E_POINTER'],
   ['a stack address (below the heap)', (z) => state(z).heapStart - 1024, 'ZEE_E_POINTER'],
   [
-    'an interior pointer of a small block',
+    'an interior pointer of a slot',
     (z, sh) => sh.starts.find((p) => sh.blocks.get(p).size === 100) + 32,
     'ZEE_E_HEADER',
   ],
@@ -54,12 +62,23 @@ const POINTER_ROWS = [
     'ZEE_E_HEADER',
   ],
   [
-    'an address in a free page',
+    'an address inside a free frame',
     (z) => {
       const j = z.malloc(5 * PAGE);
+      z.HEAPU8.fill(0x41, j, j + 5 * PAGE); // what the block leaves behind: no header
       z.free(j);
-      return spans(z)[0].start + PAGE + 16;
+      // the largest free frame that j's extent gave back: 16 B into it, the
+      // bytes before are j's old data, not a header
+      const f = blocks(z)
+        .filter((b) => b.state === 'free' && b.address >= j && b.address + b.size <= j + 5 * PAGE)
+        .sort((x, y) => y.size - x.size)[0];
+      return f.address + 16;
     },
+    'ZEE_E_HEADER',
+  ],
+  [
+    'the address of a slab (not a user block)',
+    (z, sh) => sh.starts.find((p) => sh.blocks.get(p).size === 100) & -512, // 112 B slots: a 512 B slab
     'ZEE_E_HEADER',
   ],
   ['an unaligned address (+1)', (z, sh) => sh.starts[0] + 1, 'ZEE_E_POINTER'],
@@ -67,19 +86,38 @@ const POINTER_ROWS = [
   ['a pointer past the heap', (z) => state(z).heapEnd + 16, 'ZEE_E_POINTER'],
   ['a pointer past the memory (0xfffffff0)', () => 0xfffffff0, 'ZEE_E_POINTER'],
   [
-    'a small block already freed (double free)',
+    'a frame block already freed (double free)',
     (z) => {
-      const p = z.malloc(40);
-      z.malloc(40); // keeps the buddy busy: p's frame stays as it was
+      const [a] = buddies(z); // its buddy stays in use: a stays a free 16 B frame
+      z.free(a);
+      return a;
+    },
+    'ZEE_E_DOUBLE_FREE',
+  ],
+  [
+    'a frame block freed and merged with its buddy (double free)',
+    (z) => {
+      const [a, b] = buddies(z);
+      z.free(a);
+      z.free(b); // b's header is buried in a's frame, tagged as merged
+      return b;
+    },
+    'ZEE_E_DOUBLE_FREE',
+  ],
+  [
+    'a slot already freed (double free)',
+    (z) => {
+      const p = z.malloc(40); // 48 B: a slot
+      z.malloc(40); // keeps its slab in use
       z.free(p);
       return p;
     },
     'ZEE_E_DOUBLE_FREE',
   ],
   [
-    'a small block freed and merged with its buddy (double free)',
+    'a slot freed with its slab (double free)',
     (z) => {
-      const p = z.malloc(40);
+      const p = z.malloc(40); // alone in its slab: freeing it frees the slab
       z.free(p);
       return p;
     },
@@ -131,7 +169,7 @@ describe.each(CHECKED)('bad pointers, %s build: a ZeeFaultError before any chang
     'a header overwritten by the block before it: %s throws ZEE_E_HEADER, check() names the damage',
     async (call) => {
       const { z, sh } = await setup(variant);
-      // two 32 B frames side by side: 8 bytes past lo's usable size is hi's header
+      // two 32 B frames side by side: the 8 bytes past lo's usable size are hi's header
       const ps = Array.from({ length: 16 }, () => z.malloc(24));
       const lo = ps.find((p) => ps.includes(p + 32));
       expect(lo).toBeDefined();
@@ -160,7 +198,7 @@ describe.each(CHECKED)('bad pointers, %s build: a ZeeFaultError before any chang
     },
   );
 
-  test("an overwritten large-block header (overflow of the anchor page's last frame) is rejected too", async () => {
+  test('an overwritten header of a large exact block (an overflow of the block below) is rejected too', async () => {
     const { z } = await setup(variant);
     const j = z.malloc(2 * PAGE);
     const saved = z.HEAPU8.slice(j - 8, j);

@@ -47,7 +47,9 @@ async function zoomBlocks() {
     return Object.fromEntries(Object.entries(by).map(([k, v]) => [k, [...v].sort((a, b) => a - b)]));
   });
 }
-const pageOf = (p) => p - 8 - ((p - 8) % PAGE);
+// The page holding a block's payload (where the viewer shows it).
+const pageOf = (p) => p - (p % PAGE);
+const hex = (a) => '0x' + a.toString(16).padStart(8, '0');
 
 beforeAll(async () => {
   srv = await startServer({ port: 0 });
@@ -83,18 +85,20 @@ test('allocate, zoom into a page, select a block there, free, random workload: t
   expect(await page.textContent('#validity')).toContain('valid');
   expect(await page.isHidden('#zoom-panel')).toBe(true);
 
-  // malloc(2000): a block of 2,016 B (usable 2,008; at most POOL_MIN, so in
-  // a SMALL page); its page is a row of the map
+  // malloc(2000): a block of 2,016 B (usable 2,008) in a 2 KiB frame of the
+  // small pool (at most POOL_MIN); its page is a row of the map
   await page.fill('#size', '2000');
   await act('#alloc');
   const p = Number(await page.getAttribute('#blocks div', 'data-ptr'));
   expect(await page.textContent('#message')).toContain(`= 0x${p.toString(16).padStart(8, '0')}, usable 2008 B`);
   s = await stats();
-  expect([s['used-blocks'], s['used-bytes'], s['peak-bytes']]).toEqual([1, 2008, 2008]);
+  expect([s['used-blocks'], s['used-bytes'], s['peak-bytes'], s.padding]).toEqual([1, 2008, 2008, 32]);
   const P = pageOf(p);
   const row = page.locator(`#map svg g.zee-page[data-page="${P}"]`);
-  expect(await row.getAttribute('class')).toBe('zee-page zee-small');
-  expect(await row.locator('title').textContent()).toMatch(/small page: 1 blocks in use \(2\.0 KiB\)/);
+  expect(await row.getAttribute('data-pool')).toBe('small');
+  expect(await row.locator('title').textContent()).toMatch(
+    new RegExp(`^page ${hex(P)}, small pool: 1 in use, \\d+ free frames start here; used `),
+  );
   // the map aggregates: no block of its own in it
   expect(await page.locator('#map svg [data-addr]').count()).toBe(0);
 
@@ -109,7 +113,7 @@ test('allocate, zoom into a page, select a block there, free, random workload: t
   // 2,016 B with the header: it fills the 2 KiB frame that holds it
   expect(await box.getAttribute('data-size')).toBe('2048');
   expect(await box.locator('title').textContent()).toMatch(/in use, block 2048 B, usable 2008 B, padding 32 B/);
-  expect(await page.getAttribute(`#map svg g.zee-page[data-page="${P}"]`, 'class')).toBe('zee-page zee-small zoomed');
+  expect(await page.getAttribute(`#map svg g.zee-page[data-page="${P}"]`, 'class')).toMatch(/ zoomed$/);
 
   // malloc(40): a 48 B slot, slot 0 of a 512 B slab in the same page; the
   // page view draws the slab's words, the slot in use and its 9 free slots
@@ -132,7 +136,7 @@ test('allocate, zoom into a page, select a block there, free, random workload: t
     Object.fromEntries(els.map((e) => [e.dataset.state, e.getAttribute('fill')])),
   );
   expect(new Set([fills.used, fills['free-slot'], fills.slab, fills.free]).size).toBe(4);
-  expect(await page.textContent('#zoom-title')).toMatch(/1 slabs with 9 free slots/);
+  expect(await page.textContent('#zoom-title')).toMatch(/: 2 in use, \d+ free frames, 1 slabs with 9 free slots;/);
   // select the slot in the page view and free it: its slab goes with it
   await page.click(`#zoom svg .zee-block[data-addr="${q}"]`);
   await act('#free');
@@ -141,13 +145,19 @@ test('allocate, zoom into a page, select a block there, free, random workload: t
   drawn = await zoomBlocks();
   expect([drawn.used, drawn.slab, drawn['free-slot']]).toEqual([[p], undefined, undefined]);
 
-  // malloc(100000): a large block; its anchor's row and a large page appear
-  await page.fill('#size', '100000');
+  // malloc(200000): one block of 200,016 B (usable 200,008: 200,008 rounded
+  // up to 16, less the 8 of the next header); it spans pages, at least two of
+  // them whole (their rows name it)
+  await page.fill('#size', '200000');
   await act('#alloc');
   const j = Number(await page.getAttribute('#blocks div', 'data-ptr'));
   s = await stats();
-  expect([s['used-blocks'], s['used-bytes']]).toEqual([2, 2008 + 100000]);
-  expect(await page.locator('#map svg g.zee-large').count()).toBeGreaterThanOrEqual(1);
+  expect([s['used-blocks'], s['used-bytes']]).toEqual([2, 2008 + 200008]);
+  const inside = await page.$$eval(`#map svg g.zee-page[data-block="${j}"]`, (els) =>
+    els.map((e) => Number(e.dataset.page)),
+  );
+  expect(inside.length).toBeGreaterThanOrEqual(2);
+  for (const pg of inside) expect(pg >= j - 8 && pg + PAGE <= j + 200008).toBe(true);
 
   // select the 2,016 B block in the page view, then Free: its bytes are a free frame again
   await page.click(`#zoom svg .zee-block[data-addr="${p}"]`);
@@ -155,14 +165,21 @@ test('allocate, zoom into a page, select a block there, free, random workload: t
   expect(await page.locator(`#zoom svg .zee-block.selected[data-addr="${p}"]`).count()).toBeGreaterThanOrEqual(1);
   await act('#free');
   s = await stats();
-  expect([s['used-blocks'], s['used-bytes'], s['peak-bytes']]).toEqual([1, 100000, 102008]);
+  expect([s['used-blocks'], s['used-bytes'], s['peak-bytes']]).toEqual([1, 200008, 202016]);
   expect(await page.locator(`#zoom svg .zee-block[data-addr="${p}"]`).first().getAttribute('data-state')).toBe('free');
   expect(await page.locator('#blocks div').count()).toBe(1);
 
-  // selecting the large block in the list shows its anchor page, with its part there
+  // selecting the big block in the list shows the page where it starts,
+  // where it is clipped at the page end
   await page.click(`#blocks div[data-ptr="${j}"]`);
   expect(await zoomed()).toBe(pageOf(j));
-  expect((await zoomBlocks()).large).toEqual([j]);
+  expect((await zoomBlocks()).used).toEqual([j]);
+  expect(await page.getAttribute(`#zoom svg .zee-block[data-addr="${j}"]`, 'data-clipped')).toBe('end');
+  // a page inside it: the page view draws it alone, clipped at both ends
+  await page.selectOption('#page', String(inside[0]));
+  await page.waitForFunction((want) => document.body.dataset.zoom === String(want), inside[0]);
+  expect(await page.getAttribute('#zoom svg', 'data-block')).toBe(String(j));
+  expect(await page.locator(`#zoom svg .zee-block[data-addr="${j}"][data-clipped="both"]`).count()).toBe(16);
 
   // bad input is refused with a message, and changes nothing
   await page.fill('#size', '-5');
@@ -172,15 +189,17 @@ test('allocate, zoom into a page, select a block there, free, random workload: t
   expect((await stats())['used-blocks']).toBe(1);
 
   // malloc(5000): 5,008 B with the header, above POOL_MIN (4 KiB): a block of
-  // a MID page, whose row says so (data-pool, its tooltip, the page control)
+  // the mid pool; the page where it ends is a mid page, which its row, its
+  // tooltip and the page control say
   await page.fill('#size', '5000');
   await act('#alloc');
   const m = Number(await page.getAttribute('#blocks div', 'data-ptr'));
-  const midRow = page.locator(`#map svg g.zee-page[data-page="${pageOf(m)}"]`);
+  const M = pageOf(m + 4999);
+  const midRow = page.locator(`#map svg g.zee-page[data-page="${M}"]`);
   expect(await midRow.getAttribute('data-pool')).toBe('mid');
-  expect(await midRow.locator('title').textContent()).toMatch(/mid page: \d+ blocks in use/);
-  expect(await page.textContent(`#page option[value="${pageOf(m)}"]`)).toMatch(/ mid$/);
-  expect(await page.getAttribute(`#map svg g.zee-page[data-page="${P}"]`, 'data-pool')).toBeNull();
+  expect(await midRow.locator('title').textContent()).toMatch(new RegExp(`^page ${hex(M)}, mid pool: `));
+  expect(await page.textContent(`#page option[value="${M}"]`)).toMatch(/ mid$/);
+  expect(await page.getAttribute(`#map svg g.zee-page[data-page="${P}"]`, 'data-pool')).toBe('small');
 
   // the random workload: many operations, the heap still valid in JS and C
   await page.fill('#ops', '300');
@@ -194,20 +213,29 @@ test('allocate, zoom into a page, select a block there, free, random workload: t
   expect(await page.getAttribute('#validity', 'data-ok')).toBe('1');
   expect(s.pages).toBeGreaterThan(2);
   expect(await page.textContent('#message')).toMatch(/random workload \(seed 5\): \d+ allocations, \d+ frees/);
-  // the map: one row per page (runs of span and large pages folded into one row)
+  // the map: one row per page (runs of free pages and of pages inside one block folded into one row)
   const runs = await page.$$eval('#map svg g.zee-page', (els) => els.map((e) => Number(e.dataset.run ?? 1)));
   expect(runs.reduce((a, b) => a + b, 0)).toBe(s.pages);
 
-  // the "page" control zooms too: every small page shows exactly the live
-  // blocks whose header it holds (the viewer's own list of pointers)
-  const small = await page.$$eval('#map svg g.zee-small', (els) => els.map((e) => Number(e.dataset.page)));
-  expect(small.length).toBeGreaterThan(1);
-  for (const pg of small.slice(0, 4)) {
+  // the "page" control zooms too: every page where blocks start shows
+  // exactly the live blocks that start there (the viewer's own list of
+  // pointers), and those that run in from below, clipped
+  const withBlocks = await page.$$eval('#map svg g.zee-page:not([data-block]):not(.zee-free)', (els) =>
+    els.map((e) => Number(e.dataset.page)),
+  );
+  expect(withBlocks.length).toBeGreaterThan(1);
+  for (const pg of withBlocks.slice(0, 4)) {
     await page.selectOption('#page', String(pg));
     await page.waitForFunction((want) => document.body.dataset.zoom === String(want), pg);
-    const drawn = await zoomBlocks();
-    const want = ptrs.filter((q) => pageOf(q) === pg && q % PAGE !== 0).sort((a, b) => a - b); // a page-aligned large block has no bytes here
-    expect([...(drawn.used ?? []), ...(drawn.large ?? [])].sort((a, b) => a - b)).toEqual(want);
+    const boxes = await page.$$eval('#zoom svg .zee-block[data-state="used"]', (els) =>
+      els.map((e) => [Number(e.dataset.addr), e.dataset.clipped ?? '']),
+    );
+    const here = [...new Set(boxes.filter(([, c]) => c !== 'start' && c !== 'both').map(([a]) => a))];
+    expect(here.sort((a, b) => a - b)).toEqual(ptrs.filter((q) => pageOf(q) === pg).sort((a, b) => a - b));
+    for (const [a, c] of boxes.filter(([, c]) => c === 'start' || c === 'both')) {
+      expect(ptrs).toContain(a);
+      expect(a).toBeLessThan(pg);
+    }
   }
 
   mkdirSync(out, { recursive: true });
@@ -218,17 +246,18 @@ test('allocate, zoom into a page, select a block there, free, random workload: t
   await page.click('#unzoom');
   expect(await zoomed()).toBe(0);
   expect(await page.isHidden('#zoom-panel')).toBe(true);
-  await page.selectOption('#page', String(small[0]));
+  await page.selectOption('#page', String(withBlocks[0]));
   await page.keyboard.press('Escape');
   await page.waitForFunction(() => document.body.dataset.zoom === '0');
 
-  // Free all: nothing in use, the page view of a small page shows no block in use
+  // Free all: nothing in use, the page view of the first page shows no block in use
   await act('#free-all', s['used-blocks']);
   s = await stats();
   expect(s['used-blocks']).toBe(0);
   expect(s['used-bytes']).toBe(0);
-  const any = Number(await page.getAttribute('#map svg g.zee-small', 'data-page'));
-  await page.selectOption('#page', String(any));
+  const first = Number(await page.getAttribute('#map svg g.zee-page', 'data-page'));
+  await page.selectOption('#page', String(first));
+  await page.waitForFunction((want) => document.body.dataset.zoom === String(want), first);
   expect((await zoomBlocks()).used).toBeUndefined();
 
   // a new heap from the dev build: fresh stats, the build in the label

@@ -1,30 +1,39 @@
-// The inspector against heaps written by hand, byte by byte, from the layout 6
-// spec (src/zee_alloc.h, js/layout.mjs): exact snapshots and totals, then one
-// damage per rule, each expected as the first violation.  These heaps don't
-// come from the allocator, so the inspector's rules are tested on their own,
-// including states the allocator never produces (a LARGE mark at a page start,
-// an unknown map byte, a free page below first_free).
-import { LAYOUT, STATE, STATE_WORDS } from '../js/layout.mjs';
-import { snapshot, validate, assertValid, renderText, renderSVG, RULES, InspectError } from '../js/inspect.mjs';
+// The heap maps (js/render.mjs) against heaps written by hand, byte by byte,
+// from the layout 7 spec (docs/layout.md, js/layout.mjs): one buddy heap
+// tiled by blocks in use, free frames, slabs and foreign blocks.  The heaps
+// don't come from the allocator, so every row, cell, colour and block box
+// expected below follows from where the test put each block, not from a run.
+import { LAYOUT, STATE } from '../js/layout.mjs';
+import { snapshot, validate, renderText, renderSVG, formatBytes, InspectError } from '../js/inspect.mjs';
 
 const PAGE = LAYOUT.PAGE_SIZE;
-// The bytes a small block of size m occupies (zee_alloc.c extent()).
-const extent = (m) => (m <= LAYOUT.ROUND_MAX ? 2 ** Math.ceil(Math.log2(m)) : m);
-const HEAP_PAGE = 2; // the heap starts at page 2; the state and page map sit in page 0
+const HEAP_PAGE = 2; // the heap's first page; the state and pool map sit in page 0
 const STATE_AT = 1024;
-const MAP_AT = 8192;
+const POOL_MAP_AT = 8192;
+const P = (i) => (HEAP_PAGE + i) * PAGE; // page i of the heap
+// The bytes a block in use of header size m occupies (zee_alloc.c extent()).
+const extent = (m) => (m <= LAYOUT.ROUND_MAX ? 2 ** Math.ceil(Math.log2(m)) : m);
+const hex = (a) => '0x' + a.toString(16).padStart(8, '0');
+
+// Colours the SVG maps use (js/render.mjs): the share in use from green to
+// dark red, slabs in blues, the part of a page below the heap light grey.
+const ALL_USED = '#b10026',
+  ALL_FREE = '#66bd63',
+  OUTSIDE = '#d9d9d9',
+  HATCH = 'url(#zee-hatch)',
+  SLAB_BLUES = ['#c6dbef', '#9ecae1', '#6baed6', '#3182bd', '#08519c'];
 
 /**
- * A hand-written heap of `pages` pages.  Pages are described in any order,
- * then finish() links the free lists (in address order), sets first_free to
- * the first free page, and writes the running totals.
+ * A hand-written heap of `pages` pages from page HEAP_PAGE, its first block
+ * at `heapStart`.  Blocks are laid one after the other with used(), free(),
+ * slab() and foreign(); finish() checks that they tile the heap to its end,
+ * links the free lists (address order, each frame on its pool's list) and
+ * the slab lists, and writes the state block with the running totals.
  */
-function heapOf(pages, { extraPages = 0 } = {}) {
-  const buffer = new ArrayBuffer((HEAP_PAGE + pages + extraPages) * PAGE);
+function heapOf({ pages, heapStart = P(0) + 16 }) {
+  const buffer = new ArrayBuffer((HEAP_PAGE + pages) * PAGE);
   const u32 = new Uint32Array(buffer),
     u8 = new Uint8Array(buffer);
-  const heapStart = HEAP_PAGE * PAGE;
-  const P = (i) => heapStart + i * PAGE;
   const wr = (a, v) => {
     u32[a >>> 2] = v >>> 0;
   };
@@ -32,28 +41,59 @@ function heapOf(pages, { extraPages = 0 } = {}) {
     wr(p - 8, size | tag);
     wr(p - 4, (size | tag) ^ p ^ LAYOUT.SALT);
   };
-  const free = []; // [address, size, pool]
-  const openSlabs = []; // [address, slot size]: slabs with a free slot
-  const freePages = [];
-  const c = { usedBytes: 0, usedBlocks: 0, smallPages: 0, largePages: 0, freePages: 0 };
+  const frames = []; // free frames: [address, size]
+  const openSlabs = []; // slabs with a free slot: [address, slot size]
+  const c = { usedBytes: 0, usedBlocks: 0 };
+  const aligned = (size, what) => {
+    if (h.at % size) throw new Error(`test heap: ${what} of ${size} B at ${hex(h.at)} is not aligned to its size`);
+  };
   const h = {
     buffer,
     u32,
     u8,
-    heapStart,
-    P,
     wr,
     header,
+    heapStart,
     heapEnd: P(pages),
+    at: heapStart,
     src: { buffer, stateAddress: STATE_AT },
-    stateWord: (field) => STATE_AT + 4 * STATE[field],
-    mapAt: (i) => MAP_AT + HEAP_PAGE + i,
+    /** A block in use of header size m; it occupies extent(m). */
+    used(m) {
+      if (m <= LAYOUT.ROUND_MAX) aligned(extent(m), 'a block');
+      const p = h.at;
+      header(p, m, LAYOUT.TAG_USED);
+      c.usedBytes += m - 8;
+      c.usedBlocks++;
+      h.at += extent(m);
+      return p;
+    },
+    free(size) {
+      aligned(size, 'a free frame');
+      const p = h.at;
+      header(p, size, LAYOUT.TAG_FREE);
+      frames.push([p, size]);
+      h.at += size;
+      return p;
+    },
+    /** Free frames from here up to `to`: the largest aligned frame each time. */
+    freeTo(to) {
+      const out = [];
+      while (h.at < to) {
+        let size = LAYOUT.MIN_FRAME;
+        while (h.at % (size * 2) === 0 && h.at + size * 2 <= to) size *= 2;
+        out.push(h.free(size));
+      }
+      return out;
+    },
     /**
-     * The slab at b of `size` bytes: slots of m bytes after its 24 bytes of
-     * words, those of the indexes in `used` in use, the others free and
-     * listed in address order.  Returns the slots' payload addresses.
+     * A slab of `size` bytes with slots of m bytes, those of the indexes in
+     * `used` in use, the others free and on its list in address order.
+     * Returns the slots' payload addresses.
      */
-    slab(b, size, { m, used }) {
+    slab(size, m, used) {
+      aligned(size, 'a slab');
+      const b = h.at;
+      header(b, size, LAYOUT.TAG_SLAB);
       const slots = [];
       for (let s = b + 32; s + m <= b + size; s += m) {
         header(s, m, used.includes(slots.length) ? LAYOUT.TAG_SLOT : LAYOUT.TAG_SLOT_FREE);
@@ -66,92 +106,43 @@ function heapOf(pages, { extraPages = 0 } = {}) {
       c.usedBytes += used.length * (m - 8);
       c.usedBlocks += used.length;
       if (freeSlots.length) openSlabs.push([b, m]);
-      return slots;
+      h.at += size;
+      return { address: b, slots };
     },
-    /**
-     * Small page i tiled from P+16 by blocks [size, 'u' | 'f'] or
-     * [size, 's', { m, used }] (a slab, see slab()); `large`: m of the block
-     * it anchors.  A block in use of size m occupies its extent: up to
-     * ROUND_MAX the power-of-two frame that holds it, above exactly m.
-     * `mid`: a page of the mid pool (map mark MID, its free frames on
-     * mid_lists).
-     */
-    small(i, blocks, { large = 0, loose = false, mid = false } = {}) {
-      const base = P(i);
-      let f = base + 16,
-        used = 0;
-      const out = [];
-      for (const [size, kind, slots] of blocks) {
-        header(f, size, { u: LAYOUT.TAG_SMALL, s: LAYOUT.TAG_SLAB }[kind] ?? LAYOUT.TAG_FREE);
-        out.push(f);
-        if (kind === 'u') {
-          used++;
-          c.usedBytes += size - 8;
-          c.usedBlocks++;
-        } else if (kind === 's') {
-          used++; // the page counts a slab as one block
-          h.slab(f, size, slots);
-        } else free.push([f, size, mid ? 'mid' : 'small']);
-        f += kind === 'u' ? extent(size) : size;
-      }
-      let p = 0;
-      if (large) {
-        p = base + PAGE - (large & 0xffff);
-        if (p !== f)
-          throw new Error(`test heap: page ${i}'s blocks end at ${f - base}, the large block starts at ${p - base}`);
-        header(p, large, LAYOUT.TAG_LARGE);
-        const j = large >>> 16;
-        for (let k = 1; k <= j; k++) u8[MAP_AT + HEAP_PAGE + i + k] = LAYOUT.MAP_LARGE;
-        c.usedBytes += large;
-        c.usedBlocks++;
-        c.largePages += j;
-        used++;
-      } else if (f !== base + PAGE && !loose)
-        throw new Error(`test heap: page ${i}'s blocks end at ${f - base}, not at the page end`);
-      wr(base, LAYOUT.PAGE_TAG | used);
-      wr(base + 4, p);
-      u8[MAP_AT + HEAP_PAGE + i] = mid ? LAYOUT.MAP_MID : LAYOUT.MAP_SMALL;
-      c.smallPages++; // small_pages counts the pages of both pools
-      return { blocks: out, large: p };
+    /** Memory someone else grew: a foreign block (a page boundary to 16 B past one). */
+    foreign(size) {
+      const p = h.at;
+      header(p, size, LAYOUT.TAG_FOREIGN);
+      h.at += size;
+      return p;
     },
-    /** An empty small page: one free frame of each size 16..32768. */
-    emptySmall(i, options) {
-      const blocks = [];
-      for (let s = 16; s <= 32768; s *= 2) blocks.push([s, 'f']);
-      return h.small(i, blocks, options);
+    /** Marks page i as a page of the mid pool. */
+    mid(i) {
+      u8[POOL_MAP_AT + (P(i) >>> 16)] = LAYOUT.POOL_MID;
     },
-    /** k free pages from page i: marked FREE in the map, nothing else. */
-    free(i, k) {
-      for (let n = 0; n < k; n++) {
-        u8[MAP_AT + HEAP_PAGE + i + n] = LAYOUT.MAP_FREE;
-        freePages.push(P(i + n));
-      }
-      c.freePages += k;
-      return P(i);
-    },
-    finish({ spare = 0 } = {}) {
-      wr(STATE_AT + 4 * STATE.magic, LAYOUT.INFO_MAGIC);
-      wr(STATE_AT + 4 * STATE.layout, LAYOUT.VERSION);
-      wr(STATE_AT + 4 * STATE.config, 1);
-      wr(STATE_AT + 4 * STATE.heapStart, heapStart);
-      wr(STATE_AT + 4 * STATE.heapEnd, P(pages));
-      wr(STATE_AT + 4 * STATE.pageMap, MAP_AT);
-      wr(STATE_AT + 4 * STATE.spare, spare);
-      wr(STATE_AT + 4 * STATE.firstFree, freePages.length ? Math.min(...freePages) : P(pages));
-      for (const [pool, at] of [
-        ['small', STATE.lists],
-        ['mid', STATE.midLists],
-      ])
-        for (let k = 0; k < LAYOUT.CLASSES; k++) {
-          const members = free
-            .filter(([, s, p]) => s === LAYOUT.MIN_FRAME << k && p === pool)
+    finish({ cursor = 0 } = {}) {
+      if (h.at !== h.heapEnd) throw new Error(`test heap: the blocks end at ${hex(h.at)}, not at ${hex(h.heapEnd)}`);
+      const st = (field, v, i = 0) => wr(STATE_AT + 4 * (STATE[field] + i), v);
+      st('magic', LAYOUT.INFO_MAGIC);
+      st('layout', LAYOUT.VERSION);
+      st('config', 1);
+      st('heapStart', heapStart);
+      st('heapEnd', h.heapEnd);
+      st('poolMap', POOL_MAP_AT);
+      st('cursor', cursor);
+      const poolOf = (f, size) =>
+        size >= PAGE ? 'lists' : u8[POOL_MAP_AT + (f >>> 16)] === LAYOUT.POOL_MID ? 'midLists' : 'lists';
+      for (const field of ['lists', 'midLists'])
+        for (let k = 0; k < (field === 'lists' ? LAYOUT.CLASSES : LAYOUT.POOL_CLASSES); k++) {
+          const members = frames
+            .filter(([f, s]) => s === LAYOUT.MIN_FRAME << k && poolOf(f, s) === field)
             .map(([f]) => f)
             .sort((a, b) => a - b);
           members.forEach((f, n) => {
             wr(f, members[n + 1] ?? 0);
             wr(f + 4, members[n - 1] ?? 0);
           });
-          wr(STATE_AT + 4 * (at + k), members[0] ?? 0);
+          st(field, members[0] ?? 0, k);
         }
       for (let i = 0; i < LAYOUT.SLAB_LISTS; i++) {
         const members = openSlabs
@@ -162,1120 +153,297 @@ function heapOf(pages, { extraPages = 0 } = {}) {
           wr(b, members[n + 1] ?? 0);
           wr(b + 4, members[n - 1] ?? 0);
         });
-        wr(STATE_AT + 4 * (STATE.slabs + i), members[0] ?? 0);
+        st('slabs', members[0] ?? 0, i);
       }
-      wr(STATE_AT + 4 * STATE.usedBytes, c.usedBytes);
-      wr(STATE_AT + 4 * STATE.usedBlocks, c.usedBlocks);
-      wr(STATE_AT + 4 * STATE.peakBytes, c.usedBytes + 4096);
-      wr(STATE_AT + 4 * STATE.smallPages, c.smallPages);
-      wr(STATE_AT + 4 * STATE.largePages, c.largePages);
-      wr(STATE_AT + 4 * STATE.freePages, c.freePages);
+      st('usedBytes', c.usedBytes);
+      st('usedBlocks', c.usedBlocks);
+      st('peakBytes', c.usedBytes + 4096);
       return h;
     },
   };
   return h;
 }
 
-// The reference heap, 8 pages:
-//   0  small: 16 B in use @16, free 32..8192, 16 KiB in use @16K... up to
-//      the large block at 48 KiB (m = 64 KiB + 16 KiB: 16 KiB here + page 1)
-//   1  the large block's whole page
-//   2  small: 4 KiB in use @4096, the rest free frames (16 @16 .. 2 KiB @2 KiB,
-//      8 KiB @8 KiB, 16 KiB @16 KiB, 32 KiB @32 KiB)
-//   3-4 two free pages
-//   5  foreign (someone else's)
-//   6  a free page
-//   7  the spare: an empty small page
-function reference({ page2: blocks2 } = {}) {
-  const h = heapOf(8);
-  const b0 = [
-    [16, 'u'],
-    [32, 'f'],
-    [64, 'f'],
-    [128, 'f'],
-    [256, 'f'],
-    [512, 'f'],
-    [1024, 'f'],
-    [2048, 'f'],
-    [4096, 'f'],
-    [8192, 'f'],
-    [16384, 'f'],
-    [16384, 'u'],
-  ];
-  const page0 = h.small(0, b0, { large: PAGE + 16384 });
-  const page2 = h.small(
-    2,
-    blocks2 ?? [
-      [16, 'f'],
-      [32, 'f'],
-      [64, 'f'],
-      [128, 'f'],
-      [256, 'f'],
-      [512, 'f'],
-      [1024, 'f'],
-      [2048, 'f'],
-      [4096, 'u'],
-      [8192, 'f'],
-      [16384, 'f'],
-      [32768, 'f'],
-    ],
-    { loose: !!blocks2 },
-  );
-  h.free(3, 2);
-  h.free(6, 1);
-  h.emptySmall(7);
-  h.finish({ spare: h.P(7) });
-  return { h, page0, page2 };
+// The reference heap, 12 pages from 0x00020000; the heap starts at
+// 0x00021000, so the first page's 4,080 bytes below heap_start - 16 are not
+// the heap's (data and stack):
+//   page 0   small pool: 16 B in use @0x21000, free 16 and 32, 64 B in use,
+//            free 128 and 256, a 512 B slab of ten 48 B slots (0 and 3 in
+//            use) @0x21200, free 1 KiB and 2 KiB, 4 KiB in use @0x22000,
+//            free 4 KiB and 16 KiB, then a block of 237,568 B in use from
+//            0x28000 that runs through pages 1-3 into page 4
+//   page 4   mid pool: the big block's last 8 KiB, a 5,008 B block in use
+//            @0x62000 (the cursor after it), then free frames to the page end
+//   pages 5-7 foreign (192 KiB + 16 B from 0x70000)
+//   page 8   free frames 16 B .. 32 KiB after the foreign block's 16 B
+//   pages 9-11 free: 64 KiB and 128 KiB frames (the free run at the top)
+function reference() {
+  const h = heapOf({ pages: 12, heapStart: P(0) + 0x1000 });
+  const r = { h };
+  r.small16 = h.used(16);
+  h.free(16);
+  h.free(32);
+  r.small64 = h.used(64);
+  h.free(128);
+  h.free(256);
+  r.slab = h.slab(512, 48, [0, 3]);
+  h.free(1024);
+  h.free(2048);
+  r.block4k = h.used(4096);
+  r.free4k = h.free(4096);
+  r.free16k = h.free(16384);
+  r.big = h.used(P(4) + 0x2000 - (P(0) + 0x8000));
+  h.mid(4);
+  r.mid = h.used(5008);
+  r.midFrames = h.freeTo(P(5));
+  r.foreign = h.foreign(3 * PAGE + 16);
+  r.page8 = h.freeTo(P(9));
+  r.top = h.freeTo(P(12));
+  h.finish({ cursor: r.mid + 5008 });
+  return r;
 }
 
-const rules = (v) => v.violations.map((x) => x.rule);
-function expectFirst(h, rule, address) {
-  const v = validate(h.src);
-  expect(v.ok).toBe(false);
-  expect(v.violations[0]).toMatchObject(address === undefined ? { rule } : { rule, address });
-  for (const x of v.violations) expect(RULES[x.rule]).toBeDefined();
-  return v.violations;
+// The rows of a text map (lines that start with an address or a run of pages).
+const textRows = (text) => text.split('\n').filter((l) => /^(0x[0-9a-f]{8}| {11}\S)/.test(l));
+// The cells between the bars of a text row.
+const cellsOf = (row) => row.slice(row.indexOf('|') + 1, row.lastIndexOf('|'));
+// One SVG row (<g class="zee-page" ...>) by page address.
+const svgRow = (svg, page) => svg.split('\n').find((l) => l.includes(`data-page="${page}"`));
+/** The colour of every slice of an overview row (null: the background shows), from its paths. */
+function sliceColors(row, slices, width = 1024) {
+  const out = new Array(slices).fill(null);
+  for (const [, fill, d] of row.matchAll(/<path fill="([^"]+)" d="([^"]+)"\/>/g))
+    for (const [, x, w] of d.matchAll(/M([\d.]+) 0h([\d.]+)v16h-[\d.]+z/g)) {
+      const from = Math.round(((Number(x) - 150) * slices) / width);
+      const n = Math.round((Number(w) * slices) / width);
+      for (let k = from; k < from + n; k++) out[k] = fill;
+    }
+  return out;
 }
 
-describe('a hand-written heap: every page kind', () => {
-  test('the walk finds every page, block, large block, span and free list, and exact totals', () => {
-    const { h, page0, page2 } = reference();
-    const s = snapshot(h.src);
-    const P = h.P;
-    expect(s.violations).toEqual([]);
-    expect(s.pages.map((p) => p.kind)).toEqual([
-      'small',
-      'large',
-      'small',
-      'free-span',
-      'free-span',
-      'foreign',
-      'free-span',
-      'small',
-    ]);
-    expect(s.pages.map((p) => p.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
-    expect(s.pages[0]).toMatchObject({
-      count: 3,
-      usedBlocks: 2,
-      freeFrames: 10,
-      large: P(0) + 49152,
-      limit: P(0) + 49152,
-      spare: false,
-      corrupt: false,
-    });
-    expect(s.pages[1]).toMatchObject({ kind: 'large', large: P(0) + 49152 });
-    expect(s.pages[7]).toMatchObject({ spare: true, count: 0, usedBlocks: 0, freeFrames: 12 });
-    expect(s.large).toEqual([
-      {
-        address: page0.large,
-        anchor: P(0),
-        size: PAGE + 16384,
-        usable: PAGE + 16384,
-        pages: 1,
-        inPage: 16384,
-        end: P(2),
-      },
-    ]);
-    expect(s.spans).toEqual([
-      { address: P(3), pages: 2, bytes: 2 * PAGE },
-      { address: P(6), pages: 1, bytes: PAGE },
-    ]);
-    expect(s.pages.filter((p) => p.kind === 'free-span').map((p) => p.span)).toEqual([P(3), P(3), P(6)]);
-    expect(s.firstFree).toBe(P(3));
-    // the anchor's blocks, ending with the large block's part in the page
-    expect(s.pages[0].blocks.map((b) => [b.address - P(0), b.size, b.state])).toEqual([
-      [16, 16, 'used'],
-      ...[32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384].map((x) => [x, x, 'free']),
-      [32768, 16384, 'used'],
-      [49152, 16384, 'large'],
-    ]);
-    expect(s.blocks.filter((b) => b.state === 'used').map((b) => b.address)).toEqual([
-      page0.blocks[0],
-      page0.blocks[11],
-      page2.blocks[8],
-    ]);
-    expect(s.freeLists[0].members).toEqual([P(2) + 16, P(7) + 16]);
-    expect(s.freeLists[11].members).toEqual([P(2) + 32768, P(7) + 32768]);
-    expect(s.counters).toMatchObject({ usedBlocks: 4, smallPages: 3, largePages: 1, freePages: 3 });
-
-    const used = 8 + 16376 + 4088 + PAGE + 16384;
-    const freeFrames = 32768 - 32 - 8 * 10 + (65536 - 16 - 4096) - 8 * 11 + (65536 - 16) - 8 * 12;
-    expect(s.totals).toMatchObject({
-      heapBytes: 8 * PAGE,
-      pages: 8,
-      pagesByKind: { small: 3, large: 1, 'free-span': 3, foreign: 1, corrupt: 0 },
-      usedBytes: used,
-      usedBlocks: 4,
-      usedSmall: 3,
-      usedLarge: 1,
-      freeFrameBytes: freeFrames,
-      freeFrames: 10 + 11 + 12,
-      freeSpanBytes: 3 * PAGE,
-      freeSpans: 2,
-      freeBytes: freeFrames + 3 * PAGE,
-      freeListMembers: 33,
-      freeListBytes: freeFrames,
-      // page 0: header, 12 block headers, the large header; pages 2 and 7: header, 12 block headers
-      metadataBytes: 8 + 8 * 12 + 8 + 8 + 8 * 12 + 8 + 8 * 12,
-      reservedBytes: 16,
-      foreignBytes: PAGE,
-      corruptBytes: 0,
-      largestFreeBlock: 2 * PAGE,
-    });
-    const t = s.totals;
-    expect(
-      t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes + t.paddingBytes + t.foreignBytes + t.corruptBytes,
-    ).toBe(t.heapBytes);
-    expect(t.fragmentation).toBeCloseTo(1 - (2 * PAGE) / t.freeBytes, 12);
-    expect(JSON.parse(JSON.stringify(s))).toEqual(s);
-    expect(assertValid(h.src)).toEqual({ ok: true, violations: [] });
+describe('the reference heap', () => {
+  let r, s;
+  beforeAll(() => {
+    r = reference();
+    s = snapshot(r.h.src);
   });
 
-  test('free pages hold nothing: whatever their bytes say, the map alone makes them free', () => {
-    const { h } = reference();
-    new Uint32Array(h.buffer, h.P(3), (2 * PAGE) / 4).fill(0xdeadbeef);
-    new Uint32Array(h.buffer, h.P(6), PAGE / 4).fill(0x5a450001); // even a small page's tag
-    expect(validate(h.src)).toEqual({ ok: true, violations: [] });
+  test('is sound, and the snapshot has the blocks the test wrote', () => {
+    expect(validate(r.h.src)).toEqual({ ok: true, violations: [] });
+    expect(s.pages.map((p) => p.address)).toEqual(Array.from({ length: 12 }, (_, i) => P(i)));
+    expect(s.blocks.find((b) => b.address === r.big)).toMatchObject({ state: 'used', size: 237568 });
+    expect(s.totals.usedBlocks).toBe(7); // 16, 64, two slots, 4 KiB, the big block, 5,008
   });
 
-  test('a large block that starts on the page boundary (size a multiple of 64 KiB) and one inside its anchor only', () => {
-    const h = heapOf(4);
-    const full = [];
-    for (let s = 16; s <= 32768; s *= 2) full.push([s, s === 16 ? 'u' : 'f']);
-    const a = h.small(0, full, { large: 2 * PAGE }); // header in the anchor's last 8 bytes, pages 1-2
-    const b = h.small(
-      3,
-      [
-        [16, 'u'],
-        [32, 'f'],
-        [64, 'f'],
-        [128, 'f'],
-        [256, 'f'],
-        [512, 'f'],
-        [1024, 'f'],
-        [2048, 'f'],
-        [4096, 'f'],
-        [8192, 'f'],
-        [16384, 'f'],
-      ],
-      { large: 32768 },
-    );
-    h.finish();
-    const s = snapshot(h.src);
-    expect(s.violations).toEqual([]);
-    expect(a.large).toBe(h.P(1));
-    expect(s.large).toEqual([
-      { address: h.P(1), anchor: h.P(0), size: 2 * PAGE, usable: 2 * PAGE, pages: 2, inPage: 0, end: h.P(3) },
-      { address: h.P(3) + 32768, anchor: h.P(3), size: 32768, usable: 32768, pages: 0, inPage: 32768, end: h.P(4) },
-    ]);
-    expect(b.large).toBe(h.P(3) + 32768);
-    expect(s.pages.map((p) => p.kind)).toEqual(['small', 'large', 'large', 'small']);
-    expect(s.totals.reservedBytes).toBe(0);
-    expect(s.totals.usedBytes).toBe(8 + 2 * PAGE + 8 + 32768);
-    const t = s.totals;
-    expect(t.usedBytes + t.freeBytes + t.metadataBytes + t.paddingBytes).toBe(t.heapBytes);
-  });
-
-  test('extents: a block in use up to ROUND_MAX fills its power-of-two frame (the rest is padding), one above takes exactly its size; a free page holds the cursor', () => {
-    const h = heapOf(2);
-    const fr = (...sizes) => sizes.map((x) => [x, 'f']);
-    const { blocks } = h.small(0, [
-      ...fr(16, 32, 64, 128, 256, 512, 1024, 2048),
-      [3008, 'u'], // @4096: the 4 KiB frame
-      [112, 'u'], // @8192: the 128 B frame
-      ...fr(128, 256, 512, 1024, 2048, 4096),
-      [4208, 'u'], // @16384: exactly 4,208 B
-      ...fr(16, 128, 256, 512, 1024, 2048, 8192, 32768),
-    ]);
-    h.free(1, 1);
-    h.finish();
-    // the cursor is a hint: anywhere, even a free page, is no violation
-    h.wr(h.stateWord('cursor'), h.P(1) + 40);
-    const s = snapshot(h.src);
-    expect(s.violations).toEqual([]);
-    expect(s.cursor).toBe(h.P(1) + 40);
-    const used = s.blocks.filter((b) => b.state === 'used').map((b) => [b.address - h.P(0), b.size, b.usable]);
-    expect(used).toEqual([
-      [4096, 4096, 3000],
-      [8192, 128, 104],
-      [16384, 4208, 4200],
-    ]);
-    expect(blocks.map((f) => f - h.P(0)).slice(8, 11)).toEqual([4096, 8192, 8320]);
-    expect(blocks[blocks.length - 1] - h.P(0)).toBe(32768);
-    const t = s.totals;
-    expect(t).toMatchObject({
-      usedBytes: 3000 + 104 + 4200,
-      usedSmall: 3,
-      paddingBytes: 4096 - 3008 + 128 - 112,
-      reservedBytes: 8,
-    });
-    expect(t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes + t.paddingBytes).toBe(t.heapBytes);
-    expect(renderText(s, { page: h.P(0) })).toMatch(/in use\s+4096 B, usable 3000 B/);
-    // one byte granule more and the 4 KiB block's frame is 8 KiB, past the next block: the walk reads a header inside its frame no more
-    h.header(blocks[8], 4112, LAYOUT.TAG_SMALL);
-    expect(validate(h.src).violations[0]).toMatchObject({ rule: 'ZEE_C_FRAME', address: blocks[8] + 4112 });
-  });
-
-  test('heap_start 0 is an empty heap (nothing taken yet): no pages, no violations; a counter set there is ZEE_C_TOTALS', () => {
-    const h = heapOf(1);
-    h.wr(h.stateWord('magic'), LAYOUT.INFO_MAGIC);
-    h.wr(h.stateWord('layout'), LAYOUT.VERSION);
-    h.wr(h.stateWord('config'), 2);
-    const s = snapshot(h.src);
-    expect(s).toMatchObject({
-      heapStart: 0,
-      pages: [],
-      blocks: [],
-      violations: [],
-      config: { validation: 'dev', threads: false },
-    });
-    expect(s.totals.heapBytes).toBe(0);
-    h.wr(h.stateWord('usedBlocks'), 1);
-    expectFirst(h, 'ZEE_C_TOTALS', h.stateWord('usedBlocks'));
-  });
-});
-
-describe('one damage, one rule: the first violation names it', () => {
-  test.each([
-    [
-      'a small block header overwritten',
-      'ZEE_C_FRAME',
-      (h, r) => {
-        h.wr(r.page0.blocks[0] - 8, 0x41414141);
-        return r.page0.blocks[0];
-      },
-    ],
-    [
-      'a check word flipped',
-      'ZEE_C_FRAME',
-      (h, r) => {
-        h.u32[(r.page2.blocks[8] - 4) >>> 2] ^= 0x100;
-        return r.page2.blocks[8];
-      },
-    ],
-    [
-      'the MERGED tag (4) met by the walk',
-      'ZEE_C_FRAME',
-      (h, r) => {
-        const f = r.page2.blocks[3];
-        h.header(f, 128, LAYOUT.TAG_MERGED);
-        return f;
-      },
-    ],
-    [
-      'a free frame that is not a power of two',
-      'ZEE_C_FRAME',
-      (h, r) => {
-        const f = r.page2.blocks[7];
-        h.header(f, 2048 - 16, LAYOUT.TAG_FREE);
-        return f;
-      },
-    ],
-    [
-      'a small block running past the page end',
-      'ZEE_C_FRAME',
-      (h) => {
-        const f = h.P(7) + 32768;
-        h.header(f, 32768 + 16, LAYOUT.TAG_SMALL);
-        return f;
-      },
-    ],
-    [
-      'a block whose size fits but whose extent (the 2 KiB frame of 1,040 B) runs past the page end',
-      'ZEE_C_FRAME',
-      (h) => {
-        const f = h.P(7) + 32768,
-          g = f + 31728;
-        h.header(f, 31728, LAYOUT.TAG_SMALL);
-        h.header(g, 1040, LAYOUT.TAG_SMALL);
-        return g;
-      },
-    ],
-    [
-      'a block that runs into the anchored large block',
-      'ZEE_C_FRAME',
-      (h, r) => {
-        const f = r.page0.blocks[11];
-        h.header(f, 16384 + 32, LAYOUT.TAG_SMALL);
-        return f;
-      },
-    ],
-    [
-      "a page's count off by one",
-      'ZEE_C_COUNT',
-      (h) => {
-        h.u32[h.P(2) >>> 2] += 1;
-        return h.P(2);
-      },
-    ],
-    [
-      'a small page tag overwritten',
-      'ZEE_C_PAGE',
-      (h) => {
-        h.wr(h.P(2), 3);
-        return h.P(2);
-      },
-    ],
-    [
-      'a large-block field pointing outside its page',
-      'ZEE_C_PAGE',
-      (h) => {
-        h.wr(h.P(2) + 4, h.P(3) + 16);
-        return h.P(2) + 4;
-      },
-    ],
-    [
-      'ANCHOR_ONLY on a page that anchors no large block',
-      'ZEE_C_PAGE',
-      (h) => {
-        h.wr(h.P(2) + 4, LAYOUT.ANCHOR_ONLY);
-        return h.P(2) + 4;
-      },
-    ],
-    [
-      'ANCHOR_ONLY on an anchor whose lower part holds blocks: they go uncounted',
-      'ZEE_C_COUNT',
-      (h) => {
-        h.u32[(h.P(0) + 4) >>> 2] |= LAYOUT.ANCHOR_ONLY;
-        return h.P(0);
-      },
-    ],
-    [
-      'an empty small page that is not the spare',
-      'ZEE_C_COUNT',
-      (h) => {
-        h.wr(h.stateWord('spare'), 0);
-        return h.P(7);
-      },
-    ],
-    [
-      'a spare that is not a small page (found before the pages, as zee_check() does)',
-      'ZEE_C_PAGE',
-      (h) => {
-        h.wr(h.stateWord('spare'), h.P(3));
-        return h.P(3);
-      },
-    ],
-    [
-      'a LARGE map mark at a page start',
-      'ZEE_C_PAGE',
-      (h) => {
-        h.u8[h.mapAt(5)] = LAYOUT.MAP_LARGE;
-        return h.P(5);
-      },
-    ],
-    [
-      'an unknown map mark',
-      'ZEE_C_PAGE',
-      (h) => {
-        h.u8[h.mapAt(5)] = 9;
-        return h.P(5);
-      },
-    ],
-    [
-      'a large block header with another tag',
-      'ZEE_C_LARGE',
-      (h, r) => {
-        h.header(r.page0.large, PAGE + 16384, LAYOUT.TAG_SMALL);
-        return r.page0.large;
-      },
-    ],
-    [
-      'a large block size that does not end on a page boundary',
-      'ZEE_C_LARGE',
-      (h, r) => {
-        h.header(r.page0.large, PAGE + 16384 + 16, LAYOUT.TAG_LARGE);
-        return r.page0.large;
-      },
-    ],
-    [
-      'a large block below 32 KiB',
-      'ZEE_C_LARGE',
-      (h) => {
-        const p = h.P(7) + 49152;
-        h.header(p, 16384, LAYOUT.TAG_LARGE);
-        h.wr(h.P(7) + 4, p);
-        h.header(h.P(7) + 32768, 16384, LAYOUT.TAG_FREE);
-        return p;
-      },
-    ],
-    [
-      'a large block running past the heap end',
-      'ZEE_C_LARGE',
-      (h, r) => {
-        h.header(r.page0.large, 9 * PAGE + 16384, LAYOUT.TAG_LARGE);
-        return r.page0.large;
-      },
-    ],
-    [
-      "a large block's page not marked LARGE",
-      'ZEE_C_LARGE',
-      (h, r) => {
-        h.u8[h.mapAt(1)] = LAYOUT.MAP_SMALL;
-        return r.page0.large;
-      },
-    ],
-    [
-      'a free page below first_free',
-      'ZEE_C_SPAN',
-      (h) => {
-        h.wr(h.stateWord('firstFree'), h.P(4));
-        return h.P(3);
-      },
-    ],
-    [
-      'first_free past every free page',
-      'ZEE_C_SPAN',
-      (h) => {
-        h.wr(h.stateWord('firstFree'), h.P(8));
-        return h.P(3);
-      },
-    ],
-    [
-      'a foreign page marked free, below first_free',
-      'ZEE_C_SPAN',
-      (h) => {
-        h.u8[h.mapAt(5)] = LAYOUT.MAP_FREE;
-        h.wr(h.stateWord('firstFree'), h.P(6));
-        return h.P(3);
-      },
-    ],
-    [
-      'a free-list link to a block in use',
-      'ZEE_C_LIST',
-      (h, r) => {
-        h.wr(r.page2.blocks[0], r.page2.blocks[8]);
-        return r.page2.blocks[8];
-      },
-    ],
-    [
-      'a free-list link outside the heap',
-      'ZEE_C_LIST',
-      (h, r) => {
-        h.wr(r.page2.blocks[0], 0xfffffff0);
-        return 0xfffffff0;
-      },
-    ],
-    [
-      'a broken free-list back link',
-      'ZEE_C_LIST',
-      (h) => {
-        h.wr(h.P(7) + 16 + 4, 0);
-        return h.P(7) + 16;
-      },
-    ],
-    [
-      'a free-list loop',
-      'ZEE_C_LIST',
-      (h) => {
-        h.wr(h.P(7) + 16, h.P(2) + 16);
-        return h.P(2) + 16;
-      },
-    ],
-    [
-      'a free frame on the list of another size',
-      'ZEE_C_LIST',
-      (h) => {
-        h.wr(h.stateWord('lists') + 4, h.P(2) + 16);
-        return h.P(2) + 16;
-      },
-    ],
-    [
-      'a free frame on no list',
-      'ZEE_C_LIST_COUNT',
-      (h) => {
-        h.wr(h.stateWord('lists') + 4 * 11, h.P(7) + 32768);
-        h.wr(h.P(7) + 32768 + 4, 0);
-        return h.P(2) + 32768;
-      },
-    ],
-    ...['usedBytes', 'usedBlocks', 'smallPages', 'largePages', 'freePages'].map((name) => [
-      `the running total ${name} off by one`,
-      'ZEE_C_TOTALS',
-      (h) => {
-        h.u32[h.stateWord(name) >>> 2] += 1;
-        return h.stateWord(name);
-      },
-    ]),
-    [
-      'a peak below the bytes in use',
-      'ZEE_C_TOTALS',
-      (h) => {
-        h.wr(h.stateWord('peakBytes'), 10);
-        return h.stateWord('peakBytes');
-      },
-    ],
-    [
-      'the magic',
-      'ZEE_C_STATE',
-      (h) => {
-        h.wr(h.stateWord('magic'), 0);
-        return STATE_AT;
-      },
-    ],
-    [
-      'the layout version',
-      'ZEE_C_STATE',
-      (h) => {
-        h.wr(h.stateWord('layout'), 2);
-        return STATE_AT;
-      },
-    ],
-    [
-      'heap bounds past the memory',
-      'ZEE_C_STATE',
-      (h) => {
-        h.wr(h.stateWord('heapEnd'), h.buffer.byteLength + PAGE);
-        return h.stateWord('heapStart');
-      },
-    ],
-    [
-      'a page map outside the memory',
-      'ZEE_C_STATE',
-      (h) => {
-        h.wr(h.stateWord('pageMap'), h.buffer.byteLength - 2);
-        return h.stateWord('pageMap');
-      },
-    ],
-    [
-      'a page map pointer moved up by a page',
-      'ZEE_C_STATE',
-      (h) => {
-        h.wr(h.stateWord('pageMap'), MAP_AT + 1);
-        return h.stateWord('pageMap');
-      },
-    ],
-    [
-      'a mark on the page below the heap',
-      'ZEE_C_STATE',
-      (h) => {
-        h.u8[h.mapAt(-1)] = LAYOUT.MAP_SMALL;
-        return h.stateWord('pageMap');
-      },
-    ],
-    [
-      'an unknown config word',
-      'ZEE_C_STATE',
-      (h) => {
-        h.wr(h.stateWord('config'), 0x103);
-        return h.stateWord('config');
-      },
-    ],
-    [
-      'first_free off a page boundary',
-      'ZEE_C_STATE',
-      (h) => {
-        h.wr(h.stateWord('firstFree'), h.P(3) - 16);
-        return h.stateWord('firstFree');
-      },
-    ],
-  ])('%s: %s', (_, rule, damage) => {
-    const r = reference();
-    expect(validate(r.h.src).ok).toBe(true);
-    const at = damage(r.h, r);
-    expectFirst(r.h, rule, at);
-    // the damaged heap still snapshots and draws
-    const s = snapshot(r.h.src);
-    expect(renderText(s)).toMatch(new RegExp(`INVALID: \\d+ violation\\(s\\); first ${rule}`));
-    expect(renderSVG(s)).toContain('class="zee-invalid"');
-  });
-
-  test('structural damage written with the builder: a block past the page end (ZEE_C_FRAME), two free buddies (ZEE_C_BUDDY)', () => {
-    const frames = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384].map((s) => [s, 'f']);
-    // 16 KiB in use at 32 KiB, then a block of 32 KiB at 48 KiB: 16 KiB past the page end
-    let r = reference({ page2: [...frames, [16384, 'u'], [32768, 'u']] });
-    expectFirst(r.h, 'ZEE_C_FRAME', r.page2.blocks[12]);
-    // the free 128 @128 split into two free 64 B buddies, both on the 64 B list
-    r = reference({
-      page2: [
-        [16, 'f'],
-        [32, 'f'],
-        [64, 'f'],
-        [64, 'f'],
-        [64, 'f'],
-        [256, 'f'],
-        [512, 'f'],
-        [1024, 'f'],
-        [2048, 'f'],
-        [4096, 'u'],
-        [8192, 'f'],
-        [16384, 'f'],
-        [32768, 'f'],
-      ],
-    });
-    expect(snapshot(r.h.src).freeLists[2].members).toEqual([
-      r.h.P(0) + 64,
-      r.h.P(2) + 64,
-      r.h.P(2) + 128,
-      r.h.P(2) + 192,
-      r.h.P(7) + 64,
-    ]);
-    expectFirst(r.h, 'ZEE_C_BUDDY', r.h.P(2) + 128);
-  });
-
-  test('an unreadable page: the rest of it is one corrupt block, the bytes still add up, and the map marks it', () => {
-    const { h, page2 } = reference();
-    h.wr(page2.blocks[5] - 8, 0);
-    const s = snapshot(h.src);
-    expect(s.violations[0]).toMatchObject({ rule: 'ZEE_C_FRAME', address: page2.blocks[5] });
-    const bad = s.blocks.find((b) => b.state === 'corrupt');
-    expect(bad).toMatchObject({ address: page2.blocks[5], page: h.P(2), size: h.P(3) - 8 - page2.blocks[5] });
-    expect(s.pages[2].corrupt).toBe(true);
-    const t = s.totals;
-    expect(t.corruptBytes).toBe(bad.size);
-    expect(
-      t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes + t.paddingBytes + t.foreignBytes + t.corruptBytes,
-    ).toBe(t.heapBytes);
-    // no ZEE_C_TOTALS noise from a walk that could not count everything
-    expect(rules(validate(h.src))).not.toContain('ZEE_C_TOTALS');
-    const row = renderText(s, { collapse: false })
-      .split('\n')
-      .find((l) => l.startsWith(`0x${h.P(2).toString(16).padStart(8, '0')}`));
-    expect(row).toMatch(/^\S+ small  \|!+\| 0u 5f CORRUPT$/); // every cell holds some of the unreadable part
-    const zoom = renderSVG(s, { page: h.P(2) });
-    expect(zoom).toContain(`class="zee-block zee-corrupt" data-addr="${page2.blocks[5]}"`);
-  });
-
-  test('links far outside memory never throw or hang', () => {
-    const { h } = reference();
-    h.wr(h.stateWord('firstFree'), 0xfff00000);
-    h.wr(h.stateWord('lists') + 12, 0xfffffff0);
-    h.wr(h.P(0) + 4, 0xffff0000);
-    h.wr(h.P(7), 0xffffffff);
-    const v = validate(h.src);
-    expect(rules(v)).toEqual(expect.arrayContaining(['ZEE_C_SPAN', 'ZEE_C_PAGE', 'ZEE_C_LIST']));
-  });
-
-  test('a large block of several pages: each of its pages must be marked LARGE, and the spare may be in use', () => {
-    const h = heapOf(5);
-    const full = [];
-    for (let s = 16; s <= 32768; s *= 2) full.push([s, s === 16 ? 'u' : 'f']);
-    const a = h.small(0, full, { large: 3 * PAGE }); // pages 1-3
-    h.free(4, 1);
-    h.finish({ spare: h.P(0) }); // the spare, serving blocks again
-    expect(validate(h.src)).toEqual({ ok: true, violations: [] });
-    expect(snapshot(h.src).pages.map((p) => p.kind)).toEqual(['small', 'large', 'large', 'large', 'free-span']);
-    h.u8[h.mapAt(2)] = LAYOUT.MAP_FREE; // the middle page
-    expectFirst(h, 'ZEE_C_LARGE', a.large);
-    expect(validate(h.src).violations[0].message).toMatch(/its page 0x00040000 has map mark 1, expected LARGE/);
-  });
-
-  test('a small block of a whole page (65,520 B, the largest) is sound', () => {
-    const h = heapOf(1);
-    const {
-      blocks: [b],
-    } = h.small(0, [[PAGE - 16, 'u']]);
-    h.finish();
-    const s = snapshot(h.src);
-    expect(s.violations).toEqual([]);
-    expect(s.blocks).toEqual([
-      { address: b, page: h.P(0), size: PAGE - 16, usable: LAYOUT.MAX_SMALL, state: 'used', class: -1 },
-    ]);
-    expect(s.totals).toMatchObject({ usedBytes: LAYOUT.MAX_SMALL, metadataBytes: 16, reservedBytes: 8 });
-  });
-});
-
-describe('slabs written by hand', () => {
-  // Page 0: 16 B in use, free frames 32..256, a full slab of ten 48 B slots
-  // at 512, free frames 1024..4096, an 8 KiB slab of seven 1,040 B slots at
-  // 8 KiB (slots 0 and 3 in use), free frames of 16 and 32 KiB.
-  function slabPage() {
-    const h = heapOf(1);
-    const fr = (...sizes) => sizes.map((x) => [x, 'f']);
-    const { blocks } = h.small(0, [
-      [16, 'u'],
-      ...fr(32, 64, 128, 256),
-      [512, 's', { m: 48, used: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] }],
-      ...fr(1024, 2048, 4096),
-      [8192, 's', { m: 1040, used: [0, 3] }],
-      ...fr(16384, 32768),
-    ]);
-    h.finish();
-    return { h, small: blocks[0], full: blocks[5], open: blocks[9] };
-  }
-
-  // Page 0 anchors a large block from P + at to its end (and counts it).
-  function anchor(h, at) {
-    const large = h.P(0) + at;
-    h.wr(h.P(0) + 4, large);
-    h.u32[h.P(0) >>> 2]++;
-    h.header(large, PAGE - at, LAYOUT.TAG_LARGE);
-  }
-
-  test('every slab and slot, the slab list and the totals, to the byte', () => {
-    const { h, full, open } = slabPage();
-    const s = snapshot(h.src);
-    expect(s.violations).toEqual([]);
-    expect([full, open].map((b) => b - h.P(0))).toEqual([512, 8192]);
-    expect(s.slabs.map((x) => [x.address, x.size, x.slotSize, x.slots, x.usedSlots, x.freeSlots, x.listed])).toEqual([
-      [full, 512, 48, 10, 10, 0, false],
-      [open, 8192, 1040, 7, 2, 5, true],
-    ]);
-    expect(s.slabs[1].freeList).toEqual([1, 2, 4, 5, 6].map((i) => open + 32 + 1040 * i));
-    expect(s.slabLists[65]).toEqual({ index: 65, slotSize: 1040, slabSize: 8192, members: [open] });
-    expect(s.pages[0]).toMatchObject({ count: 3, usedBlocks: 13, freeFrames: 9, slabs: 2, freeSlots: 5 });
-    const t = s.totals;
-    expect(t).toMatchObject({
-      usedBytes: 8 + 10 * 40 + 2 * 1032,
-      usedBlocks: 13,
-      usedSlots: 12,
-      freeSlots: 5,
-      freeSlotBytes: 5 * 1032,
-      slabs: 2,
-      // the page word and the slot at P+8; 11 block headers; each slab's 24 B of words and its slot headers
-      metadataBytes: 16 + 8 * 11 + (24 + 8 * 10) + (24 + 8 * 7),
-      // the page end's slot; the 1,040 B slab's tail (8192 - 32 - 7 * 1040); the 48 B slab has none
-      reservedBytes: 8 + 880,
-      paddingBytes: 0,
-    });
-    expect(t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes + t.paddingBytes).toBe(t.heapBytes);
-  });
-
-  // Damage the allocator never makes, so only the inspector is asked: each
-  // the first violation, at its address.
-  test.each([
-    [
-      'slots of 1,040 B in a 16 KiB slab (not the slab size of its slots)',
-      'ZEE_C_SLAB',
-      (h) => {
-        const b = h.P(0) + 16384;
-        h.header(b, 16384, LAYOUT.TAG_SLAB);
-        h.slab(b, 16384, { m: 1040, used: [0] });
-        return [b + 32, /slots of 1040 B live in slabs of 8192 B, not 16384 B/];
-      },
-    ],
-    [
-      'a slab whose own rules hold but which runs into the large block above it',
-      'ZEE_C_FRAME',
-      (h) => {
-        // a large block from P+20 KiB: the 8 KiB slab at 16 KiB runs 4 KiB into it
-        anchor(h, 20480);
-        const b = h.P(0) + 16384;
-        h.header(b, 8192, LAYOUT.TAG_SLAB);
-        h.slab(b, 8192, { m: 1040, used: [0] });
-        return [
-          b,
-          /slab 0x[0-9a-f]+ \(header at 0x[0-9a-f]+\) of small page 0x[0-9a-f]+: its 8192 B run to 0x[0-9a-f]+, past the large block/,
-        ];
-      },
-    ],
-    [
-      'a slab of a wrong slot size that also runs into the large block: its own rule first, as zee_check() checks',
-      'ZEE_C_SLAB',
-      (h) => {
-        anchor(h, 20480);
-        const b = h.P(0) + 16384;
-        h.header(b, 8192, LAYOUT.TAG_SLAB);
-        h.slab(b, 8192, { m: 1024, used: [0] });
-        return [b + 32, /slot 0's size 1024 B is not a slot size/];
-      },
-    ],
-  ])('%s: %s', (_, rule, damage) => {
-    const { h } = slabPage();
-    const [address, message] = damage(h);
-    const v = expectFirst(h, rule, address);
-    expect(v[0].message).toMatch(message);
-    expect(renderText(snapshot(h.src))).toMatch(new RegExp(`INVALID: \\d+ violation\\(s\\); first ${rule}`));
-  });
-});
-
-describe('mid pages written by hand (map mark MID)', () => {
-  // 0  SMALL: 16 B in use, free frames 32..32768 (on lists)
-  // 1  MID: free frames 16..256, a slab of 48 B slots at 512 (2 in use),
-  //    free 1024, 2048, an exact block of 8 KiB in use at 4 KiB (malloc(8184):
-  //    above POOL_MIN, 4 KiB), free 4 KiB at 12 KiB, 16 KiB in use at 16 KiB,
-  //    free 32 KiB (its frames on mid_lists)
-  // 2  MID: free frames 16..16384, anchoring a large block of 32 KiB + 1 page
-  // 3  that large block's page
-  // 4  the spare: an empty MID page
-  // 5  a free page
-  function midHeap() {
-    const h = heapOf(6);
-    const fr = (...sizes) => sizes.map((x) => [x, 'f']);
-    const small = h.small(0, [[16, 'u'], ...fr(32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)]);
-    const mid = h.small(
-      1,
-      [
-        ...fr(16, 32, 64, 128, 256),
-        [512, 's', { m: 48, used: [0, 1] }],
-        ...fr(1024, 2048),
-        [8192, 'u'],
-        [4096, 'f'],
-        [16384, 'u'],
-        [32768, 'f'],
-      ],
-      { mid: true },
-    );
-    const anchor = h.small(2, fr(16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384), {
-      large: PAGE + 32768,
-      mid: true,
-    });
-    h.emptySmall(4, { mid: true });
-    h.free(5, 1);
-    h.finish({ spare: h.P(4) });
-    return { h, small, mid, anchor };
-  }
-
-  test('MID pages are walked like small pages: blocks, a slab, an anchored large block, the spare; frames on mid_lists', () => {
-    const { h, mid, anchor } = midHeap();
-    const P = h.P;
-    const s = snapshot(h.src);
-    expect(s.violations).toEqual([]);
-    expect(s.pages.map((p) => [p.kind, p.pool])).toEqual([
-      ['small', 'small'],
-      ['small', 'mid'],
-      ['small', 'mid'],
-      ['large', undefined],
-      ['small', 'mid'],
-      ['free-span', undefined],
-    ]);
-    expect(s.pages[1]).toMatchObject({ count: 3, usedBlocks: 4, freeFrames: 9, slabs: 1, freeSlots: 8 });
-    expect(s.pages[2]).toMatchObject({ count: 1, large: anchor.large, limit: anchor.large });
-    expect(s.pages[4]).toMatchObject({ spare: true, count: 0, freeFrames: 12 });
-    expect(s.large).toEqual([
-      {
-        address: anchor.large,
-        anchor: P(2),
-        size: PAGE + 32768,
-        usable: PAGE + 32768,
-        pages: 1,
-        inPage: 32768,
-        end: P(4),
-      },
-    ]);
-    // the slab in the mid page is on its slab list
-    expect(s.slabs.map((b) => [b.address, b.page, b.listed])).toEqual([[mid.blocks[5], P(1), true]]);
-    expect(s.slabLists[3].members).toEqual([mid.blocks[5]]);
-    // lists: SMALL page 0's frames only; mid_lists: those of pages 1, 2 and 4, in address order
-    expect(s.freeLists.map((l) => l.members)).toEqual(s.freeLists.map((l) => (l.size === 16 ? [] : [P(0) + l.size])));
-    expect(s.midLists[0].members).toEqual([P(1) + 16, P(2) + 16, P(4) + 16]);
-    expect(s.midLists[5].members).toEqual([P(2) + 512, P(4) + 512]); // page 1's 512 B is a slab
-    expect(s.midLists[11].members).toEqual([P(1) + 32768, P(4) + 32768]);
-    expect(s.midLists[8].members).toEqual([P(1) + 12288, P(2) + 4096, P(4) + 4096]); // page 1's past its 8 KiB block
-    expect(s.pages[1].blocks.find((b) => b.address === P(1) + 4096)).toMatchObject({ size: 8192, usable: 8184 });
-    const t = s.totals;
-    expect(t).toMatchObject({
-      pagesByKind: { small: 4, large: 1, 'free-span': 1, foreign: 0, corrupt: 0 },
-      freeFrames: 11 + 9 + 11 + 12,
-      freeListMembers: 11 + 9 + 11 + 12,
-      freeListBytes: t.freeFrameBytes,
-      usedBlocks: 1 + 2 + 2 + 1,
-      usedBytes: 8 + 2 * 40 + 8184 + 16376 + PAGE + 32768,
-    });
-    expect(s.counters).toMatchObject({ smallPages: 4, largePages: 1, freePages: 1 });
-    expect(
-      t.usedBytes + t.freeBytes + t.metadataBytes + t.reservedBytes + t.paddingBytes + t.foreignBytes + t.corruptBytes,
-    ).toBe(t.heapBytes);
-    // text: MID pages labelled `mid`, the rest as before
-    const rows = renderText(s, { collapse: false })
-      .split('\n')
-      .filter((l) => /^0x[0-9a-f]{8} /.test(l));
-    expect(rows.map((r) => r.slice(11, 17).trim())).toEqual(['small', 'mid', 'mid', 'large', 'mid', 'free']);
-    expect(rows[4]).toMatch(/\|\.+\| 0u 12f spare$/);
-    // SVG: the three MID pages carry data-pool="mid" and an outline, the SMALL one neither
-    const svg = renderSVG(s, { collapse: false });
-    const rowOf = (i) => svg.split('\n').find((l) => l.includes(`data-page="${P(i)}"`));
-    for (const i of [1, 2, 4]) expect(rowOf(i)).toMatch(/data-pool="mid".*fill="none" stroke="#[0-9a-f]{6}"/);
-    for (const i of [0, 3, 5]) expect(rowOf(i)).not.toMatch(/data-pool|fill="none"/);
-    expect(rowOf(1)).toContain('<title>' + `0x${P(1).toString(16).padStart(8, '0')} mid page: 4 blocks in use`);
-  });
-
-  test('a SMALL-only heap draws as before: no mid label, legend line or outline', () => {
-    const s = snapshot(reference().h.src);
-    expect(renderText(s)).not.toMatch(/\bmid\b/);
-    expect(renderSVG(s)).not.toMatch(/data-pool|mid page/);
-  });
-
-  test.each([
-    [
-      'a frame of a MID page on lists[c]',
-      'ZEE_C_LIST',
-      (h) => {
-        // mid_lists[0] = [P1+16, P2+16, P4+16]: P1+16 moved to the head of lists[0] (empty)
-        const f = h.P(1) + 16;
-        h.wr(h.stateWord('midLists'), h.P(2) + 16);
-        h.wr(h.P(2) + 16 + 4, 0);
-        h.wr(h.stateWord('lists'), f);
-        h.wr(f, 0);
-        return [f, /^free list 16: 0x00030010 is a free frame of mid page 0x00030000, whose frames go on mid_lists/];
-      },
-    ],
-    [
-      'a frame of a SMALL page on mid_lists[c]',
-      'ZEE_C_LIST',
-      (h) => {
-        // lists[1] = [P0+32]: moved to the head of mid_lists[1]
-        const f = h.P(0) + 32,
-          old = h.u32[(h.stateWord('midLists') + 4) >>> 2];
-        h.wr(h.stateWord('lists') + 4, 0);
-        h.wr(h.stateWord('midLists') + 4, f);
-        h.wr(f, old);
-        h.wr(old + 4, f);
-        return [f, /^mid list 32: 0x00020020 is a free frame of small page 0x00020000, whose frames go on lists/];
-      },
-    ],
-    [
-      'a frame of a MID page on the mid list of another size',
-      'ZEE_C_LIST',
-      (h) => {
-        h.wr(h.stateWord('midLists') + 4, h.P(1) + 16);
-        return [h.P(1) + 16, /^mid list 32: 0x[0-9a-f]+ is a free frame of 16 B/];
-      },
-    ],
-    [
-      'a broken back link in a mid list',
-      'ZEE_C_LIST',
-      (h) => {
-        h.wr(h.P(4) + 32768 + 4, 0);
-        return [h.P(4) + 32768, /^mid list 32768: 0x[0-9a-f]+ links back to 0x00000000/];
-      },
-    ],
-    [
-      'a mid-list link outside the heap',
-      'ZEE_C_LIST',
-      (h) => {
-        h.wr(h.P(1) + 64, 0xfffffff0);
-        return [0xfffffff0, /^mid list 64: link 0xfffffff0 \(from 0x[0-9a-f]+\) is not a block address/];
-      },
-    ],
-    [
-      'a frame of a MID page on no list',
-      'ZEE_C_LIST_COUNT',
-      (h) => {
-        h.wr(h.stateWord('midLists') + 4 * 11, h.P(4) + 32768);
-        h.wr(h.P(4) + 32768 + 4, 0);
-        return [h.P(1) + 32768, /of mid page 0x00030000 is on no free list/];
-      },
-    ],
-    ...[4, 5, 7, 8, 10, 14, 255].map((bad) => [
-      `map mark ${bad} on a MID page`,
-      'ZEE_C_PAGE',
-      (h) => {
-        h.u8[h.mapAt(1)] = bad;
-        return [h.P(1), new RegExp(`page 0x00030000 has map mark ${bad}, none of NONE, FREE, SMALL, LARGE, MID`)];
-      },
-    ]),
-    [
-      'the MID spare marked 5 (found before the pages)',
-      'ZEE_C_PAGE',
-      (h) => {
-        h.u8[h.mapAt(4)] = 5;
-        return [h.P(4), /the spare 0x00060000 is not a small page/];
-      },
-    ],
-    [
-      'a mid list head set while heap_start is 0',
-      'ZEE_C_STATE',
-      (h) => {
-        h.wr(h.stateWord('heapStart'), 0);
-        h.wr(h.stateWord('heapEnd'), 0);
-        h.wr(h.stateWord('firstFree'), 0);
-        h.wr(h.stateWord('spare'), 0);
-        for (const field of ['lists', 'slabs']) for (let i = 0; i < 66; i++) h.wr(h.stateWord(field) + 4 * i, 0);
-        for (let c = 0; c < LAYOUT.CLASSES; c++) h.wr(h.stateWord('midLists') + 4 * c, c === 7 ? h.P(1) + 2048 : 0);
-        return [h.stateWord('heapEnd'), /a free list \(lists or mid_lists\)/];
-      },
-    ],
-    [
-      "a MID page's mark made LARGE (no large block reaches it)",
-      'ZEE_C_PAGE',
-      (h) => {
-        h.u8[h.mapAt(1)] = LAYOUT.MAP_LARGE;
-        return [h.P(1), /is marked LARGE .* but no large block reaches it/];
-      },
-    ],
-  ])('%s: %s', (_, rule, damage) => {
-    const r = midHeap();
-    expect(validate(r.h.src).ok).toBe(true);
-    const [at, message] = damage(r.h, r);
-    const v = expectFirst(r.h, rule, at);
-    expect(v[0].message).toMatch(message);
-    const s = snapshot(r.h.src);
-    if (rule !== 'ZEE_C_STATE')
-      expect(renderText(s)).toMatch(new RegExp(`INVALID: \\d+ violation\\(s\\); first ${rule}`));
-    expect(renderSVG(s)).toContain('class="zee-invalid"');
-  });
-});
-
-describe('renderers on a hand-written heap', () => {
-  test('renderText: a row per page with kind, cells and notes; a page listing with `page`', () => {
-    const { h } = reference();
-    const s = snapshot(h.src);
+  test('renderText: one row per page, labelled by pool or by what fills it, with cells and notes', () => {
     const text = renderText(s, { collapse: false });
     const lines = text.trimEnd().split('\n');
     expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(80);
-    const rows = lines.filter((l) => /^0x[0-9a-f]{8} /.test(l));
-    expect(rows.map((r) => r.slice(11, 17).trim())).toEqual([
-      'small',
-      'large',
-      'small',
-      'free',
-      'free',
-      'other',
-      'free',
-      'small',
+    expect(lines[0]).toBe(
+      `zee_alloc heap 0x00021000..0x000e0000: 12 pages (${formatBytes(0xe0000 - 0x21000)}) of 896 KiB memory`,
+    );
+    expect(lines[1]).toMatch(/^in use 241 KiB in 7 blocks \| free /); // 8+56+80+4088+237560+5000 B
+    const rows = textRows(text);
+    expect(rows.map((row) => row.slice(0, 17).trimEnd())).toEqual([
+      '0x00020000 small',
+      '0x00030000 block',
+      '0x00040000 block',
+      '0x00050000 block',
+      '0x00060000 mid',
+      '0x00070000 other',
+      '0x00080000 other',
+      '0x00090000 other',
+      '0x000a0000 free',
+      '0x000b0000 free',
+      '0x000c0000 free',
+      '0x000d0000 free',
     ]);
-    expect(rows[0]).toMatch(/\|[#%:.=]+\| 2u 10f \+L$/);
-    expect(rows[0]).toMatch(/=+\|/); // the large block's part ends the anchor's row
-    expect(rows[1]).toMatch(/\|=+\| 80 KiB block$/);
-    expect(rows[3]).toMatch(/\|-+\| 2p free$/);
-    expect(rows[5]).toMatch(/\|~+\|$/);
-    expect(rows[7]).toMatch(/\|\.+\| 0u 12f spare$/);
-    const list = renderText(s, { page: h.P(0) + 100 });
-    expect(list).toMatch(/page 0x00020000: small, 2 blocks in use/);
-    expect(list.split('\n').filter((l) => /^  0x/.test(l)).length).toBe(13);
-    expect(list).toMatch(/large block 81920 B, 16384 B here \+ 1 pages/);
-    expect(() => renderText(s, { page: h.P(8) })).toThrow(/is not a page of this heap/);
+    // 42 cells of 1,560 B.  Page 0: the first 4,080 B are below the heap
+    // (blank, 3 cells), the 16 KiB free frame at 16 KiB (cells 11-20: 16..32 KiB,
+    // all but the last free), the big block from 32 KiB to the end (cells 21-41)
+    const p0 = cellsOf(rows[0]);
+    expect(p0).toHaveLength(42);
+    expect(p0.slice(0, 3)).toBe('   ');
+    expect(p0.slice(11, 20)).toBe('.........');
+    expect(p0[20]).toBe(':'); // free to 0x27ff8, then the big block's header
+    expect(p0.slice(21)).toBe('#'.repeat(21));
+    // the 4 KiB block in use, 0x21ff8..0x22ff8 (8,184..12,280 B): all of cell
+    // 6, most of cells 5 and 7 (the rest free)
+    expect(p0.slice(5, 8)).toBe('%#%');
+    // the blocks that start in page 0: six in use (two of them slots), eight
+    // free frames, one slab; the big block runs on past the page
+    expect(rows[0]).toMatch(/\| 6u 8f 1s >$/);
+    for (const row of rows.slice(1, 4)) expect(row).toMatch(/\|#{42}\| in 232 KiB block$/);
+    // page 4: the big block's end, the 5,008 B block, then seven free frames (16 B .. 32 KiB)
+    expect(rows[4]).toMatch(/\|#{4}.*\.{20}\| < 1u 7f$/);
+    for (const row of rows.slice(5, 8)) expect(row).toMatch(/\|~{42}\| 192 KiB foreign$/);
+    // page 8 (free frames after the foreign block's last 16 bytes) to the
+    // heap end: all free, in one free run of 65,520 B + 192 KiB
+    for (const row of rows.slice(8)) expect(row).toMatch(/\|\.{42}\| in 256 KiB free$/);
+    expect(text).toMatch(/^legend: # in use {2}\. free {2}% mostly in use {2}: mostly free$/m);
   });
 
-  test('renderSVG overview: a row per page, the small ones as 64 slices coloured by the share in use', () => {
-    const { h } = reference();
-    const s = snapshot(h.src);
+  test('collapse folds runs of 3+ alike pages: inside one block, foreign, free; never pages with blocks of their own', () => {
+    const rows = textRows(renderText(s));
+    expect(rows.map((row) => row.slice(0, 17).trimEnd())).toEqual([
+      '0x00020000 small',
+      '0x00030000 block',
+      '           block',
+      '0x00060000 mid',
+      '0x00070000 other',
+      '           other',
+      '0x000a0000 free',
+      '           free',
+    ]);
+    expect(rows[2]).toMatch(/\| {2}\.\.\. 2 pages to 0x0005ffff +\|$/);
+    expect(rows[5]).toMatch(/\| {2}\.\.\. 2 pages to 0x0009ffff +\|$/);
+    expect(rows[7]).toMatch(/\| {2}\.\.\. 3 pages to 0x000dffff +\|$/);
+    // narrower: fewer cells, every line still fits
+    const narrow = renderText(s, { columns: 60 });
+    expect(Math.max(...narrow.split('\n').map((l) => l.length))).toBeLessThanOrEqual(60);
+    expect(cellsOf(textRows(narrow)[1])).toBe('#'.repeat(22));
+  });
+
+  test('renderText `page`: the blocks that overlap the page, one per line, clipped ones saying so', () => {
+    const list = renderText(s, { page: P(0) + 100, columns: 120 });
+    const lines = list.trimEnd().split('\n');
+    const blocks = lines.filter((l) => /^ {2}0x/.test(l));
+    // the part below the heap, 13 blocks and the slab's 10 slots
+    expect(blocks).toHaveLength(1 + 13 + 10);
+    expect(blocks[0]).toBe('  0x00020000 not heap     4080 B below heap_start (data and stack)');
+    expect(blocks[1]).toBe('  0x00021000 in use         16 B, usable 8 B');
+    expect(blocks[2]).toBe('  0x00021010 free frame     16 B (list 16)');
+    expect(blocks[7]).toBe('  0x00021200 slab          512 B: 10 slots of 48 B, 2 in use');
+    expect(blocks[8]).toBe('  0x00021220 slot           48 B, usable 40 B, in slab 0x00021200');
+    expect(blocks[9]).toBe('  0x00021250 free slot      48 B, in slab 0x00021200');
+    // the big block ends at 0x61ff8: 200 KiB past the page
+    expect(blocks.at(-1)).toBe('  0x00028000 in use     237568 B, usable 237560 B; 200 KiB past the page');
+    expect(lines.slice(3, 6)).toEqual([
+      'page 0x00020000, small pool: 6 in use, 8 free frames, 1 slab start here',
+      byteWords(s.pages[0]),
+      'a block runs on past the page end',
+    ]);
+
+    // page 4, of the mid pool: the big block comes in from below; the cursor is here
+    const mid = renderText(s, { page: P(4) });
+    const midBlocks = mid.split('\n').filter((l) => /^ {2}0x/.test(l));
+    expect(midBlocks[0]).toBe('  0x00028000 in use     237568 B, usable 237560 B; from 224 KiB before the page');
+    expect(midBlocks[1]).toBe('  0x00062000 in use       5008 B, usable 5000 B');
+    expect(midBlocks[2]).toBe('  0x00063390 free frame     16 B (mid list 16)');
+    expect(midBlocks).toHaveLength(9);
+    expect(mid).toMatch(/^the cursor \(where the next exact block goes first\) is at 0x00063390$/m);
+    // a page inside the big block: one line for the whole page
+    const inner = renderText(s, { page: P(2) });
+    expect(inner).toMatch(/^page 0x00040000: inside block 0x00028000 \(in use, 237568 B\), page 3 of its 5$/m);
+    // one line, cut to the 80 columns
+    expect(inner.split('\n').filter((l) => /^ {2}0x/.test(l))).toEqual([
+      '  0x00028000 in use     237568 B, usable 237560 B; from 96 KiB before, to 72....',
+    ]);
+    expect(renderText(s, { page: P(2), columns: 100 })).toMatch(/; from 96 KiB before, to 72\.0 KiB past the page$/m);
+    // a foreign page
+    expect(renderText(s, { page: P(6) })).toMatch(
+      /^page 0x00080000: inside foreign block 0x00070000 \(192 KiB\): not zee_alloc's$/m,
+    );
+    // a free page: its free run
+    expect(renderText(s, { page: P(10) })).toMatch(/^in the free run of 256 KiB from 0x000a0010$/m);
+    expect(() => renderText(s, { page: P(12) })).toThrow(/is not a page of this heap/);
+  });
+
+  test('renderSVG overview: a row per page, its slices coloured by what their bytes hold', () => {
     const svg = renderSVG(s, { collapse: false });
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
     expect(svg).not.toMatch(/href="http|<script|@import|url\((?!#zee-hatch)/);
-    expect(svg).toContain('data-slices="64"');
-    const rowsDrawn = [...svg.matchAll(/<g class="zee-page zee-([a-z-]+)" data-page="(\d+)"/g)].map((m) => [
-      m[1],
-      Number(m[2]),
-    ]);
-    expect(rowsDrawn).toEqual(s.pages.map((p) => [p.kind, p.address]));
-    // the spare is all free: one run of the "0% in use" colour over the bar
-    const spare = svg.split('\n').find((l) => l.includes(`data-page="${h.P(7)}"`));
-    expect(spare).toMatch(/<path fill="#66bd63" d="M150 0h1024v16h-1024z"\/>/);
-    // page 2: slice 4 (4 KiB..5 KiB) holds the 4 KiB block in use: deep red
-    const p2 = svg.split('\n').find((l) => l.includes(`data-page="${h.P(2)}"`));
-    expect(p2).toMatch(/<path fill="#b10026" d="M214 0h64v16h-64z"\/>/); // slices 4-7: the 4 KiB block
+    expect(svg).toContain('data-slices="64" data-rows="12" data-rows-shown="12"');
+    const rowsDrawn = [...svg.matchAll(/<g class="zee-page zee-([a-z]+)" data-page="(\d+)" data-pool="(\w+)"/g)];
+    expect(rowsDrawn.map((m) => [Number(m[2]), m[1], m[3]])).toEqual(
+      s.pages.map((p) => [p.address, p.kind, p.address === P(4) ? 'mid' : 'small']),
+    );
+    // page 0, 64 slices of 1 KiB: 4 below the heap (4,080 B and 8 of metadata),
+    // the 4 KiB block at 8..12 KiB, the free 4 KiB and 16 KiB frames at
+    // 12..32 KiB, the big block from 32 KiB; the slab (0x21200..0x21400) in slice 4
+    const p0 = sliceColors(svgRow(svg, P(0)), 64);
+    expect(p0.slice(0, 4)).toEqual(Array(4).fill(OUTSIDE));
+    expect(p0.slice(8, 11)).toEqual(Array(3).fill(ALL_USED));
+    expect(p0.slice(12, 32)).toEqual(Array(20).fill(ALL_FREE));
+    expect(p0.slice(32)).toEqual(Array(32).fill(ALL_USED));
+    // at 128 slices of 512 B, slice 9 (0x21200..0x21400) is the slab: 2 of
+    // its 10 slots and its 24 B of words in use, a quarter of its bytes
+    const fine = sliceColors(svgRow(renderSVG(s, { collapse: false, slices: 128 }), P(0)), 128);
+    expect(fine[9]).toBe(SLAB_BLUES[1]);
+    expect(cellsOf(textRows(renderText(s, { columns: 166, collapse: false }))[0])[9]).toBe('s');
+    // a thin line where each block of 1 KiB or more starts: 1 KiB and 2 KiB
+    // free, 4 KiB in use, 4 KiB and 16 KiB free, the big block
+    const ticks = /<path class="zee-starts"[^>]* d="([^"]+)"/.exec(svgRow(svg, P(0)))[1];
+    expect(ticks.match(/M/g)).toHaveLength(6);
+    expect(ticks).toContain('M661.88 0v16'); // the big block's header at 0x27ff8: 150 + 32760 / 64 px
+    // a page inside the big block: all in use, and it names the block
+    const inner = svgRow(svg, P(2));
+    expect(sliceColors(inner, 64)).toEqual(Array(64).fill(ALL_USED));
+    expect(inner).toContain(`data-block="${r.big}"`);
+    expect(inner).toMatch(
+      /<title>page 0x00040000: inside block 0x00028000 \(in use, 237568 B\), page 3 of its 5<\/title>/,
+    );
+    // the mid page is outlined; foreign pages hatched; free pages green
+    expect(svgRow(svg, P(4))).toMatch(/<rect x="151" y="1" width="1022" height="14" fill="none" stroke="#2166ac"/);
+    expect(svgRow(svg, P(0))).not.toContain('fill="none"');
+    expect(sliceColors(svgRow(svg, P(6)), 64)).toEqual(Array(64).fill(HATCH));
+    expect(sliceColors(svgRow(svg, P(10)), 64)).toEqual(Array(64).fill(ALL_FREE));
+    expect(svgRow(svg, P(0))).toMatch(/<text x="1182" y="12" fill="#222222">6u 8f 1s &gt;<\/text><\/g>$/);
+    // folded: the same pages in 8 rows, the runs counted
+    const folded = renderSVG(s);
+    expect([...folded.matchAll(/data-run="(\d+)"/g)].map((m) => Number(m[1]))).toEqual([2, 2, 3]);
+    expect(folded).toContain('data-rows="8"');
     expect(() => renderSVG(s, { slices: 3 })).toThrow(InspectError);
   });
 
-  test('renderSVG zoom: one page, every block a box with its address, state and tooltip', () => {
-    const { h, page0 } = reference();
-    const s = snapshot(h.src);
-    const svg = renderSVG(s, { page: h.P(0) });
-    expect(svg).toContain(`class="zee-zoom" data-page="${h.P(0)}" data-kind="small"`);
-    const boxes = new Map(
-      [...svg.matchAll(/class="zee-block zee-(\w+)" data-addr="(\d+)" data-state="\w+" data-size="(\d+)"/g)].map(
-        (m) => [Number(m[2]), [m[1], Number(m[3])]],
-      ),
+  test('renderSVG zoom: the blocks that overlap one page, each a box with its address, state and tooltip', () => {
+    const svg = renderSVG(s, { page: r.slab.slots[3] });
+    expect(svg).toContain(`class="zee-zoom" data-page="${P(0)}" data-kind="${s.pages[0].kind}" data-pool="small"`);
+    const boxes = new Map();
+    for (const m of svg.matchAll(
+      /class="zee-block zee-([\w-]+)" data-addr="(\d+)" data-state="[\w-]+" data-size="(\d+)"/g,
+    ))
+      boxes.set(Number(m[2]), [m[1], Number(m[3])]);
+    expect([...boxes.keys()]).toEqual(
+      s.blocks.filter((b) => b.address >= r.small16 && b.address <= r.big).map((b) => b.address),
     );
-    expect([...boxes.keys()]).toEqual(s.pages[0].blocks.map((b) => b.address));
-    expect(boxes.get(page0.blocks[0])).toEqual(['used', 16]);
-    expect(boxes.get(page0.large)).toEqual(['large', 16384]);
-    expect(svg).toContain(`<title>0x${page0.blocks[0].toString(16).padStart(8, '0')}: in use, block 16 B, usable 8 B`);
-    // the 16 KiB free frame at 16 KiB: line 4 (4 KiB per line) from x=90, 4 lines of 1024 px
-    expect((svg.match(new RegExp(`data-addr="${h.P(0) + 16384}"`, 'g')) || []).length).toBe(4);
-    const large = renderSVG(s, { page: h.P(1) });
-    expect(large).toContain(
-      `class="zee-block zee-large" data-addr="${page0.large}" data-state="large" data-size="${PAGE + 16384}"`,
+    expect(boxes.get(r.small16)).toEqual(['used', 16]);
+    expect(boxes.get(r.slab.address)).toEqual(['slab', 512]);
+    expect(boxes.get(r.slab.slots[0])).toEqual(['used', 48]);
+    expect(boxes.get(r.slab.slots[1])).toEqual(['free-slot', 48]);
+    expect(boxes.get(r.big)).toEqual(['used', 237568]);
+    expect(svg).toContain(`<title>0x00021000: in use, block 16 B, usable 8 B (header at 0x00020ff8)</title>`);
+    expect(svg).toContain(`data-slab="${r.slab.address}"`);
+    // the big block fills lines 8-15 (4 KiB each) and runs past the page
+    const bigBoxes = [...svg.matchAll(new RegExp(`<rect [^>]*data-addr="${r.big}"[^>]*>`, 'g'))];
+    expect(bigBoxes).toHaveLength(8);
+    expect(bigBoxes[0][0]).toContain('data-clipped="end"');
+    expect(svg).toContain('usable 237560 B (header at 0x00027ff8); 200 KiB past the page</title>');
+    // the 16 KiB free frame at 16 KiB: lines 4-7
+    expect(svg.match(new RegExp(`data-addr="${r.free16k}"`, 'g'))).toHaveLength(4);
+    // below the heap: line 0, from x=90 for 4,080 B of 4 KiB (1020 px)
+    expect(svg).toContain('<rect x="90" y="0" width="1020" height="18" fill="#d9d9d9" class="zee-outside">');
+    // page 1: the big block alone, clipped both ways, one box per line
+    const inner = renderSVG(s, { page: P(1) });
+    const innerBoxes = [...inner.matchAll(/class="zee-block zee-used" data-addr="(\d+)"[^>]*data-clipped="both"/g)];
+    expect(innerBoxes.map((m) => Number(m[1]))).toEqual(Array(16).fill(r.big));
+    expect(inner).toContain(`data-block="${r.big}"`);
+    // one line of 64 KiB: the big block is one box from 0x8000 to the page end (clipped there)
+    expect(renderSVG(s, { page: P(0), lines: 1 })).toContain(
+      `<rect x="602" y="0" width="512" height="18" fill="#d7301f" class="zee-block zee-used" data-addr="${r.big}"`,
     );
-    expect(renderSVG(s, { page: h.P(5) })).toContain('not zee_alloc&#39;s');
+    // foreign pages: a hatched box with its own state
+    expect(renderSVG(s, { page: P(6) })).toMatch(
+      new RegExp(`fill="url\\(#zee-hatch\\)" class="zee-block zee-foreign" data-addr="${r.foreign}"`),
+    );
+    // the mid page: its frames on the mid lists
+    const mid = renderSVG(s, { page: P(4) });
+    expect(mid).toContain('data-pool="mid"');
+    expect(mid).toContain(`<title>${hex(r.midFrames.at(-1))}: free frame of 32 KiB (on mid list 32768)</title>`);
   });
 
   test('bad renderer arguments throw InspectError with code ZEE_BAD_ARGUMENT', () => {
-    const { h } = reference();
-    const s = snapshot(h.src);
     const bad = [
       () => renderSVG({}),
       () => renderText(null),
@@ -1288,8 +456,11 @@ describe('renderers on a hand-written heap', () => {
       () => renderSVG(s, { page: 0 }),
       () => renderSVG(s, { lines: 3 }),
       () => renderSVG(s, { collapse: 1 }),
+      () => renderSVG(s, { title: 5 }),
       () => renderText(s, { columns: 20 }),
+      () => renderText(s, { collapse: 'no' }),
       () => renderText(s, 5),
+      () => renderText({ ...s, layoutVersion: 6 }),
     ];
     for (const f of bad) {
       let err;
@@ -1302,28 +473,133 @@ describe('renderers on a hand-written heap', () => {
       expect(err).toMatchObject({ name: 'InspectError', code: 'ZEE_BAD_ARGUMENT' });
       expect(err.message).toMatch(/^zee_alloc inspect: (renderSVG|renderText): /);
     }
-    expect(() => snapshot({ buffer: h.buffer, stateAddress: 3 })).toThrow(
-      expect.objectContaining({ code: 'ZEE_BAD_ARGUMENT' }),
+    expect(() => formatBytes(-1)).toThrow(InspectError);
+    expect([0, 512, 1536, 65536, 237568, 1153434].map(formatBytes)).toEqual([
+      '0 B',
+      '512 B',
+      '1.5 KiB',
+      '64 KiB',
+      '232 KiB',
+      '1.1 MiB',
+    ]);
+  });
+});
+
+// A page's byte breakdown as the text map's zoom prints it.
+function byteWords(p) {
+  const parts = [`used ${formatBytes(p.usedBytes)}`, `free ${formatBytes(p.freeBytes)}`];
+  if (p.slabBytes) parts.push(`slab ${formatBytes(p.slabBytes)}`);
+  if (p.foreignBytes) parts.push(`foreign ${formatBytes(p.foreignBytes)}`);
+  if (p.metadataBytes) parts.push(`metadata ${formatBytes(p.metadataBytes)}`);
+  return parts.join(', ');
+}
+
+describe('slabs: S where they are mostly in use, s where mostly free slots', () => {
+  // One page; the heap starts at 8 KiB.  Three 8 KiB slabs of seven 1,040 B
+  // slots, all in use, then one with only slot 0 in use (its 880 B tail
+  // unused), then free 8 KiB and 16 KiB frames.
+  function slabHeap() {
+    const h = heapOf({ pages: 1, heapStart: P(0) + 0x2000 });
+    const full = [0, 1, 2].map(() => h.slab(8192, 1040, [0, 1, 2, 3, 4, 5, 6]));
+    const open = h.slab(8192, 1040, [0]);
+    h.free(8192);
+    h.free(16384);
+    return { h: h.finish(), full, open };
+  }
+
+  test('the text map and the SVG tell full slabs from emptier ones; the zoom lists their slots', () => {
+    const { h, full, open } = slabHeap();
+    const s = snapshot(h.src);
+    expect(s.violations).toEqual([]);
+    expect(s.totals.slabs).toBe(4);
+    // 42 cells of 1,560 B: 8,176 B below the heap (cells 0-4), the full
+    // slabs to 0x27ff8 and slot 0 of the open one (cells 5-21), its free
+    // slots and tail (22-25), the free frames (26-41)
+    const [row] = textRows(renderText(s));
+    expect(cellsOf(row)).toBe(' '.repeat(5) + 'S'.repeat(17) + 's'.repeat(4) + '.'.repeat(16));
+    expect(row).toMatch(/\| 22u 2f 4s$/); // 3 x 7 + 1 slots in use
+    const colors = sliceColors(svgRow(renderSVG(s), P(0)), 64);
+    expect(colors.slice(8, 32)).toEqual(Array(24).fill(SLAB_BLUES[4]));
+    expect(colors.slice(34, 39)).toEqual(Array(5).fill(SLAB_BLUES[0])); // free slots 1-6
+    expect(colors.slice(40)).toEqual(Array(24).fill(ALL_FREE));
+    const lines = renderText(s, { page: P(0) }).split('\n');
+    expect(lines.filter((l) => / slab +8192 B: 7 slots of 1040 B, 7 in use$/.test(l))).toHaveLength(3);
+    expect(lines).toContain(`  ${hex(open.address)} slab         8192 B: 7 slots of 1040 B, 1 in use`);
+    expect(lines).toContain(
+      `  ${hex(full[2].slots[6])} slot         1040 B, usable 1032 B, in slab ${hex(full[2].address)}`,
     );
+    // the zoom draws the open slab's words and its unused tail (0x29c88..0x29ff8) as the slab's own
+    const zoom = renderSVG(s, { page: P(0) });
+    const own = [
+      ...zoom.matchAll(
+        new RegExp(`<rect x="([\\d.]+)" y="(\\d+)" width="([\\d.]+)"[^>]*data-addr="${open.address}"`, 'g'),
+      ),
+    ];
+    expect(own.map((m) => [Number(m[2]) / 22, Number(m[1]), Number(m[3])])).toEqual([
+      [8, 90, 6], // 24 B of words at the start of line 8 (4 KiB a line, 1024 px)
+      [9, 90 + ((0x9c88 - 0x9000) * 1024) / 4096, (880 * 1024) / 4096], // the tail, from 0xc88 into line 9
+    ]);
+  });
+});
+
+describe('damaged and empty heaps', () => {
+  test('a broken header: the map says INVALID, the unreadable rest is drawn as such', () => {
+    const r = reference();
+    // smash the header of the free 4 KiB frame at 0x23000: the walk stops there
+    r.h.wr(r.free4k - 8, 0xdeadbeef);
+    const s = snapshot(r.h.src);
+    expect(s.violations.length).toBeGreaterThan(0);
+    const text = renderText(s, { collapse: false });
+    expect(text).toMatch(new RegExp(`^INVALID: \\d+ violation\\(s\\); first ${s.violations[0].rule} at 0x`, 'm'));
+    const row0 = textRows(text)[0];
+    // 12 KiB on (from cell 8, 12,480 B) page 0 is unreadable
+    expect(cellsOf(row0).slice(8)).toBe('!'.repeat(34));
+    expect(row0.slice(11, 17)).toBe('BAD   ');
+    // the walk reads nothing after it: pages 1-11 are unreadable, folded into two rows
+    const folded = textRows(renderText(s));
+    expect(folded).toEqual([
+      row0,
+      `0x00030000 BAD    |${'!'.repeat(42)}| unreadable`,
+      `           BAD    |${'  ... 10 pages to 0x000dffff'.padEnd(42)}|`,
+    ]);
+    const svg = renderSVG(s);
+    expect(svg).toContain('class="zee-invalid"');
+    expect(sliceColors(svgRow(svg, P(0)), 64).slice(12)).toEqual(Array(52).fill('#ff00ff'));
+    const zoom = renderSVG(s, { page: P(0) });
+    expect(zoom).toMatch(/class="zee-block zee-corrupt" data-addr="\d+" data-state="corrupt"/);
+  });
+
+  test('heap_start 0 (nothing allocated yet): the totals, no rows', () => {
+    const buffer = new ArrayBuffer(PAGE);
+    const u32 = new Uint32Array(buffer);
+    u32[(STATE_AT >>> 2) + STATE.magic] = LAYOUT.INFO_MAGIC;
+    u32[(STATE_AT >>> 2) + STATE.layout] = LAYOUT.VERSION;
+    u32[(STATE_AT >>> 2) + STATE.config] = 1;
+    u32[(STATE_AT >>> 2) + STATE.poolMap] = POOL_MAP_AT;
+    const s = snapshot({ buffer, stateAddress: STATE_AT });
+    expect(s.pages).toEqual([]);
+    const text = renderText(s);
+    expect(text).toMatch(/^in use 0 B in 0 blocks/m);
+    expect(textRows(text)).toEqual([]);
+    const svg = renderSVG(s);
+    expect(svg).toContain('data-rows="0" data-rows-shown="0"');
+    expect(svg.endsWith('</svg>\n')).toBe(true);
+    expect(() => renderText(s, { page: 0 })).toThrow(/is not a page of this heap/);
   });
 });
 
 describe('a map that scales: aggregated cells and maxBytes', () => {
-  // `pages` small pages of 1,025 blocks: 16 B and 32 B in use, then 64 B
-  // blocks, a fifth of those (at odd multiples of 64) free (chosen by a
-  // seeded generator, so slices differ), never two free buddies (the buddy of
-  // a free one, below it, is in use).  128 pages hold over 100,000 blocks in use.
+  // `pages` pages of 64 B frames, all in use but a fifth of those at odd
+  // multiples of 64 (chosen by a seeded generator, so slices differ); the
+  // buddy of a free one, below it, is in use.  The heap starts at 64 B (the
+  // first frame), so 128 pages hold over 100,000 blocks in use.
   function crowded(pages) {
-    const h = heapOf(pages);
+    const h = heapOf({ pages, heapStart: P(0) + 64 });
     let seed = 12345;
     const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 16) / 65536;
-    for (let i = 0; i < pages; i++) {
-      const blocks = [
-        [16, 'u'],
-        [32, 'u'],
-      ];
-      for (let k = 1; k < PAGE / 64; k++) blocks.push([64, k % 2 && rnd() < 0.4 ? 'f' : 'u']);
-      h.small(i, blocks);
+    while (h.at < h.heapEnd) {
+      if ((h.at / 64) % 2 && rnd() < 0.4) h.free(64);
+      else h.used(64);
     }
     return h.finish();
   }
@@ -1363,10 +639,10 @@ describe('a map that scales: aggregated cells and maxBytes', () => {
     expect(/data-slices="(\d+)"/.exec(near)[1]).toBe('32');
     expect(/data-rows-shown="(\d+)"/.exec(near)[1]).toBe('128');
     expect(Number(/data-rows-shown="(\d+)"/.exec(renderSVG(s, { maxBytes: 8_000 }))[1])).toBeLessThan(128);
-    // a zoom into a page of 1,025 blocks drops its tooltips, then its boxes
-    const page = s.pages[0].address;
+    // a zoom into a page of 1,024 blocks drops its tooltips, then its boxes
+    const page = s.pages[1].address;
     const zoom = renderSVG(s, { page });
-    expect((zoom.match(/<title>/g) || []).length).toBeGreaterThan(1025);
+    expect((zoom.match(/<title>/g) || []).length).toBeGreaterThan(1024);
     const slim = renderSVG(s, { page, maxBytes: zoom.length - 1 });
     expect(Buffer.byteLength(slim)).toBeLessThan(zoom.length);
     expect(slim).toContain('no tooltips');
@@ -1374,23 +650,4 @@ describe('a map that scales: aggregated cells and maxBytes', () => {
     expect(Buffer.byteLength(tiny)).toBeLessThanOrEqual(20_000);
     expect(tiny).toContain('blocks not drawn one by one');
   });
-});
-
-test('every rule has a description and STATE_WORDS covers the state block', () => {
-  expect(Object.keys(RULES).sort()).toEqual([
-    'ZEE_C_BUDDY',
-    'ZEE_C_COUNT',
-    'ZEE_C_FRAME',
-    'ZEE_C_LARGE',
-    'ZEE_C_LIST',
-    'ZEE_C_LIST_COUNT',
-    'ZEE_C_PAGE',
-    'ZEE_C_SLAB',
-    'ZEE_C_SPAN',
-    'ZEE_C_STATE',
-    'ZEE_C_TOTALS',
-  ]);
-  // mid_lists is the last field: after the slab lists, CLASSES words
-  expect(STATE.midLists).toBe(STATE.slabs + LAYOUT.SLAB_LISTS);
-  expect(STATE_WORDS).toBe(STATE.midLists + LAYOUT.CLASSES);
 });

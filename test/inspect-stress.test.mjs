@@ -1,32 +1,62 @@
-// Stress: validate() after every operation of the seeded random workload, on
-// every build variant, with the running totals of the state compared to the
-// walk each time; the walks must meet MID pages (their frames on mid_lists,
-// one anchoring a large block) as well as SMALL ones.  ZEE_SEED=<n> replays a run; ZEE_INSPECT_OPS=<n> scales the
-// default build's operation count (the others get a quarter of it).
+// Stress: a snapshot after every operation of the seeded random workload, on
+// every build variant: no violation, the state's running totals equal to the
+// walk's (a rule: ZEE_C_TOTALS), the walk's own sums consistent (every byte
+// of the heap counted once, every page's bytes adding up, the lists holding
+// the frames the walk met), and zee_check() agreeing now and then.  The
+// walks must meet every kind of block: slots of many sizes, frames of both
+// pools, blocks and free frames of 64 KiB and more, and blocks that span
+// pages.  ZEE_SEED=<n> replays a run; ZEE_INSPECT_OPS=<n> scales the default
+// build's operation count (the others get a quarter of it).
 import { fresh, VARIANT_NAMES } from './helpers/instance.mjs';
 import { seedFromEnv } from './helpers/shadow.mjs';
 import { runRandom } from './helpers/workload.mjs';
+import { LAYOUT } from '../js/layout.mjs';
 import { validate, snapshot, renderText, renderSVG } from '../js/inspect.mjs';
 
 const OPS = Number(process.env.ZEE_INSPECT_OPS || 80000);
+const PAGE = LAYOUT.PAGE_SIZE;
+
+// The sums a sound snapshot keeps; a description of the first one broken, or null.
+function broken(s) {
+  const t = s.totals;
+  if (t.usedBytes + t.freeBytes + t.metadataBytes + t.paddingBytes + t.foreignBytes + t.corruptBytes !== t.heapBytes)
+    return `the byte totals do not add up to the heap's ${t.heapBytes} B`;
+  if (t.freeListBytes !== t.freeFrameBytes || t.freeListMembers !== t.freeFrames)
+    return 'the free lists and the free frames walked disagree';
+  if (t.fragmentation < 0 || t.fragmentation >= 1) return `fragmentation ${t.fragmentation}`;
+  for (const p of s.pages) {
+    const owned = Math.min(p.address + PAGE, s.heapEnd) - Math.max(p.address, s.heapStart - 16);
+    if (p.usedBytes + p.freeBytes + p.slabBytes + p.foreignBytes + p.corruptBytes + p.metadataBytes !== owned)
+      return `page 0x${p.address.toString(16)}: its bytes do not add up to ${owned}`;
+  }
+  let at = s.heapStart;
+  for (const b of s.blocks) {
+    if (b.slab !== undefined) continue;
+    if (b.address !== at) return `a block at 0x${b.address.toString(16)}, expected one at 0x${at.toString(16)}`;
+    at += b.size;
+  }
+  return at === s.heapEnd ? null : `the blocks end at 0x${at.toString(16)}, not at heap_end`;
+}
 
 test.each(VARIANT_NAMES)(
-  '%s build: validate() passes after every operation of the random stress',
+  '%s build: a snapshot after every operation of the random stress, always sound',
   async (variant) => {
     const seed = seedFromEnv();
     const ops = Math.round(OPS * (variant === 'default' ? 1 : 1 / 4));
     console.log(`inspect stress ${variant}: seed ${seed}, ${ops} ops (replay with ZEE_SEED=${seed})`);
     const z = await fresh(variant);
+    const saw = {
+      midFrames: false,
+      bigFrames: false,
+      bigBlock: false,
+      acrossPages: false,
+      openSlab: false,
+      fullSlab: false,
+    };
     let checked = 0,
       maxBlocks = 0,
-      sawLarge = false,
-      sawSpan = false,
-      sawSpare = false,
-      sawInAnchor = false,
-      sawMid = false,
-      sawMidAnchor = false,
-      slabsSeen = 0,
-      slotSizes = new Set();
+      slabsSeen = 0;
+    const slotSizes = new Set();
     const t0 = Date.now();
     const res = runRandom(z, {
       seed,
@@ -35,65 +65,53 @@ test.each(VARIANT_NAMES)(
       maxLive: 300,
       onOp(i) {
         const s = snapshot(z);
-        if (s.violations.length) {
-          const v = s.violations[0];
-          throw new Error(
-            `${variant}: op ${i} (seed ${seed}) broke ${v.rule} at 0x${v.address.toString(16)}: ${v.message}`,
-          );
-        }
+        const fail = s.violations.length
+          ? `broke ${s.violations[0].rule} at 0x${s.violations[0].address.toString(16)}: ${s.violations[0].message}`
+          : broken(s);
+        if (fail) throw new Error(`${variant}: op ${i} (seed ${seed}): ${fail}`);
+        // zee_check() walks the same heap: now and then, both must agree it is sound
+        if (i % 997 === 0 && z.check() !== 0)
+          throw new Error(`${variant}: op ${i} (seed ${seed}): zee_check() ${z.check()}`);
         checked++;
-        if (s.blocks.length > maxBlocks) maxBlocks = s.blocks.length;
-        if (s.large.length) sawLarge = true;
-        if (s.large.some((l) => l.inPage > 0)) sawInAnchor = true;
-        if (s.spans.length) sawSpan = true;
-        if (s.spare) sawSpare = true;
-        if (s.midLists.some((l) => l.members.length)) sawMid = true;
-        if (s.pages.some((p) => p.pool === 'mid' && p.large)) sawMidAnchor = true;
+        maxBlocks = Math.max(maxBlocks, s.blocks.length);
         slabsSeen = Math.max(slabsSeen, s.totals.slabs);
-        for (const b of s.slabs) slotSizes.add(b.slotSize);
-        // the walk's totals agree with its own lists (the state's totals are a rule: ZEE_C_TOTALS)
-        if (s.totals.freeListBytes !== s.totals.freeFrameBytes || s.totals.freeListMembers !== s.totals.freeFrames)
-          throw new Error(`op ${i}: free lists and pages disagree`);
-        // every byte of the heap is counted once (a block in use: usable, header, padding to its
-        // extent; a slab: its words, slot headers, slots and unused tail)
-        const t = s.totals;
-        if (
-          t.usedBytes +
-            t.freeBytes +
-            t.metadataBytes +
-            t.reservedBytes +
-            t.paddingBytes +
-            t.foreignBytes +
-            t.corruptBytes !==
-          t.heapBytes
-        )
-          throw new Error(`op ${i}: the byte totals do not add up to the heap's ${t.heapBytes} B`);
+        for (const b of s.slabs) {
+          slotSizes.add(b.slotSize);
+          if (b.freeSlots) saw.openSlab = true;
+          else saw.fullSlab = true;
+        }
+        if (s.midLists.some((l) => l.members.length)) saw.midFrames = true;
+        if (s.freeLists.some((l) => l.class >= LAYOUT.POOL_CLASSES && l.members.length)) saw.bigFrames = true;
+        for (const b of s.blocks)
+          if (b.state === 'used') {
+            if (b.size > PAGE) saw.bigBlock = true;
+            if (b.page !== b.address + b.size - 1 - ((b.address + b.size - 1) % PAGE)) saw.acrossPages = true;
+          }
       },
     });
     expect(checked).toBe(ops);
     expect(res.counts.free).toBeGreaterThan(ops / 4);
-    expect({ sawLarge, sawInAnchor, sawSpan, sawSpare, sawMid, sawMidAnchor }).toEqual({
-      sawLarge: true,
-      sawInAnchor: true,
-      sawSpan: true,
-      sawSpare: true,
-      sawMid: true,
-      sawMidAnchor: true,
+    expect(saw).toEqual({
+      midFrames: true,
+      bigFrames: true,
+      bigBlock: true,
+      acrossPages: true,
+      openSlab: true,
+      fullSlab: true,
     });
     expect(maxBlocks).toBeGreaterThan(50);
-    // the walks met slabs, of many slot sizes, and counted their bytes too
     expect(slabsSeen).toBeGreaterThan(5);
     expect(slotSizes.size).toBeGreaterThan(20);
-    // everything was freed: no block in use, the heap still valid and drawable
+    // everything was freed: no block in use, the heap one run of free frames, valid and drawable
     const end = snapshot(z);
     expect(validate(z)).toEqual({ ok: true, violations: [] });
-    expect(end.totals.usedBlocks).toBe(0);
+    expect(z.check()).toBe(0);
+    expect(end.totals).toMatchObject({ usedBlocks: 0, usedBytes: 0, fragmentation: 0 });
+    expect(end.freeRuns).toEqual([{ address: end.heapStart, bytes: end.totals.heapBytes, frames: expect.any(Number) }]);
     expect(end.counters).toMatchObject({ usedBlocks: 0, usedBytes: 0 });
-    expect(renderText(end)).toMatch(/in use 0 B in 0 blocks/);
-    expect(renderSVG(end)).toMatch(/<\/svg>\n$/);
-    console.log(
-      `inspect stress ${variant}: ${checked} validations in ${Date.now() - t0} ms, memory ${z.memoryBytes} B`,
-    );
+    expect(typeof renderText(end)).toBe('string');
+    expect(renderSVG(end)).toMatch(/<\/svg>\n?$/);
+    console.log(`inspect stress ${variant}: ${checked} snapshots in ${Date.now() - t0} ms, memory ${z.memoryBytes} B`);
   },
   180000,
 );

@@ -137,7 +137,6 @@ describe('methods taken off the instance', () => {
       bytes,
       check,
       assertHeap,
-      trim,
       stats,
     } = a;
     const p = malloc(10);
@@ -160,7 +159,6 @@ describe('methods taken off the instance', () => {
     expect(b.stats().usedBlocks).toBe(0); // all of it went to `a`
     for (const ptr of [p, s, q, r, al, m, pm.ptr]) free(ptr);
     free(malloc(1 << 20));
-    trim();
     expect(check()).toBe(0);
     expect(() => assertHeap()).not.toThrow();
     expect(stats().usedBlocks).toBe(0);

@@ -53,11 +53,6 @@ test('a fresh instance: no heap yet, only the memory', async () => {
     usedBytes: 0,
     usedBlocks: 0,
     peakBytes: 0,
-    smallPages: 0,
-    largePages: 0,
-    freePages: 0,
-    foreignPages: 0,
-    freeSpanBytes: 0,
     memoryBytes: 5 * PAGE_SIZE,
     memoryPages: 5,
   });
@@ -117,44 +112,50 @@ test('the totals follow a mixed workload of every allocation call', async () => 
   const s = z.stats();
   expect(s.usedBlocks).toBe(live.size);
   expect(s.heapBytes).toBe(s.heapEnd - s.heapStart);
-  expect(s.pages * PAGE_SIZE).toBe(s.heapBytes);
-  expect(s.smallPages + s.largePages + s.freePages + s.foreignPages).toBe(s.pages);
-  expect(s.foreignPages).toBe(0); // only the allocator grew this memory
-  expect(s.freeSpanBytes).toBe(s.freePages * PAGE_SIZE);
-  expect(s.heapEnd).toBeLessThanOrEqual(s.memoryBytes);
+  // The heap starts 16 bytes above a granule of static data and ends on a page
+  // boundary: `pages` counts the pages it reaches into.
+  expect(s.heapStart % 16).toBe(0);
+  expect(s.heapEnd % PAGE_SIZE).toBe(0);
+  expect(s.pages).toBe(s.heapEnd / PAGE_SIZE - Math.floor(s.heapStart / PAGE_SIZE));
+  // Only the allocator grew this memory, and it owns everything above its start.
+  expect(s.heapEnd).toBe(s.memoryBytes);
   for (const p of live.keys()) z.free(p);
   expect(z.stats()).toMatchObject({ usedBlocks: 0, usedBytes: 0, peakBytes: peak });
   expect(z.check()).toBe(0);
 });
 
-test('pages: a large block counts its whole pages, free() returns them to the free spans', async () => {
+test('a large block counts its usable size (its size + 8 rounded to 16, less 8), and free() takes it off', async () => {
   const z = await ZeeAlloc.create();
-  const big = z.malloc(5 * PAGE_SIZE); // exactly five pages: no bytes in an anchor page
+  const big = z.malloc(5 * PAGE_SIZE);
   let s = z.stats();
-  expect(s.largePages).toBe(5);
-  expect(s.usedBytes).toBe(5 * PAGE_SIZE);
-  const odd = z.malloc(3 * PAGE_SIZE + 100); // three whole pages and 112 B in a small page
+  expect(s).toMatchObject({ usedBlocks: 1, usedBytes: 5 * PAGE_SIZE + 8, peakBytes: 5 * PAGE_SIZE + 8 });
+  expect(z.usableSize(big)).toBe(5 * PAGE_SIZE + 8);
+  const odd = z.malloc(3 * PAGE_SIZE + 100); // + 8 = 196,716, rounded to 196,720
   s = z.stats();
-  expect(s.largePages).toBe(8);
-  expect(s.smallPages).toBeGreaterThanOrEqual(1);
+  expect(s).toMatchObject({ usedBlocks: 2, usedBytes: 5 * PAGE_SIZE + 8 + 3 * PAGE_SIZE + 104 });
+  const end = s.heapEnd;
   z.free(big);
-  s = z.stats();
-  expect(s.largePages).toBe(3);
-  expect(s.freePages).toBeGreaterThanOrEqual(5);
+  expect(z.stats()).toMatchObject({ usedBlocks: 1, usedBytes: 3 * PAGE_SIZE + 104, heapEnd: end });
   z.free(odd);
-  z.trim(); // the kept-back empty small page, if any, goes to the free spans
-  s = z.stats();
-  expect(s).toMatchObject({ usedBlocks: 0, usedBytes: 0, smallPages: 0, largePages: 0, freePages: s.pages });
+  // Wasm memory never shrinks: the heap keeps its end, all of it free, and the
+  // peak remembers both blocks.
+  expect(z.stats()).toMatchObject({ usedBlocks: 0, usedBytes: 0, heapEnd: end, peakBytes: 8 * PAGE_SIZE + 112 });
+  expect(z.check()).toBe(0);
 });
 
-test('pages another party grew inside the heap are counted as foreign', async () => {
+test('memory another party grew inside the heap counts in heapBytes, never in usedBytes or usedBlocks', async () => {
   const z = await ZeeAlloc.create();
-  z.malloc(100); // the heap starts; its first page is the last of the memory
+  const p = z.malloc(100); // the heap starts and takes all the memory above __heap_base
+  const before = z.stats();
+  expect(before.heapEnd).toBe(z.memoryBytes);
   z.memory.grow(1); // a page the allocator does not own
-  z.malloc(3 * PAGE_SIZE); // the heap grows past it
+  const q = z.malloc(3 * PAGE_SIZE); // the heap grows past it: the page becomes a foreign block
   const s = z.stats();
-  expect(s.foreignPages).toBe(1);
-  expect(s.smallPages + s.largePages + s.freePages + 1).toBe(s.pages);
+  expect(q).toBeGreaterThanOrEqual(before.heapEnd + PAGE_SIZE);
+  expect(s.heapStart).toBe(before.heapStart);
+  expect(s.heapEnd).toBe(z.memoryBytes);
+  expect(s.heapBytes).toBe(s.heapEnd - s.heapStart);
+  expect(s).toMatchObject({ usedBlocks: 2, usedBytes: z.usableSize(p) + z.usableSize(q) });
   expect(z.check()).toBe(0);
 });
 
@@ -164,9 +165,9 @@ test('stats() reads the state block only: a 100,000-block heap overwritten with 
   const before = z.stats();
   expect(before.usedBlocks).toBe(100000);
   expect(before.pages).toBeGreaterThan(50);
-  // The state block is static data, below the heap; the heap is all pages.
+  // The state block is static data, below the heap.
   expect(z.stateAddress + 4 * STATE_WORDS).toBeLessThanOrEqual(before.heapStart);
-  z.HEAPU8.fill(0xa5, before.heapStart, before.heapEnd); // every header, page word and free list
+  z.HEAPU8.fill(0xa5, before.heapStart - 16, before.heapEnd); // every header, slab word and free-list link
   expect(z.check()).not.toBe(0); // a walk of the heap sees the damage...
   expect(z.stats()).toEqual(before); // ...stats() never looks at it
 });

@@ -189,20 +189,17 @@ describe('js/layout.mjs matches src/zee_alloc.h', () => {
     expect(header.defines.ZEE_LAYOUT_VERSION).toBe(layout.LAYOUT.VERSION);
     expect(Object.keys(header.enums).sort()).toEqual(['zee_check_code', 'zee_fault_code']);
     expect(header.fields[0]).toEqual({ name: 'magic', offset: 0, words: 1 });
-    expect(header.fields.find((f) => f.name === 'lists').words).toBe(header.defines.ZEE_CLASSES);
-    // layout 6: mid_lists, a second set of CLASSES heads, appended last; MID is a small page's mark
-    expect(header.fields.at(-1)).toEqual({
-      name: 'mid_lists',
-      offset: layout.STATE.midLists,
-      words: header.defines.ZEE_CLASSES,
-    });
-    expect(header.words).toBe(layout.STATE_WORDS);
-    expect(header.defines.ZEE_MAP_MID & 3).toBe(header.defines.ZEE_MAP_SMALL);
-    expect(header.defines.ZEE_MAP_MID).not.toBe(header.defines.ZEE_MAP_SMALL);
-    expect([layout.LAYOUT.MAP_MID, layout.LAYOUT.POOL_MIN]).toEqual([
-      header.defines.ZEE_MAP_MID,
-      header.defines.ZEE_POOL_MIN,
+    // layout 7: the free-list heads of both pools and the slab lists, arrays
+    // sized by #defines, are the last fields
+    expect(header.fields.slice(-3)).toEqual([
+      { name: 'lists', offset: layout.STATE.lists, words: header.defines.ZEE_CLASSES },
+      { name: 'mid_lists', offset: layout.STATE.midLists, words: header.defines.ZEE_POOL_CLASSES },
+      { name: 'slabs', offset: layout.STATE.slabs, words: header.defines.ZEE_SLAB_LISTS },
     ]);
+    expect(header.words).toBe(layout.STATE_WORDS);
+    // the pool map's two values, and the computed #define read as C computes it
+    expect([header.defines.ZEE_POOL_SMALL, header.defines.ZEE_POOL_MID]).toEqual([0, 1]);
+    expect(header.defines.ZEE_SLAB_LISTS).toBe(header.defines.ZEE_SLAB_MAX / header.defines.ZEE_GRANULE + 1);
     expect(header.configShift).toBeGreaterThan(0);
   });
 
@@ -308,12 +305,10 @@ function jsFiles(dir) {
 function literals() {
   const d = header.defines;
   const out = [];
-  for (const name of ['ZEE_SALT', 'ZEE_PAGE_TAG', 'ZEE_INFO_MAGIC']) {
+  for (const name of ['ZEE_SALT', 'ZEE_INFO_MAGIC']) {
     const v = d[name];
     out.push(new RegExp(`\\b0x0*${v.toString(16)}\\b`, 'i'), new RegExp(`\\b${v}\\b`));
   }
-  // The page tag's high half alone (`0x5a45 << 16`).
-  out.push(new RegExp(`\\b0x0*${(d.ZEE_PAGE_TAG >>> 16).toString(16)}\\b`, 'i'));
   return out;
 }
 // JS with its comments blanked out, line numbers kept.
@@ -360,7 +355,7 @@ describe('no other JS file keeps its own copy of the layout', () => {
     const patterns = [...literals(), ...TABLES];
     const copy = [
       `const SALT = 0x${layout.LAYOUT.SALT.toString(16).toUpperCase()};`,
-      `if (word >>> 16 === 0x${(layout.LAYOUT.PAGE_TAG >>> 16).toString(16)}) {}`,
+      `if (magic === 0x${layout.LAYOUT.INFO_MAGIC.toString(16)}) {}`,
       `const magic = ${layout.LAYOUT.INFO_MAGIC};`,
       "const CODES = { 20: 'ZEE_C_FRAME' };",
       "const FAULTS = { 3: ['ZEE_E_DOUBLE_FREE', 'double free'] };",

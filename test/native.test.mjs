@@ -93,8 +93,8 @@ test('the runner rejects a missing corpus path instead of passing vacuously', ()
   expect(usage.status).toBe(2);
 });
 
-// Broken copies of the core that zee_check() alone accepts: the harness's
-// own checks must catch them.
+// Broken copies of the core that zee_check() alone accepts (each keeps the
+// heap consistent with itself): the harness's own checks must catch them.
 describe('the harness catches a broken core', () => {
   const core = readFileSync(join(root, 'src/zee_alloc.c'), 'utf8');
   let dir;
@@ -103,28 +103,59 @@ describe('the harness catches a broken core', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  // [name, site, replacement, corpus input that meets it, what the harness reports]
   const cases = [
     [
       'the peak follows the bytes in use',
       'if (H.used_bytes > H.peak_bytes)\n    H.peak_bytes = H.used_bytes;',
       'H.peak_bytes = H.used_bytes;',
+      'seed-classes-0',
       /running totals: peak \d+ bytes, want \d+/,
     ],
     [
       'zee_heap_info() initialises the heap',
       'const zee_heap_info_t *zee_heap_info(void) { return &H; }',
       'const zee_heap_info_t *zee_heap_info(void) {\n  if (!H.heap_start) init();\n  return &H;\n}',
+      'seed-classes-0',
       /the heap was initialised .* before its first allocation/,
+    ],
+    [
+      'every block is a granule larger than its request needs',
+      'uint32_t m = ((uint32_t)n + META_SIZE + MIN_FRAME - 1) & ~(MIN_FRAME - 1);',
+      'uint32_t m = ((uint32_t)n + META_SIZE + 2 * MIN_FRAME - 1) & ~(MIN_FRAME - 1);',
+      'seed-classes-0',
+      /usable size \d+, want \d+ \(a block of roundup\(n \+ 8, 16\)/,
+    ],
+    [
+      'realloc moves a block that it could shrink in place',
+      'done = info & 8 ? want == size : !slab_sized(want) && resize(p, size, want);',
+      'done = info & 8 ? want == size : want > size && !slab_sized(want) && resize(p, size, want);',
+      'seed-realloc-0',
+      /moved to 0x[0-9a-f]+ instead of being resized in place/,
+    ],
+    [
+      'slabs hold eight slots instead of four',
+      'uint32_t size = 1u << (32 - __builtin_clz(m * ZEE_SLAB_SLOTS - 1));',
+      'uint32_t size = 1u << (32 - __builtin_clz(m * 8 - 1));',
+      'seed-classes-0',
+      /a slot of \d+ bytes, but not one of a slab of \d+ bytes/,
+    ],
+    [
+      "memory someone else grew is taken as the heap's own",
+      '  if (from != x) {',
+      '  if (0) {',
+      'seed-probes-0',
+      /outside the heap or on foreign pages|foreign blocks cover \d+ bytes|foreign pages were written/,
     ],
   ];
   test.each(cases)(
     '%s',
-    (_, from, to, finding) => {
+    (_, from, to, input, finding) => {
       expect(core.split(from)).toHaveLength(2); // the site is in the core exactly once
       const path = join(dir, 'zee_alloc.c');
       writeFileSync(path, core.replace(from, to));
       const mutant = build('regress', path);
-      const r = spawnSync(mutant, ['--all-configs', join(corpus, 'seed-classes-0')], {
+      const r = spawnSync(mutant, ['--all-configs', join(corpus, input)], {
         cwd: root,
         encoding: 'utf8',
         env,

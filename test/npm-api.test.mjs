@@ -43,7 +43,6 @@ function moduleWithOwnMemory() {
     'malloc_usable_size',
     'zee_check',
     'zee_heap_info',
-    'zee_trim',
     '__errno_location',
   ];
   const utf8 = (text) => [...new TextEncoder().encode(text)];

@@ -321,17 +321,25 @@ function matches(keys, fields) {
 }
 
 test('the declared snapshot, its parts and the stats match what the runtime returns', () => {
+  // Slots in a slab, a block of each pool, a large block, free frames, and
+  // a foreign block (memory grown behind the allocator's back).
   const script = `
     import { ZeeAlloc } from 'zee-alloc';
     const z = await ZeeAlloc.create();
-    const p = z.malloc(100), j = z.malloc(200000);
+    const p = z.malloc(100), q = z.malloc(5000), j = z.malloc(200000);
     z.free(z.malloc(300000));
+    z.memory.grow(1);
+    z.malloc(8 * 65536); // more than the free run at the top: the heap grows past that page
     const snap = z.snapshot();
     const keys = (o) => Object.keys(o).sort();
     console.log(JSON.stringify({
       snapshot: keys(snap), totals: keys(snap.totals), config: keys(snap.config), counters: keys(snap.counters),
       pages: [...new Set(snap.pages.map((pg) => JSON.stringify(keys(pg))))].map((k) => JSON.parse(k)),
-      block: keys(snap.blocks[0]), large: keys(snap.large[0]), span: keys(snap.spans[0]), list: keys(snap.freeLists[0]),
+      pageKinds: [...new Set(snap.pages.map((pg) => pg.kind))].sort(),
+      blocks: [...new Set(snap.blocks.map((b) => JSON.stringify(keys(b))))].map((k) => JSON.parse(k)),
+      states: [...new Set(snap.blocks.map((b) => b.state))].sort(),
+      run: keys(snap.freeRuns[0]), list: keys(snap.freeLists[0]), midList: keys(snap.midLists[0]),
+      slab: keys(snap.slabs[0]), slabList: keys(snap.slabLists[7]),
       stats: keys(z.stats()), validate: keys(z.validate()),
     }));`;
   writeFileSync(join(consumer, 'fields.mjs'), script);
@@ -342,20 +350,28 @@ test('the declared snapshot, its parts and the stats match what the runtime retu
     ['totals', 'totals'],
     ['config', 'config'],
     ['counters', 'counters'],
-    ['block', 'blocks'],
-    ['large', 'large'],
-    ['span', 'spans'],
+    ['run', 'freeRuns'],
     ['list', 'freeLists'],
+    ['midList', 'midLists'],
+    ['slab', 'slabs'],
+    ['slabList', 'slabLists'],
   ]) {
     const type = fieldType(t, 'Snapshot', field);
     expect([field, type, matches(got[key], interfaceFields(t, type))]).toEqual([field, type, true]);
   }
-  // Every kind of page the heap holds is one member of the declared union.
-  const pageTypes = unionMembers(t, fieldType(t, 'Snapshot', 'pages'));
-  expect(got.pages.length).toBeGreaterThanOrEqual(3); // small, large, free-span
-  for (const keys of got.pages) {
-    expect([keys, pageTypes.some((type) => matches(keys, interfaceFields(t, type)))]).toEqual([keys, true]);
+  // Every page and every block, whatever it holds, has the declared fields.
+  for (const [key, field] of [
+    ['pages', 'pages'],
+    ['blocks', 'blocks'],
+  ]) {
+    const types = unionMembers(t, fieldType(t, 'Snapshot', field));
+    for (const keys of got[key]) {
+      expect([field, keys, types.some((type) => matches(keys, interfaceFields(t, type)))]).toEqual([field, keys, true]);
+    }
   }
+  // The premise: the heap held every kind of block, and pages of several kinds.
+  expect(got.states).toEqual(['foreign', 'free', 'free-slot', 'slab', 'used']);
+  expect(got.pageKinds).toEqual(expect.arrayContaining(['foreign', 'free', 'used']));
   expect(got.validate).toEqual(interfaceFields(t, 'ValidationResult').all);
   expect(got.stats).toEqual(interfaceFields('types/zee_alloc.d.mts', 'ZeeStats').all);
 });

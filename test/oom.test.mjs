@@ -2,8 +2,8 @@
 // keeps every live block intact, stays consistent, and keeps serving.
 import { fresh } from './helpers/instance.mjs';
 import { Shadow } from './helpers/shadow.mjs';
-import { PAGE } from './helpers/layout.mjs';
-import { ENOMEM } from '../js/zee_alloc.mjs';
+import { ENOMEM, PAGE_SIZE as PAGE } from '../js/zee_alloc.mjs';
+import { STATE_WORDS } from '../js/layout.mjs';
 
 const MAX_PAGES = 64; // 4 MiB of wasm memory
 
@@ -16,6 +16,33 @@ test('a request larger than the cap returns NULL, then smaller ones succeed', as
   const p = z.malloc(1 << 20);
   expect(p).not.toBe(0);
   expect(z.malloc(100)).not.toBe(0);
+  expect(z.check()).toBe(0);
+});
+
+test('a failed request changes neither the heap nor the allocator state', async () => {
+  const z = await fresh('default', { maximumPages: MAX_PAGES });
+  const live = [z.malloc(100), z.malloc(5000), z.malloc(300000), z.alignedAlloc(4096, 10)];
+  z.free(live[1]); // a hole, so that a request could be tempted to take it
+  const heap = () => {
+    const { heapStart, heapEnd } = z.stats();
+    return Buffer.from(z.readBytes(heapStart - 16, heapEnd - heapStart + 16));
+  };
+  const stateWords = () => [...z.HEAPU32.subarray(z.stateAddress >>> 2, (z.stateAddress >>> 2) + STATE_WORDS)];
+  const before = { heap: heap(), state: stateWords(), memory: z.memoryBytes };
+  const failing = [
+    () => z.malloc(MAX_PAGES * PAGE),
+    () => z.calloc(MAX_PAGES, PAGE),
+    () => z.alignedAlloc(1 << 22, 100), // an alignment the capped memory cannot reach
+    () => z.realloc(live[2], MAX_PAGES * PAGE),
+  ];
+  for (const call of failing) {
+    z.errno = 0;
+    expect(call()).toBe(0);
+    expect(z.errno).toBe(ENOMEM);
+    expect(z.memoryBytes).toBe(before.memory);
+    expect(stateWords()).toEqual(before.state);
+    expect(heap().equals(before.heap)).toBe(true); // every header, link and payload byte
+  }
   expect(z.check()).toBe(0);
 });
 

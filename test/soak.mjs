@@ -11,37 +11,66 @@
 //        35 s + 12 s + 12 s on a slow machine; fails on any finding
 //
 // The workload (also used by test/fault-injection.test.mjs) mixes malloc,
-// calloc, realloc, aligned_alloc, posix_memalign, free, malloc_usable_size
-// and trim, with sizes in every frame class, around class boundaries and
-// large sizes.  Every NULL must come with ENOMEM and be accounted for: the
-// memory cap left no room for the growth the request needed.
+// calloc, realloc, aligned_alloc, posix_memalign, free and
+// malloc_usable_size, with sizes in every frame class and slot size, around
+// class boundaries, and blocks of many pages.  Every NULL must come with
+// ENOMEM and be accounted for: the memory cap left no room for the growth
+// the request needed.  After everything is freed, the heap must hold no
+// block in use.
 import { fileURLToPath } from 'node:url';
 import { Shadow, rng } from './helpers/shadow.mjs';
 import { fresh } from './helpers/instance.mjs';
 import { snapshot } from '../js/inspect.mjs';
 import { ENOMEM } from '../js/zee_alloc.mjs';
-import { LAYOUT } from '../js/layout.mjs';
+import { LAYOUT, STATE } from '../js/layout.mjs';
 
 const PAGE = LAYOUT.PAGE_SIZE;
-const MAX_SMALL = LAYOUT.MAX_SMALL;
 
 export class SoakError extends Error {}
 
-/** A size: mostly small, some at class boundaries, a few large. */
+/**
+ * A size: mostly slots and blocks in small frames, some up to a page (slots
+ * up to 1,032 bytes, frames up to 4 KiB, exact blocks above), some at
+ * power-of-two boundaries, a few of many pages.
+ */
 function randomSize(r, maxLarge) {
   const x = r();
   if (x < 0.6) return r.int(0, 256);
-  if (x < 0.85) return r.int(257, MAX_SMALL);
+  if (x < 0.85) return r.int(257, PAGE);
   if (x < 0.97) return Math.max(0, (16 << r.int(0, 12)) - 8 + r.int(-2, 1)); // 2^k - 8 +- 1
-  return r.int(MAX_SMALL + 1, maxLarge);
+  return r.int(PAGE + 1, maxLarge);
 }
 
-/** Bytes of memory growth a request may need: an upper bound (README). */
-function growthBound(n, align = 16) {
-  if (n <= MAX_SMALL && align <= 32768) return PAGE;
-  const pages = Math.ceil(Math.max(n, 1) / PAGE);
-  return (pages + 1 + (align > PAGE ? align / PAGE : 0)) * PAGE;
+const pow2AtLeast = (v) => 2 ** Math.ceil(Math.log2(Math.max(v, LAYOUT.MIN_FRAME)));
+
+/**
+ * What a request of n bytes aligned to `align` takes at the top of the heap
+ * (docs/layout.md): [span, alignment].  A block of m = roundup(n + 8, 16)
+ * bytes spans its power-of-two frame up to ROUND_MAX and m above; a slot
+ * needs a slab, a power-of-two frame aligned to its size.
+ */
+function placement(n, align) {
+  const m = Math.ceil((n + LAYOUT.META_SIZE) / LAYOUT.GRANULE) * LAYOUT.GRANULE;
+  if (align <= LAYOUT.GRANULE && m <= LAYOUT.SLAB_MAX && (m & (m - 1)) !== 0) {
+    const slab = Math.max(pow2AtLeast(m * LAYOUT.SLAB_SLOTS), LAYOUT.SLAB_MIN);
+    return [slab, slab];
+  }
+  return [m > LAYOUT.ROUND_MAX ? m : pow2AtLeast(m), Math.max(align, LAYOUT.GRANULE)];
 }
+
+/**
+ * Bytes of memory growth a request may need: an upper bound.  The heap grows
+ * by the pages its top lacks for the span, placed at its alignment, 16 bytes
+ * past any foreign memory: at most span + alignment + 16 bytes, rounded up
+ * to a page, and a page for where the top's free run starts.
+ */
+function growthBound(n, align = 16) {
+  const [span, at] = placement(n, align);
+  return (Math.ceil((span + at + LAYOUT.GRANULE) / PAGE) + 1) * PAGE;
+}
+
+/** Has the heap had its first allocation?  It owns all the memory above __heap_base from then on. */
+const heapStarted = (z) => z.HEAPU32[(z.stateAddress >>> 2) + STATE.heapStart] !== 0;
 
 /**
  * Runs `ops` random calls on `z` and returns counters.  Options: seed,
@@ -76,7 +105,6 @@ export function workload(z, o) {
     posix: 0,
     free: 0,
     usable: 0,
-    trim: 0,
     nulls: 0,
     foreignPages: 0,
     peakMemory: z.memoryBytes,
@@ -171,11 +199,10 @@ export function workload(z, o) {
       const u = z.usableSize(p);
       c.usable++;
       if (u < sh.blocks.get(p).size) fail(i, `usable size ${u} < ${sh.blocks.get(p).size}`);
-    } else if (x < 0.975) {
-      z.trim();
-      c.trim++;
     }
-    if (foreign && r() < foreign) {
+    // Why after the first allocation: before it, the heap would take the
+    // foreign pages for its own when it starts.
+    if (foreign && r() < foreign && heapStarted(z)) {
       // someone else grows the memory: the heap becomes non-contiguous
       const pages = r.int(1, 3);
       if (z.memoryBytes + pages * PAGE <= maxBytes) {
@@ -211,11 +238,18 @@ export function workload(z, o) {
     c.ops = i;
     if (last) break;
   }
-  // drain: everything back, heap sound
+  // drain: everything back, heap sound, nothing left in use
   for (const p of [...sh.starts]) release(p);
-  z.trim();
   const k = z.check();
   if (k) fail(ops, `zee_check() = ${k} after freeing everything`);
+  const snap = snapshot(z);
+  if (snap.violations.length)
+    fail(ops, `inspector after freeing everything: ${snap.violations[0].rule}: ${snap.violations[0].message}`);
+  if (snap.totals.usedBlocks || snap.totals.usedBytes)
+    fail(
+      ops,
+      `after freeing everything, the inspector counts ${snap.totals.usedBlocks} blocks of ${snap.totals.usedBytes} bytes in use`,
+    );
   return c;
 }
 

@@ -237,25 +237,38 @@ export interface Snapshot {
 }
 
 export interface RenderTextOptions {
-  /** Width of the map in characters (default 80, at least 60). */
+  /** Width of the map in characters (default 80, at least 60): a page's row has `columns - 38` cells. */
   columns?: number;
-  /** Fold runs of 3+ large pages of one block, free or foreign pages into one row (default true). */
+  /**
+   * Fold runs of 3+ alike pages (free pages, the pages inside one block,
+   * foreign or unreadable pages) into two rows: the first page, then the
+   * rest (default true).  A page where a block in use or a slab starts is never folded.
+   */
   collapse?: boolean;
-  /** List the blocks of the page holding this address instead of the map. */
+  /**
+   * List the blocks of the page holding this address, one per line, instead
+   * of the map: those that start before the page or run past it say by how much.
+   */
   page?: number;
 }
 
 export interface RenderSVGOptions {
   /** Width of a page's bar in pixels (default 1024). */
   width?: number;
-  /** Cells per small page in the overview, a power of two 1..1024 (default 64: 1 KiB each). */
+  /** Cells per page in the overview, a power of two 1..1024 (default 64: 1 KiB each). */
   slices?: number;
-  /** Fold runs of 3+ large pages of one block, free or foreign pages into one row (default true). */
+  /**
+   * Fold runs of 3+ alike pages (free pages, the pages inside one block,
+   * foreign or unreadable pages) into two rows (default true).
+   */
   collapse?: boolean;
   title?: string;
   /** The most bytes the SVG may take: fewer slices, then no tooltips, then fewer rows (the SVG says what it cut). */
   maxBytes?: number;
-  /** Draw the page holding this address block by block instead of the overview. */
+  /**
+   * Draw the blocks of the page holding this address one by one instead of
+   * the overview, clipped to the page (`data-clipped` on those that reach past it).
+   */
   page?: number;
   /** Rows the zoomed page is drawn in, a power of two 1..256 (default 16: 4 KiB each). */
   lines?: number;

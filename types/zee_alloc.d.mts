@@ -43,13 +43,13 @@ export interface ZeeConfig {
  * first allocation.
  */
 export interface ZeeStats {
-  /** Address of the first page the allocator owns (0 until the first allocation). */
+  /** Address of the heap's first block: 16 bytes above __heap_base, rounded to 16 (0 until the first allocation). */
   heapStart: number;
-  /** End of the last page it owns. */
+  /** End of the memory the heap owns, a page boundary (0 until the first allocation). */
   heapEnd: number;
-  /** heapEnd - heapStart (includes pages others grew in between, if any). */
+  /** heapEnd - heapStart: blocks, free frames, slabs and foreign blocks (memory others grew in between). */
   heapBytes: number;
-  /** heapBytes in 64 KiB pages. */
+  /** The 64 KiB pages the heap reaches into (the first one it shares with static data and the stack). */
   pages: number;
   /** Sum of usableSize() over the live blocks. */
   usedBytes: number;
@@ -57,16 +57,6 @@ export interface ZeeStats {
   usedBlocks: number;
   /** The highest usedBytes so far. */
   peakBytes: number;
-  /** Pages that are small pages (blocks up to 32760 bytes, and large blocks' first bytes). */
-  smallPages: number;
-  /** Whole pages inside large blocks. */
-  largePages: number;
-  /** Pages in free spans. */
-  freePages: number;
-  /** Pages between heapStart and heapEnd that someone else grew (memory.grow from JS or C); the allocator skips them. */
-  foreignPages: number;
-  /** freePages in bytes. */
-  freeSpanBytes: number;
   /** Size of the whole wasm memory in bytes (data, stack and heap). */
   memoryBytes: number;
   /** Size of the whole wasm memory in 64 KiB pages. */
@@ -85,7 +75,6 @@ export interface ZeeExports {
   malloc_usable_size(ptr: number): number;
   zee_check(): number;
   zee_heap_info(): number;
-  zee_trim(): void;
   __errno_location(): number;
   [name: string]: unknown;
 }
@@ -107,12 +96,9 @@ export type ZeeFaultCode = 'ZEE_E_POINTER' | 'ZEE_E_HEADER' | 'ZEE_E_DOUBLE_FREE
 /** Names of zee_check() results (js/layout.mjs CHECK_CODES). */
 export type ZeeCheckCode =
   | 'ZEE_C_OK'
-  | 'ZEE_C_SPAN'
-  | 'ZEE_C_PAGE'
   | 'ZEE_C_FRAME'
-  | 'ZEE_C_COUNT'
   | 'ZEE_C_BUDDY'
-  | 'ZEE_C_LARGE'
+  | 'ZEE_C_FOREIGN'
   | 'ZEE_C_LIST'
   | 'ZEE_C_LIST_COUNT'
   | 'ZEE_C_TOTALS'
@@ -241,10 +227,8 @@ export declare class ZeeAlloc {
   assertHeap(): void;
   /** The address of the allocator's state block (for inspectors). */
   readonly stateAddress: number;
-  /** Gives the kept-back empty small page (if any) to the free spans. */
-  trim(): void;
 
-  /** Every page, block, free span and free list (zee-alloc/inspect).  Walks the heap. */
+  /** Every block, free frame, slab and free list (zee-alloc/inspect).  Walks the heap. */
   snapshot(): Snapshot;
   /** Checks every layout rule from JS.  Walks the heap. */
   validate(): ValidationResult;

@@ -42,7 +42,7 @@ static bool in_zee_heap(const void *p) {
   return a >= h->heap_start && a < h->heap_end;
 }
 
-// Bytes in use according to the allocator's own heap walk.
+// Bytes in use according to the allocator's running totals (mallinfo() is O(1)).
 static long in_use() { return mallinfo().uordblks; }
 
 struct alignas(64) CacheLine {

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Prints a text heap map of a small scripted heap (the example in docs/inspector.md):
 //   node examples/heap-viewer/text-map.mjs [columns]      (needs `npm run build`)
-// Small blocks of several sizes, some freed, a 100 KB large block, 60 blocks
-// of 1000 B with every third freed, then validate(); and the blocks of the
-// first page, listed one per line (renderText's `page` option).
+// Small blocks of several sizes, some freed, a block of 100,000 B (it spans
+// pages: the heap is one buddy space), 60 blocks of 1000 B (slots of 1,008 B,
+// four to a 4 KiB slab) with every third freed, then validate(); and the
+// blocks of the first page, listed one per line (renderText's `page` option).
 import { ZeeAlloc } from '../../js/zee_alloc.mjs';
 import { snapshot, validate, renderText } from '../../js/inspect.mjs';
 

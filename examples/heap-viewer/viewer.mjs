@@ -1,7 +1,9 @@
 // The heap viewer's page logic: a zee_alloc heap in the browser, driven by
 // buttons, drawn after every operation with the inspector: the whole heap as
-// an aggregated map (a row per page), and one page block by block when a page
-// is picked (click its row, or choose it in the "page" control).
+// an aggregated map (a row per 64 KiB page), and the blocks of one page one
+// by one when a page is picked (click its row, or choose it in the "page"
+// control).  The heap is one buddy space, so a block may span pages: the
+// page view clips it to the page.
 // URL options: ?variant=default|dev|unsafe  &seed=<n> (random workload)
 //              &pages=<n> (initial memory pages).
 import { ZeeAlloc } from '/js/zee_alloc.mjs';
@@ -41,8 +43,12 @@ function say(text, error = false) {
 }
 
 const hex = (a) => '0x' + (a >>> 0).toString(16).padStart(8, '0');
-// The page whose header slot holds a block's header (a large block's anchor).
-const pageOf = (p) => p - 8 - ((p - 8) % PAGE);
+// The page holding a block's first byte (where its page view starts).
+const pageOf = (p) => p - (p % PAGE);
+// What a page holds, for the page control: the pool of a page with blocks,
+// else what fills it.
+const pageLabel = (p) =>
+  ({ free: 'free', foreign: 'foreign', corrupt: 'unreadable' })[p.kind] ?? (p.pool === 'mid' ? 'mid' : 'small');
 
 async function newHeap() {
   const variant = $('variant').value;
@@ -73,7 +79,7 @@ function release(p) {
   if (selected === p) selected = 0;
 }
 
-// Mostly small requests, some medium, a few large blocks (as real programs do).
+// Mostly small requests, some medium, a few blocks that span pages (as real programs do).
 function randomSize(r) {
   const x = r();
   if (x < 0.7) return 1 + Math.floor(r() * 256);
@@ -85,13 +91,13 @@ function stat(name, label, value, title = '') {
   return `<dt${title ? ` title="${title}"` : ''}>${label}</dt><dd data-stat="${name}" data-value="${value.raw}">${value.text}</dd>`;
 }
 
-// The "page" control lists every page of the heap with its kind (a small
-// page: its pool, small or mid); it is rebuilt when a page's label changes.
+// The "page" control lists every page of the heap with what it holds (a
+// page with blocks: its pool, small or mid); it is rebuilt when a label changes.
 function drawPageControl(s) {
   const sel = $('page');
   const want = [
     ['0', '— whole heap —'],
-    ...s.pages.map((p) => [String(p.address), `${hex(p.address)} ${p.pool ?? p.kind}`]),
+    ...s.pages.map((p) => [String(p.address), `${hex(p.address)} ${pageLabel(p)}`]),
   ];
   const have = [...sel.options].map((o) => [o.value, o.textContent]);
   if (want.join('\n') !== have.join('\n'))
@@ -109,8 +115,13 @@ function draw() {
   $('zoom-panel').hidden = !zoomed;
   if (zoomed) {
     const page = s.pages.find((p) => p.address === zoomed);
+    // The blocks whose payload starts in the page, by state, and its slabs.
+    const n = { used: 0, free: 0 };
+    for (const b of s.blocks) if (b.page === zoomed) n[b.state] = (n[b.state] ?? 0) + 1;
+    const slabs = s.slabs.filter((sl) => sl.page === zoomed);
+    const freeSlots = slabs.reduce((k, sl) => k + sl.freeSlots, 0);
     $('zoom-title').textContent =
-      `Page ${hex(zoomed)} (${page.pool ?? page.kind}${page.kind === 'small' ? `: ${page.usedBlocks} in use, ${page.freeFrames} free frames${page.slabs ? `, ${page.slabs} slabs with ${page.freeSlots} free slots` : ''}` : ''})`;
+      `Page ${hex(zoomed)} (${pageLabel(page)}: ${n.used} in use, ${n.free} free frames${slabs.length ? `, ${slabs.length} slabs with ${freeSlots} free slots` : ''}; ${formatBytes(page.usedBytes)} used, ${formatBytes(page.freeBytes)} free)`;
     $('zoom').innerHTML = renderSVG(s, { title: 'zee_alloc heap', page: zoomed, maxBytes: MAP_BYTES });
     if (selected) for (const r of $('zoom').querySelectorAll(`[data-addr="${selected}"]`)) r.classList.add('selected');
   } else $('zoom').innerHTML = '';
@@ -127,9 +138,15 @@ function draw() {
     stat('free-frames', 'free frames', v(t.freeFrames)),
     stat('slabs', 'slabs', v(t.slabs), 'frames of slots of one size (up to 1,040 B, not a power of two)'),
     stat('free-slots', 'free slots', v(t.freeSlots), 'free slots in the slabs: only a block of their size can use one'),
-    stat('free-pages', 'free pages', v(t.freeSpanBytes / 65536), 'whole pages no block uses'),
+    stat('top-free', 'free at the top', b(t.topFreeBytes), 'the free run at the top of the heap: where growth starts'),
     stat('largest-free', 'largest free block', b(t.largestFreeBlock)),
-    stat('metadata', 'headers and page words', b(t.metadataBytes)),
+    stat('metadata', 'headers and slab words', b(t.metadataBytes)),
+    stat(
+      'padding',
+      'padding',
+      b(t.paddingBytes),
+      'the rest of the power-of-two frames of blocks up to 4 KiB, and slab tails',
+    ),
     stat(
       'fragmentation',
       'fragmentation',
@@ -230,13 +247,6 @@ $('random').onclick = () =>
     say(`random workload (seed ${used}): ${allocs} allocations, ${frees} frees${nulls ? `, ${nulls} NULL` : ''}`);
   });
 
-$('trim').onclick = () =>
-  run(() => {
-    z.trim();
-    ops++;
-    say('trim(): the spare page, if empty, is a free page again');
-  });
-
 $('reset').onclick = async () => {
   await newHeap();
   ops = 0;
@@ -250,7 +260,7 @@ $('map').addEventListener('click', (e) => {
 });
 $('zoom').addEventListener('click', (e) => {
   const box = e.target.closest('[data-addr]');
-  if (box && (box.dataset.state === 'used' || box.dataset.state === 'large')) select(Number(box.dataset.addr));
+  if (box && box.dataset.state === 'used') select(Number(box.dataset.addr));
 });
 $('blocks').addEventListener('click', (e) => {
   const row = e.target.closest('[data-ptr]');
@@ -268,7 +278,7 @@ $('size').addEventListener('keydown', (e) => {
 if (params.get('variant')) $('variant').value = params.get('variant');
 try {
   await newHeap();
-  for (const id of ['alloc', 'free', 'free-all', 'random', 'trim', 'reset']) $(id).disabled = false;
+  for (const id of ['alloc', 'free', 'free-all', 'random', 'reset']) $(id).disabled = false;
   say('ready: allocate, free, or run a random workload; click a page in the map to see its blocks');
   document.body.dataset.ready = '1';
 } catch (e) {

@@ -66,7 +66,7 @@ enum { BLOCKS = 6000 };
 static unsigned char *blocks[BLOCKS];
 static size_t sizes[BLOCKS];
 
-/* Allocates blocks [from, to): mixed small and jumbo sizes. */
+/* Allocates blocks [from, to): mixed small and large sizes. */
 static void allocate(int from, int to) {
   for (int i = from; i < to; i++) {
     sizes[i] = i % 50 == 0 ? (size_t)(1 << 20) + i : 1 + (i * 131) % 3000;

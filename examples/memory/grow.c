@@ -24,23 +24,23 @@ EM_JS(int, js_views_see, (const unsigned char *p, int value), {
 });
 // clang-format on
 
-enum { JUMBOS = 192, JUMBO = 1 << 20, SMALLS = 20000 };
-static unsigned char *jumbos[JUMBOS];
+enum { LARGES = 192, LARGE = 1 << 20, SMALLS = 20000 };
+static unsigned char *larges[LARGES];
 static unsigned char *smalls[SMALLS];
 
-/* Allocates 192 MiB of jumbo blocks and 20000 small ones, checking as it goes. */
+/* Allocates 192 MiB of large blocks and 20000 small ones, checking as it goes. */
 static int fill_heap(const char *round) {
   int views_ok = 1, all = 1;
-  for (int i = 0; i < JUMBOS; i++) {
-    jumbos[i] = malloc(JUMBO + i * 4096);
-    if (!jumbos[i]) {
+  for (int i = 0; i < LARGES; i++) {
+    larges[i] = malloc(LARGE + i * 4096);
+    if (!larges[i]) {
       all = 0;
       break;
     }
-    stamp(jumbos[i], JUMBO + i * 4096);
-    views_ok &= js_views_see(jumbos[i] + JUMBO - 1, jumbos[i][JUMBO - 1]);
-    for (int k = 0; k < SMALLS / JUMBOS; k++) {
-      int s = i * (SMALLS / JUMBOS) + k;
+    stamp(larges[i], LARGE + i * 4096);
+    views_ok &= js_views_see(larges[i] + LARGE - 1, larges[i][LARGE - 1]);
+    for (int k = 0; k < SMALLS / LARGES; k++) {
+      int s = i * (SMALLS / LARGES) + k;
       size_t n = 1 + (s * 37) % 2000;
       smalls[s] = malloc(n);
       if (!smalls[s]) {
@@ -51,20 +51,20 @@ static int fill_heap(const char *round) {
     }
   }
   int intact = all;
-  for (int i = 0; all && i < JUMBOS; i++)
-    intact &= stamped(jumbos[i], JUMBO + i * 4096);
-  for (int s = 0; all && s < SMALLS / JUMBOS * JUMBOS; s++)
+  for (int i = 0; all && i < LARGES; i++)
+    intact &= stamped(larges[i], LARGE + i * 4096);
+  for (int s = 0; all && s < SMALLS / LARGES * LARGES; s++)
     intact &= stamped(smalls[s], 1 + (s * 37) % 2000);
   CHECK(round, all && intact && views_ok,
-        "%d jumbo blocks (1 MiB+), %d small blocks, contents intact, JS views valid after every "
+        "%d large blocks (1 MiB+), %d small blocks, contents intact, JS views valid after every "
         "growth; memory %zu bytes",
-        JUMBOS, SMALLS / JUMBOS * JUMBOS, emscripten_get_heap_size());
+        LARGES, SMALLS / LARGES * LARGES, emscripten_get_heap_size());
   return all;
 }
 
 static void free_heap(void) {
-  for (int i = 0; i < JUMBOS; i++)
-    free(jumbos[i]), jumbos[i] = NULL;
+  for (int i = 0; i < LARGES; i++)
+    free(larges[i]), larges[i] = NULL;
   for (int s = 0; s < SMALLS; s++)
     free(smalls[s]), smalls[s] = NULL;
 }
@@ -82,16 +82,35 @@ int main(void) {
         "memory %zu -> %zu bytes in round 1, %zu after round 2", initial, after_first,
         after_second);
 
-  /* A jumbo block at the top of the heap grows in place with the memory. */
-  unsigned char *top = malloc(8 << 20);
-  stamp(top, 8 << 20);
-  unsigned char *grown = realloc(top, 64 << 20);
-  int kept = grown && stamped(grown, 8 << 20);
-  if (grown)
-    memset(grown + (8 << 20), 1, 56 << 20);
-  CHECK("realloc-top", kept && js_views_see(grown + (64 << 20) - 1, 1),
-        "8 MiB -> 64 MiB %s, contents kept, memory %zu bytes", grown == top ? "in place" : "moved",
+  /* realloc grows a large block in place over the free frames after it:
+   * here the extent of the block freed right above it.  (Each block is its
+   * size + 8 rounded to 16, so the two lie end to end.) */
+  unsigned char *low = malloc(8 << 20), *above = malloc(56 << 20);
+  int adjacent = low && above == low + (8 << 20) + 16;
+  free(above);
+  stamp(low, 8 << 20);
+  size_t mem = emscripten_get_heap_size();
+  unsigned char *grown = realloc(low, 64 << 20);
+  int kept = grown == low && stamped(grown, 8 << 20);
+  CHECK("realloc-in-place", adjacent && kept && emscripten_get_heap_size() == mem,
+        "8 MiB -> 64 MiB in place over the freed block after it, contents kept, memory %zu bytes",
         emscripten_get_heap_size());
-  free(grown);
+
+  /* Past the free frames after it, a block moves rather than grow over new
+   * memory at the top of the heap (a hole below might take it).  Asked for
+   * more than the whole memory, it moves to the top, which grows by what the
+   * new block lacks: the views follow, the contents move with it. */
+  size_t want = emscripten_get_heap_size();
+  memset(grown, 0xa7, 64 << 20);
+  unsigned char *moved = realloc(grown, want);
+  int same = moved != NULL;
+  for (size_t i = 0; same && i < (64 << 20); i += 4093)
+    same &= moved[i] == 0xa7;
+  if (moved)
+    moved[want - 1] = 7;
+  CHECK("realloc-top", same && moved != grown && js_views_see(moved + want - 1, 7),
+        "64 MiB -> %zu bytes moved to %lu, contents kept, memory %zu bytes", want,
+        (unsigned long)(uintptr_t)moved, emscripten_get_heap_size());
+  free(moved ? moved : grown);
   return finish("grow");
 }

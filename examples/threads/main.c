@@ -56,12 +56,12 @@ static long verify(const unsigned char *p, size_t n, int id, int slot, uint32_t 
   return bad;
 }
 
-/* Mostly small sizes, some medium, a few jumbo (multi-page) ones. */
+/* Mostly small sizes, some medium, a few large (multi-page) ones. */
 static size_t random_size(uint32_t *s) {
   uint32_t r = next_rand(s);
   switch (r % 16) {
   case 15:
-    return 32768 + r % 150000; /* jumbo */
+    return 32768 + r % 150000; /* large */
   case 13:
   case 14:
     return 1024 + r % 16384;

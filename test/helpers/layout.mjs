@@ -1,26 +1,37 @@
-// Reads zee_alloc's documented encoding (layout 6) straight from memory, for
-// white-box tests.  The constants come from js/layout.mjs, which a test
-// compares with src/zee_alloc.h.
+// Reads zee_alloc's documented encoding (layout 7: one buddy heap,
+// docs/layout.md) straight from memory, for white-box tests.  It is a second,
+// deliberately plain reading of the layout, independent of js/inspect.mjs:
+// no rule checking, no bounds beyond what a sound heap needs.  The constants
+// come from js/layout.mjs, which a test compares with src/zee_alloc.h.
 import { LAYOUT, STATE, STATE_WORDS } from '../../js/layout.mjs';
 
 export const PAGE = LAYOUT.PAGE_SIZE;
 export const {
-  TAG_SMALL,
-  TAG_LARGE,
+  TAG_USED,
   TAG_FREE,
   TAG_MERGED,
+  TAG_FOREIGN,
   TAG_SLAB,
   TAG_SLOT,
   TAG_SLOT_FREE,
   SALT,
-  PAGE_TAG,
-  MAP_FREE,
-  MAP_SMALL,
-  MAP_LARGE,
-  MAP_MID,
+  POOL_SMALL,
+  POOL_MID,
 } = LAYOUT;
 
-/** The 8 header bytes before payload p. */
+/** The page (64 KiB) holding address a. */
+export const pageOf = (a) => (a & ~(PAGE - 1)) >>> 0;
+
+/** The bytes a block in use of header size m occupies (zee_alloc.c extent()). */
+export const extent = (m) => (m <= LAYOUT.ROUND_MAX ? 2 ** Math.ceil(Math.log2(m)) : m);
+
+/** Is a block of m bytes (header included) a slot in a slab, when its alignment is 16? */
+export const isSlotSize = (m) => m <= LAYOUT.SLAB_MAX && (m & (m - 1)) !== 0;
+
+/** The slab for slots of m bytes: the power of two >= 4m, at least 512 B (zee_alloc.c slab_size()). */
+export const slabSize = (m) => Math.max(LAYOUT.SLAB_MIN, 2 ** Math.ceil(Math.log2(m * LAYOUT.SLAB_SLOTS)));
+
+/** The 8 header bytes before payload p, decoded. */
 export function meta(z, p) {
   const u32 = z.HEAPU32;
   const info = u32[(p - 8) >>> 2],
@@ -31,129 +42,153 @@ export function meta(z, p) {
     check,
     tag,
     size: (info & ~LAYOUT.TAG_MASK) >>> 0,
-    small: tag === TAG_SMALL,
-    large: tag === TAG_LARGE,
+    used: tag === TAG_USED,
     free: tag === TAG_FREE,
+    merged: tag === TAG_MERGED,
+    foreign: tag === TAG_FOREIGN,
+    slab: tag === TAG_SLAB,
     slot: tag === TAG_SLOT,
     freeSlot: tag === TAG_SLOT_FREE,
-    slab: tag === TAG_SLAB,
     checkOk: check === (info ^ p ^ SALT) >>> 0,
   };
 }
 
-/** zee_heap_info_t, as JS numbers (field names of js/layout.mjs STATE). */
+/** Writes a sound header (info and its check word) for payload p: for building or damaging heaps. */
+export function setMeta(z, p, size, tag) {
+  const info = (size | tag) >>> 0;
+  z.HEAPU32[(p - 8) >>> 2] = info;
+  z.HEAPU32[(p - 4) >>> 2] = (info ^ p ^ SALT) >>> 0;
+}
+
+/** zee_heap_info_t, as JS numbers (field names of js/layout.mjs STATE; the arrays whole). */
 export function state(z) {
   const u32 = z.HEAPU32,
     at = z.stateAddress >>> 2;
   const out = {};
   for (const [name, i] of Object.entries(STATE)) out[name] = u32[at + i];
   out.lists = [...u32.subarray(at + STATE.lists, at + STATE.lists + LAYOUT.CLASSES)];
-  out.midLists = [...u32.subarray(at + STATE.midLists, at + STATE.midLists + LAYOUT.CLASSES)];
+  out.midLists = [...u32.subarray(at + STATE.midLists, at + STATE.midLists + LAYOUT.POOL_CLASSES)];
   out.slabs = [...u32.subarray(at + STATE.slabs, at + STATE.slabs + LAYOUT.SLAB_LISTS)];
   out.words = STATE_WORDS;
   return out;
 }
 
-/** The page-map byte of the page holding address a. */
-export const mapOf = (z, a) => z.HEAPU8[state(z).pageMap + (a >>> 16)];
+/** The byte address of a state field (a STATE name), plus `i` words for the arrays. */
+export const stateWord = (z, field, i = 0) => z.stateAddress + 4 * (STATE[field] + i);
 
-/** Members of the free list of class c (size 16 << c), following next links:
- * of small pages' frames, or with `mid` of mid pages' frames. */
+/** The pool-map byte of the page holding address a: POOL_SMALL (0) or POOL_MID (1). */
+export const poolOf = (z, a) => z.HEAPU8[state(z).poolMap + (a >>> 16)];
+/** The same, by its older name. */
+export const mapOf = poolOf;
+
+/**
+ * Members of the free list of class c (frames of 16 << c bytes), following
+ * next links: lists[c], or with `mid` mid_lists[c] (c < 12).
+ */
 export function listMembers(z, c, mid = false) {
   const out = [];
-  for (let f = state(z)[mid ? 'midLists' : 'lists'][c]; f && out.length < 100000; f = z.HEAPU32[f >>> 2]) out.push(f);
+  for (let f = state(z)[mid ? 'midLists' : 'lists'][c]; f && out.length < 1e6; f = z.HEAPU32[f >>> 2]) out.push(f);
   return out;
+}
+
+/**
+ * Where free frame f of `size` bytes belongs: { mid, c } for mid_lists[c]
+ * (below 64 KiB in a page of the mid pool) or lists[c].
+ */
+export function listFor(z, f, size) {
+  const c = Math.log2(size) - 4;
+  return { mid: size < PAGE && poolOf(z, f) !== POOL_SMALL, c };
 }
 
 /** The slabs with a free slot of slot size 16 * i, following next links. */
 export function slabMembers(z, i) {
   const out = [];
-  for (let b = state(z).slabs[i]; b && out.length < 100000; b = z.HEAPU32[b >>> 2]) out.push(b);
+  for (let b = state(z).slabs[i]; b && out.length < 1e6; b = z.HEAPU32[b >>> 2]) out.push(b);
   return out;
 }
 
 /**
- * The slots of the slab at b of `size` bytes: [{ addr, size, tag }] (addr is
- * the payload), as many of slot 0's size as fit after the slab's words.
+ * The slots of the slab at b of `size` bytes: [{ address, size, tag, state }]
+ * (state 'used' or 'free'; address is the payload), as many of slot 0's size
+ * as fit after the slab's words.
  */
-function slotsOf(z, b, size) {
-  const m = meta(z, b + LAYOUT.SLAB_META + 8).size,
+export function slotsOf(z, b, size) {
+  const first = b + LAYOUT.SLAB_META + 8,
+    m = meta(z, first).size,
     slots = [];
-  for (let s = b + LAYOUT.SLAB_META + 8; m && s + m <= b + size && slots.length < 5000; s += m) {
+  for (let s = first; m && s + m <= b + size && slots.length < 5000; s += m) {
     const x = meta(z, s);
-    slots.push({ addr: s, size: x.size, tag: x.tag });
+    slots.push({ address: s, size: x.size, tag: x.tag, state: x.slot ? 'used' : 'free' });
   }
   return slots;
 }
 
+/** The state a header's tag names in blocks(): 'used', 'free', 'slab', 'foreign', or 'bad' for any other. */
+const STATES = { [TAG_USED]: 'used', [TAG_FREE]: 'free', [TAG_SLAB]: 'slab', [TAG_FOREIGN]: 'foreign' };
+
 /**
- * The heap in address order: [{ kind: 'span', start, pages } (a maximal run
- * of free pages: the page map is their only record) |
- * { kind: 'small', start, mid, count, large, blocks: [{ addr, size, tag }] } |
- * { kind: 'foreign', start }].  A small page's `large` is the payload of the
- * large block it anchors ({ addr, size, pages }) or null; `mid` says the
- * page is of the mid pool (map mark MAP_MID).  A slab is one
- * block of its whole size S (tag TAG_SLAB) with its `slots`.
+ * The blocks that tile the heap, in address order: [{ address, size (its
+ * extent: what it occupies from its payload on), headerSize, tag, state,
+ * pool }] where pool is its page's pool-map byte; a slab adds `slots`
+ * (slotsOf()).  The walk steps from heap_start by each extent; it stops at
+ * a header whose tag is none of the four or whose size is 0 (that block is
+ * the last, with state 'bad'), so a damaged heap gives a short list.
  */
-export function walk(z) {
+export function blocks(z) {
   const st = state(z),
-    u32 = z.HEAPU32,
-    u8 = z.HEAPU8,
     out = [];
-  for (let p = st.heapStart; p && p < st.heapEnd && out.length < 70000;) {
-    const kind = u8[st.pageMap + (p >>> 16)];
-    if (kind === MAP_FREE) {
-      const last = out[out.length - 1];
-      if (last?.kind === 'span' && last.start + last.pages * PAGE === p) last.pages++;
-      else out.push({ kind: 'span', start: p, pages: 1 });
-      p += PAGE;
-    } else if (kind === MAP_SMALL || kind === MAP_MID) {
-      const word1 = u32[(p + 4) >>> 2],
-        largeAt = (word1 & ~LAYOUT.ANCHOR_ONLY) >>> 0,
-        limit = largeAt % PAGE ? largeAt : p + PAGE,
-        blocks = [];
-      // (a page made only for its large block holds no small blocks)
-      for (let f = word1 & LAYOUT.ANCHOR_ONLY ? limit : p + 16; f < limit && blocks.length < 5000;) {
-        const m = meta(z, f);
-        blocks.push({ addr: f, size: m.size, tag: m.tag });
-        if (!m.size) break;
-        if (m.slab) blocks[blocks.length - 1].slots = slotsOf(z, f, m.size);
-        // what a block in use occupies: up to ROUND_MAX its power-of-two frame
-        f += m.tag === LAYOUT.TAG_SMALL && m.size <= LAYOUT.ROUND_MAX ? 2 ** Math.ceil(Math.log2(m.size)) : m.size;
-      }
-      let large = null;
-      if (largeAt) {
-        const m = meta(z, largeAt);
-        large = { addr: largeAt, size: m.size, pages: Math.floor(m.size / PAGE) };
-      }
-      out.push({
-        kind: 'small',
-        start: p,
-        mid: kind === MAP_MID,
-        count: u32[p >>> 2] & LAYOUT.COUNT_MASK,
-        large,
-        blocks,
-      });
-      p += PAGE + (large ? large.pages * PAGE : 0);
-    } else {
-      out.push({ kind: 'foreign', start: p });
-      p += PAGE;
-    }
+  for (let f = st.heapStart; f && f < st.heapEnd && out.length < 1e6;) {
+    const m = meta(z, f);
+    const rec = {
+      address: f,
+      size: m.used ? extent(m.size) : m.size,
+      headerSize: m.size,
+      tag: m.tag,
+      state: (m.size && STATES[m.tag]) || 'bad',
+      pool: z.HEAPU8[st.poolMap + (f >>> 16)],
+    };
+    if (m.slab) rec.slots = slotsOf(z, f, m.size);
+    out.push(rec);
+    if (rec.state === 'bad') break;
+    f += rec.size;
   }
   return out;
 }
 
-/** Free spans as [{ start, pages }], in address order. */
-export const spans = (z) =>
-  walk(z)
-    .filter((x) => x.kind === 'span')
-    .map(({ start, pages }) => ({ start, pages }));
+/** blocks(), by the name the older helpers used. */
+export const walk = blocks;
 
-/** Small pages' addresses, in address order. */
-export const smallPages = (z) =>
-  walk(z)
-    .filter((x) => x.kind === 'small')
-    .map((x) => x.start);
+/** The free frames, in address order: [{ address, size, pool }]. */
+export const freeFrames = (z) =>
+  blocks(z)
+    .filter((b) => b.state === 'free')
+    .map(({ address, size, pool }) => ({ address, size, pool }));
 
-export const pageOf = (p) => (p & ~(PAGE - 1)) >>> 0;
-export const inUseCount = (z, page) => z.HEAPU32[page >>> 2] & LAYOUT.COUNT_MASK;
+/** Maximal runs of free frames next to each other: [{ start, end, bytes, frames }], in address order. */
+export function freeRuns(z) {
+  const out = [];
+  let run = null;
+  for (const b of blocks(z)) {
+    if (b.state !== 'free') run = null;
+    else if (run && run.end === b.address) {
+      run.end += b.size;
+      run.bytes += b.size;
+      run.frames++;
+    } else out.push((run = { start: b.address, end: b.address + b.size, bytes: b.size, frames: 1 }));
+  }
+  return out;
+}
+
+/**
+ * Runs of whole free pages: [{ start, pages }], the pages that free frames
+ * cover completely, in address order.
+ */
+export function spans(z) {
+  const out = [];
+  for (const r of freeRuns(z)) {
+    const start = Math.ceil(r.start / PAGE) * PAGE,
+      end = Math.floor(r.end / PAGE) * PAGE;
+    if (end > start) out.push({ start, pages: (end - start) / PAGE });
+  }
+  return out;
+}

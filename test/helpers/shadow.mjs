@@ -27,7 +27,8 @@ export class ShadowHeapError extends Error {}
 
 /**
  * Tracks live blocks of one ZeeAlloc instance `z`.  `add` checks a new block
- * (non-null, aligned, inside memory, overlapping nothing live) and fills it;
+ * (non-null, aligned, a usable size of n .. n + 15 bytes, inside memory,
+ * overlapping nothing live) and fills it;
  * `remove` checks the block's pattern and its address neighbours' before the
  * caller frees it; `verifyAll` checks every live byte.
  */
@@ -67,6 +68,9 @@ export class Shadow {
       this._fail(`0x${ptr.toString(16)} (size ${size}) is not ${Math.max(16, align)}-aligned`);
     const usable = this.z.usableSize(ptr);
     if (usable < size) this._fail(`usable size ${usable} < requested ${size} at 0x${ptr.toString(16)}`);
+    // Every block is its request plus the 8-byte header, rounded up to 16
+    // (docs/layout.md): more than 15 spare bytes would be a rounding bug.
+    if (usable > size + 15) this._fail(`usable size ${usable} > requested ${size} + 15 at 0x${ptr.toString(16)}`);
     const end = ptr + Math.max(size, 1);
     if (end > this.z.memoryBytes) this._fail(`block 0x${ptr.toString(16)}+${size} runs past memory`);
     const i = this._index(ptr);

@@ -36,7 +36,7 @@ if [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$(realpath "$core")" ] &&
 fi
 
 cflags=(-g -O1 -fno-omit-frame-pointer $san -fno-sanitize-recover=all -std=gnu11 -Wall -Wextra)
-names=(zee_malloc zee_free zee_calloc zee_realloc zee_memalign zee_usable_size zee_check zee_heap_info zee_trim)
+names=(zee_malloc zee_free zee_calloc zee_realloc zee_memalign zee_usable_size zee_check zee_heap_info)
 objs=()
 # Lines "X(name, validation, threads)" of configs.h.
 while read -r name v t; do

@@ -1,44 +1,58 @@
 /*
  * The native harness: input bytes become a sequence of zee_alloc calls
- * (malloc, calloc, realloc, memalign/aligned_alloc, free, trim, and probes
- * with interior pointers) with sizes across every frame class, large blocks
- * with every remainder, and sizes near SIZE_MAX, while the page source
- * refuses growth at chosen points and "someone else" grows the memory in
- * between.  After every call it checks:
- *   - zee_check() == 0 (the whole-heap walk);
+ * (malloc, calloc, realloc, memalign/aligned_alloc, free, and probes with
+ * interior pointers and with the addresses of free frames, free slots, slabs
+ * and foreign blocks) with sizes across every frame class, around the slab,
+ * rounding and pool limits, blocks of many pages with every remainder, and
+ * sizes near SIZE_MAX, while the page source refuses growth at chosen points
+ * and "someone else" grows the memory in between.  The rules it holds the
+ * core to are those of heap layout 7 (docs/layout.md).  After every call:
+ *   - zee_check() == 0 (the core's own whole-heap walk);
  *   - a new block is aligned, inside the heap, off foreign pages and clear of
- *     every live block (payload and header), with the usable size of layout 3
- *     (src/zee_alloc.c, docs/c-api.md): a small block (a request of at most
- *     ZEE_MAX_SMALL bytes; 32,760 when aligned past 16) is 8 bytes short of
- *     a multiple of 16 and lies in one page; a large block is a multiple of
- *     16 that ends on a page boundary; malloc, calloc and realloc give
- *     n .. n + 15 usable bytes, except that a large block resized in place
- *     keeps the part in its anchor page (n .. n + 64 KiB - 1); aligned
- *     requests waste less than their alignment (a page, above 32 KiB);
+ *     every live block (payload and header); its usable size is exactly
+ *     roundup(n + 8, 16) - 8 for every call that gives one (malloc, calloc,
+ *     realloc, aligned requests); its header says a slot exactly when that
+ *     size is not a power of two, at most ZEE_SLAB_MAX, and the alignment
+ *     is 16, and a slot lies in a slab of the size its slot size implies;
+ *     the extent of a block (its power-of-two frame up to ZEE_ROUND_MAX, its
+ *     exact size above) meets no other block's extent or slab;
+ *   - realloc keeps a block in place when it must (a slot resized to its own
+ *     slot size, a block shrunk within its extent to a size that is no slot
+ *     size) and moves it when it must (a slot to another slot size, a block
+ *     to a slot size);
  *   - calloc memory is zero, realloc kept the old bytes;
  *   - every live block still holds its own position-dependent pattern (its
  *     ends always; every byte, and its usable size, every few calls and at
  *     the end);
  *   - the running totals of zee_heap_info_t agree with the harness's record:
- *     live blocks, their usable bytes, the peak, the pages inside large
- *     blocks, and small + large + free pages = the pages the heap owns (its
- *     range less the foreign pages in it);
+ *     live blocks, their usable bytes, the peak; the heap starts 16 bytes
+ *     above __heap_base rounded to 16, and ends on a page boundary where the
+ *     foreign memory above it (if any) begins;
  *   - a NULL comes with errno ENOMEM (EINVAL for a bad alignment) and is
  *     accounted for: growth was refused during the call, or the request
  *     could never fit under the memory cap;
- *   - in checked builds, a pointer just freed and an interior pointer of a
- *     live block are rejected (ZEE_E_DOUBLE_FREE or ZEE_E_HEADER), naming
- *     that pointer and changing nothing;
+ *   - in checked builds, a pointer just freed, an interior pointer of a live
+ *     block, and the address of anything in the heap that is not a live
+ *     block are rejected (ZEE_E_DOUBLE_FREE or ZEE_E_HEADER), naming that
+ *     pointer and changing nothing;
+ *   - every few calls, the harness walks the heap itself, header by header:
+ *     it is tiled from heap_start to exactly heap_end by blocks in use,
+ *     free frames, slabs and foreign blocks; the blocks in use and the
+ *     slots in use are exactly the live blocks it holds; the foreign blocks
+ *     cover exactly the memory someone else grew inside the heap;
  *   - the static data and foreign pages are untouched;
  *   - nothing initialises the heap before its first allocation; at the end,
- *     with everything freed and trimmed, the heap has no small page, no large
- *     page, no free frame and no used byte: every page it owns is free.
+ *     with everything freed, the heap holds nothing but free frames and
+ *     foreign blocks, the free lists hold exactly those frames, no two of
+ *     which could have merged (each free run is tiled by the fewest aligned
+ *     frames), no slab is left, and one block takes the whole free run at
+ *     the top of the heap without growing the memory.
  * Any failure prints what broke and aborts, which libFuzzer reports.
  *
  * Input format: 4 header bytes (config, memory cap, base and initial size,
  * source flags), then one opcode byte per call followed by its arguments.
  * The whole allocator state is the zee_heap_info_t that zee_heap_info()
- * points at (src/zee_alloc.c: `static zee_heap_info_t H`) plus the page
+ * points at (src/zee_alloc.c: `static zee_heap_info_t H`) plus the pool
  * map, which the core clears when it initialises a heap whose heap_start is
  * 0; so restoring H's initial value over a fresh arena gives each input a
  * fresh allocator.
@@ -67,8 +81,7 @@
   void *n##_zee_memalign(size_t, size_t);                                                          \
   size_t n##_zee_usable_size(void *);                                                              \
   int n##_zee_check(void);                                                                         \
-  const zee_heap_info_t *n##_zee_heap_info(void);                                                  \
-  void n##_zee_trim(void);
+  const zee_heap_info_t *n##_zee_heap_info(void);
 ZEE_NATIVE_CONFIGS(DECLARE)
 #define ENTRY(n, v, t)                                                                             \
   {#n,                                                                                             \
@@ -82,8 +95,7 @@ ZEE_NATIVE_CONFIGS(DECLARE)
    n##_zee_memalign,                                                                               \
    n##_zee_usable_size,                                                                            \
    n##_zee_check,                                                                                  \
-   n##_zee_heap_info,                                                                              \
-   n##_zee_trim},
+   n##_zee_heap_info},
 const zee_api zee_apis[] = {ZEE_NATIVE_CONFIGS(ENTRY)};
 const unsigned zee_api_count = sizeof zee_apis / sizeof zee_apis[0];
 
@@ -109,6 +121,7 @@ typedef struct slot {
   unsigned char *p; /* 0 = empty */
   size_t len;       /* bytes the harness owns and patterned */
   size_t u;         /* malloc_usable_size(p) when it was accepted */
+  int in_slab;      /* its header says a slot (ZEE_TAG_SLOT) */
   uint8_t seed;
 } slot;
 
@@ -116,7 +129,8 @@ static const zee_api *A;
 static slot S[SLOTS];
 static unsigned op_index;
 static uint8_t next_seed;
-static uint32_t peak; /* the highest used_bytes any call can have reached */
+static uint32_t peak;                /* the highest used_bytes any call can have reached */
+static zee_heap_info_t unused_state; /* the state block of a heap never used */
 
 /* Why: one message format for every finding, with enough to replay it. */
 __attribute__((noreturn, format(printf, 1, 2))) static void fail(const char *fmt, ...);
@@ -134,8 +148,42 @@ static uint32_t off(const void *p) {
   return (uint32_t)((const unsigned char *)p - zee_native_base);
 }
 
-/* Where the heap must begin: the first page at or above the source's base. */
-static uint32_t heap_base(void) { return (zee_source_base() + PAGE - 1) & ~(PAGE - 1); }
+/* ---- The layout, as docs/layout.md states it -------------------------------------
+ * Computed here from the documented rules, not taken from the core, so that
+ * the core can't be checked against itself. */
+
+/* The block of a request of n bytes: roundup(n + 8, 16) (0: it can't exist). */
+static uint32_t block_of(size_t n) {
+  return n > MAX_HEAP ? 0 : (uint32_t)((n + ZEE_META_SIZE + ZEE_GRANULE - 1) & ~(size_t)15);
+}
+
+static uint32_t pow2_at_least(uint32_t m) {
+  return m <= ZEE_MIN_FRAME ? ZEE_MIN_FRAME : 1u << (32 - __builtin_clz(m - 1));
+}
+
+/* The bytes a block of m bytes occupies from its payload on. */
+static uint32_t extent_of(uint32_t m) { return m > ZEE_ROUND_MAX ? m : pow2_at_least(m); }
+
+/* A block of m bytes at alignment 16 is a slot in a slab. */
+static int slab_sized(uint32_t m) { return m <= ZEE_SLAB_MAX && (m & (m - 1)); }
+
+/* The slab of slots of m bytes: the power of two >= 4m, at least 512. */
+static uint32_t slab_size(uint32_t m) {
+  uint32_t s = pow2_at_least(m * ZEE_SLAB_SLOTS);
+  return s < ZEE_SLAB_MIN ? ZEE_SLAB_MIN : s;
+}
+
+static uint32_t *word(uint32_t a) { return (uint32_t *)(void *)(zee_native_base + a); }
+
+/* The info word of the header of payload a if it is sound (its check word
+ * ties it to a), else 0 (no header has size 0). */
+static uint32_t header(uint32_t a) {
+  uint32_t info = word(a - ZEE_META_SIZE)[0];
+  return word(a - ZEE_META_SIZE)[1] == (info ^ a ^ ZEE_SALT) ? info : 0;
+}
+
+/* Where the heap must begin: 16 bytes above the source's base rounded to 16. */
+static uint32_t heap_base(void) { return ((zee_source_base() + 15) & ~15u) + ZEE_GRANULE; }
 
 void harness_fresh(const zee_api *api, const src_options *o) {
   zee_heap_info_t *h = (zee_heap_info_t *)api->heap_info();
@@ -148,15 +196,15 @@ void harness_fresh(const zee_api *api, const src_options *o) {
   h->magic = ZEE_INFO_MAGIC;
   h->layout = ZEE_LAYOUT_VERSION;
   h->config = api->config;
+  unused_state = *h;
   /* Calls that allocate nothing must leave the heap uninitialised. */
   api->heap_info();
-  api->trim();
   api->free(NULL);
   if (api->usable_size(NULL))
     fail("%s: malloc_usable_size(NULL) is not 0", api->name);
   if (api->check())
     fail("%s: zee_check() = %d on a heap never used", api->name, api->check());
-  if (h->heap_start || h->heap_end || h->spare || h->free_pages || src_stat.grows)
+  if (memcmp(h, &unused_state, sizeof *h) || src_stat.grows)
     fail("%s: the heap was initialised (start 0x%x, end 0x%x, %u grows) before its first "
          "allocation",
          api->name, h->heap_start, h->heap_end, src_stat.grows);
@@ -164,20 +212,124 @@ void harness_fresh(const zee_api *api, const src_options *o) {
 
 /* Makes sure the first allocation has happened, so that the memory above
  * the base is the heap's and memory grown after it is someone else's.
- * Returns the usable size of the block it allocated (0: none). */
+ * Returns the usable size of the block it allocated (0: none); the heap
+ * stays uninitialised if its first growth was refused. */
 static uint32_t own_heap(const zee_api *api) {
   const zee_heap_info_t *h = api->heap_info();
   if (h->heap_start)
     return 0;
-  /* It may fail (growth refused): the heap is initialised all the same. */
   unsigned char *p = api->malloc(0);
   uint32_t u = p ? (uint32_t)api->usable_size(p) : 0;
   api->free(p);
-  api->trim();
-  if (h->heap_start != heap_base())
+  if (h->heap_start ? h->heap_start != heap_base() : !!p)
     fail("%s: the first allocation set heap_start 0x%x, not 0x%x", api->name, h->heap_start,
          heap_base());
   return u;
+}
+
+/* The live block whose payload is at o, or 0. */
+static slot *live_at(uint32_t o) {
+  for (unsigned i = 0; i < SLOTS; i++)
+    if (S[i].p && off(S[i].p) == o)
+      return &S[i];
+  return 0;
+}
+
+static unsigned live_count(void) {
+  unsigned n = 0;
+  for (unsigned i = 0; i < SLOTS; i++)
+    n += !!S[i].p;
+  return n;
+}
+
+/* ---- The harness's own walk of the heap ------------------------------------------
+ * One tile per header, from heap_start to heap_end: blocks in use (ZEE_TAG_USED,
+ * `size` their extent), free frames, slabs and foreign blocks; the slots of a
+ * slab are reported after it as tiles of their own (ZEE_TAG_SLOT or
+ * ZEE_TAG_SLOT_FREE), which the walk does not step over. */
+typedef struct tile {
+  uint32_t at, size, tag;
+} tile;
+typedef void (*tile_fn)(const tile *t, void *ctx);
+
+static void walk_slab(const char *when, uint32_t b, uint32_t size, tile_fn fn, void *ctx,
+                      unsigned *found) {
+  uint32_t first = header(b + ZEE_SLAB_META + ZEE_META_SIZE), m = first & ~ZEE_TAG_MASK, used = 0;
+  if (size > PAGE / 2 || (size & (size - 1)) || b % size || !slab_sized(m) || slab_size(m) != size)
+    fail("%s: slab at 0x%x of %u bytes: not a power-of-two frame aligned to its size that "
+         "slab_size(%u) gives",
+         when, b, size, m);
+  for (uint32_t s = b + ZEE_SLAB_META + ZEE_META_SIZE; s + m <= b + size; s += m) {
+    uint32_t info = header(s);
+    if (info != (m | ZEE_TAG_SLOT) && info != (m | ZEE_TAG_SLOT_FREE))
+      fail("%s: slot 0x%x of the slab at 0x%x: header 0x%x, not a slot of %u bytes", when, s, b,
+           info, m);
+    if (info == (m | ZEE_TAG_SLOT)) {
+      slot *l = live_at(s);
+      if (!l || !l->in_slab || l->u + ZEE_META_SIZE != m)
+        fail("%s: slot 0x%x (%u bytes) in use, but the harness holds no such slot", when, s, m);
+      used++, (*found)++;
+    }
+    tile t = {s, m, info & ZEE_TAG_MASK};
+    if (fn)
+      fn(&t, ctx);
+  }
+  if (!used || word(b)[2] != used)
+    fail("%s: slab at 0x%x counts %u slots in use, holds %u", when, b, word(b)[2], used);
+}
+
+/* Walks the heap, checking each tile against the layout and the harness's
+ * record, and calls fn (if any) for each. */
+static void walk_heap(const char *when, tile_fn fn, void *ctx) {
+  const zee_heap_info_t *h = A->heap_info();
+  unsigned found = 0;
+  uint32_t foreign = 0;
+  if (!h->heap_start)
+    return;
+  if (word(h->heap_end - ZEE_META_SIZE)[0])
+    fail("%s: the word at heap_end - 8 is 0x%x, not 0", when, word(h->heap_end - ZEE_META_SIZE)[0]);
+  for (uint32_t at = h->heap_start; at < h->heap_end;) {
+    uint32_t info = header(at), size = info & ~ZEE_TAG_MASK, tag = info & ZEE_TAG_MASK, step = size;
+    if (!size)
+      fail("%s: no sound header at 0x%x (walking from heap_start 0x%x)", when, at, h->heap_start);
+    if (tag == ZEE_TAG_USED) {
+      slot *l = live_at(at);
+      if (!l || l->in_slab || l->u + ZEE_META_SIZE != size)
+        fail("%s: a block in use at 0x%x (%u bytes) that the harness does not hold", when, at,
+             size);
+      found++;
+      step = extent_of(size);
+    } else if (tag == ZEE_TAG_FREE) {
+      if ((size & (size - 1)) || at % size)
+        fail("%s: free frame at 0x%x of %u bytes: not a power of two aligned to its size", when, at,
+             size);
+    } else if (tag == ZEE_TAG_FOREIGN) {
+      uint32_t grown = size - ZEE_GRANULE;
+      if (at % PAGE || !grown || (at + grown) % PAGE || !src_foreign_between(at, at + 1) ||
+          src_foreign_between(at, at + grown) != grown)
+        fail("%s: foreign block at 0x%x of %u bytes does not cover exactly foreign memory and 16 "
+             "bytes",
+             when, at, size);
+      foreign += grown;
+    } else if (tag != ZEE_TAG_SLAB) {
+      fail("%s: header 0x%x at 0x%x: no block, free frame, slab or foreign block", when, info, at);
+    }
+    if (step > h->heap_end - at)
+      fail("%s: the tile at 0x%x (%u bytes) reaches past heap_end 0x%x", when, at, step,
+           h->heap_end);
+    tile t = {at, step, tag};
+    if (fn)
+      fn(&t, ctx);
+    if (tag == ZEE_TAG_SLAB)
+      walk_slab(when, at, size, fn, ctx, &found);
+    at += step;
+  }
+  if (found != live_count())
+    fail("%s: the walk found %u of the %u live blocks", when, found, live_count());
+  if (foreign != src_foreign_between(h->heap_start, h->heap_end))
+    fail("%s: foreign blocks cover %u bytes; %u bytes of the heap's range were grown by someone "
+         "else",
+         when, foreign, src_foreign_between(h->heap_start, h->heap_end));
 }
 
 /* ---- Patterns -------------------------------------------------------------------
@@ -233,6 +385,8 @@ static void verify_all(int full) {
   }
   if (full && src_verify())
     fail("static data or foreign pages were written");
+  if (full)
+    walk_heap("walk", 0, 0);
 }
 
 static void check_heap(const char *after) {
@@ -241,122 +395,114 @@ static void check_heap(const char *after) {
     fail("zee_check() = %d after %s", r, after);
 }
 
-/* Pages the heap owns: its range less the foreign pages in it. */
-static uint32_t owned_pages(const zee_heap_info_t *h) {
-  return (h->heap_end - h->heap_start - src_foreign_between(h->heap_start, h->heap_end)) / PAGE;
-}
-
-/* The running totals against the live blocks the harness holds. */
+/* The running totals against the live blocks the harness holds, and the
+ * heap's bounds against the memory. */
 static void check_totals(void) {
   const zee_heap_info_t *h = A->heap_info();
-  uint32_t blocks = 0, large = 0;
+  uint32_t blocks = 0;
   uint64_t bytes = 0;
   for (unsigned i = 0; i < SLOTS; i++) {
     if (!S[i].p)
       continue;
     blocks++;
     bytes += S[i].u;
-    large += (uint32_t)(S[i].u / PAGE); /* 0 for a small block */
   }
   if (h->used_blocks != blocks || h->used_bytes != bytes)
     fail("running totals: %u blocks of %u bytes; %u live blocks hold %llu", h->used_blocks,
          h->used_bytes, blocks, (unsigned long long)bytes);
-  if (h->large_pages != large)
-    fail("running totals: %u large pages; the live large blocks span %u", h->large_pages, large);
   if (h->used_bytes > peak)
     peak = h->used_bytes;
   if (h->peak_bytes != peak)
     fail("running totals: peak %u bytes, want %u", h->peak_bytes, peak);
   if (!h->heap_start) {
-    if (h->heap_end || h->spare || h->small_pages || h->free_pages || blocks)
-      fail("the heap holds pages or blocks but heap_start is 0");
+    if (memcmp(h, &unused_state, sizeof *h))
+      fail("heap_start is 0, but the state block changed (heap_end 0x%x, cursor 0x%x, %u blocks)",
+           h->heap_end, h->cursor, h->used_blocks);
     return;
   }
-  if (h->heap_start != heap_base() || h->heap_end < h->heap_start || h->heap_end % PAGE ||
-      h->heap_end > src_committed())
-    fail("heap [0x%x, 0x%x): not page-aligned from 0x%x within the 0x%x committed bytes",
-         h->heap_start, h->heap_end, heap_base(), src_committed());
-  uint32_t owned = owned_pages(h);
-  if (h->small_pages + h->large_pages + h->free_pages != owned)
-    fail("running totals: %u small + %u large + %u free pages, but the heap owns %u",
-         h->small_pages, h->large_pages, h->free_pages, owned);
+  uint32_t committed = src_committed();
+  if (h->heap_start != heap_base() || h->heap_end % PAGE || h->heap_end <= h->heap_start ||
+      h->heap_end > committed)
+    fail("heap [0x%x, 0x%x): not from 0x%x to a page boundary within the 0x%x committed bytes",
+         h->heap_start, h->heap_end, heap_base(), committed);
+  /* Every growth of the heap takes all the memory there is, so above its
+   * end lies only what someone else grew since. */
+  if (src_foreign_between(h->heap_end, committed) != committed - h->heap_end)
+    fail("heap_end 0x%x: the memory up to 0x%x is not all foreign, yet not the heap's", h->heap_end,
+         committed);
 }
 
 /* ---- A new block -------------------------------------------------------------------- */
-typedef enum fit {
-  FIT_EXACT,    /* malloc, calloc, realloc: n .. n + 15 usable bytes */
-  FIT_ALIGNED,  /* memalign past 16: n .. less than the alignment more */
-  FIT_IN_PLACE, /* realloc kept a large block: its anchor part is unchanged */
-} fit;
 
-/* Small blocks keep their last 8 bytes for the next header; large ones don't. */
-static int is_small(size_t u) { return u % 16 == 8; }
-
-/* The usable size u of block o of request (n, align) against the rules of layout 3. */
-static void check_fit(uint32_t o, size_t u, size_t n, size_t align, fit how, size_t old_u,
-                      const char *what) {
-  if (o % 16 || (uint64_t)o % align)
+/* Block o of usable size u for a request of n bytes aligned to `align` (16
+ * for malloc, calloc and realloc) against the rules of the layout. */
+static void check_fit(uint32_t o, size_t u, size_t n, size_t align, const char *what) {
+  uint32_t m = block_of(n), info = header(o);
+  int want_slot = align <= ZEE_GRANULE && slab_sized(m);
+  if (o % ZEE_GRANULE || (uint64_t)o % align)
     fail("%s(%zu, align %zu) = 0x%x: misaligned", what, n, align, o);
-  if (u < n)
-    fail("%s(%zu) = 0x%x: usable size %zu too small", what, n, o, u);
-  int small = is_small(u);
-  if (small ? u > ZEE_MAX_SMALL || o % PAGE < 16 || o / PAGE != (o + u + 7) / PAGE
-            : u % 16 || u < ZEE_MAX_FRAME || (o + u) % PAGE)
-    fail("%s(%zu) = 0x%x+%zu: neither a small block (8 short of a multiple of 16, in one page) "
-         "nor a large one (a multiple of 16, at least 32 KiB, that ends on a page boundary)",
-         what, n, o, u);
-  /* Small up to ZEE_MAX_SMALL; aligned to 32 B .. 32 KiB, small up to the
-   * largest frame's payload (above it, either kind); aligned past 32 KiB, large. */
-  int want_small = how != FIT_ALIGNED                   ? n <= ZEE_MAX_SMALL
-                   : align > ZEE_MAX_FRAME              ? 0
-                   : n <= ZEE_MAX_FRAME - ZEE_META_SIZE ? 1
-                                                        : small;
-  if (small != want_small)
-    fail("%s(%zu, align %zu) = 0x%x+%zu: a %s block, not a %s one", what, n, align, o, u,
-         small ? "small" : "large", want_small ? "small" : "large");
-  size_t from = n, slack = 16; /* u < from + slack */
-  if (how == FIT_ALIGNED && !small) {
-    slack = align <= ZEE_MAX_FRAME ? align : PAGE;
-    from = n ? n : 1;
-    if (align > ZEE_MAX_FRAME && (u % PAGE || o % PAGE))
-      fail("%s(%zu, align %zu) = 0x%x+%zu: not whole pages on a page boundary", what, n, align, o,
-           u);
-  }
-  if (how == FIT_IN_PLACE) {
-    slack = PAGE;
-    if ((u - old_u) % PAGE)
-      fail("%s(%zu) = 0x%x+%zu: kept in place, but its anchor part changed (was %zu bytes)", what,
-           n, o, u, old_u);
-  }
-  if (u - from >= slack)
-    fail("%s(%zu, align %zu) = 0x%x: usable size %zu wastes %zu bytes or more", what, n, align, o,
-         u, slack);
+  if (u != m - ZEE_META_SIZE)
+    fail("%s(%zu) = 0x%x: usable size %zu, want %u (a block of roundup(n + 8, 16) = %u bytes)",
+         what, n, o, u, m - ZEE_META_SIZE, m);
+  if (info != (m | (want_slot ? ZEE_TAG_SLOT : ZEE_TAG_USED)))
+    fail("%s(%zu, align %zu) = 0x%x: header 0x%x, want a %s of %u bytes", what, n, align, o, info,
+         want_slot ? "slot" : "block", m);
 }
 
-static void accept_block(slot *s, unsigned char *p, size_t n, size_t align, fit how, size_t old_u,
-                         int whole, const char *what) {
-  uint32_t o = off(p);
+/* What a live block holds from its payload on, [*from, *to): a block its
+ * extent, a slot its slab (whose header is at *from - 8). */
+static void claim(const slot *s, uint32_t *from, uint32_t *to) {
+  uint32_t o = off(s->p), m = (uint32_t)s->u + ZEE_META_SIZE;
+  if (s->in_slab) {
+    uint32_t size = slab_size(m);
+    *from = o & -size;
+    *to = *from + size;
+  } else {
+    *from = o;
+    *to = o + extent_of(m);
+  }
+}
+
+static void accept_block(slot *s, unsigned char *p, size_t n, size_t align, int whole,
+                         const char *what) {
+  uint32_t o = off(p), from, to;
   const zee_heap_info_t *h = A->heap_info();
   /* Before malloc_usable_size(p), which would fault (or read wild memory). */
-  if ((uint64_t)o < (uint64_t)h->heap_start + 16 || o >= h->heap_end)
+  if (o < h->heap_start || o >= h->heap_end)
     fail("%s(%zu) = 0x%x: not inside the heap [0x%x, 0x%x)", what, n, o, h->heap_start,
          h->heap_end);
   size_t u = A->usable_size(p);
-  check_fit(o, u, n, align, how, old_u, what);
-  if (!src_heap_range(o - 8, (uint64_t)u + 8) || o - 8 < h->heap_start ||
-      o + (uint64_t)u > h->heap_end)
-    fail("%s(%zu) = 0x%x+%zu: outside the heap or on foreign pages", what, n, o, u);
-  /* [p-8, p+usable) holds the block's header and payload: no two may meet. */
+  check_fit(o, u, n, align, what);
+  slot fresh = {p, 0, u, (header(o) & ZEE_TAG_MASK) == ZEE_TAG_SLOT, 0};
+  claim(&fresh, &from, &to);
+  uint32_t m = (uint32_t)u + ZEE_META_SIZE;
+  if (fresh.in_slab &&
+      (header(from) != (slab_size(m) | ZEE_TAG_SLAB) || o < from + ZEE_SLAB_META + ZEE_META_SIZE ||
+       (o - from - ZEE_SLAB_META - ZEE_META_SIZE) % m || o + m > to))
+    fail("%s(%zu) = 0x%x: a slot of %u bytes, but not one of a slab of %u bytes at 0x%x", what, n,
+         o, m, slab_size(m), from);
+  if (from < h->heap_start || to > h->heap_end ||
+      !src_heap_range(from - ZEE_META_SIZE, (uint64_t)(to - from) + ZEE_META_SIZE))
+    fail("%s(%zu) = 0x%x: [0x%x, 0x%x) is outside the heap or on foreign pages", what, n, o, from,
+         to);
   for (unsigned i = 0; i < SLOTS; i++) {
     if (!S[i].p || &S[i] == s)
       continue;
-    uint32_t q = off(S[i].p);
+    uint32_t q = off(S[i].p), qf, qt;
     size_t qu = S[i].u;
+    /* [p-8, p+usable) holds the block's header and payload: no two may meet. */
     if (o - 8 < q + qu && q - 8 < o + u)
       fail("%s(%zu) = 0x%x+%zu overlaps live 0x%x+%zu", what, n, o, u, q, qu);
+    /* Nor may extents and slabs, which free() gives back whole; slots share
+     * their slab. */
+    claim(&S[i], &qf, &qt);
+    if (from < qt && qf < to && !(fresh.in_slab && S[i].in_slab && from == qf && to == qt))
+      fail("%s(%zu) = 0x%x holds [0x%x, 0x%x), which meets [0x%x, 0x%x) of live 0x%x", what, n, o,
+           from, to, qf, qt, q);
   }
   s->p = p;
   s->u = u;
+  s->in_slab = fresh.in_slab;
   s->len = whole ? u : n;
   if (s->len > (8u << 20))
     s->len = n; /* keep huge blocks cheap to pattern */
@@ -416,7 +562,8 @@ static void expect_rejected(unsigned char *p) {
 }
 
 /* An interior pointer of a live block: its header slot holds the block's own
- * data (or a header buried by a merge), never a header of a live block. */
+ * data, a header buried by a merge, or a stale slot header of a slab freed
+ * before, never a header of a live block. */
 static void probe(slot *s, unsigned which, unsigned b) {
   if (!s->p || !A->validation)
     return;
@@ -436,6 +583,43 @@ static void probe(slot *s, unsigned which, unsigned b) {
                "an interior pointer");
 }
 
+/* The addresses in the heap that are no live block, and the fault each must
+ * get: free frames and free slots were freed (ZEE_E_DOUBLE_FREE); slabs and
+ * foreign blocks never were blocks (ZEE_E_HEADER). */
+#define MAX_CANDIDATES 4096
+typedef struct candidates {
+  uint32_t at[MAX_CANDIDATES + 2];
+  int code[MAX_CANDIDATES + 2];
+  unsigned n;
+} candidates;
+
+static void collect(const tile *t, void *ctx) {
+  candidates *c = ctx;
+  if (t->tag == ZEE_TAG_USED || t->tag == ZEE_TAG_SLOT || c->n == MAX_CANDIDATES)
+    return;
+  c->at[c->n] = t->at;
+  c->code[c->n++] =
+      t->tag == ZEE_TAG_FREE || t->tag == ZEE_TAG_SLOT_FREE ? ZEE_E_DOUBLE_FREE : ZEE_E_HEADER;
+}
+
+/* Passes one of those addresses (or one just outside the heap) to a checked call. */
+static void probe_structure(unsigned which, unsigned pick) {
+  static candidates c;
+  const zee_heap_info_t *h = A->heap_info();
+  if (!A->validation || !h->heap_start)
+    return;
+  c.n = 0;
+  walk_heap("a structure probe", collect, &c);
+  c.at[c.n] = h->heap_start - ZEE_GRANULE, c.code[c.n++] = ZEE_E_POINTER;
+  c.at[c.n] = h->heap_end, c.code[c.n++] = ZEE_E_POINTER;
+  unsigned i = pick % c.n;
+  uint32_t at = c.at[i];
+  const char *what = c.code[i] == ZEE_E_POINTER  ? "an address just outside the heap"
+                     : c.code[i] == ZEE_E_HEADER ? "a slab or a foreign block"
+                                                 : "a free frame or a free slot";
+  expect_fault(zee_native_base + at, which % 3, c.code[i], c.code[i], what);
+}
+
 static void release(slot *s) {
   if (!s->p)
     return;
@@ -452,6 +636,9 @@ typedef struct reader {
 } reader;
 static unsigned byte(reader *r) { return r->p < r->end ? *r->p++ : 0; }
 
+/* Sizes on both sides of the layout's limits (a block of m = roundup(n + 8,
+ * 16) bytes: n = m - 8 is the largest request of m bytes), and sizes no heap
+ * can hold. */
 static const uint64_t SPECIAL_SIZES[] = {0,
                                          1,
                                          8,
@@ -487,12 +674,21 @@ static const uint64_t SPECIAL_SIZES[] = {0,
                                          98304,
                                          MAX_HEAP / 2,
                                          MAX_HEAP - 15,
-                                         ZEE_MAX_SMALL - 1,
-                                         ZEE_MAX_SMALL,
-                                         ZEE_MAX_SMALL + 1};
+                                         ZEE_SLAB_MAX - ZEE_META_SIZE - 1,
+                                         ZEE_SLAB_MAX - ZEE_META_SIZE,
+                                         ZEE_SLAB_MAX - ZEE_META_SIZE + 1,
+                                         ZEE_ROUND_MAX - ZEE_META_SIZE - 1,
+                                         ZEE_ROUND_MAX - ZEE_META_SIZE,
+                                         ZEE_ROUND_MAX - ZEE_META_SIZE + 1,
+                                         ZEE_POOL_MIN - ZEE_META_SIZE + 16,
+                                         ZEE_SLAB_MIN / ZEE_SLAB_SLOTS - ZEE_META_SIZE,
+                                         ZEE_SLAB_MIN / ZEE_SLAB_SLOTS - ZEE_META_SIZE + 1,
+                                         PAGE - ZEE_META_SIZE - 16,
+                                         2 * PAGE - ZEE_META_SIZE,
+                                         2 * PAGE - ZEE_META_SIZE + 1};
 
-/* Sizes around every class boundary, small ones, large ones with every
- * remainder, whole pages, special ones. */
+/* Sizes around every class boundary, small ones, blocks of many pages with
+ * every remainder, whole pages, special ones. */
 static size_t take_size(reader *r) {
   unsigned a = byte(r), b = byte(r);
   switch (a >> 6) {
@@ -507,7 +703,7 @@ static size_t take_size(reader *r) {
     return b < 128 ? pages * PAGE + b : pages * PAGE - (b - 127);
   }
   default:
-    /* 0 .. 104 KiB in steps of 13: every remainder of a large block's size */
+    /* 0 .. 104 KiB in steps of 13: every remainder of a block's size */
     if (a & 32)
       return (size_t)((a & 31) << 8 | b) * 13;
     return (size_t)SPECIAL_SIZES[b % (sizeof SPECIAL_SIZES / sizeof SPECIAL_SIZES[0])];
@@ -542,7 +738,7 @@ static void do_malloc(slot *s, size_t n, int whole) {
   if (!p)
     return accept_null(n, 0, d, "malloc");
   s->seed = next_seed++;
-  accept_block(s, p, n, 16, FIT_EXACT, 0, whole, "malloc");
+  accept_block(s, p, n, 16, whole, "malloc");
   fill(s, 0, s->len);
 }
 
@@ -566,7 +762,7 @@ static void do_calloc(slot *s, unsigned shape, size_t n, int whole) {
     if (p[i])
       fail("calloc(%zu, %zu) = 0x%x: byte %zu is 0x%02x", count, size, off(p), i, p[i]);
   s->seed = next_seed++;
-  accept_block(s, p, total, 16, FIT_EXACT, 0, whole, "calloc");
+  accept_block(s, p, total, 16, whole, "calloc");
   fill(s, 0, s->len);
 }
 
@@ -584,8 +780,7 @@ static void do_memalign(slot *s, size_t align, size_t n, int whole) {
     return accept_null(n, align, d, "memalign");
   s->seed = next_seed++;
   /* An alignment of 16 or less is malloc's. */
-  accept_block(s, p, n, align < 16 ? 16 : align, align <= 16 ? FIT_EXACT : FIT_ALIGNED, 0, whole,
-               "memalign");
+  accept_block(s, p, n, align < 16 ? 16 : align, whole, "memalign");
   fill(s, 0, s->len);
 }
 
@@ -611,10 +806,20 @@ static void do_realloc(slot *s, size_t n, int whole) {
   slot moved = *s;
   moved.p = q;
   verify(&moved, 0, keep, "realloc copy");
+  /* A slot keeps its place for its own slot size only, and moves for any
+   * other; a block shrinks in place within its extent, and moves to become
+   * a slot (docs/layout.md, "Slabs" and "Placing an exact block"). */
+  uint32_t m0 = (uint32_t)s->u + ZEE_META_SIZE, m = block_of(n);
+  int must_stay = s->in_slab ? m == m0 : !slab_sized(m) && extent_of(m) <= extent_of(m0);
+  int must_move = s->in_slab ? m != m0 : slab_sized(m);
+  if (q == old && must_move)
+    fail("realloc(0x%x, %zu): a %s of %u bytes kept its place as %u bytes", off(old), n,
+         s->in_slab ? "slot" : "block", m0, m);
+  if (q != old && must_stay)
+    fail("realloc(0x%x, %zu): a %s of %u bytes moved to 0x%x instead of being resized in place",
+         off(old), n, s->in_slab ? "slot" : "block", m0, off(q));
   s->p = 0; /* not live while its successor is checked */
-  /* Only a large block can keep a size other than n .. n + 15 in place. */
-  fit how = q == old && !is_small(s->u) ? FIT_IN_PLACE : FIT_EXACT;
-  accept_block(&moved, q, n, 16, how, s->u, whole, "realloc");
+  accept_block(&moved, q, n, 16, whole, "realloc");
   if (q != old) {
     /* A move holds both blocks for a moment. */
     if (used + moved.u > peak)
@@ -627,34 +832,124 @@ static void do_realloc(slot *s, size_t n, int whole) {
 }
 
 /* Someone else grows the memory: after the heap's first allocation, so that
- * the pages are not the heap's. */
+ * the pages are not the heap's (if that allocation's growth was refused,
+ * the heap would own them when it starts: no growth then). */
 static void foreign_grow(unsigned n) {
   uint32_t u = own_heap(A);
   if (u > peak)
     peak = u;
-  src_foreign_grow(n);
+  if (A->heap_info()->heap_start)
+    src_foreign_grow(n);
 }
 
-/* Frees everything, trims, and expects every page the heap owns to be free
- * (zee_check() has counted the free pages against free_pages), with nothing
- * else left. */
-static void drain(void) {
-  for (unsigned i = 0; i < SLOTS; i++)
-    release(&S[i]);
-  A->trim();
-  check_heap("freeing everything");
-  check_totals();
+/* ---- The heap with nothing allocated ------------------------------------------------------ */
+#define MAX_TILES 16384
+typedef struct tiles {
+  tile t[MAX_TILES];
+  unsigned n;
+} tiles;
+
+static void keep_tile(const tile *t, void *ctx) {
+  tiles *f = ctx;
+  if (f->n == MAX_TILES)
+    fail("more than %u free frames with nothing allocated", MAX_TILES);
+  f->t[f->n++] = *t;
+}
+
+/* The tile that starts at `at` (tiles are in address order), or -1. */
+static int tile_at(const tiles *f, uint32_t at) {
+  unsigned lo = 0, hi = f->n;
+  while (lo < hi) {
+    unsigned mid = (lo + hi) / 2;
+    if (f->t[mid].at < at)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < f->n && f->t[lo].at == at ? (int)lo : -1;
+}
+
+/* With nothing allocated, the heap holds only free frames and foreign
+ * blocks; each free run between them is tiled by frames no two of which
+ * could have merged (no frame's buddy lies in its run); the free lists hold
+ * exactly those frames, once each, with sound back links; no slab is left.
+ * With `take_top`, one block then takes the whole free run at the top of the
+ * heap without growing the memory, and giving it back restores all that. */
+static void check_empty(const char *when, int take_top) {
+  static tiles F;
+  static uint8_t listed[MAX_TILES];
   const zee_heap_info_t *h = A->heap_info();
-  if (h->small_pages || h->large_pages || h->used_bytes || h->used_blocks || h->spare)
-    fail("with nothing allocated and trimmed: %u small pages, %u large pages, %u bytes in %u "
-         "blocks, spare 0x%x",
-         h->small_pages, h->large_pages, h->used_bytes, h->used_blocks, h->spare);
-  for (unsigned c = 0; c < ZEE_CLASSES; c++)
-    if (h->lists[c] || h->mid_lists[c])
-      fail("free list %u (small or mid pages) not empty with no small pages", c);
-  if (h->free_pages != owned_pages(h))
-    fail("%u free pages of the %u the heap owns after freeing everything", h->free_pages,
-         owned_pages(h));
+  check_heap(when);
+  check_totals();
+  if (h->used_bytes || h->used_blocks)
+    fail("%s: %u bytes in %u blocks are in use", when, h->used_bytes, h->used_blocks);
+  for (unsigned i = 0; i < ZEE_SLAB_LISTS; i++)
+    if (h->slabs[i])
+      fail("%s: the list of slabs of %u-byte slots holds 0x%x", when, i * 16, h->slabs[i]);
+  if (!h->heap_start)
+    return;
+  F.n = 0;
+  walk_heap(when, keep_tile, &F);
+  unsigned frames = 0;
+  uint32_t top = h->heap_start; /* where the free run at the top of the heap starts */
+  for (unsigned i = 0; i < F.n;) {
+    if (F.t[i].tag == ZEE_TAG_FOREIGN) {
+      top = F.t[i].at + F.t[i].size;
+      i++;
+      continue;
+    }
+    if (F.t[i].tag != ZEE_TAG_FREE)
+      fail("%s: a tile with tag %u at 0x%x", when, F.t[i].tag, F.t[i].at);
+    unsigned last = i; /* the free run is tiles i .. last */
+    while (last + 1 < F.n && F.t[last + 1].tag == ZEE_TAG_FREE)
+      last++;
+    uint32_t run = F.t[i].at, end = F.t[last].at + F.t[last].size;
+    for (; i <= last; i++) {
+      const tile *t = &F.t[i];
+      uint32_t buddy = t->at ^ t->size, lo = buddy < t->at ? buddy : t->at;
+      if (lo >= run && (uint64_t)lo + 2ull * t->size <= end)
+        fail("%s: the free frame of %u bytes at 0x%x and its buddy 0x%x lie in one free run "
+             "[0x%x, 0x%x): they could have merged",
+             when, t->size, t->at, buddy, run, end);
+      frames++;
+    }
+  }
+  memset(listed, 0, F.n);
+  unsigned on_lists = 0;
+  for (unsigned c = 0; c < ZEE_CLASSES + ZEE_POOL_CLASSES; c++) {
+    uint32_t size = ZEE_MIN_FRAME << (c % ZEE_CLASSES);
+    uint32_t head = c < ZEE_CLASSES ? h->lists[c] : h->mid_lists[c - ZEE_CLASSES];
+    for (uint32_t f = head, prev = 0; f; prev = f, f = word(f)[0]) {
+      int j = tile_at(&F, f);
+      if (j < 0 || F.t[j].tag != ZEE_TAG_FREE || F.t[j].size != size || listed[j]++)
+        fail("%s: the %s list of %u-byte frames holds 0x%x: not a free frame of that size, or "
+             "listed twice",
+             when, c < ZEE_CLASSES ? "small pool's (or common)" : "mid pool's", size, f);
+      if (word(f)[1] != prev)
+        fail("%s: free frame 0x%x links back to 0x%x, not 0x%x", when, f, word(f)[1], prev);
+      on_lists++;
+    }
+  }
+  if (on_lists != frames)
+    fail("%s: the free lists hold %u frames; the heap has %u", when, on_lists, frames);
+  if (!take_top)
+    return;
+  uint32_t grows = src_stat.grows, n = h->heap_end - top - ZEE_META_SIZE;
+  errno = 0;
+  unsigned char *p = A->malloc(n);
+  if (!p || src_stat.grows != grows)
+    fail("%s: malloc(%u), the free run [0x%x, 0x%x) at the top of the heap, gave 0x%x after %u "
+         "growth requests; it fits without growth",
+         when, n, top, h->heap_end, p ? off(p) : 0, src_stat.grows - grows);
+  slot *s = &S[0];
+  s->seed = next_seed++;
+  accept_block(s, p, n, 16, 0, "malloc");
+  s->len = s->len < 4096 ? s->len : 4096;
+  fill(s, 0, s->len);
+  check_heap("taking the top of the heap");
+  check_totals();
+  release(s);
+  check_empty("giving the top of the heap back", 0);
 }
 
 void harness_run(const uint8_t *data, size_t size, int config_override) {
@@ -705,9 +1000,11 @@ void harness_run(const uint8_t *data, size_t size, int config_override) {
     case 7:
       probe(s, op >> 4, byte(&r));
       break;
-    case 8:
-      A->trim();
+    case 8: {
+      unsigned lo = byte(&r);
+      probe_structure(op >> 4, lo | byte(&r) << 8);
       break;
+    }
     case 9:
       foreign_grow(1 + byte(&r) % 4);
       break;
@@ -726,7 +1023,9 @@ void harness_run(const uint8_t *data, size_t size, int config_override) {
   }
   verify_all(1);
   src_fail_next(0);
-  drain();
+  for (unsigned i = 0; i < SLOTS; i++)
+    release(&S[i]);
+  check_empty("freeing everything", 1);
   harness_refused += src_stat.denied;
   A = 0;
 }

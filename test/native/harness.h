@@ -20,7 +20,6 @@ typedef struct zee_api {
   size_t (*usable_size)(void *);
   int (*check)(void);
   const zee_heap_info_t *(*heap_info)(void);
-  void (*trim)(void);
 } zee_api;
 
 extern const zee_api zee_apis[];

@@ -132,8 +132,7 @@ uint32_t src_foreign_grow(uint32_t n) {
 }
 
 int src_heap_range(uint32_t off, uint64_t len) {
-  uint32_t start = (opt.base + SRC_PAGE - 1) & ~(SRC_PAGE - 1);
-  if (off < start || off + len > committed)
+  if (off < opt.base || off + len > committed)
     return 0;
   for (unsigned i = 0; i < foreign_count; i++)
     if (off < foreign[i][0] + foreign[i][1] && off + len > foreign[i][0])

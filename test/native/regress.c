@@ -95,7 +95,7 @@ static void run_path(const char *path) {
 static const zee_api *A;
 static unsigned cases;
 static unsigned char static_byte[64] __attribute__((aligned(16)));
-static unsigned char before[1 << 21];
+static unsigned char before[1 << 23];
 static zee_heap_info_t info_before;
 
 __attribute__((noreturn)) static void bad(const char *row, const char *what) {
@@ -140,9 +140,8 @@ static void all_calls(const char *row, unsigned char *p, int code, int check_aft
 
 /* Before the first allocation the heap owns nothing: every pointer is out of bounds. */
 static void before_first_allocation(void) {
-  unsigned char *would_be =
-      zee_native_base + ((zee_source_base() + SRC_PAGE - 1) & ~(SRC_PAGE - 1));
-  all_calls("before the first allocation: the heap's first block", would_be + 16, ZEE_E_POINTER, 0);
+  unsigned char *would_be = zee_native_base + ((zee_source_base() + 15) & ~15u) + 16;
+  all_calls("before the first allocation: the heap's first block", would_be, ZEE_E_POINTER, 0);
   all_calls("before the first allocation: static address", static_byte, ZEE_E_POINTER, 0);
   if (A->heap_info()->heap_start)
     bad("before the first allocation", "a rejected call initialised the heap");
@@ -173,84 +172,155 @@ static unsigned char *over_buried_header(void) {
   bad("setup", "no 128-byte block over a header buried by a merge");
 }
 
+/* Two live blocks of `n` bytes, the second right after the first (`step`
+ * bytes on): a request of n bytes is a block of step bytes. */
+static void adjacent_pair(const char *row, size_t n, size_t step, unsigned char **lo,
+                          unsigned char **hi) {
+  unsigned char *ps[64];
+  *lo = *hi = 0;
+  for (int i = 0; i < 64 && !*hi; i++) {
+    ps[i] = A->malloc(n);
+    for (int k = 0; k < i; k++)
+      if (ps[i] == ps[k] + step)
+        *lo = ps[k], *hi = ps[i];
+  }
+  if (!*hi)
+    bad(row, "no two adjacent blocks");
+}
+
+/* An overflow of 8 bytes past lo's usable size overwrites hi's header: free
+ * reports it, zee_check() reports `check` until it is repaired. */
+static void overwritten(const char *row, size_t n, size_t step, int check) {
+  unsigned char *lo, *hi, saved[8];
+  adjacent_pair(row, n, step, &lo, &hi);
+  if (A->usable_size(lo) != step - 8)
+    bad(row, "not a block of the expected size");
+  memcpy(saved, lo + step - 8, 8);
+  memset(lo + step - 8, 0x41, 8);
+  all_calls(row, hi, ZEE_E_HEADER, check);
+  memcpy(lo + step - 8, saved, 8);
+  if (A->check())
+    bad(row, "heap not sound after restoring the header");
+  A->free(hi);
+}
+
 static void bad_pointers(void) {
   unsigned char local[32] __attribute__((aligned(16)));
-  /* large: whole pages (payload page-aligned); anchored: 34,464 bytes in the
-   * top of its anchor page, then one page. */
-  unsigned char *small = A->malloc(100), *anchored = A->malloc(100000),
-                *large = A->malloc(3 * 65536);
-  unsigned char *gone = A->malloc(5 * 65536);
   const zee_heap_info_t *h = A->heap_info();
-  if (!small || !large || !anchored || !gone)
+  /* A slot (112 B in a slab of 512), a block in a 2 KiB frame, an exact
+   * block, and one of three pages and a bit. */
+  unsigned char *slot = A->malloc(100), *framed = A->malloc(2000), *exact = A->malloc(10000),
+                *large = A->malloc(3 * 65536 + 100);
+  unsigned char *gone = A->malloc(5 * 65536);
+  if (!slot || !framed || !exact || !large || !gone)
     bad("setup", "allocation failed");
-  A->free(gone); /* its pages are free again */
-  if (((uintptr_t)large & 0xffff) || ((uintptr_t)anchored + 100000) & 0xffff)
-    bad("setup", "large blocks do not end on a page boundary");
-  unsigned char *anchor = zee_native_base + ((uint32_t)(anchored - 8 - zee_native_base) & ~0xffffu);
+  /* The memory of a freed block, marked so that whatever free() writes
+   * there (frame headers) can be told from what it left alone. */
+  memset(gone, 0x41, 5 * 65536);
+  A->free(gone);
+  unsigned char *in_free = gone + 65536 + 16;
+  while (in_free < gone + 5 * 65536 && (in_free[-8] != 0x41 || in_free[-1] != 0x41))
+    in_free += 16;
+  /* The slab that holds `slot`: slabs of 112-byte slots are 512 bytes. */
+  unsigned char *slab = zee_native_base + ((uint32_t)(slot - zee_native_base) & ~511u);
+  if (((const uint32_t *)(const void *)(slab - 8))[0] != (512 | ZEE_TAG_SLAB))
+    bad("setup", "a 100-byte block is not a slot of a 512-byte slab");
+  /* A foreign block: someone else grows a page, then the heap grows past it. */
+  uint32_t old_end = h->heap_end;
+  if (src_foreign_grow(1) != old_end)
+    bad("setup", "the foreign page does not start at the heap's end");
+  unsigned char *past = A->malloc((h->heap_end - h->heap_start) + 65536);
+  if (!past || h->heap_end <= old_end + 65536)
+    bad("setup", "the heap did not grow past the foreign page");
+  unsigned char *foreign = zee_native_base + old_end;
   all_calls("stack address", local, ZEE_E_POINTER, 0);
   all_calls("static address", static_byte, ZEE_E_POINTER, 0);
-  all_calls("the heap's first page word", zee_native_base + h->heap_start, ZEE_E_POINTER, 0);
-  all_calls("interior pointer (small)", small + 16, ZEE_E_HEADER, 0);
-  all_calls("interior pointer (large, page-aligned)", large + 65536, ZEE_E_HEADER, 0);
-  all_calls("interior pointer (large, in its anchor page)", anchored + 16, ZEE_E_HEADER, 0);
-  all_calls("interior pointer (large, its first whole page)", anchor + 65536, ZEE_E_HEADER, 0);
+  all_calls("below the heap's first block", zee_native_base + h->heap_start - 16, ZEE_E_POINTER, 0);
+  all_calls("interior pointer (slot)", slot + 16, ZEE_E_HEADER, 0);
+  all_calls("interior pointer (block in a power-of-two frame)", framed + 16, ZEE_E_HEADER, 0);
+  all_calls("interior pointer (block of exact size)", exact + 16, ZEE_E_HEADER, 0);
+  /* A page boundary inside a block often holds the header of a frame that a
+   * carve buried (docs/layout.md: a buried header is a double free). */
+  unsigned char *boundary =
+      zee_native_base + (((uint32_t)(large - zee_native_base) + 65536) & ~65535u);
+  all_calls("interior pointer (block of many pages, on a page boundary)", boundary,
+            buried_at(boundary) ? ZEE_E_DOUBLE_FREE : ZEE_E_HEADER, 0);
   all_calls("interior pointer over a buried header", over_buried_header(), ZEE_E_DOUBLE_FREE, 0);
-  all_calls("address in a free page", gone + 65536 + 16, ZEE_E_HEADER, 0);
-  all_calls("unaligned (+1)", small + 1, ZEE_E_POINTER, 0);
-  all_calls("unaligned (+8)", small + 8, ZEE_E_POINTER, 0);
+  if (in_free < gone + 5 * 65536)
+    all_calls("address inside a free frame", in_free, ZEE_E_HEADER, 0);
+  else
+    bad("setup", "free() wrote over every 16th word of the freed block");
+  all_calls("a slab (not a user block)", slab, ZEE_E_HEADER, 0);
+  all_calls("a foreign block", foreign, ZEE_E_HEADER, 0);
+  all_calls("inside foreign memory", foreign + 4096, ZEE_E_HEADER, 0);
+  all_calls("unaligned (+1)", slot + 1, ZEE_E_POINTER, 0);
+  all_calls("unaligned (+8)", slot + 8, ZEE_E_POINTER, 0);
+  all_calls("the heap's end", zee_native_base + h->heap_end, ZEE_E_POINTER, 0);
   all_calls("past the heap", zee_native_base + h->heap_end + 16, ZEE_E_POINTER, 0);
   all_calls("far past the heap", zee_native_base + 0xfffffff0u, ZEE_E_POINTER, 0);
-  /* Double free: small, large with a remainder, large of whole pages. */
-  unsigned char *a = A->malloc(40), *j = A->malloc(70000), *w = A->malloc(2 * 65536);
+  /* Double free: a slot, a block in a frame, exact blocks of one page and of
+   * several; each merged with its free neighbours or not. */
+  unsigned char *a = A->malloc(40), *f = A->malloc(56), *j = A->malloc(70000),
+                *w = A->malloc(2 * 65536);
   A->free(a);
+  A->free(f);
   A->free(j);
   A->free(w);
-  all_calls("double free (small)", a, ZEE_E_DOUBLE_FREE, 0);
-  all_calls("double free (large)", j, ZEE_E_DOUBLE_FREE, 0);
-  all_calls("double free (large, whole pages)", w, ZEE_E_DOUBLE_FREE, 0);
-  /* Header overwritten by an overflow of the block before it. */
-  unsigned char *lo = 0, *hi = 0, *ps[64];
-  for (int i = 0; i < 64 && !hi; i++) {
-    ps[i] = A->malloc(24);
-    for (int k = 0; k < i; k++)
-      if (ps[i] == ps[k] + 32)
-        lo = ps[k], hi = ps[i];
-  }
-  if (!hi)
-    bad("header overwritten", "no adjacent pair of 32-byte blocks");
-  unsigned char saved[8];
-  memcpy(saved, lo + 24, 8);
-  memset(lo + 24, 0x41, 8); /* 8 bytes past lo's usable size: hi's header */
-  all_calls("header overwritten", hi, ZEE_E_HEADER, ZEE_C_FRAME);
-  memcpy(lo + 24, saved, 8);
-  if (A->check())
-    bad("header overwritten", "heap not sound after restoring the header");
-  A->free(hi);
-  A->free(small);
+  all_calls("double free (slot)", a, ZEE_E_DOUBLE_FREE, 0);
+  all_calls("double free (block in a frame)", f, ZEE_E_DOUBLE_FREE, 0);
+  all_calls("double free (exact block)", j, ZEE_E_DOUBLE_FREE, 0);
+  all_calls("double free (exact block of whole pages and 16 bytes)", w, ZEE_E_DOUBLE_FREE, 0);
+  /* Headers overwritten by an overflow of the block before: blocks in
+   * 32-byte frames, slots of 48 bytes, exact blocks packed end to end. */
+  overwritten("header overwritten (block in a frame)", 24, 32, ZEE_C_FRAME);
+  overwritten("header overwritten (slot)", 40, 48, ZEE_C_SLAB);
+  overwritten("header overwritten (exact block)", 5000, 5008, ZEE_C_FRAME);
+  A->free(slot);
+  A->free(framed);
+  A->free(exact);
   A->free(large);
-  A->free(anchored);
+  A->free(past);
   if (A->check())
     bad("afterwards", "heap not sound");
 }
 
+/* Brings the cursor (where the next exact block is tried first) to the last
+ * 16 bytes of a page, where the end of a block just past the largest heap
+ * (0xffff0000 bytes) wraps into the same page: such requests must still be
+ * refused.  Exact blocks fill the page up to there (the blocks stay live
+ * until the heap is dropped). */
+static void cursor_at_page_end(void) {
+  const zee_heap_info_t *h = A->heap_info();
+  for (int i = 0; i < 16; i++) {
+    uint32_t c = h->cursor, room = 65536 - c % 65536;
+    if (c && room == 16)
+      return;
+    A->malloc(c && room - 16 > 4096 ? room - 16 - 8 : 5000);
+  }
+  bad("setup", "the cursor does not reach the last 16 bytes of a page");
+}
+
 static void bad_sizes(void) {
-  static const size_t huge[] = {SIZE_MAX,       SIZE_MAX - 7, SIZE_MAX / 2 + 1,
-                                0x100000000ull, 0xffff0001u,  0xfffffff8u};
+  static const size_t huge[] = {SIZE_MAX,    SIZE_MAX - 7, SIZE_MAX / 2 + 1, 0x100000000ull,
+                                0xffff0001u, 0xfffffff8u,  0xffff0000u,      0xfffefff9u};
   unsigned char *keep = A->malloc(100);
+  cursor_at_page_end();
   memset(keep, 0x77, 100);
   for (unsigned i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+    char row[64];
+    snprintf(row, sizeof row, "a size past the largest heap (0x%zx)", huge[i]);
     errno = 0;
     if (A->malloc(huge[i]) || errno != ENOMEM)
-      bad("malloc near SIZE_MAX", "not NULL/ENOMEM");
+      bad(row, "malloc: not NULL/ENOMEM");
     errno = 0;
     if (A->calloc(1, huge[i]) || errno != ENOMEM)
-      bad("calloc near SIZE_MAX", "not NULL/ENOMEM");
+      bad(row, "calloc: not NULL/ENOMEM");
     errno = 0;
     if (A->realloc(keep, huge[i]) || errno != ENOMEM)
-      bad("realloc near SIZE_MAX", "not NULL/ENOMEM");
+      bad(row, "realloc: not NULL/ENOMEM");
     for (int k = 0; k < 100; k++)
       if (keep[k] != 0x77)
-        bad("realloc near SIZE_MAX", "the old block changed");
+        bad(row, "realloc: the old block changed");
     cases += 3;
   }
   errno = 0;
