@@ -658,9 +658,11 @@ function walk(source) {
   }
 
   // ---- pages: a summary of every 64 KiB page the heap touches ------------
-  // Each byte of [heapStart, heapEnd) counts by the block whose extent
-  // holds it (a block's extent ends with the next block's header); the 16
-  // bytes below heapStart (8 unused, then the first header) are metadata.
+  // A block's header counts with it, so the block at b covers [b - 8,
+  // b - 8 + size) (js/render.mjs draws the same); those ranges tile
+  // [heapStart - 8, heapEnd - 8).  The 8 unused bytes below the first header
+  // and the heap's last 8 bytes (no header there) are metadata.  Bytes below
+  // heapStart's page (with heapStart on a page boundary) are in no page.
   const firstPage = heapStart - (heapStart % PAGE);
   for (let a = firstPage; a < heapEnd; a += PAGE)
     snap.pages.push({
@@ -677,26 +679,33 @@ function walk(source) {
       blocks: [],
     });
   const pageOf = (a) => snap.pages[Math.floor((a - firstPage) / PAGE)];
-  // (With heap_start on a page boundary they lie in the page below, which is not the heap's.)
-  pageOf(heapStart).metadataBytes += heapStart - Math.max(firstPage, heapStart - 2 * META);
-  const FIELD = { used: 'usedBytes', free: 'freeBytes', foreign: 'foreignBytes', corrupt: 'corruptBytes' };
-  for (const rec of snap.blocks) pageOf(rec.address).blocks.push(rec.address);
-  for (const rec of records) {
-    if (rec.state === 'slab') {
-      // A slab lies in one page (at most 32 KiB, aligned to its size).
-      const page = pageOf(rec.address),
-        s = slabAt.get(rec.address);
-      page.usedBytes += s.usedSlots * s.slotSize;
-      page.freeBytes += s.freeSlots * s.slotSize;
-      page.slabBytes += s.size - s.slots * s.slotSize;
-      continue;
-    }
-    const field = FIELD[rec.state];
-    for (let a = rec.address, end = rec.address + rec.size; a < end;) {
-      const next = Math.min(end, a - (a % PAGE) + PAGE);
+  // Adds [from, to) to `field` of the pages it lies in.
+  const spread = (from, to, field) => {
+    for (let a = Math.max(from, firstPage); a < to;) {
+      const next = Math.min(to, a - (a % PAGE) + PAGE);
       pageOf(a)[field] += next - a;
       a = next;
     }
+  };
+  spread(heapStart - 2 * META, heapStart - META, 'metadataBytes');
+  spread(heapEnd - META, heapEnd, 'metadataBytes');
+  const FIELD = { used: 'usedBytes', free: 'freeBytes', foreign: 'foreignBytes', corrupt: 'corruptBytes' };
+  for (const rec of snap.blocks) pageOf(rec.address).blocks.push(rec.address);
+  for (const rec of records) {
+    if (rec.state !== 'slab') {
+      spread(rec.address - META, rec.address - META + rec.size, FIELD[rec.state]);
+      continue;
+    }
+    // A slab: its header and words, then its slots (each with its header),
+    // then its unused tail.
+    const sl = slabAt.get(rec.address),
+      b = sl.address,
+      m = sl.slotSize,
+      last = b + SLOT0 - META + sl.slots * m;
+    spread(b - META, b + SLOT0 - META, 'slabBytes');
+    for (let s = b + SLOT0; s + m <= b + sl.size; s += m)
+      spread(s - META, s - META + m, recAt.get(s).state === 'used' ? 'usedBytes' : 'freeBytes');
+    spread(last, b + sl.size - META, 'slabBytes');
   }
   for (const p of snap.pages) {
     const inUse = p.usedBytes + p.slabBytes > 0,

@@ -113,5 +113,5 @@ test.each(VARIANT_NAMES)(
     expect(renderSVG(end)).toMatch(/<\/svg>\n?$/);
     console.log(`inspect stress ${variant}: ${checked} snapshots in ${Date.now() - t0} ms, memory ${z.memoryBytes} B`);
   },
-  180000,
+  300000,
 );

@@ -195,9 +195,9 @@ describe('snapshot of a scripted heap', () => {
       largestFreeBlock: Math.max(...s.freeRuns.map((r) => r.bytes)),
       fragmentation: expect.any(Number),
     });
-    // the first page holds the 16 bytes below heapStart: 8 unused, then a's header
-    expect(s.pages[0].metadataBytes).toBe(16);
-    expect(s.pages.slice(1).every((p) => p.metadataBytes === 0)).toBe(true);
+    // a block's header counts with it: the metadata of the pages are the 8
+    // unused bytes below a's header and the heap's last 8 bytes
+    expect(s.pages.map((p) => p.metadataBytes)).toEqual([8, ...Array(s.pages.length - 2).fill(0), 8]);
     expect(validate(z)).toEqual({ ok: true, violations: [] });
   });
 
@@ -373,12 +373,15 @@ describe('snapshot of a scripted heap', () => {
         pool: 'none',
       },
     ]);
+    expect(j).not.toBe(0); // the growth past the foreign memory serves the block
     expect(j).toBeGreaterThanOrEqual(before.heapEnd + 2 * PAGE + 16);
     expect(s.pages.filter((p) => p.kind === 'foreign').map((p) => p.address)).toEqual([
       before.heapEnd,
       before.heapEnd + PAGE,
     ]);
-    expect(s.pages.find((p) => p.address === before.heapEnd + 2 * PAGE).foreignBytes).toBe(16);
+    // its header lies in the page below it, its last 8 bytes in the page above
+    expect(s.pages.find((p) => p.address === before.heapEnd - PAGE).foreignBytes).toBe(8);
+    expect(s.pages.find((p) => p.address === before.heapEnd + 2 * PAGE).foreignBytes).toBe(8);
     expect(s.totals.foreignBytes).toBe(2 * PAGE + 16);
   });
 
@@ -463,6 +466,8 @@ describe('damage: validate() and zee_check() name the same rule, and the walk sa
     expect(v.violations[0].message).toMatch(/tag 4 is none of .*: a header buried inside a merged frame/);
   });
 
+  // Why zee_check() too: its walk must judge the step that leaves the heap,
+  // not only the steps that stay inside it.
   test('a block in use whose size runs past heap_end: ZEE_C_FRAME at it', async () => {
     const { z, d } = await scripted();
     const s = snapshot(z);

@@ -587,20 +587,40 @@ describe('realloc in place', () => {
     expect(meta(z, p + 32)).toMatchObject({ tag: TAG_FREE, checkOk: true });
     expect(z.HEAPU8.subarray(p, p + 10).every((x) => x === 5)).toBe(true);
     expect(z.realloc(p, 4000)).toBe(p);
+    // An exact block inside one page of the mid pool: its freed tail stays in
+    // its pool, so it grows back over it.
+    const m = z.malloc(20000);
+    z.HEAPU8.fill(4, m, m + 20000);
+    expect(poolOf(z, m)).toBe(POOL_MID);
+    expect(z.realloc(m, 10000)).toBe(m);
+    expect(meta(z, m).size).toBe(10016);
+    expect(meta(z, m + 10016)).toMatchObject({ tag: TAG_FREE, checkOk: true });
+    expect(z.realloc(m, 20000)).toBe(m); // back over its freed tail
+    expect(z.HEAPU8.subarray(m, m + 10000).every((x) => x === 4)).toBe(true);
     const q = z.malloc(100000);
     z.HEAPU8.fill(6, q, q + 100000);
     expect(z.realloc(q, 50000)).toBe(q);
     expect(meta(z, q).size).toBe(50016);
     expect(meta(z, q + 50016)).toMatchObject({ tag: TAG_FREE, checkOk: true });
-    expect(z.realloc(q, 100000)).toBe(q); // back over its freed tail
-    const after = z.malloc(300000);
-    expect(after).toBe(q + 100016);
-    z.free(after);
-    expect(z.realloc(q, 300000)).toBe(q); // over the free frames after it
-    expect(z.usableSize(q)).toBe(300008);
-    expect(z.HEAPU8.subarray(q, q + 50000).every((x) => x === 6)).toBe(true);
+    // Its tail lies in the page where it starts, whose pool it does not set:
+    // growing back, it keeps its bytes, in place or moved.
+    const q2 = z.realloc(q, 100000);
+    expect(z.HEAPU8.subarray(q2, q2 + 50000).every((x) => x === 6)).toBe(true);
     expectSound(z);
     expect(z.check()).toBe(0);
+    // Two blocks from the free run at the top, one after the other: the first
+    // grows over the second once that is freed.
+    const y = await fresh();
+    const r = y.malloc(100000);
+    y.HEAPU8.fill(6, r, r + 100000);
+    const after = y.malloc(300000);
+    expect(after).toBe(r + 100016);
+    y.free(after);
+    expect(y.realloc(r, 300000)).toBe(r); // over the free frames after it
+    expect(y.usableSize(r)).toBe(300008);
+    expect(y.HEAPU8.subarray(r, r + 100000).every((x) => x === 6)).toBe(true);
+    expectSound(y);
+    expect(y.check()).toBe(0);
   });
 
   test('within the same rounded size it stays put; a slot keeps its slot size and moves for another', async () => {
@@ -669,9 +689,25 @@ describe('aligned allocation', () => {
   });
 });
 
+// The free run at the top of the heap as a block of that pool sees it: the
+// free frames down from the heap's end that are of 64 KiB or more, or of the
+// pool (docs/layout.md, "Free frames and the two pools").
+function topRun(z, pool) {
+  const all = blocks(z);
+  let start = state(z).heapEnd;
+  for (let i = all.length - 1; i >= 0; i--) {
+    const b = all[i];
+    if (b.state !== 'free' || (b.size < PAGE && b.pool !== pool)) break;
+    start = b.address;
+  }
+  return { start, end: state(z).heapEnd, bytes: state(z).heapEnd - start };
+}
+const poolFor = (m, align) => (m > LAYOUT.POOL_MIN && m !== align ? POOL_MID : POOL_SMALL);
+
 describe('memory growth', () => {
-  // Each request is sized from the free run at the top of the heap: [name,
-  // its size as a function of that run, its alignment].
+  // Each request is sized from the free run at the top of the heap (as a
+  // block of the mid pool sees it: every request here is above 4 KiB):
+  // [name, its size as a function of that run, its alignment].
   test.each([
     ['one granule more than the run', (top) => top.bytes - 8 + 1, 16],
     ['a page more than the run', (top) => top.bytes + PAGE, 16],
@@ -681,9 +717,10 @@ describe('memory growth', () => {
   ])('%s: the memory grows by exactly the pages the run at the top lacks', async (_name, size, align) => {
     const z = await fresh();
     z.malloc(2000);
-    const top = freeRuns(z).at(-1);
+    const top = topRun(z, POOL_MID);
     expect(top.end).toBe(z.memoryBytes);
     const n = size(top);
+    expect(poolFor(blockSize(n), align)).toBe(POOL_MID);
     const at = roundUp(top.start, align);
     expect(at + blockSize(n)).toBeGreaterThan(top.end); // the premise: it does not fit
     const p = align === 16 ? z.malloc(n) : z.alignedAlloc(align, n);
@@ -697,7 +734,8 @@ describe('memory growth', () => {
     const z = await fresh();
     z.malloc(2000);
     const memory = z.memoryBytes;
-    const top = freeRuns(z).at(-1);
+    const top = topRun(z, POOL_MID);
+    expect(poolFor(top.bytes, 16)).toBe(POOL_MID);
     const p = z.malloc(top.bytes - 8); // exactly the run
     expect(p).toBe(top.start);
     expect(z.memoryBytes).toBe(memory);

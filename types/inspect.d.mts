@@ -1,5 +1,5 @@
 // Types of zee-alloc/inspect (js/inspect.mjs, js/render.mjs): the heap
-// inspector reads the allocator's structures (layout 6, docs/layout.md) from
+// inspector reads the allocator's structures (layout 7, docs/layout.md) from
 // the memory alone.  The CommonJS copy, dist/cjs/inspect.d.cts, is generated
 // by scripts/build-commonjs.mjs.
 
@@ -51,7 +51,7 @@ export interface BlockInfo {
    * 'free', 'slab' and 'foreign', the header size.
    */
   size: number;
-  /** The size field of its header (m). */
+  /** The size field of its header (m); for 'corrupt', whatever its header says. */
   headerSize: number;
   /** malloc_usable_size(): headerSize - 8 for 'used', size - 8 for 'free' and 'free-slot'; 0 for the rest. */
   usable: number;
@@ -59,8 +59,9 @@ export interface BlockInfo {
    * 'used': a block or a slot in use; 'free': a free frame; 'slab': a slab
    * (its words, slot headers and unused tail); 'free-slot': a free slot of a
    * slab; 'foreign': memory someone else grew (and the 16 bytes after it);
-   * 'corrupt': the rest of the heap (or of a slab) from where the walk could
-   * not read.
+   * 'corrupt': the rest of the heap from a header the walk could not read,
+   * or a whole slab whose own rules are broken (its size is sound, so the
+   * walk goes on after it).
    */
   state: 'used' | 'free' | 'slab' | 'free-slot' | 'foreign' | 'corrupt';
   /** Free frames: the class of its free list, log2(size) - 4; otherwise -1. */
@@ -79,10 +80,14 @@ export type PageKind = 'used' | 'free' | 'mixed' | 'foreign' | 'corrupt';
 
 /**
  * A wasm page (64 KiB) of [heapStart & ~0xffff, heapEnd): what its bytes
- * hold.  Every byte of the heap counts in exactly one of usedBytes,
- * freeBytes, slabBytes, foreignBytes, corruptBytes of the page it lies in
- * (a block's header counts with the block that follows it; the 16 bytes
- * below heapStart and the last 8 bytes of the heap count as metadataBytes).
+ * hold.  A block's header counts with it, so a block covers [address - 8,
+ * address - 8 + size), and those ranges tile [heapStart - 8, heapEnd - 8);
+ * each byte counts in usedBytes, freeBytes, slabBytes, foreignBytes or
+ * corruptBytes of the page it lies in, by the block that covers it (a
+ * slab: its header, words and unused tail are slabBytes, each slot with its
+ * header used or free).  The 8 unused bytes below the first header and the
+ * heap's last 8 bytes are metadataBytes.  So the six add up to the bytes of
+ * the page inside [heapStart - 16, heapEnd).
  */
 export interface PageInfo {
   address: number;
@@ -91,14 +96,15 @@ export interface PageInfo {
   /** The pool map byte: the pool of its free frames below 64 KiB. */
   pool: 'small' | 'mid';
   /**
-   * 'free': only free frames; 'used': only blocks in use, slabs and
-   * metadata; 'mixed': both; 'foreign': only a foreign block; 'corrupt':
-   * the walk could not read part of it.
+   * 'free': of the heap's own bytes, only free frames and free slots;
+   * 'used': only blocks in use and slabs (their slots all in use); 'mixed':
+   * both; 'foreign': nothing but a foreign block; 'corrupt': the walk could
+   * not read part of it.  Foreign bytes and metadata don't count.
    */
   kind: PageKind;
-  /** Bytes of blocks in use (their extents) and of slots in use. */
+  /** Bytes of blocks in use and of slots in use (each with its header). */
   usedBytes: number;
-  /** Bytes of free frames and free slots. */
+  /** Bytes of free frames and free slots (each with its header). */
   freeBytes: number;
   /** Bytes of slabs other than their slots (words, slot headers, tails). */
   slabBytes: number;
@@ -145,7 +151,7 @@ export interface SlabListInfo {
   index: number;
   /** index * 16: the slot size of its slabs. */
   slotSize: number;
-  /** The size of those slabs (0 for index 0, which holds none). */
+  /** The size of those slabs; 0 where slotSize is no slot size (0 and the powers of two), a list that holds none. */
   slabSize: number;
   /** Slab addresses in list order. */
   members: number[];
@@ -159,7 +165,13 @@ export interface FreeRunInfo {
   frames: number;
 }
 
+/**
+ * The walk's sums, in bytes unless named otherwise.  usedBytes, freeBytes,
+ * metadataBytes, paddingBytes, foreignBytes and corruptBytes add up to
+ * heapBytes: every byte of [heapStart, heapEnd) counts once.
+ */
 export interface SnapshotTotals {
+  /** heapEnd - heapStart. */
   heapBytes: number;
   pages: number;
   pagesByKind: Record<PageKind, number>;
@@ -168,28 +180,35 @@ export interface SnapshotTotals {
   usedBlocks: number;
   /** Slots in use (counted in usedBlocks too). */
   usedSlots: number;
-  /** Free frames and free slots (usable bytes). */
+  /** freeFrameBytes + freeSlotBytes. */
   freeBytes: number;
-  /** Free frames' sizes (all their bytes). */
+  /** Free frames' sizes (all their bytes: a free frame is free memory, header slot included). */
   freeFrameBytes: number;
   freeFrames: number;
+  /** Free slots' usable bytes (slot size - 8 each: free for blocks of their slot size only). */
   freeSlotBytes: number;
   freeSlots: number;
-  /** The members of all free lists (lists and midLists). */
+  /** The sizes of the members of all free lists (lists and midLists): freeFrameBytes on a sound heap. */
   freeListBytes: number;
   freeListMembers: number;
   slabs: number;
-  /** Block and slot headers, slabs' words, the 16 bytes below heapStart and the heap's last 8 bytes. */
+  /**
+   * Headers: the 8 bytes that end each block in use and each slot (where
+   * the next header lies), and each slab's first 32 bytes (its words and
+   * slot 0's header).
+   */
   metadataBytes: number;
   /** What blocks up to ROUND_MAX occupy beyond their header size (the rest of their power-of-two frame), and slabs' unused tails. */
   paddingBytes: number;
+  /** Foreign blocks' extents: memory someone else grew, and the 16 bytes after it. */
   foreignBytes: number;
+  /** 'corrupt' blocks' extents: what the walk could not read. */
   corruptBytes: number;
   /** The free run at the top of the heap (what the next growth starts from). */
   topFreeBytes: number;
   /** The largest run of free frames, in bytes, or the largest free slot's usable bytes if larger. */
   largestFreeBlock: number;
-  /** 1 - largestFreeBlock / freeBytes (0 when nothing is free). */
+  /** 1 - largestFreeBlock / freeBytes (0 when nothing is free): the share of free memory outside the largest free block. */
   fragmentation: number;
 }
 
@@ -217,14 +236,18 @@ export interface Snapshot {
   heapStart: number;
   heapEnd: number;
   poolMap: number;
-  /** The state's cursor: where the last exact block ended, or 0.  A hint the allocator checks before use, not a rule. */
+  /**
+   * The state's cursor: where the last exact block ended (or the hole a
+   * freed one left), or 0.  A hint the allocator checks before use: only its
+   * alignment (16) and its bound (at most heapEnd) are rules (ZEE_C_STATE).
+   */
   cursor: number;
   counters: HeapCounters;
   pages: PageInfo[];
   blocks: BlockInfo[];
   /** The maximal runs of free frames, in address order. */
   freeRuns: FreeRunInfo[];
-  /** Every slab the walk read, in address order. */
+  /** Every slab the walk read, in address order (one that breaks a rule is a 'corrupt' block instead). */
   slabs: SlabInfo[];
   /** The state's lists[c] (28 classes: 16 B .. 2 GiB; below 64 KiB the small pool's frames). */
   freeLists: FreeListInfo[];
