@@ -28,13 +28,14 @@ function run(args, program = bin) {
   return r.stdout;
 }
 
-function build(kind, core) {
-  const out = execFileSync('bash', ['test/native/build.sh', kind], {
+// A mutant core is built into `out`, a folder of this run's own.
+function build(kind, core, out) {
+  const r = execFileSync('bash', ['test/native/build.sh', kind], {
     cwd: root,
     encoding: 'utf8',
-    env: core ? { ...process.env, ZEE_CORE: core } : process.env,
+    env: core ? { ...process.env, ZEE_CORE: core, ZEE_NATIVE_OUT: out } : process.env,
   });
-  return out.trim().split('\n').pop();
+  return r.trim().split('\n').pop();
 }
 
 beforeAll(() => {
@@ -141,6 +142,13 @@ describe('the harness catches a broken core', () => {
       /a slot of \d+ bytes, but not one of a slab of \d+ bytes/,
     ],
     [
+      'out of memory in its own pool, a block never takes the free frames of the other',
+      'if (pass)\n      return 0;',
+      'return 0;',
+      'seed-classes-0',
+      /the free run \[0x[0-9a-f]+, 0x[0-9a-f]+\) at the top of the heap, gave NULL with growth refused/,
+    ],
+    [
       "memory someone else grew is taken as the heap's own",
       '  if (from != x) {',
       '  if (0) {',
@@ -154,7 +162,7 @@ describe('the harness catches a broken core', () => {
       expect(core.split(from)).toHaveLength(2); // the site is in the core exactly once
       const path = join(dir, 'zee_alloc.c');
       writeFileSync(path, core.replace(from, to));
-      const mutant = build('regress', path);
+      const mutant = build('regress', path, join(dir, 'build'));
       const r = spawnSync(mutant, ['--all-configs', join(corpus, input)], {
         cwd: root,
         encoding: 'utf8',

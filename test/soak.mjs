@@ -74,7 +74,7 @@ const heapStarted = (z) => z.HEAPU32[(z.stateAddress >>> 2) + STATE.heapStart] !
 
 /**
  * Runs `ops` random calls on `z` and returns counters.  Options: seed,
- * maxLive (live blocks), maxLarge (largest large request), checkEvery
+ * maxLive (live blocks), maxLarge (the largest request of many pages), checkEvery
  * (zee_check() + neighbours), fullEvery (every live byte + js/inspect.mjs
  * validation), maxBytes (the memory cap, for NULL accounting), foreign
  * (chance per call that "someone else" grows memory; those pages must stay

@@ -21,9 +21,11 @@ OBJCOPY="${OBJCOPY:-$(command -v llvm-objcopy-14 || command -v llvm-objcopy || c
 # ZEE_CORE=path builds another copy of the core (to check that the harness
 # catches a deliberately broken allocator, or another revision of the core)
 # into build/native/<kind>-mutant; a zee_alloc.h next to it comes before src/.
+# ZEE_NATIVE_OUT=dir builds into dir instead, so that runs at the same time
+# (the mutant tests of two test runs) don't overwrite each other's program.
 core="${ZEE_CORE:-src/zee_alloc.c}"
 inc=(-I "$(dirname "$core")" -I src)
-out="build/native/$kind${ZEE_CORE:+-mutant}"
+out="${ZEE_NATIVE_OUT:-build/native/$kind${ZEE_CORE:+-mutant}}"
 bin="$out/zee_$kind"
 mkdir -p "$out"
 sources=("$core" "$(dirname "$core")"/*.h src/*.h test/native/*.c test/native/*.h test/native/build.sh)
