@@ -43,14 +43,14 @@ extern "C" {
 
 /* Low 4 bits of a header's info word (the rest is the block's size). */
 #define ZEE_TAG_MASK 15u
-#define ZEE_TAG_USED 7u          /* in use: a block, usable size - 8 */
-#define ZEE_TAG_FREE 6u          /* a free frame, on the free list of its size */
-#define ZEE_TAG_MERGED 4u        /* a header left inside a merged free frame */
-#define ZEE_TAG_FOREIGN 9u       /* memory someone else grew, and the 16 B after it */
-#define ZEE_TAG_SLAB 12u         /* a slab: a frame of slots of one size, not a user block */
-#define ZEE_TAG_SLOT 15u         /* in use: a slot in a slab, usable size - 8 */
-#define ZEE_TAG_SLOT_FREE 14u    /* a free slot, on its slab's list */
-#define ZEE_SALT 0x5eea110cu     /* check word = info ^ payload address ^ SALT */
+#define ZEE_TAG_USED 7u            /* in use: a block, usable size - 8 */
+#define ZEE_TAG_FREE 6u            /* a free frame, on the free list of its size */
+#define ZEE_TAG_MERGED 4u          /* a header left inside a merged free frame */
+#define ZEE_TAG_FOREIGN 9u         /* memory someone else grew, and the 16 B after it */
+#define ZEE_TAG_SLAB 12u           /* a slab: a frame of slots of one size, not a user block */
+#define ZEE_TAG_SLOT 15u           /* in use: a slot in a slab, usable size - 8 */
+#define ZEE_TAG_SLOT_FREE 14u      /* a free slot, on its slab's list */
+#define ZEE_SALT 0x5eea110cu       /* check word = info ^ payload address ^ SALT */
 #define ZEE_INFO_MAGIC 0x3745455au /* "ZEE7" */
 
 /* One byte per wasm page in the pool map (zee_heap_info_t.pool_map): the
@@ -112,7 +112,6 @@ const zee_heap_info_t *zee_heap_info(void);
 
 /* Whole-heap consistency check: 0, or a zee_check_code. */
 int zee_check(void);
-
 
 /* The project's names for the standard calls (same functions). */
 void *zee_malloc(size_t size);
