@@ -524,8 +524,9 @@ static addr alloc(uint32_t size, uint32_t align) {
     f = H.cursor;
     /* Why one page: a cursor that runs across pages walks up to the top of
      * the heap past the holes below it (realloc-growth's memory grew 2.3x
-     * over 50 rounds that each free everything). */
-    if (exact && f && (f ^ (f + size)) < PAGE_SIZE && absorb(f, f, f + size))
+     * over 50 rounds that each free everything).  (!big: f + size can't
+     * wrap past 4 GiB into the cursor's page.) */
+    if (exact && !big && f && (f ^ (f + size)) < PAGE_SIZE && absorb(f, f, f + size))
       goto found;
     unsigned d = big ? c - POOL_CLASSES + 1 : exact ? HOLE_CLASSES : 0;
     for (unsigned h = c; d--;) {
