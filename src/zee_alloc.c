@@ -428,20 +428,26 @@ static addr run_start(addr f) {
 /* Grows the memory to hold `want` (a byte address) and frees what is new;
  * memory someone else grew first becomes a foreign block.  One
  * emscripten_resize_heap() call, and O(log) frames, per growth. */
-static int grow(addr want) {
-  addr from = source_size(), x = H.heap_end;
-  if (want > MAX_HEAP || !source_grow((want + OFFSET_MASK) & ~OFFSET_MASK))
-    return 0;
-  addr end = source_size(); /* > from: the growth succeeded */
-  if (from != x) {
-    set_meta(x, (from + MIN_FRAME - x) | ZEE_TAG_FOREIGN);
-    x = from + MIN_FRAME;
-    POOL(x) = pool_now; /* a fresh page's frames below 64 KiB: the block's */
-  }
+/* Makes new memory [x, end) the heap's top: free frames, the pool of the
+ * block being placed for x's page (fresh: no frame of it is listed), and no
+ * header at end - 8. */
+static int adopt(addr x, addr end) {
+  POOL(x) = pool_now;
   release_range(x, end);
   AT(end - META_SIZE)[0] = 0;
   H.heap_end = end;
   return 1;
+}
+
+static int grow(addr want) {
+  addr from = source_size(), x = H.heap_end;
+  if (want > MAX_HEAP || !source_grow((want + OFFSET_MASK) & ~OFFSET_MASK))
+    return 0;
+  if (from != x) {
+    set_meta(x, (from + MIN_FRAME - x) | ZEE_TAG_FOREIGN);
+    x = from + MIN_FRAME;
+  }
+  return adopt(x, source_size()); /* > from: the growth succeeded */
 }
 
 /* First use: the memory above __heap_base is ours (a page is grown if there
@@ -456,12 +462,7 @@ static int init(void) {
   if (source_size() < x + MIN_FRAME && !source_grow((x + MIN_FRAME + OFFSET_MASK) & ~OFFSET_MASK))
     return 0;
   H.heap_start = H.heap_end = x;
-  POOL(x) = pool_now;
-  addr end = source_size();
-  release_range(x, end);
-  AT(end - META_SIZE)[0] = 0;
-  H.heap_end = end;
-  return 1;
+  return adopt(x, source_size());
 }
 
 /* Where a block of `size` bytes aligned to `align` starts at or above s,
@@ -704,7 +705,7 @@ static void *out_of_memory(void) {
 /* Serves n bytes aligned to `align` (a power of two, at least 16). */
 static void *allocate(size_t n, size_t align) {
   addr p = 0;
-  if (n <= MAX_HEAP && align <= MAX_HEAP / 2) {
+  if (n <= MAX_HEAP - META_SIZE && align <= MAX_HEAP / 2) { /* (so m <= MAX_HEAP) */
     uint32_t m = ((uint32_t)n + META_SIZE + MIN_FRAME - 1) & ~(MIN_FRAME - 1);
     p = align == MIN_FRAME && slab_sized(m) ? alloc_slot(m) : alloc(m, align);
   }
