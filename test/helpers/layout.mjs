@@ -78,8 +78,6 @@ export const stateWord = (z, field, i = 0) => z.stateAddress + 4 * (STATE[field]
 
 /** The pool-map byte of the page holding address a: POOL_SMALL (0) or POOL_MID (1). */
 export const poolOf = (z, a) => z.HEAPU8[state(z).poolMap + (a >>> 16)];
-/** The same, by its older name. */
-export const mapOf = poolOf;
 
 /**
  * Members of the free list of class c (frames of 16 << c bytes), following
@@ -175,20 +173,6 @@ export function freeRuns(z) {
       run.bytes += b.size;
       run.frames++;
     } else out.push((run = { start: b.address, end: b.address + b.size, bytes: b.size, frames: 1 }));
-  }
-  return out;
-}
-
-/**
- * Runs of whole free pages: [{ start, pages }], the pages that free frames
- * cover completely, in address order.
- */
-export function spans(z) {
-  const out = [];
-  for (const r of freeRuns(z)) {
-    const start = Math.ceil(r.start / PAGE) * PAGE,
-      end = Math.floor(r.end / PAGE) * PAGE;
-    if (end > start) out.push({ start, pages: (end - start) / PAGE });
   }
   return out;
 }
