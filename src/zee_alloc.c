@@ -647,13 +647,13 @@ static void release_slot(addr s, uint32_t m) {
 static void release(addr p, uint32_t info) {
   uint32_t size = info & ~TAG_MASK;
   account(info, -1);
-  set_meta(p, info ^ 1); /* tag 6 or 14: a second free() is a double free */
   if (info & 8) {
+    set_meta(p, info ^ 1); /* tag 14: a second free() is a double free */
     release_slot(p, size);
   } else {
     if (size > ROUND_MAX)
       H.cursor = p; /* the next exact block tries this hole (a slab never does) */
-    release_range(p, p + extent(size));
+    release_range(p, p + extent(size)); /* p - 8 becomes tag 6 or 4: a double free */
   }
 }
 
