@@ -334,9 +334,10 @@ static void list_remove(addr *head, addr f) {
  * pages and belong to no pool. */
 _Static_assert(offsetof(zee_heap_info_t, mid_lists) ==
                    offsetof(zee_heap_info_t, lists) + CLASSES * sizeof(uint32_t),
-               "mid_lists follow lists: one index reaches both (11 B less than a choice)");
+               "mid_lists follow lists: one index from the state word reaches both");
 static addr *list_at(unsigned c, int mid) {
-  return &H.lists[c + ((c < POOL_CLASSES) & mid) * CLASSES];
+  return (addr *)&H + offsetof(zee_heap_info_t, lists) / 4 + c +
+         ((c < POOL_CLASSES) & mid) * CLASSES;
 }
 
 /* The free list of frame f of `size` bytes. */
