@@ -688,10 +688,11 @@ static uint32_t block_info(addr p) {
   uint32_t info = AT(p - META_SIZE)[0];
 #if ZEE_VALIDATION >= 1
   /* In use is tag 7 or 15; a sound header with tag 6 or 14 is a freed block,
-   * and 4 one that has merged since. */
+   * and 4 one that has merged since; 9 (foreign) and 12 (slab) are no
+   * block's (of the tags the core writes, just those have bit 3 and not 1). */
   uint32_t bad = AT(p - META_SIZE)[1] ^ info ^ p ^ ZEE_SALT;
   if (bad || (info & 7) != 7)
-    fault(bad || !(info & 4) || (info & 10) == 8 ? ZEE_E_HEADER : ZEE_E_DOUBLE_FREE, p);
+    fault(bad || (info & 10) == 8 ? ZEE_E_HEADER : ZEE_E_DOUBLE_FREE, p);
 #endif
   ASSERT(extent(info & ~TAG_MASK) <= H.heap_end - p, p);
   return info;
