@@ -756,7 +756,7 @@ void zee_free(void *ptr) {
 void *zee_calloc(size_t count, size_t size) {
   size_t n;
   if (__builtin_mul_overflow(count, size, &n))
-    return out_of_memory();
+    n = ~(size_t)0; /* more than the largest heap: ENOMEM */
   void *p = zee_malloc(n);
   if (p)
     memset(p, 0, n);
@@ -974,11 +974,11 @@ struct mallinfo mallinfo(void) {
 #define ZEE_ALIAS(name, target) __typeof(target) name __attribute__((alias(#target)))
 
 int zee_posix_memalign(void **out, size_t align, size_t n) {
-  if (align < sizeof(void *) || (align & (align - 1)))
+  if (align < sizeof(void *))
     return EINVAL;
   void *p = zee_memalign(align, n);
   if (!p)
-    return ENOMEM;
+    return errno; /* EINVAL (not a power of two) or ENOMEM, as musl does */
   *out = p;
   return 0;
 }
