@@ -718,13 +718,13 @@ static void *allocate(size_t n, size_t align) {
   addr p = 0;
   if (n <= MAX_HEAP - META_SIZE && align <= MAX_HEAP / 2) { /* (so m <= MAX_HEAP) */
     uint32_t m = ((uint32_t)n + META_SIZE + MIN_FRAME - 1) & ~(MIN_FRAME - 1);
-    addr *L = list_at(__builtin_ctz(m) - MIN_LOG2, m > ZEE_POOL_MIN);
+    addr *L;
     if (align > MIN_FRAME)
       p = alloc(m, align);
     else if (m & (m - 1))
       p = m <= SLAB_MAX ? alloc_slot(m) : alloc(m, align);
-    else if ((p = *L)) { /* the fast path: pop a whole frame of the block's pool */
-      list_remove(L, p);
+    else if ((p = *(L = list_at(__builtin_ctz(m) - MIN_LOG2, m > ZEE_POOL_MIN)))) {
+      list_remove(L, p); /* the fast path: pop a whole frame of the block's pool */
       set_meta(p, m | ZEE_TAG_USED);
     } else
       p = alloc(m, align);
