@@ -38,6 +38,7 @@ function lcg(seed) {
 // of many slot sizes), some blocks are above POOL_MIN (the mid pool) or
 // 64 KiB, some aligned; now and then the memory is grown behind the
 // allocator's back, so the next growth steps over it (a foreign block).
+// Then ten more calls make sure of a full slab.
 async function randomHeap(r) {
   const z = await fresh('default', { initialPages: 8 });
   const live = [];
@@ -52,6 +53,9 @@ async function randomHeap(r) {
       if (p) live.push(p);
     }
   }
+  // A full slab whatever the seed: ten 40-byte blocks fill a 512-byte slab
+  // of 48-byte slots, or first the one with a free slot.
+  for (let i = 0; i < 10; i++) expect(z.malloc(40)).not.toBe(0);
   return z;
 }
 
