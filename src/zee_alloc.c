@@ -62,14 +62,14 @@
 
 /* ---- Compile-time options ---------------------------------------------
  * Each comment gives the option's cost in wasm bytes (-Oz, wasm-opt -Oz, the
- * full C API) against the default build, which adds 2,806 B to a module
- * (malloc and free alone: 2,328 B); `npm run bench` measures them. */
+ * full C API) against the default build, which adds 2,759 B to a module
+ * (malloc and free alone: 2,294 B); `npm run bench` measures them. */
 
 /* ZEE_VALIDATION: 0 = unsafe (trust every pointer: a bad one is undefined
- *     behaviour; -140 B), 1 = external (check the argument of free, realloc
+ *     behaviour; -112 B), 1 = external (check the argument of free, realloc
  *     and malloc_usable_size: alignment, heap bounds, header tag and check
  *     word, double free; the default), 2 = dev (also internal asserts:
- *     +95 B). */
+ *     +104 B). */
 #ifndef ZEE_VALIDATION
 #define ZEE_VALIDATION 1
 #endif
