@@ -10,12 +10,14 @@ const hex = (n) => '0x' + n.toString(16).padStart(6, '0');
 const kib = (n) => (n >= 1024 ? `${+(n / 1024).toFixed(1)} KiB` : `${n} B`);
 
 const z = await ZeeAlloc.create();
-// The pool of the page holding address a: one byte per page in the pool map
-// (docs/layout.md "Free frames and the two pools").  A block cut from whole
-// pages gives its pool to the page where it ends, so that is the page asked.
+// The pool of the page holding address a: one bit per page in the pool map,
+// page i at bit i % 32 of word i / 32 (docs/layout.md "Free frames and the
+// two pools").  A block cut from whole pages gives its pool to the page where
+// it ends, so that is the page asked.
 const pool = (a) => {
   const map = z.HEAPU32[(z.stateAddress >>> 2) + 5]; // zee_heap_info_t.pool_map
-  return z.HEAPU8[map + (a >>> 16)] === LAYOUT.POOL_MID ? 'mid' : 'small';
+  const page = a >>> 16;
+  return ((z.HEAPU32[(map >>> 2) + (page >>> 5)] >>> (page & 31)) & 1) === LAYOUT.POOL_MID ? 'mid' : 'small';
 };
 const describe = (p) => {
   const info = z.HEAPU32[(p - 8) >>> 2]; // the header at p - 8: size | tag

@@ -1,4 +1,4 @@
-// zee_alloc's heap inspector (layout 7: one buddy heap, docs/layout.md): reads
+// zee_alloc's heap inspector (layout 8: one buddy heap, docs/layout.md): reads
 // the allocator's structures straight from the wasm memory through
 // typed-array views.  It never calls into the allocator and never writes: an
 // instance's or a Module's zee_heap_info() export is only asked for the state
@@ -50,7 +50,7 @@ const TAG = LAYOUT.TAG_MASK;
  */
 export const RULES = Object.freeze({
   ZEE_C_STATE:
-    'the state block (zee_heap_info_t): magic, layout version 7, config, heap bounds (heap_end a page boundary above heap_start and inside memory, heap_start 16-aligned), the pool map inside memory, no header at heap_end - 8 (the word is 0), the cursor 16-aligned and at most heap_end',
+    'the state block (zee_heap_info_t): magic, layout version 8, config, heap bounds (heap_end a page boundary above heap_start and inside memory, heap_start 16-aligned), the pool map inside memory, no header at heap_end - 8 (the word is 0), the cursor 16-aligned and at most heap_end',
   ZEE_C_FRAME:
     "a header met by the walk: its tag (a block in use, a free frame, a slab or a foreign block), its check word, its size (not 0; a free frame's a power of two aligned to it), or an extent past the heap's end",
   ZEE_C_BUDDY: 'two free buddies of one size were not merged',
@@ -185,6 +185,13 @@ function emptyTotals() {
  * free lists (lists, then mid_lists), the free frames on none, the slab
  * lists, the running totals.
  */
+// The pool of the page holding address a: page i is bit i % 32 of the pool
+// map's 32-bit word i / 32, so (little-endian) bit i % 8 of byte i / 8.
+const poolBit = (u8, map, a) => {
+  const i = Math.floor(a / PAGE);
+  return (u8[map + (i >>> 3)] >>> (i & 7)) & 1;
+};
+
 function walk(source) {
   const { buffer, stateAddress } = resolveSource(source);
   const memBytes = buffer.byteLength - (buffer.byteLength % 4);
@@ -284,11 +291,11 @@ function walk(source) {
   }
   // Why: the allocator indexes its own array; only readers like this one
   // follow the word, and without it no frame's list can be told.
-  if (!st.poolMap || st.poolMap + heapEnd / PAGE > memBytes) {
+  if (!st.poolMap || st.poolMap % 4 || st.poolMap + Math.ceil(heapEnd / PAGE / 32) * 4 > memBytes) {
     report(
       'ZEE_C_STATE',
       stateAt('poolMap'),
-      `the pool map at ${hex(st.poolMap)} (a byte per page up to ${hex(heapEnd)}) is not inside the ${memBytes}-byte memory`,
+      `the pool map at ${hex(st.poolMap)} (a bit per page up to ${hex(heapEnd)}, in 32-bit words) is not inside the ${memBytes}-byte memory`,
     );
     return snap;
   }
@@ -304,9 +311,9 @@ function walk(source) {
       stateAt('cursor'),
       `the cursor ${hex(st.cursor)} is not a 16-aligned address at most heap_end ${hex(heapEnd)}`,
     );
-  // Like the allocator's list_at(): any byte but 0 (ZEE_POOL_SMALL) sends
-  // the page's frames below 64 KiB to mid_lists.
-  const midPage = (a) => u8[st.poolMap + Math.floor(a / PAGE)] !== LAYOUT.POOL_SMALL;
+  // The allocator's pool_of(): page i's pool is bit i % 32 of word i / 32;
+  // ZEE_POOL_MID (1) sends the page's frames below 64 KiB to mid_lists.
+  const midPage = (a) => poolBit(u8, st.poolMap, a) === LAYOUT.POOL_MID;
   const poolName = (a) => (midPage(a) ? 'mid' : 'small');
   const t = snap.totals;
   t.heapBytes = heapEnd - heapStart;

@@ -3,9 +3,9 @@
 // and the tests import them from here.  test/layout-constants.test.mjs
 // checks every value against the C header, so the two cannot drift.
 
-/** Layout constants (src/zee_alloc.h, layout version 7: one buddy heap). */
+/** Layout constants (src/zee_alloc.h, layout version 8: one buddy heap, a pool bit per page). */
 export const LAYOUT = Object.freeze({
-  VERSION: 7,
+  VERSION: 8,
   PAGE_SIZE: 65536,
   META_SIZE: 8,
   GRANULE: 16,
@@ -15,7 +15,7 @@ export const LAYOUT = Object.freeze({
   ROUND_MAX: 4096,
   SLAB_MAX: 1040,
   SLAB_SLOTS: 4,
-  SLAB_MIN: 512,
+  SLAB_MIN: 2048,
   SLAB_META: 24,
   SLAB_LISTS: 66,
   POOL_MIN: 4096,
@@ -28,7 +28,7 @@ export const LAYOUT = Object.freeze({
   TAG_SLOT: 15,
   TAG_SLOT_FREE: 14,
   SALT: 0x5eea110c,
-  INFO_MAGIC: 0x3745455a,
+  INFO_MAGIC: 0x3845455a,
   POOL_SMALL: 0,
   POOL_MID: 1,
 });

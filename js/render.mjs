@@ -1,4 +1,4 @@
-// Heap maps drawn from a snapshot (js/inspect.mjs, layout 7): a text map for
+// Heap maps drawn from a snapshot (js/inspect.mjs, layout 8): a text map for
 // terminals and a self-contained SVG.  Both take plain snapshot data, so a
 // snapshot can be taken in one place (a test, a worker) and drawn in another.
 //

@@ -62,8 +62,8 @@
 
 /* ---- Compile-time options ---------------------------------------------
  * Each comment gives the option's cost in wasm bytes (-Oz, wasm-opt -Oz, the
- * full C API) against the default build, which adds 2,759 B to a module
- * (malloc and free alone: 2,294 B); `npm run bench` measures them. */
+ * full C API) against the default build, which adds 2,797 B to a module
+ * (malloc and free alone: 2,332 B); `npm run bench` measures them. */
 
 /* ZEE_VALIDATION: 0 = unsafe (trust every pointer: a bad one is undefined
  *     behaviour; -112 B), 1 = external (check the argument of free, realloc
@@ -207,9 +207,22 @@ static zee_heap_info_t H = {.magic = ZEE_INFO_MAGIC,
                             .layout = ZEE_LAYOUT_VERSION,
                             .config = ZEE_VALIDATION | ZEE_THREADS << 4};
 
-/* The pool map: one byte per page, indexed by address >> 16 (ZEE_POOL_*). */
-static uint8_t pool_map[MAX_PAGES + 1];
-#define POOL(a) pool_map[(addr)(a) >> PAGE_LOG2]
+/* The pool of the block being placed (set by alloc() and resize()). */
+static int pool_now;
+
+/* The pool map: a bit per page (ZEE_POOL_*), page i at bit i % 32 of word
+ * i / 32.  Why bits: a byte per page took 64 KiB of static data, which the
+ * heap pays for (small-random 1.31x -> 1.27x dlmalloc's memory; +38 B). */
+static uint32_t pool_map[(MAX_PAGES + 1) / 32];
+
+/* The pool of a's page. */
+static int pool_of(addr a) { return pool_map[a >> (PAGE_LOG2 + 5)] >> (a >> PAGE_LOG2 & 31) & 1; }
+
+/* Gives a's page the pool of the block being placed. */
+static void set_pool(addr a) {
+  uint32_t *w = &pool_map[a >> (PAGE_LOG2 + 5)];
+  *w ^= (*w ^ -(uint32_t)pool_now) & 1u << (a >> PAGE_LOG2 & 31);
+}
 
 /* ---- The layout -------------------------------------------------------------
  *
@@ -335,7 +348,6 @@ static void list_remove(addr *head, addr f) {
 _Static_assert(offsetof(zee_heap_info_t, mid_lists) ==
                    offsetof(zee_heap_info_t, lists) + CLASSES * sizeof(uint32_t),
                "mid_lists follow lists: one index from the state word reaches both");
-/* Any pool byte but 0 (ZEE_POOL_SMALL) means mid, as js/inspect.mjs reads it. */
 static addr *list_at(unsigned c, int mid) {
   return (addr *)&H + offsetof(zee_heap_info_t, lists) / 4 + c +
          (c < POOL_CLASSES && mid) * CLASSES;
@@ -343,7 +355,7 @@ static addr *list_at(unsigned c, int mid) {
 
 /* The free list of frame f of `size` bytes. */
 static addr *list_of(addr f, uint32_t size) {
-  return list_at(__builtin_ctz(size) - MIN_LOG2, POOL(f));
+  return list_at(__builtin_ctz(size) - MIN_LOG2, pool_of(f));
 }
 
 /* Frees frame f, merging it with its free buddies inside the heap. */
@@ -371,14 +383,11 @@ static void release_range(addr x, addr y) {
   }
 }
 
-/* The pool of the block being placed (set by alloc() and resize()). */
-static int pool_now;
-
 /* Why: a block takes free frames of its own pool only (and frames of 64 KiB
  * or more, which belong to none), in holes too: SQLite needs 1.06x
  * dlmalloc's heap, not 1.10x, and mixed-large 1.18x its peak live bytes,
  * not 1.29x (trace replay, native replica). */
-static int in_pool(addr f, uint32_t size) { return size >= PAGE_SIZE || POOL(f) == pool_now; }
+static int in_pool(addr f, uint32_t size) { return size >= PAGE_SIZE || pool_of(f) == pool_now; }
 
 /* Where the free frames from x on (of the block's pool) reach past end, or 0
  * if anything else comes first: a hole that doesn't fit costs only reads. */
@@ -409,7 +418,7 @@ static int absorb(addr s, addr x, addr end) {
     set_meta(z, size | ZEE_TAG_MERGED);
   }
   if (size >= PAGE_SIZE && end < y) /* end's page lies inside that frame */
-    POOL(end) = pool_now;
+    set_pool(end);
   release_range(s, x);
   release_range(end, y);
   return 1;
@@ -437,7 +446,7 @@ static addr run_start(addr f) {
  * block being placed for x's page (fresh: no frame of it is listed), and no
  * header at end - 8. */
 static int adopt(addr x, addr end) {
-  POOL(x) = pool_now;
+  set_pool(x);
   release_range(x, end);
   AT(end - META_SIZE)[0] = 0;
   H.heap_end = end;
@@ -564,7 +573,7 @@ found:
 /* ---- Slabs -------------------------------------------------------------------
  *
  * A block whose size m is not a power of two, up to SLAB_MAX, is a slot in
- * a slab: a frame of 2^k >= 4m bytes (and >= 512), aligned to it, that
+ * a slab: a frame of 2^k >= 4m bytes (and >= 2 KiB), aligned to it, that
  * holds slots of m bytes only, so that the power-of-two frame's slack is
  * not paid per block.  SQLite's 1,032-byte page buffers take 1,040 B, not
  * 2 KiB.
@@ -595,10 +604,13 @@ _Static_assert((ZEE_TAG_SLOT & ZEE_TAG_SLOT_FREE & 8) && (ZEE_TAG_SLOT ^ 1) == Z
 INLINE static int slab_sized(uint32_t m) { return m <= SLAB_MAX && (m & (m - 1)); }
 
 /* The slab frame for slots of m bytes: the power of two >= 4m, at least
- * 512 B.  Measured (npm run bench:trace, a replica of small-random): 8m
+ * 2 KiB.  Measured (npm run bench:trace, a replica of small-random): 8m
  * leaves each size's last slab emptier (small-random 1.97x its peak live
- * bytes, not 1.81x) and packs SQLite no better; with no 512 B floor, Lua's
- * 48 B slots go four to 256 B, no better than 64 B frames. */
+ * bytes, not 1.81x) and packs SQLite no better.  Why 2 KiB: a slab's 32 B
+ * of words and header were 3.6 % of Lua's heap in 512 B slabs (the trace
+ * replay: Lua 1.20x -> 1.165x dlmalloc's heap, small-random 1.31x ->
+ * 1.27x; mixed-large 1.11x -> 1.125x; 1 KiB changes nothing, since 48 B
+ * slots fill 512 and 1,024 B slabs alike, and 4 KiB is no better). */
 static uint32_t slab_size(uint32_t m) {
   uint32_t size = 1u << (32 - __builtin_clz(m * ZEE_SLAB_SLOTS - 1));
   return size < ZEE_SLAB_MIN ? ZEE_SLAB_MIN : size;

@@ -18,8 +18,8 @@
 extern "C" {
 #endif
 
-/* ---- Layout constants (layout version 7) ------------------------------ */
-#define ZEE_LAYOUT_VERSION 7u
+/* ---- Layout constants (layout version 8) ------------------------------ */
+#define ZEE_LAYOUT_VERSION 8u
 #define ZEE_PAGE_SIZE 65536u /* wasm page: the unit of growth and of the pool map */
 #define ZEE_META_SIZE 8u     /* the header before every payload */
 #define ZEE_GRANULE 16u      /* block sizes and addresses are multiples */
@@ -34,7 +34,7 @@ extern "C" {
  * into slots of exactly that size after ZEE_SLAB_META bytes. */
 #define ZEE_SLAB_MAX 1040u
 #define ZEE_SLAB_SLOTS 4u
-#define ZEE_SLAB_MIN 512u
+#define ZEE_SLAB_MIN 2048u
 #define ZEE_SLAB_META 24u
 #define ZEE_SLAB_LISTS (ZEE_SLAB_MAX / ZEE_GRANULE + 1u) /* one per slot size / 16 */
 /* Blocks of more than this size (header included), slabs excepted, split
@@ -51,10 +51,11 @@ extern "C" {
 #define ZEE_TAG_SLOT 15u           /* in use: a slot in a slab, usable size - 8 */
 #define ZEE_TAG_SLOT_FREE 14u      /* a free slot, on its slab's list */
 #define ZEE_SALT 0x5eea110cu       /* check word = info ^ payload address ^ SALT */
-#define ZEE_INFO_MAGIC 0x3745455au /* "ZEE7" */
+#define ZEE_INFO_MAGIC 0x3845455au /* "ZEE8" */
 
-/* One byte per wasm page in the pool map (zee_heap_info_t.pool_map): the
- * pool of the page's free frames below 64 KiB. */
+/* One bit per wasm page in the pool map (zee_heap_info_t.pool_map; page i
+ * is bit i % 32 of 32-bit word i / 32): the pool of the page's free frames
+ * below 64 KiB. */
 #define ZEE_POOL_SMALL 0u
 #define ZEE_POOL_MID 1u
 
@@ -95,7 +96,7 @@ typedef struct zee_heap_info {
   uint32_t config;                      /* ZEE_VALIDATION | ZEE_THREADS << 4 */
   uint32_t heap_start;                  /* the first frame (0 until first use) */
   uint32_t heap_end;                    /* end of the memory it owns (a page boundary) */
-  uint32_t pool_map;                    /* address of the pool map: a byte per page */
+  uint32_t pool_map;                    /* address of the pool map: a bit per page */
   uint32_t cursor;                      /* where the last exact block ended: the next
                                            one is tried there first (a hint, checked) */
   uint32_t used_bytes;                  /* sum of malloc_usable_size() over live blocks */

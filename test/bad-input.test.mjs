@@ -8,7 +8,7 @@
 import { fresh } from './helpers/instance.mjs';
 import { Shadow } from './helpers/shadow.mjs';
 import { state, meta, blocks, PAGE } from './helpers/layout.mjs';
-import { STATE_WORDS } from '../js/layout.mjs';
+import { LAYOUT, STATE_WORDS } from '../js/layout.mjs';
 import { ZeeFaultError, ENOMEM, EINVAL } from '../js/zee_alloc.mjs';
 
 const CHECKED = ['default', 'dev'];
@@ -78,7 +78,7 @@ const POINTER_ROWS = [
   ],
   [
     'the address of a slab (not a user block)',
-    (z, sh) => sh.starts.find((p) => sh.blocks.get(p).size === 100) & -512, // 112 B slots: a 512 B slab
+    (z, sh) => sh.starts.find((p) => sh.blocks.get(p).size === 100) & -LAYOUT.SLAB_MIN, // 112 B slots: a slab of SLAB_MIN
     'ZEE_E_HEADER',
   ],
   ['an unaligned address (+1)', (z, sh) => sh.starts[0] + 1, 'ZEE_E_POINTER'],

@@ -115,17 +115,18 @@ test('allocate, zoom into a page, select a block there, free, random workload: t
   expect(await box.locator('title').textContent()).toMatch(/in use, block 2048 B, usable 2008 B, padding 32 B/);
   expect(await page.getAttribute(`#map svg g.zee-page[data-page="${P}"]`, 'class')).toMatch(/ zoomed$/);
 
-  // malloc(40): a 48 B slot, slot 0 of a 512 B slab in the same page; the
-  // page view draws the slab's words, the slot in use and its 9 free slots
+  // malloc(40): a 48 B slot, slot 0 of a 2 KiB slab (42 slots) in the same
+  // page; the page view draws the slab's words, the slot in use and its 41
+  // free slots
   await page.fill('#size', '40');
   await act('#alloc');
   const q = Number(await page.getAttribute('#blocks div', 'data-ptr'));
   s = await stats();
-  expect([s['used-blocks'], s['used-bytes'], s.slabs, s['free-slots']]).toEqual([2, 2048, 1, 9]);
+  expect([s['used-blocks'], s['used-bytes'], s.slabs, s['free-slots']]).toEqual([2, 2048, 1, 41]);
   let drawn = await zoomBlocks();
   expect(drawn.used).toEqual([q, p].sort((a, b) => a - b));
   expect(drawn.slab).toEqual([q - 32]);
-  expect(drawn['free-slot']).toEqual(Array.from({ length: 9 }, (_, i) => q + 48 * (i + 1)));
+  expect(drawn['free-slot']).toEqual(Array.from({ length: 41 }, (_, i) => q + 48 * (i + 1)));
   const slot = page.locator(`#zoom svg .zee-block[data-addr="${q}"]`).first();
   expect([await slot.getAttribute('data-slab'), await slot.getAttribute('data-size')]).toEqual([String(q - 32), '48']);
   expect(await slot.locator('title').textContent()).toMatch(/slot in use in slab 0x[0-9a-f]{8}, 48 B, usable 40 B/);
@@ -136,7 +137,7 @@ test('allocate, zoom into a page, select a block there, free, random workload: t
     Object.fromEntries(els.map((e) => [e.dataset.state, e.getAttribute('fill')])),
   );
   expect(new Set([fills.used, fills['free-slot'], fills.slab, fills.free]).size).toBe(4);
-  expect(await page.textContent('#zoom-title')).toMatch(/: 2 in use, \d+ free frames, 1 slabs with 9 free slots;/);
+  expect(await page.textContent('#zoom-title')).toMatch(/: 2 in use, \d+ free frames, 1 slabs with 41 free slots;/);
   // select the slot in the page view and free it: its slab goes with it
   await page.click(`#zoom svg .zee-block[data-addr="${q}"]`);
   await act('#free');

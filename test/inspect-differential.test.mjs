@@ -38,7 +38,7 @@ function lcg(seed) {
 // of many slot sizes), some blocks are above POOL_MIN (the mid pool) or
 // 64 KiB, some aligned; now and then the memory is grown behind the
 // allocator's back, so the next growth steps over it (a foreign block).
-// Then ten more calls make sure of a full slab.
+// Then four more calls make sure of a full slab.
 async function randomHeap(r) {
   const z = await fresh('default', { initialPages: 8 });
   const live = [];
@@ -53,9 +53,9 @@ async function randomHeap(r) {
       if (p) live.push(p);
     }
   }
-  // A full slab whatever the seed: ten 40-byte blocks fill a 512-byte slab
-  // of 48-byte slots, or first the one with a free slot.
-  for (let i = 0; i < 10; i++) expect(z.malloc(40)).not.toBe(0);
+  // A full slab whatever the seed: four 480-byte blocks fill a 2 KiB slab of
+  // 496-byte slots, or first the one with a free slot.
+  for (let i = 0; i < 4; i++) expect(z.malloc(480)).not.toBe(0);
   return z;
 }
 
@@ -232,14 +232,14 @@ const DELIBERATE = [
   ],
   [
     'ZEE_C_LIST',
-    "a page's pool byte flipped under its listed frames",
+    "a page's pool bit flipped under its listed frames",
     (z, s, r) => {
       const f = pick(
         r,
         s.blocks.filter((x) => x.state === 'free' && x.size < PAGE),
       );
       if (!f) return null;
-      z.HEAPU8[s.poolMap + f.page / PAGE] ^= 1;
+      z.HEAPU8[s.poolMap + (f.page >>> 19)] ^= 1 << ((f.page >>> 16) & 7);
       return `pool of page ${hex(f.page)} flipped`;
     },
   ],
@@ -436,11 +436,12 @@ function damage(z, s, r) {
     return `link of ${b.state} ${hex(b.address)}, ${change(b.address + 4 * r.int(0, 1))}`;
   }
   if (kind === 'pool') {
+    // a byte of the pool map: the page's bit and the 7 pages beside it
     const a = s.pages[r.int(0, s.pages.length - 1)].address,
-      at = s.poolMap + a / PAGE,
+      at = s.poolMap + (a >>> 19),
       old = u8[at];
-    u8[at] = r.pick([0, 1, 2, 255]); // any byte but 0 is the mid pool, for both
-    return `pool byte of ${hex(a)}: ${old} -> ${u8[at]}`;
+    u8[at] = r.pick([0, 1 << ((a >>> 16) & 7), 0x55, 255]);
+    return `pool map byte of ${hex(a)}: ${old} -> ${u8[at]}`;
   }
   if (kind === 'size') {
     // a size changed by a granule or doubled, with a matching check word: only the size is wrong

@@ -1,5 +1,5 @@
 // The heap maps (js/render.mjs) against heaps written by hand, byte by byte,
-// from the layout 7 spec (docs/layout.md, js/layout.mjs): one buddy heap
+// from the layout 8 spec (docs/layout.md, js/layout.mjs): one buddy heap
 // tiled by blocks in use, free frames, slabs and foreign blocks.  The heaps
 // don't come from the allocator, so every row, cell, colour and block box
 // expected below follows from where the test put each block, not from a run.
@@ -118,7 +118,7 @@ function heapOf({ pages, heapStart = P(0) + 16 }) {
     },
     /** Marks page i as a page of the mid pool. */
     mid(i) {
-      u8[POOL_MAP_AT + (P(i) >>> 16)] = LAYOUT.POOL_MID;
+      u8[POOL_MAP_AT + (P(i) >>> 19)] |= LAYOUT.POOL_MID << ((P(i) >>> 16) & 7); // page i: a bit
     },
     finish({ cursor = 0 } = {}) {
       if (h.at !== h.heapEnd) throw new Error(`test heap: the blocks end at ${hex(h.at)}, not at ${hex(h.heapEnd)}`);
@@ -131,7 +131,11 @@ function heapOf({ pages, heapStart = P(0) + 16 }) {
       st('poolMap', POOL_MAP_AT);
       st('cursor', cursor);
       const poolOf = (f, size) =>
-        size >= PAGE ? 'lists' : u8[POOL_MAP_AT + (f >>> 16)] === LAYOUT.POOL_MID ? 'midLists' : 'lists';
+        size >= PAGE
+          ? 'lists'
+          : ((u8[POOL_MAP_AT + (f >>> 19)] >>> ((f >>> 16) & 7)) & 1) === LAYOUT.POOL_MID
+            ? 'midLists'
+            : 'lists';
       for (const field of ['lists', 'midLists'])
         for (let k = 0; k < (field === 'lists' ? LAYOUT.CLASSES : LAYOUT.POOL_CLASSES); k++) {
           const members = frames
@@ -168,8 +172,8 @@ function heapOf({ pages, heapStart = P(0) + 16 }) {
 // 0x00021000, so the first page's 4,080 bytes below heap_start - 16 are not
 // the heap's (data and stack):
 //   page 0   small pool: 16 B in use @0x21000, free 16 and 32, 64 B in use,
-//            free 128 and 256, a 512 B slab of ten 48 B slots (0 and 3 in
-//            use) @0x21200, free 1 KiB and 2 KiB, 4 KiB in use @0x22000,
+//            free 128, 256, 512 and 1 KiB, a 2 KiB slab of 42 slots of 48 B
+//            (0 and 3 in use) @0x21800, 4 KiB in use @0x22000,
 //            free 4 KiB and 16 KiB, then a block of 237,568 B in use from
 //            0x28000 that runs through pages 1-3 into page 4
 //   page 4   mid pool: the big block's last 8 KiB, a 5,008 B block in use
@@ -186,9 +190,9 @@ function reference() {
   r.small64 = h.used(64);
   h.free(128);
   h.free(256);
-  r.slab = h.slab(512, 48, [0, 3]);
+  h.free(512);
   h.free(1024);
-  h.free(2048);
+  r.slab = h.slab(2048, 48, [0, 3]);
   r.block4k = h.used(4096);
   r.free4k = h.free(4096);
   r.free16k = h.free(16384);
@@ -267,9 +271,13 @@ describe('the reference heap', () => {
     expect(p0.slice(11, 20)).toBe('.........');
     expect(p0[20]).toBe(':'); // free to 0x27ff8, then the big block's header
     expect(p0.slice(21)).toBe('#'.repeat(21));
+    // the slab, 0x217f8..0x21ff8 (6,136..8,184 B), 2 of its 42 slots in use:
+    // all of cell 4, mostly free slots
+    expect(p0[4]).toBe('s');
     // the 4 KiB block in use, 0x21ff8..0x22ff8 (8,184..12,280 B): all of cell
-    // 6, most of cells 5 and 7 (the rest free)
-    expect(p0.slice(5, 8)).toBe('%#%');
+    // 6, most of cell 5 (the rest the slab's free slots: the block's bytes
+    // win), most of cell 7 (the rest free)
+    expect(p0.slice(5, 8)).toBe('##%');
     // the blocks that start in page 0: six in use (two of them slots), eight
     // free frames, one slab; the big block runs on past the page
     expect(rows[0]).toMatch(/\| 6u 8f 1s >$/);
@@ -308,14 +316,17 @@ describe('the reference heap', () => {
     const list = renderText(s, { page: P(0) + 100, columns: 120 });
     const lines = list.trimEnd().split('\n');
     const blocks = lines.filter((l) => /^ {2}0x/.test(l));
-    // the part below the heap, 13 blocks and the slab's 10 slots
-    expect(blocks).toHaveLength(1 + 13 + 10);
+    // the part below the heap, 13 blocks and the slab's 42 slots
+    expect(blocks).toHaveLength(1 + 13 + 42);
     expect(blocks[0]).toBe('  0x00020000 not heap     4080 B below heap_start (data and stack)');
     expect(blocks[1]).toBe('  0x00021000 in use         16 B, usable 8 B');
     expect(blocks[2]).toBe('  0x00021010 free frame     16 B (list 16)');
-    expect(blocks[7]).toBe('  0x00021200 slab          512 B: 10 slots of 48 B, 2 in use');
-    expect(blocks[8]).toBe('  0x00021220 slot           48 B, usable 40 B, in slab 0x00021200');
-    expect(blocks[9]).toBe('  0x00021250 free slot      48 B, in slab 0x00021200');
+    expect(blocks[7]).toBe('  0x00021200 free frame    512 B (list 512)');
+    expect(blocks[8]).toBe('  0x00021400 free frame   1024 B (list 1024)');
+    expect(blocks[9]).toBe('  0x00021800 slab         2048 B: 42 slots of 48 B, 2 in use');
+    expect(blocks[10]).toBe('  0x00021820 slot           48 B, usable 40 B, in slab 0x00021800');
+    expect(blocks[11]).toBe('  0x00021850 free slot      48 B, in slab 0x00021800');
+    expect(blocks[51]).toBe('  0x00021fd0 free slot      48 B, in slab 0x00021800'); // slot 41, the last
     // the big block ends at 0x61ff8: 200 KiB past the page
     expect(blocks.at(-1)).toBe('  0x00028000 in use     237568 B, usable 237560 B; 200 KiB past the page');
     expect(lines.slice(3, 6)).toEqual([
@@ -361,21 +372,25 @@ describe('the reference heap', () => {
     );
     // page 0, 64 slices of 1 KiB: 4 below the heap (4,080 B and 8 of metadata),
     // the 4 KiB block at 8..12 KiB, the free 4 KiB and 16 KiB frames at
-    // 12..32 KiB, the big block from 32 KiB; the slab (0x21200..0x21400) in slice 4
+    // 12..32 KiB, the big block from 32 KiB; the slab (0x21800..0x22000) in slices 6-7
     const p0 = sliceColors(svgRow(svg, P(0)), 64);
     expect(p0.slice(0, 4)).toEqual(Array(4).fill(OUTSIDE));
     expect(p0.slice(8, 11)).toEqual(Array(3).fill(ALL_USED));
     expect(p0.slice(12, 32)).toEqual(Array(20).fill(ALL_FREE));
     expect(p0.slice(32)).toEqual(Array(32).fill(ALL_USED));
-    // at 128 slices of 512 B, slice 9 (0x21200..0x21400) is the slab: 2 of
-    // its 10 slots and its 24 B of words in use, a quarter of its bytes
+    // at 128 slices of 512 B, slice 12 (0x21800..0x21a00) is the slab's
+    // first: its 24 B of words and 2 of its slots (0 and 3, 96 B) in use,
+    // near a quarter of the bytes; slices 13-15 hold only its free slots
+    // (and the 4 KiB block's 8 B header)
     const fine = sliceColors(svgRow(renderSVG(s, { collapse: false, slices: 128 }), P(0)), 128);
-    expect(fine[9]).toBe(SLAB_BLUES[1]);
-    expect(cellsOf(textRows(renderText(s, { columns: 166, collapse: false }))[0])[9]).toBe('s');
-    // a thin line where each block of 1 KiB or more starts: 1 KiB and 2 KiB
-    // free, 4 KiB in use, 4 KiB and 16 KiB free, the big block
+    expect(fine[12]).toBe(SLAB_BLUES[1]);
+    expect(fine.slice(13, 16)).toEqual(Array(3).fill(SLAB_BLUES[0]));
+    expect(cellsOf(textRows(renderText(s, { columns: 166, collapse: false }))[0])[12]).toBe('s');
+    // a thin line where each block of 1 KiB or more starts: 1 KiB free, the
+    // 2 KiB slab, 4 KiB in use, 4 KiB and 16 KiB free, the big block
     const ticks = /<path class="zee-starts"[^>]* d="([^"]+)"/.exec(svgRow(svg, P(0)))[1];
     expect(ticks.match(/M/g)).toHaveLength(6);
+    expect(ticks).toContain('M245.88 0v16'); // the slab's header at 0x217f8: 150 + 6136 / 64 px
     expect(ticks).toContain('M661.88 0v16'); // the big block's header at 0x27ff8: 150 + 32760 / 64 px
     // a page inside the big block: all in use, and it names the block
     const inner = svgRow(svg, P(2));
@@ -409,7 +424,7 @@ describe('the reference heap', () => {
       s.blocks.filter((b) => b.address >= r.small16 && b.address <= r.big).map((b) => b.address),
     );
     expect(boxes.get(r.small16)).toEqual(['used', 16]);
-    expect(boxes.get(r.slab.address)).toEqual(['slab', 512]);
+    expect(boxes.get(r.slab.address)).toEqual(['slab', 2048]);
     expect(boxes.get(r.slab.slots[0])).toEqual(['used', 48]);
     expect(boxes.get(r.slab.slots[1])).toEqual(['free-slot', 48]);
     expect(boxes.get(r.big)).toEqual(['used', 237568]);

@@ -58,11 +58,11 @@ test.each(VARIANT_NAMES)(
       slabsSeen = 0;
     const slotSizes = new Set();
     // A full slab whatever the seed (the random stress holds one only now
-    // and then): four blocks of 100 B fill a 512 B slab of 112 B slots.
-    const four = Array.from({ length: 4 }, () => z.malloc(100));
+    // and then): four blocks of 480 B fill a 2 KiB slab of 496 B slots.
+    const four = Array.from({ length: 4 }, () => z.malloc(480));
     const first = snapshot(z);
     expect([first.violations, broken(first)]).toEqual([[], null]);
-    expect(first.slabs.map((b) => [b.slotSize, b.freeSlots])).toEqual([[112, 0]]);
+    expect(first.slabs.map((b) => [b.slotSize, b.freeSlots])).toEqual([[496, 0]]);
     saw.fullSlab = true;
     for (const p of four) z.free(p);
     const t0 = Date.now();

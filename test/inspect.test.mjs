@@ -1,4 +1,4 @@
-// The heap inspector (js/inspect.mjs) on heaps the allocator made (layout 7:
+// The heap inspector (js/inspect.mjs) on heaps the allocator made (layout 8:
 // one buddy heap): snapshots after scripted sequences, checked against the
 // layout's rules and against the test helpers' own walk of the heap; every
 // build; damage written into a live heap, where validate() and the wasm's
@@ -29,6 +29,7 @@ const word = (z, a, v) => {
   return z.HEAPU32[a >>> 2];
 };
 const pageOf = (a) => a - (a % PAGE);
+const range = (from, to) => Array.from({ length: to - from }, (_, i) => from + i);
 
 // The block records that tile the heap (slots lie inside their slabs).
 const tiles = (s) => s.blocks.filter((b) => b.slab === undefined);
@@ -105,17 +106,17 @@ async function scripted() {
   return { z, a, b, c, d };
 }
 
-// Four slabs: 12 blocks of 40 B (48 B slots, ten to a 512 B slab: one full,
-// one with 2 in use) and 5 of 100 B (112 B slots, four to a 512 B slab),
-// the first of those freed.
+// Four slabs: 44 blocks of 40 B (48 B slots, 42 to a 2048 B slab: one full,
+// one with 2 in use) and 13 of 150 B (160 B slots, 12 to a 2048 B slab, a
+// 96 B tail left over), the first of those freed.
 async function slabbed() {
   const z = await fresh();
   const small = z.malloc(8);
-  const s48 = Array.from({ length: 12 }, () => z.malloc(40));
-  const s112 = Array.from({ length: 5 }, () => z.malloc(100));
-  z.free(s112[0]);
-  const slabOf = (p) => p - (p % 512);
-  return { z, small, full: slabOf(s48[0]), open: slabOf(s48[10]), a: slabOf(s112[1]), b: slabOf(s112[4]) };
+  const s48 = Array.from({ length: 44 }, () => z.malloc(40));
+  const s160 = Array.from({ length: 13 }, () => z.malloc(150));
+  z.free(s160[0]);
+  const slabOf = (p) => p - (p % 2048);
+  return { z, small, full: slabOf(s48[0]), open: slabOf(s48[42]), a: slabOf(s160[1]), b: slabOf(s160[12]) };
 }
 
 describe('snapshot of a scripted heap', () => {
@@ -124,7 +125,7 @@ describe('snapshot of a scripted heap', () => {
     const s = snapshot(z);
     expect([s.violations, z.check()]).toEqual([[], 0]);
     expect(s).toMatchObject({
-      layoutVersion: 7,
+      layoutVersion: 8,
       stateAddress: z.stateAddress,
       config: { raw: 1, validation: 'external', threads: false },
       memoryBytes: z.memoryBytes,
@@ -211,9 +212,9 @@ describe('snapshot of a scripted heap', () => {
     const slab = (address, m, used, free, extra) => ({
       address,
       page: pageOf(address),
-      size: 512,
+      size: 2048,
       slotSize: m,
-      slots: Math.floor(480 / m),
+      slots: Math.floor(2016 / m),
       usedSlots: used,
       freeSlots: free.length,
       next: expect.any(Number),
@@ -224,15 +225,15 @@ describe('snapshot of a scripted heap', () => {
     });
     // free slots go out lowest first, so a slab's free list is in address order
     expect(s.slabs).toEqual([
-      slab(h.full, 48, 10, []),
-      slab(h.open, 48, 2, [2, 3, 4, 5, 6, 7, 8, 9], { next: 0, prev: 0 }),
-      slab(h.a, 112, 3, [0], { next: h.b, prev: 0 }), // freed into when full: back at the head
-      slab(h.b, 112, 1, [1, 2, 3], { next: 0, prev: h.a }),
+      slab(h.full, 48, 42, []),
+      slab(h.open, 48, 2, range(2, 42), { next: 0, prev: 0 }),
+      slab(h.a, 160, 11, [0], { next: h.b, prev: 0 }), // freed into when full: back at the head
+      slab(h.b, 160, 1, range(1, 12), { next: 0, prev: h.a }),
     ]);
     expect(s.slabLists).toHaveLength(LAYOUT.SLAB_LISTS);
     expect(s.slabLists.filter((l) => l.members.length)).toEqual([
-      { index: 3, slotSize: 48, slabSize: 512, members: [h.open] },
-      { index: 7, slotSize: 112, slabSize: 512, members: [h.a, h.b] },
+      { index: 3, slotSize: 48, slabSize: 2048, members: [h.open] },
+      { index: 10, slotSize: 160, slabSize: 2048, members: [h.a, h.b] },
     ]);
     // slot sizes are the multiples of 16 that are no power of two: other lists hold no slabs
     expect(s.slabLists[65]).toMatchObject({ slotSize: 1040, slabSize: 8192, members: [] });
@@ -240,23 +241,23 @@ describe('snapshot of a scripted heap', () => {
     // a slab's record, then its slots in address order
     const want = [];
     for (const [b, m, used] of [
-      [h.full, 48, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]],
+      [h.full, 48, range(0, 42)],
       [h.open, 48, [0, 1]],
-      [h.a, 112, [1, 2, 3]],
-      [h.b, 112, [0]],
+      [h.a, 160, range(1, 12)],
+      [h.b, 160, [0]],
     ]) {
       want.push({
         address: b,
         page: pageOf(b),
-        size: 512,
-        headerSize: 512,
+        size: 2048,
+        headerSize: 2048,
         usable: 0,
         state: 'slab',
         class: -1,
         pool: 'none',
         slotSize: m,
       });
-      for (let i = 0; i < Math.floor(480 / m); i++)
+      for (let i = 0; i < Math.floor(2016 / m); i++)
         want.push({
           address: slot(b, m, i),
           page: pageOf(b),
@@ -269,7 +270,7 @@ describe('snapshot of a scripted heap', () => {
           slab: b,
         });
     }
-    expect(s.blocks.filter((x) => x.address >= h.full && x.address < h.b + 512)).toEqual(want);
+    expect(s.blocks.filter((x) => x.address >= h.full && x.address < h.b + 2048)).toEqual(want);
     // the helper's walk reads the same slots
     const helperSlots = helperBlocks(z)
       .filter((x) => x.state === 'slab')
@@ -278,21 +279,21 @@ describe('snapshot of a scripted heap', () => {
       want.filter((x) => x.slab).map((x) => [x.address, x.size, x.state === 'used' ? 'used' : 'free']),
     );
     // the bytes: slot payloads in use or free; 8 B ending every slot and
-    // block in use, and a slab's first 32 B, metadata; a 112 B slab's
-    // unused tail (512 - 32 - 4 * 112 = 32 B) padding
+    // block in use, and a slab's first 32 B, metadata; a 160 B slab's
+    // unused tail (2048 - 32 - 12 * 160 = 96 B) padding
     expect(s.totals).toMatchObject({
       slabs: 4,
-      usedSlots: 16,
-      freeSlots: 12,
-      freeSlotBytes: 8 * 40 + 4 * 104,
-      usedBlocks: 17,
-      usedBytes: 8 + 12 * 40 + 4 * 104,
-      metadataBytes: 8 + 4 * 32 + 8 * (10 + 10 + 4 + 4),
-      paddingBytes: 2 * 32,
+      usedSlots: 56,
+      freeSlots: 52,
+      freeSlotBytes: 40 * 40 + 12 * 152,
+      usedBlocks: 57,
+      usedBytes: 8 + 44 * 40 + 12 * 152,
+      metadataBytes: 8 + 4 * 32 + 8 * (42 + 42 + 12 + 12),
+      paddingBytes: 2 * 96,
     });
     // the page: slots by their state, the rest of each slab as slab bytes
     const page = s.pages.find((p) => p.address === pageOf(h.full));
-    expect(page.slabBytes).toBe(2 * (512 - 480) + 2 * (512 - 448));
+    expect(page.slabBytes).toBe(2 * (2048 - 42 * 48) + 2 * (2048 - 12 * 160));
     expect(page.kind).toBe('mixed');
     // the largest free block is the top run, not a slot
     expect(s.totals.largestFreeBlock).toBe(Math.max(...s.freeRuns.map((r) => r.bytes)));
@@ -316,7 +317,7 @@ describe('snapshot of a scripted heap', () => {
     expect(s.blocks.find((x) => x.address === cases[1][0]).slab).toBeDefined();
     expect(s.blocks.find((x) => x.address === cases[2][0]).slab).toBeUndefined();
     expect(cases.map(([p]) => z.usableSize(p))).toEqual(cases.map(([, m]) => m - 8));
-    // padding: the frames' slack (the slot's slab is a 512 B slab of 48 B slots, no tail)
+    // padding: the frames' slack (the slot's slab is a 2048 B slab of 42 slots of 48 B, no tail)
     expect(s.totals.paddingBytes).toBe(64 - 48 + (2048 - 1520));
   });
 
@@ -483,17 +484,17 @@ describe('damage: validate() and zee_check() name the same rule, and the walk sa
 
   test('a slot whose header is smashed: ZEE_C_SLAB at the slot; the slab is one unreadable block and the walk goes on after it', async () => {
     const h = await slabbed();
-    const slot = h.a + 32 + 2 * 112;
+    const slot = h.a + 32 + 2 * 160;
     word(h.z, slot - 8, 0);
     const { check, v } = verdict(h.z);
     expect(check).toBe('ZEE_C_SLAB');
     expect(v.violations[0]).toMatchObject({
       rule: 'ZEE_C_SLAB',
       address: slot,
-      message: expect.stringMatching(/^slab 0x[0-9a-f]+ of 512 B .*: slot /),
+      message: expect.stringMatching(/^slab 0x[0-9a-f]+ of 2048 B .*: slot /),
     });
     const s = snapshot(h.z);
-    expect(s.blocks.find((b) => b.address === h.a)).toMatchObject({ state: 'corrupt', size: 512 });
+    expect(s.blocks.find((b) => b.address === h.a)).toMatchObject({ state: 'corrupt', size: 2048 });
     expect(s.slabs.map((x) => x.address)).toEqual([h.full, h.open, h.b]); // the one after it was read
     expect(tiles(s).at(-1).address + tiles(s).at(-1).size).toBe(s.heapEnd);
   });
@@ -628,14 +629,15 @@ describe('damage: validate() and zee_check() name the same rule, and the walk sa
     expect(verdict(z)).toMatchObject({ check: 'ZEE_C_OK', v: { ok: true } });
   });
 
-  test('state words only the inspector reads: the magic, the layout version, a config word, heap_end past the memory, the pool map outside it (zee_check() uses its own)', async () => {
+  test('state words only the inspector reads: the magic, the layout version, a config word, heap_end past the memory, the pool map outside it or off a word (zee_check() uses its own)', async () => {
     for (const [field, value, message] of [
       ['magic', 0, /no zee_heap_info_t at .*: magic is 0x00000000/],
-      ['layout', 6, /layout version 6 is not the inspector's 7/],
+      ['layout', 7, /layout version 7 is not the inspector's 8/],
       ['config', 0x41, /config word 0x00000041 is not ZEE_VALIDATION/],
       ['heapEnd', 0x7fff0000, /heap bounds .*inside the \d+-byte memory/],
       ['poolMap', 0xfffffff0, /the pool map at 0xfffffff0 .* is not inside/],
       ['poolMap', 0, /the pool map at 0x00000000/],
+      ['poolMap', 0x402, /the pool map at 0x00000402 \(a bit per page .*32-bit words\)/], // off a word
     ]) {
       const { z } = await scripted();
       word(z, stateWord(z, field), value);

@@ -122,9 +122,10 @@ describe('state block', () => {
     expect(p).toBe(after.heapStart); // the first block is the heap's bottom
     expect(after.heapEnd).toBe(z.memoryBytes);
     expect(after.heapStart).toBeGreaterThan(z.stateAddress + 4 * STATE_WORDS); // the state is static data
-    // the pool map is static data too: a byte for each of the 65,536 pages
+    // the pool map is static data too: a bit for each of the 65,536 pages
     expect(after.poolMap).toBeGreaterThan(0);
-    expect(after.poolMap + 65536).toBeLessThanOrEqual(after.heapStart);
+    expect(after.poolMap % 4).toBe(0);
+    expect(after.poolMap + 65536 / 8).toBeLessThanOrEqual(after.heapStart);
     z.free(p);
     expectAllFree(z);
     expect(z.check()).toBe(0);
@@ -137,7 +138,7 @@ describe('every size', () => {
     z.free(z.malloc(0)); // the heap starts: the state words below are read directly
     const heapEndWord = stateWord(z, 'heapEnd') >>> 2,
       poolMap = state(z).poolMap;
-    const poolAt = (a) => z.HEAPU8[poolMap + (a >>> 16)];
+    const poolAt = (a) => (z.HEAPU8[poolMap + (a >>> 19)] >>> ((a >>> 16) & 7)) & 1;
     const sound = (u32, a) => u32[(a - 4) >>> 2] === (u32[(a - 8) >>> 2] ^ a ^ SALT) >>> 0;
     let checks = 0;
     for (let n = 0; n <= 2 << 20; n++) {
@@ -310,28 +311,28 @@ describe('slabs', () => {
     return { next, prev, used, free };
   };
 
-  test('a size that is not a power of two, up to 1,040 B, is a slot of exactly its size in a slab of 4x it (at least 512 B)', async () => {
+  test('a size that is not a power of two, up to 1,040 B, is a slot of exactly its size in a slab of 4x it (at least 2 KiB)', async () => {
     const z = await fresh();
-    const p = Array.from({ length: 11 }, () => z.malloc(40)); // 48 B each
+    const p = Array.from({ length: 43 }, () => z.malloc(40)); // 48 B each
     const b = p[0] - 32; // slot 0's payload is 32 B into its slab
-    expect(b % 512).toBe(0);
-    expect(meta(z, b)).toMatchObject({ info: 512 | TAG_SLAB, checkOk: true });
-    // (512 - 32) / 48 = 10 slots, back to back; the 11th opens a second slab
-    expect(p.slice(0, 10).map((q) => q - b)).toEqual([...Array(10).keys()].map((i) => 32 + 48 * i));
-    expect(p[10] & -512).not.toBe(b);
+    expect(b % 2048).toBe(0);
+    expect(meta(z, b)).toMatchObject({ info: 2048 | TAG_SLAB, checkOk: true });
+    // (2048 - 32) / 48 = 42 slots, back to back; the 43rd opens a second slab
+    expect(p.slice(0, 42).map((q) => q - b)).toEqual([...Array(42).keys()].map((i) => 32 + 48 * i));
+    expect(p[42] & -2048).not.toBe(b);
     for (const q of p) {
       expect(meta(z, q)).toMatchObject({ size: 48, tag: TAG_SLOT, checkOk: true });
       expect(z.usableSize(q)).toBe(40);
     }
-    expect(slotsOf(z, b, 512).map((s) => s.state)).toEqual(Array(10).fill('used'));
-    expect(slabWords(z, b)).toMatchObject({ used: 10, free: 0 });
-    expect(slabMembers(z, 3)).toEqual([p[10] & -512]); // a full slab is on no list
-    expect(state(z).usedBlocks).toBe(11); // the totals count slots, not slabs
-    expect(state(z).usedBytes).toBe(11 * 40);
+    expect(slotsOf(z, b, 2048).map((s) => s.state)).toEqual(Array(42).fill('used'));
+    expect(slabWords(z, b)).toMatchObject({ used: 42, free: 0 });
+    expect(slabMembers(z, 3)).toEqual([p[42] & -2048]); // a full slab is on no list
+    expect(state(z).usedBlocks).toBe(43); // the totals count slots, not slabs
+    expect(state(z).usedBytes).toBe(43 * 40);
     z.free(p[3]);
     expect(meta(z, p[3])).toMatchObject({ size: 48, tag: TAG_SLOT_FREE, checkOk: true });
-    expect(slabWords(z, b)).toMatchObject({ used: 9, free: p[3] });
-    expect(slabMembers(z, 3)).toEqual([b, p[10] & -512]); // back on its list, first
+    expect(slabWords(z, b)).toMatchObject({ used: 41, free: p[3] });
+    expect(slabMembers(z, 3)).toEqual([b, p[42] & -2048]); // back on its list, first
     expect(z.malloc(33)).toBe(p[3]); // the freed slot is reused first
     expect(z.check()).toBe(0);
   });
@@ -353,9 +354,9 @@ describe('slabs', () => {
 
   test('freeing the last slot in use frees the slab: its frame merges back', async () => {
     const z = await fresh();
-    const p = Array.from({ length: 5 }, () => z.malloc(70)); // 80 B slots in a 512 B slab
+    const p = Array.from({ length: 5 }, () => z.malloc(70)); // 80 B slots in a 2 KiB slab
     const b = p[0] - 32;
-    expect(meta(z, b).info).toBe(512 | TAG_SLAB);
+    expect(meta(z, b).info).toBe(2048 | TAG_SLAB);
     p.forEach((q) => z.free(q));
     expect(slabMembers(z, 5)).toEqual([]);
     expect([TAG_FREE, TAG_MERGED]).toContain(meta(z, b).tag); // a free frame again, or inside one

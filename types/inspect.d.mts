@@ -1,5 +1,5 @@
 // Types of zee-alloc/inspect (js/inspect.mjs, js/render.mjs): the heap
-// inspector reads the allocator's structures (layout 7, docs/layout.md) from
+// inspector reads the allocator's structures (layout 8, docs/layout.md) from
 // the memory alone.  The CommonJS copy, dist/cjs/inspect.d.cts, is generated
 // by scripts/build-commonjs.mjs.
 

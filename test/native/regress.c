@@ -207,7 +207,7 @@ static void overwritten(const char *row, size_t n, size_t step, int check) {
 static void bad_pointers(void) {
   unsigned char local[32] __attribute__((aligned(16)));
   const zee_heap_info_t *h = A->heap_info();
-  /* A slot (112 B in a slab of 512), a block in a 2 KiB frame, an exact
+  /* A slot (112 B in a slab of ZEE_SLAB_MIN), a block in a 2 KiB frame, an exact
    * block, and one of three pages and a bit. */
   unsigned char *slot = A->malloc(100), *framed = A->malloc(2000), *exact = A->malloc(10000),
                 *large = A->malloc(3 * 65536 + 100);
@@ -221,10 +221,11 @@ static void bad_pointers(void) {
   unsigned char *in_free = gone + 65536 + 16;
   while (in_free < gone + 5 * 65536 && (in_free[-8] != 0x41 || in_free[-1] != 0x41))
     in_free += 16;
-  /* The slab that holds `slot`: slabs of 112-byte slots are 512 bytes. */
-  unsigned char *slab = zee_native_base + ((uint32_t)(slot - zee_native_base) & ~511u);
-  if (((const uint32_t *)(const void *)(slab - 8))[0] != (512 | ZEE_TAG_SLAB))
-    bad("setup", "a 100-byte block is not a slot of a 512-byte slab");
+  /* The slab that holds `slot`: slabs of 112-byte slots are ZEE_SLAB_MIN bytes. */
+  unsigned char *slab =
+      zee_native_base + ((uint32_t)(slot - zee_native_base) & ~(ZEE_SLAB_MIN - 1));
+  if (((const uint32_t *)(const void *)(slab - 8))[0] != (ZEE_SLAB_MIN | ZEE_TAG_SLAB))
+    bad("setup", "a 100-byte block is not a slot of a ZEE_SLAB_MIN-byte slab");
   /* A foreign block: someone else grows a page, then the heap grows past it. */
   uint32_t old_end = h->heap_end;
   if (src_foreign_grow(1) != old_end)
