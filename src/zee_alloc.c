@@ -348,9 +348,10 @@ static void list_remove(addr *head, addr f) {
 _Static_assert(offsetof(zee_heap_info_t, mid_lists) ==
                    offsetof(zee_heap_info_t, lists) + CLASSES * sizeof(uint32_t),
                "mid_lists follow lists: one index from the state word reaches both");
+/* mid is 0 or 1 (a pool bit, or a block's size against POOL_MIN). */
 static addr *list_at(unsigned c, int mid) {
   return (addr *)&H + offsetof(zee_heap_info_t, lists) / 4 + c +
-         (c < POOL_CLASSES && mid) * CLASSES;
+         ((c < POOL_CLASSES) & mid) * CLASSES;
 }
 
 /* The free list of frame f of `size` bytes. */

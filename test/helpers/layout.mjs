@@ -76,14 +76,8 @@ export function state(z) {
 /** The byte address of a state field (a STATE name), plus `i` words for the arrays. */
 export const stateWord = (z, field, i = 0) => z.stateAddress + 4 * (STATE[field] + i);
 
-/** The pool map's byte address and bit for the page holding address a (page i: bit i % 32 of word i / 32). */
-export const poolBitAt = (poolMap, a) => ({ byte: poolMap + (a >>> 19), bit: (a >>> 16) & 7 });
-
-/** The pool of the page holding address a: POOL_SMALL (0) or POOL_MID (1). */
-export const poolOf = (z, a) => {
-  const { byte, bit } = poolBitAt(state(z).poolMap, a);
-  return (z.HEAPU8[byte] >>> bit) & 1;
-};
+/** The pool of the page holding address a: POOL_SMALL (0) or POOL_MID (1); page i is bit i % 32 of word i / 32. */
+export const poolOf = (z, a) => (z.HEAPU8[state(z).poolMap + (a >>> 19)] >>> ((a >>> 16) & 7)) & 1;
 
 /**
  * Members of the free list of class c (frames of 16 << c bytes), following
