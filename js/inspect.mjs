@@ -50,7 +50,7 @@ const TAG = LAYOUT.TAG_MASK;
  */
 export const RULES = Object.freeze({
   ZEE_C_STATE:
-    'the state block (zee_heap_info_t): magic, layout version 8, config, heap bounds (heap_end a page boundary above heap_start and inside memory, heap_start 16-aligned), the pool map inside memory, no header at heap_end - 8 (the word is 0), the cursor 16-aligned and at most heap_end',
+    'the state block (zee_heap_info_t): magic, layout version 8, config, heap bounds (heap_end a page boundary above heap_start and inside memory, heap_start 16-aligned), the pool map 4-aligned and inside memory, no header at heap_end - 8 (the word is 0), the cursor 16-aligned and at most heap_end',
   ZEE_C_FRAME:
     "a header met by the walk: its tag (a block in use, a free frame, a slab or a foreign block), its check word, its size (not 0; a free frame's a power of two aligned to it), or an extent past the heap's end",
   ZEE_C_BUDDY: 'two free buddies of one size were not merged',
@@ -295,7 +295,7 @@ function walk(source) {
     report(
       'ZEE_C_STATE',
       stateAt('poolMap'),
-      `the pool map at ${hex(st.poolMap)} (a bit per page up to ${hex(heapEnd)}, in 32-bit words) is not inside the ${memBytes}-byte memory`,
+      `the pool map at ${hex(st.poolMap)} (a bit per page up to ${hex(heapEnd)}, in 32-bit words) is not 4-aligned inside the ${memBytes}-byte memory`,
     );
     return snap;
   }

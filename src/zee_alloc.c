@@ -62,8 +62,8 @@
 
 /* ---- Compile-time options ---------------------------------------------
  * Each comment gives the option's cost in wasm bytes (-Oz, wasm-opt -Oz, the
- * full C API) against the default build, which adds 2,797 B to a module
- * (malloc and free alone: 2,332 B); `npm run bench` measures them. */
+ * full C API) against the default build, which adds 2,793 B to a module
+ * (malloc and free alone: 2,328 B); `npm run bench` measures them. */
 
 /* ZEE_VALIDATION: 0 = unsafe (trust every pointer: a bad one is undefined
  *     behaviour; -112 B), 1 = external (check the argument of free, realloc
@@ -212,7 +212,7 @@ static int pool_now;
 
 /* The pool map: a bit per page (ZEE_POOL_*), page i at bit i % 32 of word
  * i / 32.  Why bits: a byte per page took 64 KiB of static data, which the
- * heap pays for (small-random 1.31x -> 1.27x dlmalloc's memory; +38 B). */
+ * heap pays for (small-random 1.31x -> 1.27x dlmalloc's memory; +34 B). */
 static uint32_t pool_map[(MAX_PAGES + 1) / 32];
 
 /* The pool of a's page. */

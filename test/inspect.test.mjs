@@ -635,7 +635,7 @@ describe('damage: validate() and zee_check() name the same rule, and the walk sa
       ['layout', 7, /layout version 7 is not the inspector's 8/],
       ['config', 0x41, /config word 0x00000041 is not ZEE_VALIDATION/],
       ['heapEnd', 0x7fff0000, /heap bounds .*inside the \d+-byte memory/],
-      ['poolMap', 0xfffffff0, /the pool map at 0xfffffff0 .* is not inside/],
+      ['poolMap', 0xfffffff0, /the pool map at 0xfffffff0 .* is not 4-aligned inside/],
       ['poolMap', 0, /the pool map at 0x00000000/],
       ['poolMap', 0x402, /the pool map at 0x00000402 \(a bit per page .*32-bit words\)/], // off a word
     ]) {
