@@ -19,6 +19,7 @@ export const LAYOUT = Object.freeze({
   SLAB_META: 24,
   SLAB_LISTS: 66,
   POOL_MIN: 4096,
+  GROW_MIN_PAGES: 2,
   TAG_MASK: 15,
   TAG_USED: 7,
   TAG_FREE: 6,

@@ -40,6 +40,9 @@ extern "C" {
 /* Blocks of more than this size (header included), slabs excepted, split
  * frames of mid pages (ZEE_POOL_MID), the rest frames of small pages. */
 #define ZEE_POOL_MIN 4096u
+/* The memory grows by the pages a request lacks, but by at least this many
+ * at a call when the memory's maximum allows. */
+#define ZEE_GROW_MIN_PAGES 2u
 
 /* Low 4 bits of a header's info word (the rest is the block's size). */
 #define ZEE_TAG_MASK 15u

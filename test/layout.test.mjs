@@ -715,18 +715,35 @@ describe('memory growth', () => {
     ['5 pages + 100 B', () => 5 * PAGE + 100, 16],
     ['1 MiB', () => 1 << 20, 16],
     ['300,000 B aligned to 256 KiB', () => 300000, 1 << 18],
-  ])('%s: the memory grows by exactly the pages the run at the top lacks', async (_name, size, align) => {
-    const z = await fresh();
+  ])(
+    '%s: the memory grows by the pages the run at the top lacks, at least GROW_MIN_PAGES',
+    async (_name, size, align) => {
+      const z = await fresh();
+      z.malloc(2000);
+      const top = topRun(z, POOL_MID);
+      const before = z.memoryBytes;
+      expect(top.end).toBe(before);
+      const n = size(top);
+      expect(poolFor(blockSize(n), align)).toBe(POOL_MID);
+      const at = roundUp(top.start, align);
+      expect(at + blockSize(n)).toBeGreaterThan(top.end); // the premise: it does not fit
+      const p = align === 16 ? z.malloc(n) : z.alignedAlloc(align, n);
+      expect(p).toBe(at); // from the start of the free run at the top
+      expect(z.memoryBytes).toBe(Math.max(roundUp(at + blockSize(n), PAGE), before + LAYOUT.GROW_MIN_PAGES * PAGE));
+      expectSound(z);
+      expect(z.check()).toBe(0);
+    },
+  );
+
+  test('a page below the maximum the floor is refused, and the memory grows by the one page lacking', async () => {
+    const pages = (await fresh()).memoryBytes / PAGE; // a fresh heap's memory, as below
+    const z = await fresh('default', { maximumPages: pages + 1 });
     z.malloc(2000);
+    expect(z.memoryBytes).toBe(pages * PAGE);
     const top = topRun(z, POOL_MID);
-    expect(top.end).toBe(z.memoryBytes);
-    const n = size(top);
-    expect(poolFor(blockSize(n), align)).toBe(POOL_MID);
-    const at = roundUp(top.start, align);
-    expect(at + blockSize(n)).toBeGreaterThan(top.end); // the premise: it does not fit
-    const p = align === 16 ? z.malloc(n) : z.alignedAlloc(align, n);
-    expect(p).toBe(at); // from the start of the free run at the top
-    expect(z.memoryBytes).toBe(roundUp(at + blockSize(n), PAGE));
+    const p = z.malloc(top.bytes - 8 + 1); // one granule more than the run: lacks one page
+    expect(p).toBe(top.start);
+    expect(z.memoryBytes).toBe((pages + 1) * PAGE);
     expectSound(z);
     expect(z.check()).toBe(0);
   });

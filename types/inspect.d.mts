@@ -313,6 +313,7 @@ export declare const LAYOUT: Readonly<{
   SLAB_META: number;
   SLAB_LISTS: number;
   POOL_MIN: number;
+  GROW_MIN_PAGES: number;
   TAG_MASK: number;
   TAG_USED: number;
   TAG_FREE: number;
