@@ -303,7 +303,7 @@ static uint32_t extent(uint32_t size) {
 }
 
 /* What malloc_usable_size reports for a header: the size less the tail slot. */
-static uint32_t usable(uint32_t info) { return (info & ~TAG_MASK) - META_SIZE; }
+INLINE static uint32_t usable(uint32_t info) { return (info & ~TAG_MASK) - META_SIZE; }
 
 /* Keeps the running totals of zee_heap_info_t in step with every call:
  * `sign` is +1 for a block that comes to life, -1 for one that goes. */
@@ -366,7 +366,7 @@ INLINE static void free_frame(addr f, uint32_t size) {
        size <<= 1) {
     list_remove(list_of(b, size), b);
     set_meta(f | size, size | ZEE_TAG_MERGED); /* the upper half's header is buried */
-    f &= ~size;
+    f &= b;                                    /* the lower of the two: f & ~size */
   }
   set_meta(f, size | ZEE_TAG_FREE);
   list_push(list_of(f, size), f);
@@ -451,17 +451,17 @@ static int adopt(addr x, addr end) {
   return 1;
 }
 
-/* Grows the memory to hold `want` (a byte address) and frees what is new;
- * memory someone else grew first becomes a foreign block.  One
- * emscripten_resize_heap() call (two if the floor is refused), and O(log)
- * frames, per growth.
+/* Grows the memory, now `from` bytes (source_size()), to hold `want` (a
+ * byte address) and frees what is new; memory someone else grew first
+ * becomes a foreign block.  One emscripten_resize_heap() call (two if the
+ * floor is refused), and O(log) frames, per growth.
  * Why a floor (ZEE_GROW_MIN_PAGES): growing by exactly the pages a request
  * lacks took a call per page of SQLite's heap, as dlmalloc's sbrk does; two
  * pages at least halve the calls (SQLite 212 instead of 423, Lua 108
  * instead of 194) for at most a page never used.  Where the floor can't be
  * had, exactly what is lacking is asked for. */
-static int grow(addr want) {
-  addr from = source_size(), x = H.heap_end, end = (want + OFFSET_MASK) & ~OFFSET_MASK;
+INLINE static int grow(addr want, addr from) {
+  addr x = H.heap_end, end = (want + OFFSET_MASK) & ~OFFSET_MASK;
   addr floor = from + ZEE_GROW_MIN_PAGES * PAGE_SIZE; /* wraps only past the largest heap */
   if (want > MAX_HEAP || !((end < floor && source_grow(floor)) || source_grow(end)))
     return 0;
@@ -474,7 +474,7 @@ static int grow(addr want) {
 
 /* First use: the memory above __heap_base is ours (a page is grown if there
  * is none).  16 B are left out, where the first frame's header goes. */
-static int init(void) {
+INLINE static int init(void) {
   addr x = ((source_base() + MIN_FRAME - 1) & ~(MIN_FRAME - 1)) + MIN_FRAME;
 #ifdef __wasm__
   H.pool_map = to_addr(pool_map);
@@ -496,16 +496,17 @@ static addr fit_at(addr s, uint32_t size, uint32_t align) {
 
 /* Takes [x, x + span) at x aligned to `align` from the free run at the top
  * of the heap, growing the memory by what is missing. */
-static addr take_top(uint32_t span, uint32_t align) {
+INLINE static addr take_top(uint32_t span, uint32_t align) {
   if (!H.heap_start && !init())
     return 0;
   for (int tries = 0;; tries++) {
     addr s = run_start(H.heap_end), x = fit_at(s, span, align);
     if (x && absorb(s, x, x + span))
       return x;
-    if (source_size() != H.heap_end) /* past foreign memory instead */
-      x = fit_at(source_size() + MIN_FRAME, span, align);
-    if (tries || !x || !grow(x + span))
+    addr from = source_size();
+    if (from != H.heap_end) /* past foreign memory instead */
+      x = fit_at(from + MIN_FRAME, span, align);
+    if (tries || !x || !grow(x + span, from))
       return 0;
   }
 }
@@ -534,7 +535,7 @@ static addr take_top(uint32_t span, uint32_t align) {
  * exactly its size: first right after the last block if both lie in one
  * page (so that a run of blocks packs), then a hole, then the start of the
  * free run around the smallest free frame that holds it, then the top of
- * the heap. */
+ * the heap.  The caller writes the block's header. */
 static addr alloc(uint32_t size, uint32_t align) {
   uint32_t need = size < align ? align : size, span = extent(size);
   unsigned c = 32 - MIN_LOG2 - __builtin_clz(need - 1);
@@ -574,8 +575,7 @@ static addr alloc(uint32_t size, uint32_t align) {
 found:
   if (exact)
     H.cursor = f + size; /* where the next exact block goes first */
-  set_meta(f, size | ZEE_TAG_USED);
-  return f;
+  return f;              /* allocate() writes the header (alloc_slot() a slab's) */
 }
 
 /* ---- Slabs -------------------------------------------------------------------
@@ -631,7 +631,7 @@ static void put_slot(addr b, addr s) {
 }
 
 /* A slot of m bytes: from the first slab with a free one, or a new slab. */
-static addr alloc_slot(uint32_t m) {
+INLINE static addr alloc_slot(uint32_t m) {
   addr *head = &H.slabs[m / MIN_FRAME], b = *head, s;
   if (!b) {
     uint32_t size = slab_size(m);
@@ -650,8 +650,7 @@ static addr alloc_slot(uint32_t m) {
   AT(b)[SLAB_USED]++;
   if (!AT(s)[0])
     list_remove(head, b); /* full */
-  set_meta(s, m | ZEE_TAG_SLOT);
-  return s;
+  return s;               /* allocate() writes its header */
 }
 
 /* Puts slot s back in its slab; frees the slab when it is empty. */
@@ -736,23 +735,23 @@ static void *out_of_memory(void) {
  * that (fixed-16: 25 % less time in wasm and 23 % fewer instructions native
  * than with the pop in alloc(), for 8 B more; 49 B in all). */
 static void *allocate(size_t n, size_t align) {
-  addr p = 0;
+  addr p = 0, tag = ZEE_TAG_USED;
+  uint32_t m = ((uint32_t)n + META_SIZE + MIN_FRAME - 1) & ~(MIN_FRAME - 1);
   if (n <= MAX_HEAP - META_SIZE && align <= MAX_HEAP / 2) { /* (so m <= MAX_HEAP) */
-    uint32_t m = ((uint32_t)n + META_SIZE + MIN_FRAME - 1) & ~(MIN_FRAME - 1);
     addr *L;
     if (align > MIN_FRAME)
       p = alloc(m, align);
     else if (m & (m - 1))
-      p = m <= SLAB_MAX ? alloc_slot(m) : alloc(m, align);
+      p = m <= SLAB_MAX ? (tag = ZEE_TAG_SLOT, alloc_slot(m)) : alloc(m, align);
     else if ((p = *(L = list_at(__builtin_ctz(m) - MIN_LOG2, m > ZEE_POOL_MIN)))) {
       list_remove(L, p); /* the fast path: pop a whole frame of the block's pool */
-      set_meta(p, m | ZEE_TAG_USED);
     } else
       p = alloc(m, align);
   }
   if (!p)
     return out_of_memory();
-  account(AT(p - META_SIZE)[0], 1);
+  set_meta(p, m | tag); /* here, not in alloc() and alloc_slot(): one call */
+  account(m, 1);
   return to_ptr(p);
 }
 
@@ -824,7 +823,7 @@ void *zee_realloc(void *ptr, size_t n) {
   void *q = ptr;
   if (done) {
     account(info, -1); /* the old size goes, the new one comes */
-    account(AT(p - META_SIZE)[0], 1);
+    account(want, 1);  /* the header now says want (a slot: want == size) */
   } else {
     /* Move: the old block stays intact if the new one can't be had. */
     q = allocate(n, MIN_FRAME);
