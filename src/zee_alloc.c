@@ -306,10 +306,11 @@ static uint32_t extent(uint32_t size) {
 INLINE static uint32_t usable(uint32_t info) { return (info & ~TAG_MASK) - META_SIZE; }
 
 /* Keeps the running totals of zee_heap_info_t in step with every call:
- * `sign` is +1 for a block that comes to life, -1 for one that goes. */
-static void account(uint32_t info, int32_t sign) {
-  H.used_bytes += sign * (int32_t)usable(info);
-  H.used_blocks += sign;
+ * `bytes` of usable size and `blocks` come (> 0) or go (< 0).  Why not a
+ * header and a sign: realloc's in-place resize is then one call. */
+static void account(int32_t bytes, int32_t blocks) {
+  H.used_bytes += bytes;
+  H.used_blocks += blocks;
   if (H.used_bytes > H.peak_bytes)
     H.peak_bytes = H.used_bytes;
 }
@@ -406,7 +407,8 @@ static addr free_to(addr x, addr end) {
 /* Takes [x, end) if the blocks from s on (s <= x, s a free frame) are free
  * frames up to end: [s, x) and what the last one holds beyond end go back;
  * else returns 0 and changes nothing.  Serves every block but the popped
- * ones, holes, growth at the top and realloc's growth in place.  Pieces
+ * ones, holes, growth at the top and realloc's resizing in place (with
+ * end <= s = x it frees [end, s): a shrink needs no other call).  Pieces
  * cut from a frame of 64 KiB or more start a page of the block's pool. */
 static int absorb(addr s, addr x, addr end) {
   addr y = free_to(s, end);
@@ -494,23 +496,6 @@ static addr fit_at(addr s, uint32_t size, uint32_t align) {
   return x < s || size > MAX_HEAP - x ? 0 : x;
 }
 
-/* Takes [x, x + span) at x aligned to `align` from the free run at the top
- * of the heap, growing the memory by what is missing. */
-INLINE static addr take_top(uint32_t span, uint32_t align) {
-  if (!H.heap_start && !init())
-    return 0;
-  for (int tries = 0;; tries++) {
-    addr s = run_start(H.heap_end), x = fit_at(s, span, align);
-    if (x && absorb(s, x, x + span))
-      return x;
-    addr from = source_size();
-    if (from != H.heap_end) /* past foreign memory instead */
-      x = fit_at(from + MIN_FRAME, span, align);
-    if (tries || !x || !grow(x + span, from))
-      return 0;
-  }
-}
-
 /* ---- Blocks ----------------------------------------------------------------- */
 
 /* Why a few tries: holes that freed blocks left behind are reused before a
@@ -543,8 +528,9 @@ static addr alloc(uint32_t size, uint32_t align) {
   int mid = size > ZEE_POOL_MIN && size != align;
   addr f;
   /* The block's pool; then, out of memory, the other pool's frames: a
-   * request never fails while free frames could hold it. */
-  for (int pass = 0;; pass++, mid ^= 1) {
+   * request never fails while free frames could hold it.  Why `grown`:
+   * after a growth only the top is tried again (one loop for both). */
+  for (int pass = 0, grown = 0;;) {
     pool_now = mid;
     f = H.cursor;
     /* Why one page: a cursor that runs across pages walks up to the top of
@@ -556,7 +542,7 @@ static addr alloc(uint32_t size, uint32_t align) {
     /* The classes below the block's, down (holes), then its own and up
      * (whose first frame always holds it). */
     unsigned d = big ? c - POOL_CLASSES + 1 : exact ? HOLE_CLASSES : 0;
-    for (unsigned i = 0, h; (h = i < d ? c - 1 - i : c + i - d) < CLASSES; i++) {
+    for (unsigned i = grown ? CLASSES : 0, h; (h = i < d ? c - 1 - i : c + i - d) < CLASSES; i++) {
       unsigned tries = big || h >= c ? ~0u : HOLE_TRIES;
       for (f = *list_at(h, mid); f && tries--; f = AT(f)[0]) {
         addr s = exact ? run_start(f) : f, x = fit_at(s, size, align);
@@ -567,10 +553,22 @@ static addr alloc(uint32_t size, uint32_t align) {
         ASSERT(h < c, f); /* a frame's header that doesn't say free */
       }
     }
-    if ((f = take_top(span, align)))
-      goto found;
-    if (pass)
+    /* The free run at the top of the heap, grown by what is missing. */
+    if (!H.heap_start && !init())
       return 0;
+    addr s = run_start(H.heap_end), x = fit_at(s, span, align);
+    if (x && absorb(s, x, x + span)) {
+      f = x;
+      goto found;
+    }
+    addr from = source_size();
+    if (from != H.heap_end) /* past foreign memory instead */
+      x = fit_at(from + MIN_FRAME, span, align);
+    if (!grown++ && x && grow(x + span, from))
+      continue;
+    if (pass++)
+      return 0;
+    mid ^= 1, grown = 0;
   }
 found:
   if (exact)
@@ -670,7 +668,7 @@ static void release_slot(addr s, uint32_t m) {
 /* Frees a block: its frames merge back with their free buddies. */
 static void release(addr p, uint32_t info) {
   uint32_t size = info & ~TAG_MASK;
-  account(info, -1);
+  account(META_SIZE - size, -1);
   if (info & 8) {
     set_meta(p, info ^ 1); /* tag 14: a second free() is a double free */
     release_slot(p, size);
@@ -689,9 +687,7 @@ static void release(addr p, uint32_t info) {
 INLINE static int resize(addr p, uint32_t size, uint32_t want) {
   addr end = p + extent(want), old = p + extent(size);
   pool_now = want > ZEE_POOL_MIN;
-  if (end <= old)
-    release_range(end, old);
-  else if (!absorb(old, old, end))
+  if (!absorb(old, old, end)) /* (end <= old: frees the tail) */
     return 0;
   set_meta(p, want | ZEE_TAG_USED);
   return 1;
@@ -751,7 +747,7 @@ static void *allocate(size_t n, size_t align) {
   if (!p)
     return out_of_memory();
   set_meta(p, m | tag); /* here, not in alloc() and alloc_slot(): one call */
-  account(m, 1);
+  account(m - META_SIZE, 1);
   return to_ptr(p);
 }
 
@@ -822,8 +818,7 @@ void *zee_realloc(void *ptr, size_t n) {
     done = info & 8 ? want == size : !slab_sized(want) && resize(p, size, want);
   void *q = ptr;
   if (done) {
-    account(info, -1); /* the old size goes, the new one comes */
-    account(want, 1);  /* the header now says want (a slot: want == size) */
+    account(want - size, 0); /* the header now says want (a slot: want == size) */
   } else {
     /* Move: the old block stays intact if the new one can't be had. */
     q = allocate(n, MIN_FRAME);
