@@ -506,11 +506,12 @@ static addr fit_at(addr s, uint32_t size, uint32_t align) {
  * class is free.  Above 64 KiB every free frame of 32 KiB up to the
  * block's class is tried: the Lua interpreter needs 1.20x dlmalloc's
  * heap, not 1.22x, and mixed-large 1.18x its peak live bytes, not 1.42x
- * (trace replay, native replica).  Why whole runs, for holes and splits
- * alike: SQLite needs 1.048x dlmalloc's heap, not 1.068x, and
- * same-size-4300 1.044x its peak live bytes, not 1.059x, against frames
- * tried from themselves up and split from their bottom (trace replay,
- * native replica); the one search is 70 B less code. */
+ * (trace replay, native replica).  Why a hole's whole run counts, not
+ * just the frames from the one found up: SQLite needs 1.048x dlmalloc's
+ * heap, not 1.068x (trace replay).  Why a split below 64 KiB still takes
+ * the frame's bottom: from the start of its run, same-size-4300 needed
+ * 1.044x its peak live bytes, not 1.059x, but zig-batch took 6-10 % more
+ * time in wasm. */
 #define HOLE_TRIES 8
 #define HOLE_CLASSES 3
 
@@ -518,9 +519,10 @@ static addr fit_at(addr s, uint32_t size, uint32_t align) {
  * free frame of its size could be popped (allocate()).  Up to ROUND_MAX it
  * takes the smallest free frame that holds it, whole.  Above, it takes
  * exactly its size: first right after the last block if both lie in one
- * page (so that a run of blocks packs), then a hole, then the start of the
- * free run around the smallest free frame that holds it, then the top of
- * the heap.  The caller writes the block's header. */
+ * page (so that a run of blocks packs), then a hole, then the bottom of the
+ * smallest free frame that holds it (above 64 KiB, the start of the free
+ * run around it), then the top of the heap.  The caller writes the block's
+ * header. */
 static addr alloc(uint32_t size, uint32_t align) {
   uint32_t need = size < align ? align : size, span = extent(size);
   unsigned c = 32 - MIN_LOG2 - __builtin_clz(need - 1);
@@ -540,12 +542,13 @@ static addr alloc(uint32_t size, uint32_t align) {
     if (exact && !big && f && (f ^ (f + size)) < PAGE_SIZE && absorb(f, f, f + size))
       goto found;
     /* The classes below the block's, down (holes), then its own and up
-     * (whose first frame always holds it). */
+     * (whose first frame always holds it).  A hole, or a block above
+     * 64 KiB, starts where the frame's free run starts. */
     unsigned d = big ? c - POOL_CLASSES + 1 : exact ? HOLE_CLASSES : 0;
     for (unsigned i = grown ? CLASSES : 0, h; (h = i < d ? c - 1 - i : c + i - d) < CLASSES; i++) {
       unsigned tries = big || h >= c ? ~0u : HOLE_TRIES;
       for (f = *list_at(h, mid); f && tries--; f = AT(f)[0]) {
-        addr s = exact ? run_start(f) : f, x = fit_at(s, size, align);
+        addr s = exact && (h < c || big) ? run_start(f) : f, x = fit_at(s, size, align);
         if (x && absorb(s, x, x + span)) {
           f = x;
           goto found;

@@ -533,6 +533,24 @@ describe('holes', () => {
     expect(z.check()).toBe(0);
   });
 
+  test("a hole is its frame's whole free run: the block starts where the run starts, though it fits from none of the frames tried", async () => {
+    const z = await fresh();
+    z.malloc(1);
+    const [, b, c, d] = [4312, 4312, 4312, 4312].map((n) => z.malloc(n));
+    z.free(b);
+    z.free(c); // one free run [b, d): frames of 32 B to 4 KiB
+    const m = blockSize(8000); // class 8 KiB: holes are tried through frames of 1-4 KiB
+    const tried = blocks(z).filter((x) => x.address >= b && x.address < d && x.size >= 1024 && x.size <= 4096);
+    expect(tried.length).toBeGreaterThan(0);
+    for (const f of tried) expect(f.address + m).toBeGreaterThan(d); // from the frame up it does not fit
+    expect(b + m).toBeLessThanOrEqual(d); // from the run's start it does
+    const memory = z.memoryBytes;
+    expect(z.malloc(8000)).toBe(b);
+    expect(z.memoryBytes).toBe(memory);
+    expectSound(z);
+    expect(z.check()).toBe(0);
+  });
+
   test('a hole above 64 KiB is taken from the start of its run, before the memory grows', async () => {
     const z = await fresh();
     const a = z.malloc(300000),
