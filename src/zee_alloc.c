@@ -218,10 +218,12 @@ static uint32_t pool_map[(MAX_PAGES + 1) / 32];
 /* The pool of a's page. */
 static int pool_of(addr a) { return pool_map[a >> (PAGE_LOG2 + 5)] >> (a >> PAGE_LOG2 & 31) & 1; }
 
-/* Gives a's page the pool of the block being placed. */
+/* Gives a's page the pool of the block being placed.  Why rotates: the
+ * page's bit at bit 0 is set with no mask (fewer bytes). */
 static void set_pool(addr a) {
   uint32_t *w = &pool_map[a >> (PAGE_LOG2 + 5)];
-  *w ^= (*w ^ -(uint32_t)pool_now) & 1u << (a >> PAGE_LOG2 & 31);
+  unsigned i = a >> PAGE_LOG2 & 31;
+  *w = __builtin_rotateleft32((__builtin_rotateright32(*w, i) & ~1u) | pool_now, i);
 }
 
 /* ---- The layout -------------------------------------------------------------
@@ -285,9 +287,10 @@ static void set_meta(addr p, uint32_t info) {
   AT(p - META_SIZE)[1] = info ^ p ^ ZEE_SALT;
 }
 
-/* Why both words: the slot may be user data, which the check word rules out. */
+/* Why both words: the slot may be user data, which the check word rules out.
+ * (One test of both: fewer bytes than two.) */
 static int has_meta(addr p, uint32_t info) {
-  return AT(p - META_SIZE)[0] == info && AT(p - META_SIZE)[1] == (info ^ p ^ ZEE_SALT);
+  return !((AT(p - META_SIZE)[0] ^ info) | (AT(p - META_SIZE)[1] ^ info ^ p ^ ZEE_SALT));
 }
 
 /* Blocks of up to ROUND_MAX bytes occupy the power-of-two frame that
@@ -349,16 +352,15 @@ static void list_remove(addr *head, addr f) {
 _Static_assert(offsetof(zee_heap_info_t, mid_lists) ==
                    offsetof(zee_heap_info_t, lists) + CLASSES * sizeof(uint32_t),
                "mid_lists follow lists: one index from the state word reaches both");
-/* mid is 0 or 1 (a pool bit, or a block's size against POOL_MIN). */
-static addr *list_at(unsigned c, int mid) {
-  return (addr *)&H + offsetof(zee_heap_info_t, lists) / 4 + c +
-         ((c < POOL_CLASSES) & mid) * CLASSES;
+/* The free list of frames of 2^k bytes; mid is 0 or 1 (a pool bit, or a
+ * block's size against POOL_MIN).  Why k, not the class: callers have it. */
+static addr *list_at(unsigned k, int mid) {
+  return (addr *)&H + offsetof(zee_heap_info_t, lists) / 4 + k - MIN_LOG2 +
+         ((k < PAGE_LOG2) & mid) * CLASSES;
 }
 
 /* The free list of frame f of `size` bytes. */
-static addr *list_of(addr f, uint32_t size) {
-  return list_at(__builtin_ctz(size) - MIN_LOG2, pool_of(f));
-}
+static addr *list_of(addr f, uint32_t size) { return list_at(__builtin_ctz(size), pool_of(f)); }
 
 /* Frees frame f, merging it with its free buddies inside the heap. */
 INLINE static void free_frame(addr f, uint32_t size) {
@@ -377,9 +379,8 @@ INLINE static void free_frame(addr f, uint32_t size) {
  * x's alignment and the rest allow, found in O(1). */
 static void release_range(addr x, addr y) {
   while (x < y) {
-    uint32_t size = x & -x, fit = 1u << (31 - __builtin_clz(y - x));
-    if (size > fit)
-      size = fit;
+    unsigned k = __builtin_ctz(x), fit = 31 - __builtin_clz(y - x); /* log2s (x > 0) */
+    uint32_t size = 1u << (k < fit ? k : fit);
     free_frame(x, size);
     x += size;
   }
@@ -388,8 +389,9 @@ static void release_range(addr x, addr y) {
 /* Why: a block takes free frames of its own pool only (and frames of 64 KiB
  * or more, which belong to none), in holes too: SQLite needs 1.06x
  * dlmalloc's heap, not 1.10x, and mixed-large 1.18x its peak live bytes,
- * not 1.29x (trace replay, native replica). */
-static int in_pool(addr f, uint32_t size) { return size >= PAGE_SIZE || pool_of(f) == pool_now; }
+ * not 1.29x (trace replay, native replica).  Nonzero if so (no branch:
+ * fewer bytes). */
+static int in_pool(addr f, uint32_t size) { return size >> PAGE_LOG2 | (pool_of(f) == pool_now); }
 
 /* Where the free frames from x on (of the block's pool) reach past end, or 0
  * if anything else comes first: a hole that doesn't fit costs only reads. */
@@ -496,6 +498,13 @@ static addr fit_at(addr s, uint32_t size, uint32_t align) {
   return x < s || size > MAX_HEAP - x ? 0 : x;
 }
 
+/* Takes `span` bytes aligned to `align` from the free run at s; 0 if they
+ * aren't free (or s is 0).  Why: each way alloc() places a block ends so. */
+static addr take(addr s, uint32_t span, uint32_t align) {
+  addr x = fit_at(s, span, align);
+  return x && absorb(s, x, x + span) ? x : 0;
+}
+
 /* ---- Blocks ----------------------------------------------------------------- */
 
 /* Why a few tries: holes that freed blocks left behind are reused before a
@@ -525,7 +534,7 @@ static addr fit_at(addr s, uint32_t size, uint32_t align) {
  * header. */
 static addr alloc(uint32_t size, uint32_t align) {
   uint32_t need = size < align ? align : size, span = extent(size);
-  unsigned c = 32 - MIN_LOG2 - __builtin_clz(need - 1);
+  unsigned c = 32 - __builtin_clz(need - 1); /* log2 of the frame */
   int exact = size > ROUND_MAX && align == MIN_FRAME, big = size > PAGE_SIZE;
   int mid = size > ZEE_POOL_MIN && size != align;
   addr f;
@@ -539,17 +548,18 @@ static addr alloc(uint32_t size, uint32_t align) {
      * the heap past the holes below it (realloc-growth's memory grew 2.3x
      * over 50 rounds that each free everything).  (!big: f + size can't
      * wrap past 4 GiB into the cursor's page.) */
-    if (exact && !big && f && (f ^ (f + size)) < PAGE_SIZE && absorb(f, f, f + size))
+    if (exact && !big && (f ^ (f + size)) < PAGE_SIZE && (f = take(f, span, align)))
       goto found;
     /* The classes below the block's, down (holes), then its own and up
      * (whose first frame always holds it).  A hole, or a block above
      * 64 KiB, starts where the frame's free run starts. */
-    unsigned d = big ? c - POOL_CLASSES + 1 : exact ? HOLE_CLASSES : 0;
-    for (unsigned i = grown ? CLASSES : 0, h; (h = i < d ? c - 1 - i : c + i - d) < CLASSES; i++) {
+    unsigned d = big ? c - PAGE_LOG2 + 1 : exact ? HOLE_CLASSES : 0;
+    for (unsigned i = grown ? 32 : 0, h; (h = i < d ? c - 1 - i : c + i - d) < CLASSES + MIN_LOG2;
+         i++) {
       unsigned tries = big || h >= c ? ~0u : HOLE_TRIES;
       for (f = *list_at(h, mid); f && tries--; f = AT(f)[0]) {
-        addr s = exact && (h < c || big) ? run_start(f) : f, x = fit_at(s, size, align);
-        if (x && absorb(s, x, x + span)) {
+        addr x = take(exact && (h < c || big) ? run_start(f) : f, span, align);
+        if (x) {
           f = x;
           goto found;
         }
@@ -559,14 +569,11 @@ static addr alloc(uint32_t size, uint32_t align) {
     /* The free run at the top of the heap, grown by what is missing. */
     if (!H.heap_start && !init())
       return 0;
-    addr s = run_start(H.heap_end), x = fit_at(s, span, align);
-    if (x && absorb(s, x, x + span)) {
-      f = x;
+    addr s = run_start(H.heap_end), from;
+    if ((f = take(s, span, align)))
       goto found;
-    }
-    addr from = source_size();
-    if (from != H.heap_end) /* past foreign memory instead */
-      x = fit_at(from + MIN_FRAME, span, align);
+    from = source_size(); /* past foreign memory, if any */
+    addr x = fit_at(from != H.heap_end ? from + MIN_FRAME : s, span, align);
     if (!grown++ && x && grow(x + span, from))
       continue;
     if (pass++)
@@ -621,8 +628,8 @@ INLINE static int slab_sized(uint32_t m) { return m <= SLAB_MAX && (m & (m - 1))
  * 1.27x; mixed-large 1.11x -> 1.125x; 1 KiB changes nothing, since 48 B
  * slots fill 512 and 1,024 B slabs alike, and 4 KiB is no better). */
 static uint32_t slab_size(uint32_t m) {
-  uint32_t size = 1u << (32 - __builtin_clz(m * ZEE_SLAB_SLOTS - 1));
-  return size < ZEE_SLAB_MIN ? ZEE_SLAB_MIN : size;
+  /* The bits below ZEE_SLAB_MIN set: the power of two is at least that. */
+  return 1u << (32 - __builtin_clz((m * ZEE_SLAB_SLOTS - 1) | (ZEE_SLAB_MIN - 1)));
 }
 
 /* Puts free slot s first on slab b's free slots (its header says free). */
@@ -742,7 +749,7 @@ static void *allocate(size_t n, size_t align) {
       p = alloc(m, align);
     else if (m & (m - 1))
       p = m <= SLAB_MAX ? (tag = ZEE_TAG_SLOT, alloc_slot(m)) : alloc(m, align);
-    else if ((p = *(L = list_at(__builtin_ctz(m) - MIN_LOG2, m > ZEE_POOL_MIN)))) {
+    else if ((p = *(L = list_at(__builtin_ctz(m), m > ZEE_POOL_MIN)))) {
       list_remove(L, p); /* the fast path: pop a whole frame of the block's pool */
     } else
       p = alloc(m, align);
