@@ -62,14 +62,14 @@
 
 /* ---- Compile-time options ---------------------------------------------
  * Each comment gives the option's cost in wasm bytes (-Oz, wasm-opt -Oz, the
- * full C API) against the default build, which adds 2,793 B to a module
- * (malloc and free alone: 2,328 B); `npm run bench` measures them. */
+ * full C API) against the default build, which adds 2,605 B to a module
+ * (malloc and free alone: 2,164 B); `npm run bench` measures them. */
 
 /* ZEE_VALIDATION: 0 = unsafe (trust every pointer: a bad one is undefined
  *     behaviour; -112 B), 1 = external (check the argument of free, realloc
  *     and malloc_usable_size: alignment, heap bounds, header tag and check
  *     word, double free; the default), 2 = dev (also internal asserts:
- *     +104 B). */
+ *     +88 B). */
 #ifndef ZEE_VALIDATION
 #define ZEE_VALIDATION 1
 #endif
@@ -461,7 +461,7 @@ static int adopt(addr x, addr end) {
  * floor is refused), and O(log) frames, per growth.
  * Why a floor (ZEE_GROW_MIN_PAGES): growing by exactly the pages a request
  * lacks took a call per page of SQLite's heap, as dlmalloc's sbrk does; two
- * pages at least halve the calls (SQLite 212 instead of 423, Lua 108
+ * pages at least halve the calls (SQLite 209 instead of 423, Lua 108
  * instead of 194) for at most a page never used.  Where the floor can't be
  * had, exactly what is lacking is asked for. */
 INLINE static int grow(addr want, addr from) {
